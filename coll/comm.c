@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Communicator lifecycle and what every collective shares. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coll/comm.h"
+#include "coll/log.h"
+#include "coll/workers_file.h"
+#include "transport/udp.h"
+
+int sg_opts_check(const void *opts, size_t sz, size_t known, const char *name)
+{
+	if (sz < sizeof(size_t))
+		return sg_fail(-EINVAL, "%s: sz is %zu; set it to sizeof(struct %s)", name, sz, name);
+	for (size_t i = known; i < sz; i++)
+		if (((const unsigned char *)opts)[i])
+			return sg_fail(-EINVAL, "%s: fields unknown to this library version are set",
+				       name);
+	return 0;
+}
+
+#define SG_OPTS_KNOWN(type, last) \
+	(offsetof(struct type, last) + sizeof(((struct type *)0)->last))
+
+uint64_t sg_comm_nonce(struct sg_comm *comm)
+{
+	/* splitmix64 over a random seed: unpredictable to anyone who has not
+	 * seen a previous nonce, cheap on the per-collective path. */
+	uint64_t z = (comm->nonce_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const void *payload)
+{
+	unsigned int nchunks = sg_wire_nchunks(m->msg_len);
+
+	for (unsigned int c = 0; c < nchunks; c++) {
+		size_t len = sg_wire_chunk_len(m->msg_len, c);
+		int err;
+
+		sg_wire_encode(comm->dgram, m, c);
+		if (len)
+			memcpy(comm->dgram + SG_WIRE_HDR_LEN,
+			       (const uint8_t *)payload + (size_t)c * SG_CHUNK_BYTES, len);
+		err = comm->ops->send_all(comm->tp, comm->dgram, SG_WIRE_HDR_LEN + len);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int load_workers(struct sg_comm *comm, const struct sg_comm_opts *opts)
+{
+	if (!!opts->workers == !!opts->workers_file)
+		return sg_fail(-EINVAL, "give exactly one of workers and workers_file");
+	if (opts->workers_file)
+		return sg_workers_file_read(opts->workers_file, &comm->workers, &comm->nworkers);
+	if (opts->nworkers > SG_MAX_WORKERS_PER_COMM)
+		return sg_fail(-E2BIG, "%zu workers, at most %u", opts->nworkers,
+			       SG_MAX_WORKERS_PER_COMM);
+	int err = sg_workers_validate(opts->workers, opts->nworkers, "workers");
+
+	if (err)
+		return err;
+	comm->workers = malloc(opts->nworkers * sizeof(*comm->workers));
+	if (!comm->workers)
+		return sg_fail(-ENOMEM, "out of memory");
+	memcpy(comm->workers, opts->workers, opts->nworkers * sizeof(*comm->workers));
+	comm->nworkers = opts->nworkers;
+	return 0;
+}
+
+int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **out)
+{
+	struct sg_comm *comm;
+	int err;
+
+	if (!opts || !out)
+		return sg_fail(-EINVAL, "sg_comm_create: opts and comm must not be NULL");
+	err = sg_opts_check(opts, opts->sz, SG_OPTS_KNOWN(sg_comm_opts, workers_file),
+			    "sg_comm_opts");
+	if (err)
+		return err;
+	if (!opts->ifname || !*opts->ifname)
+		return sg_fail(-EINVAL, "sg_comm_opts: ifname is required");
+	if (strlen(opts->ifname) >= IF_NAMESIZE)
+		return sg_fail(-EINVAL, "sg_comm_opts: ifname '%s' is too long", opts->ifname);
+	if (!opts->local_port)
+		return sg_fail(-EINVAL, "sg_comm_opts: local_port is required");
+
+	comm = calloc(1, sizeof(*comm));
+	if (!comm)
+		return sg_fail(-ENOMEM, "out of memory");
+	comm->sock = -1;
+	strcpy(comm->ifname, opts->ifname);
+	comm->ifindex = (int)if_nametoindex(opts->ifname);
+	if (!comm->ifindex) {
+		err = sg_fail(-ENODEV, "no interface named '%s'", opts->ifname);
+		goto fail;
+	}
+	comm->local.sin_family = AF_INET;
+	comm->local.sin_port = htons(opts->local_port);
+	if (opts->local_addr) {
+		if (inet_pton(AF_INET, opts->local_addr, &comm->local.sin_addr) != 1) {
+			err = sg_fail(-EINVAL, "sg_comm_opts: local_addr '%s' is not an IPv4 address",
+				      opts->local_addr);
+			goto fail;
+		}
+	} else if (sg_if_ipv4(opts->ifname, &comm->local.sin_addr) < 0) {
+		err = sg_fail(-EADDRNOTAVAIL, "interface %s has no IPv4 address", opts->ifname);
+		goto fail;
+	}
+	err = load_workers(comm, opts);
+	if (err)
+		goto fail;
+	if (getrandom(&comm->nonce_state, sizeof(comm->nonce_state), 0) != sizeof(comm->nonce_state))
+		comm->nonce_state = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+
+	err = sg_udp_socket(&comm->local, comm->ifname);
+	if (err < 0)
+		goto fail;
+	comm->sock = err;
+	comm->ops = &sg_transport_ebpf;
+	err = comm->ops->create(comm, &comm->tp, &comm->next_coll_id);
+	if (err)
+		goto fail;
+	sg_log(SG_LOG_INFO, "communicator on %s port %u with %zu workers (%s transport)",
+	       comm->ifname, opts->local_port, comm->nworkers, comm->ops->name);
+	*out = comm;
+	return 0;
+fail:
+	if (comm->sock >= 0)
+		close(comm->sock);
+	free(comm->workers);
+	free(comm);
+	return err;
+}
+
+void sg_comm_destroy(sg_comm *comm)
+{
+	if (!comm)
+		return;
+	if (comm->tp)
+		comm->ops->destroy(comm->tp, comm->next_coll_id);
+	close(comm->sock);
+	free(comm->workers);
+	free(comm);
+}
+
+size_t sg_comm_size(const sg_comm *comm)
+{
+	return comm ? comm->nworkers : 0;
+}
+
+int sg_comm_worker(const sg_comm *comm, size_t rank, struct sockaddr_in *addr)
+{
+	if (!comm || !addr)
+		return sg_fail(-EINVAL, "sg_comm_worker: comm and addr must not be NULL");
+	if (rank >= comm->nworkers)
+		return sg_fail(-EINVAL, "rank %zu out of range (size %zu)", rank, comm->nworkers);
+	*addr = comm->workers[rank];
+	return 0;
+}
+
+int sg_comm_get_stats(const sg_comm *comm, struct sg_comm_stats *stats)
+{
+	if (!comm || !stats)
+		return sg_fail(-EINVAL, "sg_comm_get_stats: comm and stats must not be NULL");
+	return comm->ops->get_stats(comm->tp, stats);
+}

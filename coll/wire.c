@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "wire.h"
+
+void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)
+{
+	struct sg_wire_hdr h = {
+		.magic = htole32(SG_WIRE_MAGIC),
+		.version = SG_WIRE_VERSION,
+		.type = m->type,
+		.dtype = m->dtype,
+		.op = m->op,
+		.coll_id = htole32(m->coll_id),
+		.count = htole32(m->count),
+		.msg_len = htole32(m->msg_len),
+		.chunk = htole16((uint16_t)chunk),
+		.nchunks = htole16((uint16_t)sg_wire_nchunks(m->msg_len)),
+		.len = htole16((uint16_t)sg_wire_chunk_len(m->msg_len, chunk)),
+		.nonce = htole64(m->nonce),
+	};
+
+	memcpy(buf, &h, sizeof(h));
+}
+
+int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr)
+{
+	struct sg_wire_hdr h;
+
+	if (len < SG_WIRE_HDR_LEN)
+		return -EBADMSG;
+	memcpy(&h, buf, sizeof(h));
+	h.magic = le32toh(h.magic);
+	h.coll_id = le32toh(h.coll_id);
+	h.count = le32toh(h.count);
+	h.msg_len = le32toh(h.msg_len);
+	h.chunk = le16toh(h.chunk);
+	h.nchunks = le16toh(h.nchunks);
+	h.len = le16toh(h.len);
+	h.flags = le16toh(h.flags);
+	h.nonce = le64toh(h.nonce);
+
+	if (h.magic != SG_WIRE_MAGIC || h.version != SG_WIRE_VERSION)
+		return -EBADMSG;
+	if (h.type < SG_WIRE_SCATTER || h.type > SG_WIRE_RESPONSE)
+		return -EBADMSG;
+	if (h.msg_len > SG_MAX_MSG_BYTES || h.nchunks != sg_wire_nchunks(h.msg_len) ||
+	    h.chunk >= h.nchunks || h.len != sg_wire_chunk_len(h.msg_len, h.chunk))
+		return -EBADMSG;
+	if (len != SG_WIRE_HDR_LEN + (size_t)h.len)
+		return -EBADMSG;
+	*hdr = h;
+	return 0;
+}

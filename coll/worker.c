@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The worker side: plain UDP, no privileges. Receives requests, broadcasts and
+ * allgather results (reassembling multi-chunk messages) and answers requests
+ * in chunks the coordinator's kernel program can fold one by one. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coll/comm.h"
+#include "coll/log.h"
+#include "coll/wire.h"
+#include "transport/udp.h"
+
+/* Room for a burst of a 1 MiB message (about 2.3 KiB of kernel memory per
+ * 1 KiB chunk) with margin. */
+#define SG_WORKER_RCVBUF (8 << 20)
+
+/* The message being reassembled: one at a time, since a coordinator sends its
+ * messages one after the other. */
+struct sg_reassembly {
+	int active;
+	struct sg_wire_hdr first;	/* header of the first chunk seen */
+	struct sockaddr_in from;
+	unsigned int received;
+	uint64_t seen[SG_MAX_CHUNKS / 64];
+};
+
+struct sg_worker {
+	int fd;
+	uint16_t port;
+	uint64_t dropped;		/* malformed datagrams */
+	struct sg_reassembly rs;
+	uint8_t *msg;			/* reassembled message, SG_MAX_MSG_BYTES */
+	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];
+	uint8_t tx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
+};
+
+int sg_worker_create(const struct sg_worker_opts *opts, sg_worker **out)
+{
+	struct sockaddr_in local = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(local);
+	struct sg_worker *w;
+	int err;
+
+	if (!opts || !out)
+		return sg_fail(-EINVAL, "sg_worker_create: opts and worker must not be NULL");
+	err = sg_opts_check(opts, opts->sz, offsetof(struct sg_worker_opts, port) + sizeof(uint16_t),
+			    "sg_worker_opts");
+	if (err)
+		return err;
+	if (opts->addr && inet_pton(AF_INET, opts->addr, &local.sin_addr) != 1)
+		return sg_fail(-EINVAL, "sg_worker_opts: addr '%s' is not an IPv4 address",
+			       opts->addr);
+	local.sin_port = htons(opts->port);
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return sg_fail(-ENOMEM, "out of memory");
+	err = sg_udp_socket(&local, NULL);
+	if (err < 0) {
+		free(w);
+		return err;
+	}
+	w->fd = err;
+	sg_udp_grow_rcvbuf(w->fd, SG_WORKER_RCVBUF);
+	getsockname(w->fd, (struct sockaddr *)&local, &alen);
+	w->port = ntohs(local.sin_port);
+	*out = w;
+	return 0;
+}
+
+void sg_worker_destroy(sg_worker *w)
+{
+	if (!w)
+		return;
+	close(w->fd);
+	free(w->msg);
+	free(w);
+}
+
+int sg_worker_fd(const sg_worker *w)
+{
+	return w ? w->fd : -EINVAL;
+}
+
+uint16_t sg_worker_port(const sg_worker *w)
+{
+	return w ? w->port : 0;
+}
+
+static void fill_msg(struct sg_msg *msg, const struct sg_wire_hdr *h,
+		     const struct sockaddr_in *from, const void *data)
+{
+	msg->type = (enum sg_msg_type)h->type;
+	msg->coll_id = h->coll_id;
+	msg->dtype = (enum sg_datatype)h->dtype;
+	msg->op = (enum sg_op)h->op;
+	msg->count = h->count;
+	msg->data = data;
+	msg->len = h->msg_len;
+	msg->from = *from;
+	msg->nonce = h->nonce;
+}
+
+static int same_message(const struct sg_reassembly *rs, const struct sg_wire_hdr *h,
+			const struct sockaddr_in *from)
+{
+	return rs->active && rs->first.type == h->type && rs->first.coll_id == h->coll_id &&
+	       rs->first.msg_len == h->msg_len && rs->first.nonce == h->nonce &&
+	       rs->from.sin_addr.s_addr == from->sin_addr.s_addr &&
+	       rs->from.sin_port == from->sin_port;
+}
+
+/* Take one datagram. Returns 1 and fills @msg when it completes a message, 0
+ * when it was consumed (a chunk, a duplicate, or dropped as malformed). */
+static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_in *from,
+			 struct sg_msg *msg)
+{
+	struct sg_reassembly *rs = &w->rs;
+	struct sg_wire_hdr h;
+	uint64_t bit;
+
+	if (sg_wire_decode(w->rx, len, &h) < 0 || h.type == SG_WIRE_RESPONSE ||
+	    (h.type != SG_WIRE_BCAST && (h.dtype >= SG_DATATYPE_COUNT || h.op >= SG_OP_COUNT))) {
+		w->dropped++;
+		return 0;
+	}
+	if (h.nchunks == 1) {
+		fill_msg(msg, &h, from, w->rx + SG_WIRE_HDR_LEN);
+		return 1;
+	}
+	if (!w->msg) {
+		w->msg = malloc(SG_MAX_MSG_BYTES);
+		if (!w->msg) {
+			w->dropped++;
+			return 0;
+		}
+	}
+	/* A chunk of another message abandons the one in progress: messages
+	 * are not interleaved, so that one will not complete. */
+	if (!same_message(rs, &h, from)) {
+		memset(rs, 0, sizeof(*rs));
+		rs->active = 1;
+		rs->first = h;
+		rs->from = *from;
+	}
+	bit = 1ULL << (h.chunk % 64);
+	if (rs->seen[h.chunk / 64] & bit)
+		return 0;
+	rs->seen[h.chunk / 64] |= bit;
+	memcpy(w->msg + (size_t)h.chunk * SG_CHUNK_BYTES, w->rx + SG_WIRE_HDR_LEN, h.len);
+	if (++rs->received < h.nchunks)
+		return 0;
+	rs->active = 0;
+	fill_msg(msg, &h, from, w->msg);
+	return 1;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+int sg_worker_recv(sg_worker *w, struct sg_msg *msg, int timeout_ms)
+{
+	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+
+	if (!w || !msg)
+		return sg_fail(-EINVAL, "sg_worker_recv: worker and msg must not be NULL");
+	for (;;) {
+		struct sockaddr_in from;
+		socklen_t alen = sizeof(from);
+		struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
+		ssize_t n;
+		int left;
+
+		n = recvfrom(w->fd, w->rx, sizeof(w->rx), MSG_DONTWAIT, (struct sockaddr *)&from,
+			     &alen);
+		if (n >= 0) {
+			if (take_datagram(w, (size_t)n, &from, msg))
+				return 0;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return sg_fail(-errno, "recvfrom: %s", strerror(errno));
+		if (timeout_ms == 0)
+			return -EAGAIN;
+		left = timeout_ms < 0 ? -1 : (int)(deadline - now_ms());
+		if (timeout_ms > 0 && left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
+			return sg_fail(-errno, "poll: %s", strerror(errno));
+	}
+}
+
+int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, size_t len)
+{
+	struct sg_wire_msg m;
+	size_t want;
+
+	if (!w || !req || (!data && len))
+		return sg_fail(-EINVAL, "sg_worker_reply: worker, req and data must not be NULL");
+	if (req->type != SG_MSG_SCATTER)
+		return sg_fail(-EINVAL, "only a SCATTER request can be answered (got type %d)",
+			       (int)req->type);
+	want = req->count * sg_datatype_size(req->dtype);
+	if (len != want || want == 0)
+		return sg_fail(-EINVAL, "reply of %zu bytes; collective %u expects %zu x %zu = %zu",
+			       len, req->coll_id, req->count, sg_datatype_size(req->dtype), want);
+	m = (struct sg_wire_msg){
+		.type = SG_WIRE_RESPONSE,
+		.dtype = (uint8_t)req->dtype,
+		.op = (uint8_t)req->op,
+		.coll_id = req->coll_id,
+		.count = (uint32_t)req->count,
+		.msg_len = (uint32_t)len,
+		.nonce = req->nonce,
+	};
+	for (unsigned int c = 0; c < sg_wire_nchunks(len); c++) {
+		size_t clen = sg_wire_chunk_len(len, c);
+		ssize_t n;
+
+		sg_wire_encode(w->tx, &m, c);
+		memcpy(w->tx + SG_WIRE_HDR_LEN, (const uint8_t *)data + (size_t)c * SG_CHUNK_BYTES,
+		       clen);
+		do {
+			n = sendto(w->fd, w->tx, SG_WIRE_HDR_LEN + clen, 0,
+				   (const struct sockaddr *)&req->from, sizeof(req->from));
+		} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
+		if (n < 0)
+			return sg_fail(-errno, "sendto: %s", strerror(errno));
+	}
+	return 0;
+}

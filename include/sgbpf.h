@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/**
+ * @file sgbpf.h
+ * @brief sgbpf: scatter-gather collectives with the fan-out and the reduction
+ * done in the kernel by eBPF programs.
+ *
+ * A coordinator creates an ::sg_comm over a network interface and a list of
+ * workers (UDP endpoints). sg_scatter_reduce() sends one request datagram; a TC
+ * egress program clones it to every worker; the workers' replies are reduced
+ * by an XDP program as they arrive and dropped, and the application wakes up
+ * once, to read the reduced vector from memory shared with the kernel.
+ *
+ * Workers use ::sg_worker (plain UDP sockets, no privileges needed).
+ *
+ * Conventions (those of libbpf): every function that can fail returns 0 or a
+ * positive value on success and a negative errno on failure; options structs
+ * start with their own size (set with SG_OPTS_INIT or by hand) so they can grow
+ * without breaking binaries; objects are opaque. The library never aborts or
+ * exits. After a failure, sg_errmsg() returns a message naming the problem
+ * (file and line for a malformed workers file, the verifier log for a rejected
+ * program is sent to the log callback).
+ *
+ * Thread safety: one communicator or worker must be used by one thread at a
+ * time; distinct objects may be used concurrently.
+ */
+#ifndef SGBPF_H
+#define SGBPF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "sgbpf/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SGBPF_API __attribute__((visibility("default")))
+
+/** Declare and zero an options struct @p NAME of type @p TYPE with its size set. */
+#define SG_OPTS_INIT(TYPE, NAME) struct TYPE NAME = { .sz = sizeof(struct TYPE) }
+
+/** Largest request, broadcast message or reduced vector, in bytes (1 MiB). */
+#define SG_MAX_MESSAGE_BYTES (1024u * 1024u)
+/** Largest number of workers of one communicator. */
+#define SG_MAX_WORKERS_PER_COMM 1024u
+/** Default timeout of a collective when the caller gives none (ms). */
+#define SG_DEFAULT_TIMEOUT_MS 5000
+
+/** When a scatter-reduce completes. */
+enum sg_policy {
+	SG_WAIT_ALL = 0, /**< every worker contributed */
+	SG_WAIT_N,       /**< the first sg_reduce_params::n workers to answer contributed */
+	SG_WAIT_ANY,     /**< the first worker to answer contributed */
+};
+
+/** Log levels, most severe first. */
+enum sg_log_level {
+	SG_LOG_ERROR = 0,
+	SG_LOG_WARN,
+	SG_LOG_INFO,
+	SG_LOG_DEBUG,
+};
+
+typedef void (*sg_log_fn)(enum sg_log_level level, const char *msg, void *ctx);
+
+/**
+ * Set the log callback (NULL restores the default, which writes to stderr).
+ * Messages above @p level are not delivered. The environment variable
+ * SGBPF_LOG=error|warn|info|debug sets the level of the default logger
+ * (default: warn). Verifier logs of rejected programs are sent at SG_LOG_WARN.
+ */
+SGBPF_API void sg_set_log(sg_log_fn fn, enum sg_log_level level, void *ctx);
+
+/** Text for a negative errno returned by this library (thread-safe). */
+SGBPF_API const char *sg_strerror(int err);
+
+/** The detailed message of the last failure in this thread ("" if none). */
+SGBPF_API const char *sg_errmsg(void);
+
+/** Size in bytes of one element of @p dt, or 0 if @p dt is not a datatype. */
+SGBPF_API size_t sg_datatype_size(enum sg_datatype dt);
+
+/* ------------------------------------------------------------------------ */
+/* Coordinator                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct sg_comm sg_comm;
+
+/** Options of sg_comm_create(). Unset fields are zero. */
+struct sg_comm_opts {
+	size_t sz;                 /**< sizeof(struct sg_comm_opts) */
+	const char *ifname;        /**< interface the workers are reached through (required) */
+	const char *local_addr;    /**< IPv4 address to send from; default: the first of @ref ifname */
+	uint16_t local_port;       /**< UDP port the workers reply to (required, host order) */
+	/** Workers as an array (sin_family AF_INET, port in network order)... */
+	const struct sockaddr_in *workers;
+	size_t nworkers;
+	/** ...or as a file of "host:port" lines ('#' comments and blank lines allowed).
+	 * Exactly one of @ref workers and @ref workers_file must be given. */
+	const char *workers_file;
+};
+#define sg_comm_opts__last_field workers_file
+
+/**
+ * Create a communicator: resolve the workers' link-layer addresses, load and
+ * attach the kernel programs (XDP on @ref sg_comm_opts::ifname for the gather,
+ * TC egress for the fan-out) and bind the coordinator's socket.
+ *
+ * Needs CAP_BPF and CAP_NET_ADMIN. Communicators of one process on one
+ * interface share the attached programs (up to 4 per interface, distinct
+ * ports); the programs are detached when the last one is destroyed or the
+ * process exits.
+ *
+ * @return 0 and *@p comm, or -EINVAL (bad option; see sg_errmsg()),
+ * -E2BIG (more than SG_MAX_WORKERS_PER_COMM workers), -ENODEV (no such
+ * interface), -EADDRINUSE (port taken), -EHOSTUNREACH (a worker's link-layer
+ * address could not be resolved), -EPERM (no privileges), -EBUSY (another
+ * process holds the interface's XDP hook), -ENOSPC (too many communicators on
+ * this interface), -ENOENT/-EIO (workers file unreadable), or the error of
+ * the failed kernel call.
+ */
+SGBPF_API int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **comm);
+
+/** Detach and free everything @p comm holds. NULL is allowed. */
+SGBPF_API void sg_comm_destroy(sg_comm *comm);
+
+/** Number of workers of @p comm. */
+SGBPF_API size_t sg_comm_size(const sg_comm *comm);
+
+/** The address of worker @p rank (the order of the options or the file). */
+SGBPF_API int sg_comm_worker(const sg_comm *comm, size_t rank, struct sockaddr_in *addr);
+
+/** Counters of the kernel programs for this communicator. */
+struct sg_comm_stats {
+	uint64_t rx_accepted;    /**< contribution chunks folded into a result */
+	uint64_t rx_duplicate;   /**< chunks a worker had already contributed */
+	uint64_t rx_stale;       /**< chunks of a collective that is no longer current */
+	uint64_t rx_late;        /**< chunks from workers beyond a first-N policy */
+	uint64_t rx_unknown_src; /**< datagrams from addresses that are not workers */
+	uint64_t rx_malformed;   /**< truncated or inconsistent datagrams, bad magic/version/nonce */
+	uint64_t completed;      /**< collectives completed in the kernel */
+	uint64_t tx_fanout;      /**< datagrams fanned out (one per worker per chunk) */
+};
+
+/** Read the counters of @p comm. */
+SGBPF_API int sg_comm_get_stats(const sg_comm *comm, struct sg_comm_stats *stats);
+
+/** Parameters and report of one scatter-reduce (may be NULL: wait for all,
+ * SG_DEFAULT_TIMEOUT_MS). */
+struct sg_reduce_params {
+	size_t sz;              /**< sizeof(struct sg_reduce_params) */
+	enum sg_policy policy;  /**< default SG_WAIT_ALL */
+	unsigned int n;         /**< workers to wait for with SG_WAIT_N (1..size) */
+	int timeout_ms;         /**< 0: SG_DEFAULT_TIMEOUT_MS; negative: no timeout */
+	/** Out: number of workers whose whole contribution is in the result. */
+	unsigned int ncontributors;
+	/** In/out, optional: bitmap of contributing ranks (bit r of word r/64),
+	 * caller-provided, at least (size + 63) / 64 words. */
+	uint64_t *contributors;
+	size_t contributors_words;
+};
+#define sg_reduce_params__last_field contributors_words
+
+/**
+ * Send @p request (@p request_len bytes, may be 0) to every worker; each worker
+ * replies with a vector of @p count elements of @p dt; reduce them with @p op
+ * in the kernel into @p result.
+ *
+ * With SG_WAIT_N and SG_WAIT_ANY the result is the reduction over exactly the
+ * first workers to answer; later answers are dropped and counted as late.
+ *
+ * @return 0, or -EINVAL (bad argument), -E2BIG (request or result larger than
+ * SG_MAX_MESSAGE_BYTES), -ETIMEDOUT (the policy was not met in time; the
+ * report says which workers had contributed; the result holds a partial
+ * reduction), or the error of a failed system call. The communicator stays
+ * usable after any error.
+ */
+SGBPF_API int sg_scatter_reduce(sg_comm *comm, const void *request, size_t request_len,
+				void *result, size_t count, enum sg_datatype dt, enum sg_op op,
+				struct sg_reduce_params *params);
+
+/**
+ * Like sg_scatter_reduce(), and the reduced vector is then fanned out by the
+ * kernel to every worker (the application sends it once, not once per worker),
+ * where sg_worker_recv() returns it as SG_MSG_RESULT.
+ */
+SGBPF_API int sg_allgather(sg_comm *comm, const void *request, size_t request_len,
+			   void *result, size_t count, enum sg_datatype dt, enum sg_op op,
+			   struct sg_reduce_params *params);
+
+/** Send @p len bytes (0 to SG_MAX_MESSAGE_BYTES) to every worker; the kernel
+ * does the fan-out. @return 0, -EINVAL, -E2BIG or a send error. */
+SGBPF_API int sg_bcast(sg_comm *comm, const void *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Worker                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct sg_worker sg_worker;
+
+struct sg_worker_opts {
+	size_t sz;              /**< sizeof(struct sg_worker_opts) */
+	const char *addr;       /**< IPv4 address to bind; NULL: any */
+	uint16_t port;          /**< UDP port (host order); 0 picks one */
+};
+#define sg_worker_opts__last_field port
+
+/** Kinds of messages a worker receives. */
+enum sg_msg_type {
+	SG_MSG_SCATTER = 1, /**< a request: answer it with sg_worker_reply() */
+	SG_MSG_BCAST = 2,   /**< a broadcast */
+	SG_MSG_RESULT = 3,  /**< the result of an allgather */
+};
+
+/** A received message; @ref data stays valid until the next sg_worker_recv(). */
+struct sg_msg {
+	enum sg_msg_type type;
+	uint32_t coll_id;        /**< collective id (answers must name it) */
+	enum sg_datatype dtype;  /**< SCATTER/RESULT: element type of the reduction */
+	enum sg_op op;           /**< SCATTER/RESULT: reduction op */
+	size_t count;            /**< SCATTER/RESULT: elements the reply must have */
+	const void *data;        /**< request, broadcast or result bytes */
+	size_t len;
+	struct sockaddr_in from; /**< the coordinator */
+	uint64_t nonce;          /**< echoed in the reply */
+};
+
+SGBPF_API int sg_worker_create(const struct sg_worker_opts *opts, sg_worker **worker);
+SGBPF_API void sg_worker_destroy(sg_worker *worker);
+/** The bound UDP socket, for poll/epoll (readable when a datagram waits). */
+SGBPF_API int sg_worker_fd(const sg_worker *worker);
+/** The bound port (host order). */
+SGBPF_API uint16_t sg_worker_port(const sg_worker *worker);
+
+/**
+ * Receive the next complete message (reassembling multi-chunk messages).
+ * @p timeout_ms: 0 returns at once, negative waits forever.
+ * @return 0, -EAGAIN (nothing complete yet: call again when sg_worker_fd() is
+ * readable), -ETIMEDOUT, or a receive error. Malformed datagrams are dropped
+ * and counted, never returned.
+ */
+SGBPF_API int sg_worker_recv(sg_worker *worker, struct sg_msg *msg, int timeout_ms);
+
+/**
+ * Answer the SCATTER @p req with @p len bytes, which must be
+ * req->count * sg_datatype_size(req->dtype); sent in as many datagrams as needed.
+ * @return 0, -EINVAL (not a SCATTER, or wrong length), or a send error.
+ */
+SGBPF_API int sg_worker_reply(sg_worker *worker, const struct sg_msg *req, const void *data,
+			      size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SGBPF_H */

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Layout of the state the kernel programs share with user space (the eBPF
+ * transport). Internal: installed only so that user aggregation programs can
+ * be built against it later.
+ *
+ * Indexing: a communicator has an index `comm` (0..SG_MAX_COMMS-1) in the
+ * datapath of its interface; its collective in flight with id `coll_id` lives
+ * in slot `comm * SG_SLOTS + coll_id % SG_SLOTS`; chunk `c` of that slot is
+ * entry `slot * SG_MAX_CHUNKS + c` of the chunk and result maps, so the result
+ * vector of a slot is SG_MAX_MSG_BYTES contiguous bytes of the mmapped result
+ * map.
+ */
+#ifndef SGBPF_MAPS_H
+#define SGBPF_MAPS_H
+
+#include "sgbpf/wire.h"
+
+#include <linux/bpf.h>	/* struct bpf_spin_lock */
+
+/* Per communicator, written once at creation. */
+struct sg_comm_cfg {
+	__u32 local_ip;		/* network order */
+	__u16 local_port;	/* network order */
+	__u16 active;
+	__u32 nworkers;
+	__u32 ifindex;
+};
+
+/* Fan-out target i of a communicator (entry comm * SG_MAX_WORKERS + i). */
+struct sg_fanout_entry {
+	__u32 ip;		/* network order */
+	__u16 port;		/* network order */
+	__u8 mac[6];
+};
+
+/* Key of the source-address lookup: a datagram counts only if its source is a
+ * worker of the communicator it is addressed to. */
+struct sg_worker_key {
+	__u32 comm;
+	__u32 ip;		/* network order */
+	__u16 port;		/* network order */
+	__u16 pad;
+};
+
+/* One collective in flight. User space writes the whole value (BPF_F_LOCK)
+ * when it posts the collective; the gather program admits workers and counts
+ * their chunks under the lock. */
+struct sg_slot {
+	struct bpf_spin_lock lock;
+	__u32 coll_id;
+	__u64 nonce;
+	__u8 active;		/* 1 while the collective accepts contributions */
+	__u8 dtype;
+	__u8 op;
+	__u8 complete;		/* set by the kernel when the policy is met */
+	__u32 count;		/* elements of the result */
+	__u32 msg_len;		/* count * element size */
+	__u16 nchunks;
+	__u16 pad;
+	__u32 target;		/* workers whose whole contribution completes it */
+	__u32 nadmitted;	/* workers allowed to contribute (<= target) */
+	__u32 ndone;		/* admitted workers whose every chunk arrived */
+	__u64 admitted[SG_WORKER_WORDS];
+	__u64 done[SG_WORKER_WORDS];
+	__u16 progress[SG_MAX_WORKERS];	/* distinct chunks received per worker */
+};
+
+/* Per (slot, chunk): which workers this chunk already folded. The collective
+ * id is stored so a chunk left over from an older collective of the slot is
+ * recognised and reset by the first chunk of the newer one. */
+struct sg_chunk_state {
+	struct bpf_spin_lock lock;
+	__u32 coll_id;
+	__u32 ncontrib;
+	__u32 pad;
+	__u64 seen[SG_WORKER_WORDS];
+};
+
+/* Completion record sent through the ring buffer. */
+struct sg_event {
+	__u32 comm;
+	__u32 slot;		/* slot index within the communicator */
+	__u32 coll_id;
+	__u32 ndone;
+};
+
+/* Counters per communicator (per-CPU array, summed by user space). */
+struct sg_stats {
+	__u64 rx_accepted;
+	__u64 rx_duplicate;
+	__u64 rx_stale;
+	__u64 rx_late;
+	__u64 rx_unknown_src;
+	__u64 rx_malformed;
+	__u64 completed;
+	__u64 tx_fanout;
+};
+
+/* Context the gather dispatcher hands to the per-op fold program (per-CPU). */
+struct sg_fold_ctx {
+	__u32 comm;
+	__u32 slot;		/* global slot index */
+	__u32 chunk;
+	__u32 worker;
+	__u32 coll_id;
+	__u32 len;		/* payload bytes */
+	__u8 dtype;
+	__u8 pad[3];
+	__u32 pad2;
+	__u8 data[SG_CHUNK_BYTES];
+};
+
+#endif /* SGBPF_MAPS_H */

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * sgbpf wire format and limits, shared by the kernel programs (bpf/) and
+ * user space (coll/, transport/).
+ *
+ * Every sgbpf datagram is UDP/IPv4 carrying one struct sg_wire_hdr followed by
+ * at most SG_CHUNK_BYTES of payload. A message longer than one chunk (a
+ * request, a broadcast, a contribution or a result) is split into chunks of
+ * exactly SG_CHUNK_BYTES, the last one shorter. Multi-byte fields are
+ * little-endian (the byte order of every host and of the BPF target sgbpf
+ * builds for); user space converts explicitly, so a big-endian port only has
+ * to touch sg_wire_* in coll/wire.c.
+ */
+#ifndef SGBPF_WIRE_H
+#define SGBPF_WIRE_H
+
+#include <linux/types.h>
+
+#define SG_WIRE_MAGIC	0x46424753u	/* "SGBF" read as little-endian */
+#define SG_WIRE_VERSION	1
+
+/* Payload bytes per datagram. A multiple of every element size, so no element
+ * straddles two chunks, and small enough that header + payload fit a 1500-byte
+ * MTU with room for IP options. */
+#define SG_CHUNK_BYTES	1024
+#define SG_MAX_CHUNKS	1024	/* => messages and vectors up to 1 MiB */
+#define SG_MAX_MSG_BYTES (SG_CHUNK_BYTES * SG_MAX_CHUNKS)
+
+#define SG_MAX_WORKERS	1024	/* per communicator */
+#define SG_WORKER_WORDS	(SG_MAX_WORKERS / 64)
+#define SG_SLOTS	8	/* collectives in flight per communicator */
+#define SG_MAX_COMMS	4	/* communicators sharing one interface in one process */
+
+/* skb->mark set on packets the scatter program already fanned out, so the
+ * clones it redirects to the same egress hook are passed, not cloned again. */
+#define SG_CLONE_MARK	0x53474246u
+
+enum sg_wire_type {
+	SG_WIRE_SCATTER = 1,	/* coordinator -> workers: request, reply expected */
+	SG_WIRE_BCAST = 2,	/* coordinator -> workers: message, no reply */
+	SG_WIRE_RESULT = 3,	/* coordinator -> workers: allgather result */
+	SG_WIRE_RESPONSE = 4,	/* worker -> coordinator: contribution chunk */
+};
+
+struct sg_wire_hdr {
+	__u32 magic;	/* SG_WIRE_MAGIC */
+	__u8 version;	/* SG_WIRE_VERSION */
+	__u8 type;	/* enum sg_wire_type */
+	__u8 dtype;	/* enum sg_datatype of the reduced vector */
+	__u8 op;	/* enum sg_op */
+	__u32 coll_id;	/* collective id, increasing per communicator */
+	__u32 count;	/* elements of the reduced vector (0 for BCAST) */
+	__u32 msg_len;	/* bytes of the whole message this chunk belongs to */
+	__u16 chunk;	/* index of this chunk in the message */
+	__u16 nchunks;	/* chunks in the message */
+	__u16 len;	/* payload bytes following this header */
+	__u16 flags;	/* reserved, 0 */
+	__u32 reserved;	/* 0 */
+	__u64 nonce;	/* random per collective; responses must echo it */
+};
+
+#define SG_WIRE_HDR_LEN ((unsigned int)sizeof(struct sg_wire_hdr))
+
+_Static_assert(sizeof(struct sg_wire_hdr) == 40, "wire header is 40 bytes");
+
+#endif /* SGBPF_WIRE_H */

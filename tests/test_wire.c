@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests of coll/wire.c: chunking, the byte layout of the header on the
+ * wire and every rejection of sg_wire_decode(). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sgbpf.h"
+#include "coll/wire.h"
+
+#define MIB (1024u * 1024u)
+/* Largest datagram, plus slack for the tests that make it one byte too long. */
+#define DGRAM_MAX (SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 8)
+
+static void put16(uint8_t *b, size_t off, uint16_t v)
+{
+	b[off] = v & 0xff;
+	b[off + 1] = v >> 8;
+}
+
+static void put32(uint8_t *b, size_t off, uint32_t v)
+{
+	put16(b, off, v & 0xffff);
+	put16(b, off + 2, v >> 16);
+}
+
+static struct sg_wire_msg msg(uint8_t type, uint32_t msg_len)
+{
+	struct sg_wire_msg m = {
+		.type = type,
+		.dtype = SG_INT64,
+		.op = SG_OP_SUM,
+		.coll_id = 77,
+		.count = msg_len / 8,
+		.msg_len = msg_len,
+		.nonce = 0xdeadbeefcafef00dull,
+	};
+
+	return m;
+}
+
+/* Encode chunk @chunk of a RESPONSE of @msg_len bytes with its payload; returns
+ * the datagram length. */
+static size_t dgram(uint8_t *b, uint32_t msg_len, unsigned int chunk)
+{
+	struct sg_wire_msg m = msg(SG_WIRE_RESPONSE, msg_len);
+	size_t len = sg_wire_chunk_len(msg_len, chunk);
+
+	sg_wire_encode(b, &m, chunk);
+	memset(b + SG_WIRE_HDR_LEN, 0x5c, len);
+	return SG_WIRE_HDR_LEN + len;
+}
+
+/* Decoding must fail with -EBADMSG and leave the output alone. */
+static void expect_reject(const uint8_t *b, size_t len)
+{
+	struct sg_wire_hdr h, before;
+
+	memset(&h, 0x77, sizeof(h));
+	before = h;
+	assert_int_equal(sg_wire_decode(b, len, &h), -EBADMSG);
+	assert_memory_equal(&h, &before, sizeof(h));
+}
+
+static void expect_accept(const uint8_t *b, size_t len)
+{
+	struct sg_wire_hdr h;
+
+	assert_int_equal(sg_wire_decode(b, len, &h), 0);
+}
+
+/* ------------------------------------------------------------ chunking */
+
+static void test_nchunks(void **state)
+{
+	assert_int_equal(sg_wire_nchunks(0), 1);
+	assert_int_equal(sg_wire_nchunks(1), 1);
+	assert_int_equal(sg_wire_nchunks(1023), 1);
+	assert_int_equal(sg_wire_nchunks(1024), 1);
+	assert_int_equal(sg_wire_nchunks(1025), 2);
+	assert_int_equal(sg_wire_nchunks(2048), 2);
+	assert_int_equal(sg_wire_nchunks(2049), 3);
+	assert_int_equal(sg_wire_nchunks(MIB - 1), 1024);
+	assert_int_equal(sg_wire_nchunks(MIB), 1024);
+	assert_int_equal(sg_wire_nchunks(MIB + 1), 1025);
+	assert_int_equal(SG_MAX_MSG_BYTES, SG_MAX_MESSAGE_BYTES);
+	assert_int_equal(SG_MAX_WORKERS, SG_MAX_WORKERS_PER_COMM);
+}
+
+static void test_chunk_len(void **state)
+{
+	size_t len, total;
+	unsigned int c;
+
+	assert_int_equal(sg_wire_chunk_len(0, 0), 0);
+	assert_int_equal(sg_wire_chunk_len(1, 0), 1);
+	assert_int_equal(sg_wire_chunk_len(1024, 0), 1024);
+	assert_int_equal(sg_wire_chunk_len(1024, 1), 0);
+	assert_int_equal(sg_wire_chunk_len(1025, 0), 1024);
+	assert_int_equal(sg_wire_chunk_len(1025, 1), 1);
+	assert_int_equal(sg_wire_chunk_len(1025, 2), 0);
+	assert_int_equal(sg_wire_chunk_len(3000, 2), 952);
+	assert_int_equal(sg_wire_chunk_len(MIB, 1023), 1024);
+	assert_int_equal(sg_wire_chunk_len(MIB, 1024), 0);
+	assert_int_equal(sg_wire_chunk_len(MIB, 65535), 0);
+
+	/* The chunks of a message tile it exactly. */
+	for (len = 0; len <= 5000; len += 7) {
+		total = 0;
+		for (c = 0; c < sg_wire_nchunks(len); c++) {
+			assert_true(sg_wire_chunk_len(len, c) <= SG_CHUNK_BYTES);
+			if (c + 1 < sg_wire_nchunks(len))
+				assert_int_equal(sg_wire_chunk_len(len, c), SG_CHUNK_BYTES);
+			total += sg_wire_chunk_len(len, c);
+		}
+		assert_int_equal(total, len);
+	}
+}
+
+/* Every element size divides the chunk size: no element straddles chunks. */
+static void test_chunk_holds_whole_elements(void **state)
+{
+	int dt;
+
+	for (dt = 0; dt < SG_DATATYPE_COUNT; dt++)
+		assert_int_equal(SG_CHUNK_BYTES % sg_datatype_size(dt), 0);
+}
+
+/* ------------------------------------------------------------ layout */
+
+static void test_header_layout(void **state)
+{
+	assert_int_equal(SG_WIRE_HDR_LEN, 40);
+	assert_int_equal(offsetof(struct sg_wire_hdr, magic), 0);
+	assert_int_equal(offsetof(struct sg_wire_hdr, version), 4);
+	assert_int_equal(offsetof(struct sg_wire_hdr, type), 5);
+	assert_int_equal(offsetof(struct sg_wire_hdr, dtype), 6);
+	assert_int_equal(offsetof(struct sg_wire_hdr, op), 7);
+	assert_int_equal(offsetof(struct sg_wire_hdr, coll_id), 8);
+	assert_int_equal(offsetof(struct sg_wire_hdr, count), 12);
+	assert_int_equal(offsetof(struct sg_wire_hdr, msg_len), 16);
+	assert_int_equal(offsetof(struct sg_wire_hdr, chunk), 20);
+	assert_int_equal(offsetof(struct sg_wire_hdr, nchunks), 22);
+	assert_int_equal(offsetof(struct sg_wire_hdr, len), 24);
+	assert_int_equal(offsetof(struct sg_wire_hdr, flags), 26);
+	assert_int_equal(offsetof(struct sg_wire_hdr, reserved), 28);
+	assert_int_equal(offsetof(struct sg_wire_hdr, nonce), 32);
+}
+
+static void test_encode_bytes(void **state)
+{
+	static const uint8_t want[40] = {
+		'S', 'G', 'B', 'F',		/* 0: magic, little-endian */
+		SG_WIRE_VERSION,		/* 4 */
+		SG_WIRE_SCATTER,		/* 5: type */
+		SG_UINT32,			/* 6: dtype */
+		SG_OP_MAX,			/* 7: op */
+		0x04, 0x03, 0x02, 0x01,		/* 8: coll_id 0x01020304 */
+		0x0d, 0x0c, 0x0b, 0x0a,		/* 12: count 0x0a0b0c0d */
+		0xb8, 0x0b, 0x00, 0x00,		/* 16: msg_len 3000 */
+		0x02, 0x00,			/* 20: chunk 2 */
+		0x03, 0x00,			/* 22: nchunks 3 */
+		0xb8, 0x03,			/* 24: len 952 */
+		0x00, 0x00,			/* 26: flags */
+		0x00, 0x00, 0x00, 0x00,		/* 28: reserved */
+		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* 32: nonce */
+	};
+	struct sg_wire_msg m = {
+		.type = SG_WIRE_SCATTER,
+		.dtype = SG_UINT32,
+		.op = SG_OP_MAX,
+		.coll_id = 0x01020304,
+		.count = 0x0a0b0c0d,
+		.msg_len = 3000,
+		.nonce = 0x1122334455667788ull,
+	};
+	uint8_t buf[48];
+
+	memset(buf, 0xee, sizeof(buf));
+	sg_wire_encode(buf, &m, 2);
+	assert_memory_equal(buf, want, sizeof(want));
+	/* Exactly the header is written. */
+	assert_int_equal(buf[40], 0xee);
+	assert_int_equal(buf[47], 0xee);
+}
+
+static void test_encode_first_and_empty(void **state)
+{
+	struct sg_wire_msg m = msg(SG_WIRE_BCAST, 0);
+	uint8_t buf[40];
+
+	sg_wire_encode(buf, &m, 0);
+	assert_int_equal(buf[5], SG_WIRE_BCAST);
+	assert_memory_equal(buf + 16, "\0\0\0\0", 4);	/* msg_len 0 */
+	assert_memory_equal(buf + 20, "\0\0", 2);	/* chunk 0 */
+	assert_memory_equal(buf + 22, "\1\0", 2);	/* one chunk */
+	assert_memory_equal(buf + 24, "\0\0", 2);	/* no payload */
+
+	m = msg(SG_WIRE_RESULT, MIB);
+	sg_wire_encode(buf, &m, 1023);
+	assert_memory_equal(buf + 16, "\0\0\x10\0", 4);	/* 1 MiB */
+	assert_memory_equal(buf + 20, "\xff\x03", 2);	/* chunk 1023 */
+	assert_memory_equal(buf + 22, "\0\x04", 2);	/* 1024 chunks */
+	assert_memory_equal(buf + 24, "\0\x04", 2);	/* 1024 bytes */
+}
+
+/* ------------------------------------------------------------ round trips */
+
+static void roundtrip(uint8_t type, uint32_t msg_len, size_t misalign)
+{
+	uint8_t *mem = malloc(DGRAM_MAX + 8), *b = mem + misalign;
+	struct sg_wire_msg m = msg(type, msg_len);
+	struct sg_wire_hdr h;
+	unsigned int c, n = sg_wire_nchunks(msg_len);
+	size_t len;
+
+	assert_non_null(mem);
+	m.dtype = SG_UINT16;
+	m.op = SG_OP_BXOR;
+	m.coll_id = 0xfffffffe;
+	m.count = msg_len / 2;
+	m.nonce = ~0ull - msg_len;
+	for (c = 0; c < n; c++) {
+		len = sg_wire_chunk_len(msg_len, c);
+		sg_wire_encode(b, &m, c);
+		memset(b + SG_WIRE_HDR_LEN, (int)c, len);
+		memset(&h, 0, sizeof(h));
+		assert_int_equal(sg_wire_decode(b, SG_WIRE_HDR_LEN + len, &h), 0);
+		assert_int_equal(h.magic, SG_WIRE_MAGIC);
+		assert_int_equal(h.version, SG_WIRE_VERSION);
+		assert_int_equal(h.type, type);
+		assert_int_equal(h.dtype, SG_UINT16);
+		assert_int_equal(h.op, SG_OP_BXOR);
+		assert_int_equal(h.coll_id, 0xfffffffe);
+		assert_int_equal(h.count, msg_len / 2);
+		assert_int_equal(h.msg_len, msg_len);
+		assert_int_equal(h.chunk, c);
+		assert_int_equal(h.nchunks, n);
+		assert_int_equal(h.len, len);
+		assert_int_equal(h.flags, 0);
+		assert_int_equal(h.reserved, 0);
+		assert_true(h.nonce == ~0ull - msg_len);
+	}
+	free(mem);
+}
+
+static void test_roundtrip(void **state)
+{
+	static const uint32_t lens[] = {
+		0, 1, 8, 1023, 1024, 1025, 2048, 4096, 5000, MIB - 1, MIB,
+	};
+	uint8_t type;
+	size_t i;
+
+	for (type = SG_WIRE_SCATTER; type <= SG_WIRE_RESPONSE; type++) {
+		for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+			roundtrip(type, lens[i], type & 3);	/* also at odd addresses */
+	}
+}
+
+/* ------------------------------------------------------------ rejections */
+
+static void test_reject_short(void **state)
+{
+	uint8_t b[DGRAM_MAX];
+	size_t len = dgram(b, 0, 0);
+
+	uint8_t *exact;
+	size_t n;
+
+	assert_int_equal(len, SG_WIRE_HDR_LEN);
+	expect_accept(b, len);
+	/* In buffers of exactly the datagram's size, so that a read past the
+	 * end shows under valgrind or ASan. */
+	for (n = 0; n < SG_WIRE_HDR_LEN; n++) {
+		exact = malloc(n ? n : 1);
+		assert_non_null(exact);
+		memcpy(exact, b, n);
+		expect_reject(exact, n);
+		free(exact);
+	}
+}
+
+static void test_reject_magic(void **state)
+{
+	uint8_t b[DGRAM_MAX];
+	size_t len = dgram(b, 100, 0);
+
+	expect_accept(b, len);
+	b[0] ^= 1;
+	expect_reject(b, len);
+	b[0] ^= 1;
+	put32(b, 0, 0x53474246);	/* "SGBF" in the wrong byte order */
+	expect_reject(b, len);
+	put32(b, 0, 0);
+	expect_reject(b, len);
+}
+
+static void test_reject_version(void **state)
+{
+	uint8_t b[DGRAM_MAX];
+	size_t len = dgram(b, 100, 0);
+
+	expect_accept(b, len);
+	b[4] = 0;
+	expect_reject(b, len);
+	b[4] = SG_WIRE_VERSION + 1;
+	expect_reject(b, len);
+	b[4] = 0xff;
+	expect_reject(b, len);
+}
+
+static void test_reject_type(void **state)
+{
+	uint8_t b[DGRAM_MAX];
+	size_t len = dgram(b, 100, 0);
+	int t;
+
+	for (t = SG_WIRE_SCATTER; t <= SG_WIRE_RESPONSE; t++) {
+		b[5] = (uint8_t)t;
+		expect_accept(b, len);
+	}
+	b[5] = 0;
+	expect_reject(b, len);
+	b[5] = SG_WIRE_RESPONSE + 1;
+	expect_reject(b, len);
+	b[5] = 0xff;
+	expect_reject(b, len);
+}
+
+static void test_reject_chunk_index(void **state)
+{
+	uint8_t b[DGRAM_MAX];
+	size_t len = dgram(b, 2048, 1);
+
+	expect_accept(b, len);
+	/* chunk == nchunks, with a len and datagram length that would fit. */
+	put16(b, 20, 2);
+	put16(b, 24, 0);
+	expect_reject(b, SG_WIRE_HDR_LEN);
+	put16(b, 24, 1024);
+	expect_reject(b, len);
+	put16(b, 20, 0xffff);
+	expect_reject(b, len);
+	put16(b, 24, 0);
+	expect_reject(b, SG_WIRE_HDR_LEN);
+}
+
+static void test_reject_nchunks(void **state)
+{
+	uint8_t b[DGRAM_MAX];
+	size_t len = dgram(b, 2048, 0);
+
+	expect_accept(b, len);
+	put16(b, 22, 1);
+	expect_reject(b, len);
+	put16(b, 22, 3);
+	expect_reject(b, len);
+	put16(b, 22, 0);
+	expect_reject(b, len);
+	put16(b, 22, 0xffff);
+	expect_reject(b, len);
+
+	/* An empty message is one chunk, not zero. */
+	len = dgram(b, 0, 0);
+	put16(b, 22, 0);
+	expect_reject(b, len);
+	put16(b, 22, 2);
+	expect_reject(b, len);
+}
+
+static void test_reject_len(void **state)
+{
+	uint8_t b[DGRAM_MAX];
+	size_t len = dgram(b, 1500, 1);	/* last chunk: 476 bytes */
+
+	assert_int_equal(len, SG_WIRE_HDR_LEN + 476);
+	expect_accept(b, len);
+	/* Wrong announced length, the datagram carrying exactly that much. */
+	put16(b, 24, 475);
+	expect_reject(b, SG_WIRE_HDR_LEN + 475);
+	put16(b, 24, 477);
+	expect_reject(b, SG_WIRE_HDR_LEN + 477);
+	put16(b, 24, 1024);
+	expect_reject(b, SG_WIRE_HDR_LEN + 1024);
+	put16(b, 24, 0);
+	expect_reject(b, SG_WIRE_HDR_LEN);
+
+	/* A full chunk that claims less. */
+	len = dgram(b, 1500, 0);
+	expect_accept(b, len);
+	put16(b, 24, 476);
+	expect_reject(b, SG_WIRE_HDR_LEN + 476);
+}
+
+static void test_reject_datagram_length(void **state)
+{
+	uint8_t b[DGRAM_MAX];
+	size_t len = dgram(b, 1500, 1);
+
+	expect_reject(b, len - 1);
+	expect_reject(b, len + 1);
+	expect_reject(b, SG_WIRE_HDR_LEN);
+
+	len = dgram(b, 1024, 0);
+	expect_accept(b, len);
+	expect_reject(b, len - 1);
+	expect_reject(b, len + 1);
+
+	len = dgram(b, 0, 0);
+	expect_accept(b, len);
+	expect_reject(b, len + 1);
+}
+
+static void test_reject_msg_len(void **state)
+{
+	uint8_t b[DGRAM_MAX];
+	size_t len = dgram(b, MIB, 1023);
+
+	expect_accept(b, len);
+	/* One byte more than 1 MiB, every other field consistent with it. */
+	len = dgram(b, MIB + 1, 1024);
+	assert_int_equal(len, SG_WIRE_HDR_LEN + 1);
+	assert_memory_equal(b + 22, "\x01\x04", 2);	/* 1025 chunks */
+	expect_reject(b, len);
+	len = dgram(b, MIB + 1, 0);
+	expect_reject(b, len);
+	len = dgram(b, 2 * MIB, 0);
+	expect_reject(b, len);
+	put32(b, 16, 0xffffffff);
+	expect_reject(b, len);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nchunks),
+		cmocka_unit_test(test_chunk_len),
+		cmocka_unit_test(test_chunk_holds_whole_elements),
+		cmocka_unit_test(test_header_layout),
+		cmocka_unit_test(test_encode_bytes),
+		cmocka_unit_test(test_encode_first_and_empty),
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_reject_short),
+		cmocka_unit_test(test_reject_magic),
+		cmocka_unit_test(test_reject_version),
+		cmocka_unit_test(test_reject_type),
+		cmocka_unit_test(test_reject_chunk_index),
+		cmocka_unit_test(test_reject_nchunks),
+		cmocka_unit_test(test_reject_len),
+		cmocka_unit_test(test_reject_datagram_length),
+		cmocka_unit_test(test_reject_msg_len),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,516 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The eBPF transport: the kernel fans requests out (TC egress) and reduces
+ * contributions (XDP). One datapath (loaded object, attachments, mmapped
+ * results, ring buffer) serves every communicator of this process on one
+ * interface, because an interface has one XDP hook.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sgbpf/maps.h"
+#include "sgbpf.skel.h"
+#include "coll/comm.h"
+#include "coll/log.h"
+#include "transport/neigh.h"
+#include "transport/transport.h"
+
+/* The kernel's enum bpf_attach_type values of tcx (Linux 6.6), which the
+ * installed UAPI headers may predate. */
+#define SG_BPF_TCX_EGRESS 47
+
+#define SG_NEIGH_TIMEOUT_MS 3000
+
+struct sg_datapath {
+	struct sg_datapath *next;	/* registry list */
+	int ifindex;
+	int refs;
+	struct sgbpf_bpf *skel;
+	struct bpf_link *xdp_link;
+	int tcx_link_fd;		/* -1 when attached as a classic tc filter */
+	struct bpf_tc_hook tc_hook;
+	struct bpf_tc_opts tc_opts;
+	uint8_t *results;		/* mmapped result map */
+	size_t results_len;
+	struct ring_buffer *rb;
+	pthread_mutex_t lock;		/* event consumption */
+	int ncpus;
+	struct sg_transport *comms[SG_MAX_COMMS];
+	uint32_t next_coll_id[SG_MAX_COMMS]; /* survives communicator reuse */
+};
+
+struct sg_transport {
+	struct sg_datapath *dp;
+	struct sg_comm *comm;
+	uint32_t idx;			/* communicator index in the datapath */
+	uint32_t completed[SG_SLOTS];	/* last completed collective per slot */
+	uint32_t ndone[SG_SLOTS];
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sg_datapath *registry;
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct sg_datapath *dp = ctx;
+	const struct sg_event *ev = data;
+	struct sg_transport *tp;
+
+	if (size < sizeof(*ev) || ev->comm >= SG_MAX_COMMS || ev->slot >= SG_SLOTS)
+		return 0;
+	tp = dp->comms[ev->comm];
+	if (tp) {
+		__atomic_store_n(&tp->ndone[ev->slot], ev->ndone, __ATOMIC_RELAXED);
+		__atomic_store_n(&tp->completed[ev->slot], ev->coll_id, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+static int attach_tc(struct sg_datapath *dp)
+{
+	int prog_fd = bpf_program__fd(dp->skel->progs.sg_scatter), err;
+
+	/* A tcx link is owned by its fd: the kernel detaches it when the process
+	 * dies, like the XDP link. */
+	dp->tcx_link_fd = bpf_link_create(prog_fd, dp->ifindex, SG_BPF_TCX_EGRESS, NULL);
+	if (dp->tcx_link_fd >= 0)
+		return 0;
+	sg_log(SG_LOG_INFO, "tcx link unavailable (%s), attaching a clsact filter",
+	       strerror(-dp->tcx_link_fd));
+	dp->tcx_link_fd = -1;
+	dp->tc_hook = (struct bpf_tc_hook){ .sz = sizeof(dp->tc_hook), .ifindex = dp->ifindex,
+					    .attach_point = BPF_TC_EGRESS };
+	err = bpf_tc_hook_create(&dp->tc_hook);
+	if (err && err != -EEXIST)
+		return sg_fail(err, "cannot create clsact hook: %s", strerror(-err));
+	dp->tc_opts = (struct bpf_tc_opts){ .sz = sizeof(dp->tc_opts), .prog_fd = prog_fd };
+	err = bpf_tc_attach(&dp->tc_hook, &dp->tc_opts);
+	if (err)
+		return sg_fail(err, "cannot attach the TC egress program: %s", strerror(-err));
+	return 0;
+}
+
+static void detach_tc(struct sg_datapath *dp)
+{
+	if (dp->tcx_link_fd >= 0) {
+		close(dp->tcx_link_fd);
+	} else if (dp->tc_opts.prog_id) {
+		/* Only our filter: the clsact hook may serve other programs. */
+		dp->tc_opts.prog_fd = 0;
+		dp->tc_opts.prog_id = 0;
+		dp->tc_opts.flags = 0;
+		bpf_tc_detach(&dp->tc_hook, &dp->tc_opts);
+	}
+}
+
+static void dp_free(struct sg_datapath *dp)
+{
+	if (!dp)
+		return;
+	ring_buffer__free(dp->rb);
+	if (dp->results)
+		munmap(dp->results, dp->results_len);
+	detach_tc(dp);
+	bpf_link__destroy(dp->xdp_link);
+	sgbpf_bpf__destroy(dp->skel);
+	pthread_mutex_destroy(&dp->lock);
+	free(dp);
+}
+
+static int dp_create(int ifindex, const char *ifname, struct sg_datapath **out)
+{
+	struct sg_datapath *dp;
+	long err;
+
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return sg_fail(-ENOMEM, "out of memory");
+	dp->ifindex = ifindex;
+	dp->tcx_link_fd = -1;
+	pthread_mutex_init(&dp->lock, NULL);
+	for (int i = 0; i < SG_MAX_COMMS; i++)
+		dp->next_coll_id[i] = 1;
+	dp->ncpus = libbpf_num_possible_cpus();
+	if (dp->ncpus <= 0) {
+		err = sg_fail(dp->ncpus ? dp->ncpus : -EINVAL, "cannot count possible CPUs");
+		goto fail;
+	}
+
+	sg_log_install_libbpf();
+	dp->skel = sgbpf_bpf__open();
+	if (!dp->skel) {
+		err = sg_fail(-errno ? -errno : -EINVAL, "cannot open the BPF object: %s",
+			      strerror(errno));
+		goto fail;
+	}
+	err = sgbpf_bpf__load(dp->skel);
+	if (err) {
+		err = sg_fail(err, "cannot load the BPF programs: %s%s", strerror((int)-err),
+			      err == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" :
+			      " (the verifier log went to the log callback)");
+		goto fail;
+	}
+	dp->xdp_link = bpf_program__attach_xdp(dp->skel->progs.sg_gather, ifindex);
+	if (!dp->xdp_link) {
+		err = -errno;
+		err = sg_fail(err, "cannot attach XDP to %s: %s%s", ifname, strerror((int)-err),
+			      err == -EBUSY ? " (another program, maybe another sgbpf process, "
+					      "holds the interface's XDP hook)" : "");
+		goto fail;
+	}
+	err = attach_tc(dp);
+	if (err)
+		goto fail;
+
+	dp->results_len = (size_t)bpf_map__max_entries(dp->skel->maps.results) *
+			  bpf_map__value_size(dp->skel->maps.results);
+	dp->results = mmap(NULL, dp->results_len, PROT_READ, MAP_SHARED,
+			   bpf_map__fd(dp->skel->maps.results), 0);
+	if (dp->results == MAP_FAILED) {
+		dp->results = NULL;
+		err = sg_fail(-errno, "cannot mmap the result map: %s", strerror(errno));
+		goto fail;
+	}
+	dp->rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.events), on_event, dp, NULL);
+	if (!dp->rb) {
+		err = sg_fail(-errno, "cannot open the completion ring buffer: %s",
+			      strerror(errno));
+		goto fail;
+	}
+	*out = dp;
+	return 0;
+fail:
+	dp_free(dp);
+	return (int)err;
+}
+
+/* Fill the maps that tell the programs who the communicator's workers are. */
+static int install_comm(struct sg_transport *tp)
+{
+	struct sg_comm *comm = tp->comm;
+	struct sgbpf_bpf *skel = tp->dp->skel;
+	struct sg_comm_cfg cfg = {
+		.local_ip = comm->local.sin_addr.s_addr,
+		.local_port = comm->local.sin_port,
+		.nworkers = (uint32_t)comm->nworkers,
+		.ifindex = (uint32_t)comm->ifindex,
+	};
+	uint32_t *ips = NULL;
+	uint8_t(*macs)[6] = NULL;
+	int err;
+
+	ips = calloc(comm->nworkers, sizeof(*ips));
+	macs = calloc(comm->nworkers, sizeof(*macs));
+	if (!ips || !macs) {
+		err = sg_fail(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < comm->nworkers; i++)
+		ips[i] = comm->workers[i].sin_addr.s_addr;
+	err = sg_neigh_resolve(comm->ifname, comm->ifindex, ips, comm->nworkers, macs,
+			       SG_NEIGH_TIMEOUT_MS);
+	if (err)
+		goto out;
+
+	for (uint32_t i = 0; i < comm->nworkers; i++) {
+		uint32_t key = tp->idx * SG_MAX_WORKERS + i;
+		struct sg_fanout_entry fe = {
+			.ip = comm->workers[i].sin_addr.s_addr,
+			.port = comm->workers[i].sin_port,
+		};
+		struct sg_worker_key wk = {
+			.comm = tp->idx,
+			.ip = fe.ip,
+			.port = fe.port,
+		};
+
+		memcpy(fe.mac, macs[i], sizeof(fe.mac));
+		err = bpf_map__update_elem(skel->maps.fanout, &key, sizeof(key), &fe, sizeof(fe), 0);
+		if (!err)
+			err = bpf_map__update_elem(skel->maps.worker_by_addr, &wk, sizeof(wk), &i,
+						   sizeof(i), 0);
+		if (err) {
+			err = sg_fail(err, "cannot fill the worker maps: %s", strerror(-err));
+			goto out;
+		}
+	}
+	/* Start from inactive slots, then open the communicator. */
+	for (uint32_t s = 0; s < SG_SLOTS; s++) {
+		struct sg_slot slot = {};
+		uint32_t key = tp->idx * SG_SLOTS + s;
+
+		err = bpf_map__update_elem(skel->maps.slots, &key, sizeof(key), &slot,
+					   sizeof(slot), BPF_F_LOCK);
+		if (err) {
+			err = sg_fail(err, "cannot reset slot %u: %s", s, strerror(-err));
+			goto out;
+		}
+	}
+	cfg.active = 1;
+	err = bpf_map__update_elem(skel->maps.comms, &tp->idx, sizeof(tp->idx), &cfg,
+				   sizeof(cfg), 0);
+	if (!err)
+		err = bpf_map__update_elem(skel->maps.comm_by_port, &cfg.local_port,
+					   sizeof(cfg.local_port), &tp->idx, sizeof(tp->idx),
+					   BPF_NOEXIST);
+	if (err)
+		err = sg_fail(err, "cannot register the communicator: %s", strerror(-err));
+out:
+	free(ips);
+	free(macs);
+	return err;
+}
+
+static void uninstall_comm(struct sg_transport *tp)
+{
+	struct sgbpf_bpf *skel = tp->dp->skel;
+	struct sg_comm_cfg cfg = {};
+	uint16_t port = tp->comm->local.sin_port;
+
+	bpf_map__delete_elem(skel->maps.comm_by_port, &port, sizeof(port), 0);
+	bpf_map__update_elem(skel->maps.comms, &tp->idx, sizeof(tp->idx), &cfg, sizeof(cfg), 0);
+	for (uint32_t i = 0; i < tp->comm->nworkers; i++) {
+		struct sg_worker_key wk = {
+			.comm = tp->idx,
+			.ip = tp->comm->workers[i].sin_addr.s_addr,
+			.port = tp->comm->workers[i].sin_port,
+		};
+
+		bpf_map__delete_elem(skel->maps.worker_by_addr, &wk, sizeof(wk), 0);
+	}
+}
+
+static void release(struct sg_transport *tp, uint32_t next_coll_id)
+{
+	struct sg_datapath *dp = tp->dp, **pp;
+
+	pthread_mutex_lock(&registry_lock);
+	dp->comms[tp->idx] = NULL;
+	dp->next_coll_id[tp->idx] = next_coll_id;
+	if (--dp->refs == 0) {
+		for (pp = &registry; *pp; pp = &(*pp)->next) {
+			if (*pp == dp) {
+				*pp = dp->next;
+				break;
+			}
+		}
+		dp_free(dp);
+	}
+	pthread_mutex_unlock(&registry_lock);
+	free(tp);
+}
+
+static int ebpf_create(struct sg_comm *comm, struct sg_transport **out, uint32_t *first_coll_id)
+{
+	struct sg_datapath *dp;
+	struct sg_transport *tp;
+	int err = 0, idx = -1;
+
+	tp = calloc(1, sizeof(*tp));
+	if (!tp)
+		return sg_fail(-ENOMEM, "out of memory");
+	tp->comm = comm;
+
+	pthread_mutex_lock(&registry_lock);
+	for (dp = registry; dp && dp->ifindex != comm->ifindex; dp = dp->next)
+		;
+	if (!dp) {
+		err = dp_create(comm->ifindex, comm->ifname, &dp);
+		if (err) {
+			pthread_mutex_unlock(&registry_lock);
+			free(tp);
+			return err;
+		}
+		dp->next = registry;
+		registry = dp;
+	}
+	for (int i = 0; i < SG_MAX_COMMS && idx < 0; i++)
+		if (!dp->comms[i])
+			idx = i;
+	dp->refs++;
+	tp->dp = dp;
+	if (idx < 0) {
+		pthread_mutex_unlock(&registry_lock);
+		err = sg_fail(-ENOSPC, "interface %s already serves %d communicators", comm->ifname,
+			      SG_MAX_COMMS);
+		release(tp, 0);
+		return err;
+	}
+	tp->idx = (uint32_t)idx;
+	dp->comms[idx] = tp;
+	*first_coll_id = dp->next_coll_id[idx];
+	pthread_mutex_unlock(&registry_lock);
+
+	err = install_comm(tp);
+	if (err) {
+		uninstall_comm(tp);
+		release(tp, *first_coll_id);
+		return err;
+	}
+	*out = tp;
+	return 0;
+}
+
+static void ebpf_destroy(struct sg_transport *tp, uint32_t next_coll_id)
+{
+	if (!tp)
+		return;
+	uninstall_comm(tp);
+	release(tp, next_coll_id);
+}
+
+static uint32_t slot_key(const struct sg_transport *tp, uint32_t coll_id)
+{
+	return tp->idx * SG_SLOTS + coll_id % SG_SLOTS;
+}
+
+static int ebpf_arm(struct sg_transport *tp, const struct sg_tp_reduce *r)
+{
+	struct sg_slot slot = {
+		.coll_id = r->coll_id,
+		.nonce = r->nonce,
+		.active = 1,
+		.dtype = (uint8_t)r->dtype,
+		.op = (uint8_t)r->op,
+		.count = r->count,
+		.msg_len = r->msg_len,
+		.nchunks = (uint16_t)sg_wire_nchunks(r->msg_len),
+		.target = r->target,
+	};
+	uint32_t key = slot_key(tp, r->coll_id);
+	int err;
+
+	err = bpf_map__update_elem(tp->dp->skel->maps.slots, &key, sizeof(key), &slot,
+				   sizeof(slot), BPF_F_LOCK);
+	if (err)
+		return sg_fail(err, "cannot arm slot %u: %s", key, strerror(-err));
+	return 0;
+}
+
+static int ebpf_send_all(struct sg_transport *tp, const void *dgram, size_t len)
+{
+	struct sg_comm *comm = tp->comm;
+	ssize_t n;
+
+	/* One datagram to the first worker; the TC program clones it to all. */
+	do {
+		n = sendto(comm->sock, dgram, len, 0, (const struct sockaddr *)&comm->workers[0],
+			   sizeof(comm->workers[0]));
+	} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
+	if (n < 0)
+		return sg_fail(-errno, "sendto: %s", strerror(errno));
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static int ebpf_wait(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms)
+{
+	uint32_t s = r->coll_id % SG_SLOTS;
+	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	struct pollfd pfd = { .fd = ring_buffer__epoll_fd(tp->dp->rb), .events = POLLIN };
+
+	for (;;) {
+		int left, err;
+
+		pthread_mutex_lock(&tp->dp->lock);
+		err = ring_buffer__consume(tp->dp->rb);
+		pthread_mutex_unlock(&tp->dp->lock);
+		if (err < 0)
+			return sg_fail(err, "ring buffer: %s", strerror(-err));
+		if (__atomic_load_n(&tp->completed[s], __ATOMIC_ACQUIRE) == r->coll_id)
+			return 0;
+		left = deadline < 0 ? -1 : (int)(deadline - now_ms());
+		if (deadline >= 0 && left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
+			return sg_fail(-errno, "poll: %s", strerror(errno));
+	}
+}
+
+static int ebpf_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
+			uint64_t *contributors, unsigned int *ncontributors, int completed)
+{
+	uint32_t key = slot_key(tp, r->coll_id);
+	struct sg_slot slot;
+	int err;
+
+	memcpy(result, tp->dp->results + (size_t)key * SG_MAX_MSG_BYTES, r->msg_len);
+	if (completed && r->target == tp->comm->nworkers) {
+		/* Everyone contributed: no need to ask the kernel who. */
+		memset(contributors, 0, SG_WORKER_WORDS * sizeof(uint64_t));
+		for (size_t i = 0; i < tp->comm->nworkers; i++)
+			contributors[i / 64] |= 1ULL << (i % 64);
+		*ncontributors = (unsigned int)tp->comm->nworkers;
+		return 0;
+	}
+	err = bpf_map_lookup_elem_flags(bpf_map__fd(tp->dp->skel->maps.slots), &key, &slot,
+					BPF_F_LOCK);
+	if (err)
+		return sg_fail(-errno, "cannot read slot %u: %s", key, strerror(errno));
+	if (slot.coll_id != r->coll_id) {
+		*ncontributors = 0;
+		memset(contributors, 0, SG_WORKER_WORDS * sizeof(uint64_t));
+		return 0;
+	}
+	memcpy(contributors, slot.done, sizeof(slot.done));
+	*ncontributors = slot.ndone;
+	return 0;
+}
+
+static int ebpf_get_stats(struct sg_transport *tp, struct sg_comm_stats *out)
+{
+	struct sg_stats *percpu;
+	int err;
+
+	percpu = calloc((size_t)tp->dp->ncpus, sizeof(*percpu));
+	if (!percpu)
+		return sg_fail(-ENOMEM, "out of memory");
+	err = bpf_map__lookup_elem(tp->dp->skel->maps.stats, &tp->idx, sizeof(tp->idx), percpu,
+				   (size_t)tp->dp->ncpus * sizeof(*percpu), 0);
+	if (err) {
+		free(percpu);
+		return sg_fail(err, "cannot read statistics: %s", strerror(-err));
+	}
+	memset(out, 0, sizeof(*out));
+	for (int c = 0; c < tp->dp->ncpus; c++) {
+		out->rx_accepted += percpu[c].rx_accepted;
+		out->rx_duplicate += percpu[c].rx_duplicate;
+		out->rx_stale += percpu[c].rx_stale;
+		out->rx_late += percpu[c].rx_late;
+		out->rx_unknown_src += percpu[c].rx_unknown_src;
+		out->rx_malformed += percpu[c].rx_malformed;
+		out->completed += percpu[c].completed;
+		out->tx_fanout += percpu[c].tx_fanout;
+	}
+	free(percpu);
+	return 0;
+}
+
+const struct sg_transport_ops sg_transport_ebpf = {
+	.name = "ebpf",
+	.create = ebpf_create,
+	.destroy = ebpf_destroy,
+	.arm = ebpf_arm,
+	.send_all = ebpf_send_all,
+	.wait = ebpf_wait,
+	.collect = ebpf_collect,
+	.get_stats = ebpf_get_stats,
+};

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * How bytes move for a communicator. The collective layer (coll/) decides what
+ * to send and when a collective is complete; a transport moves the datagrams
+ * to the workers and collects and reduces their contributions. The eBPF
+ * transport does both in the kernel; user-space transports (sockets, epoll,
+ * io_uring) will implement the same table.
+ */
+#ifndef SG_TRANSPORT_H
+#define SG_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sgbpf.h"
+
+struct sg_comm;
+struct sg_transport;
+
+/* One reduction the transport must collect. */
+struct sg_tp_reduce {
+	uint32_t coll_id;
+	uint64_t nonce;
+	enum sg_datatype dtype;
+	enum sg_op op;
+	uint32_t count;
+	uint32_t msg_len;	/* count * element size */
+	uint32_t target;	/* workers that complete it */
+};
+
+struct sg_transport_ops {
+	const char *name;
+	/* Set up for @comm (its workers, address and socket are known). Returns
+	 * the first collective id to use: ids must increase across communicators
+	 * that reuse the transport's state. */
+	int (*create)(struct sg_comm *comm, struct sg_transport **tp, uint32_t *first_coll_id);
+	void (*destroy)(struct sg_transport *tp, uint32_t next_coll_id);
+	/* Prepare to collect @r; called before the request is sent. */
+	int (*arm)(struct sg_transport *tp, const struct sg_tp_reduce *r);
+	/* Send one encoded datagram to every worker. */
+	int (*send_all)(struct sg_transport *tp, const void *dgram, size_t len);
+	/* Wait until @r completes (0) or @timeout_ms passes (-ETIMEDOUT; <0 waits
+	 * forever). */
+	int (*wait)(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms);
+	/* Copy the reduced vector (@r->msg_len bytes) and report the workers
+	 * whose whole contribution it holds (bitmap of SG_WORKER_WORDS words). */
+	int (*collect)(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
+		       uint64_t *contributors, unsigned int *ncontributors, int completed);
+	int (*get_stats)(struct sg_transport *tp, struct sg_comm_stats *stats);
+};
+
+extern const struct sg_transport_ops sg_transport_ebpf;
+
+#endif

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "coll/log.h"
+#include "udp.h"
+
+int sg_udp_socket(const struct sockaddr_in *local, const char *ifname)
+{
+	char addr[INET_ADDRSTRLEN];
+	int fd, err;
+
+	inet_ntop(AF_INET, &local->sin_addr, addr, sizeof(addr));
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return sg_fail(-errno, "socket: %s", strerror(errno));
+	if (ifname && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, strlen(ifname)) < 0) {
+		err = -errno;
+		close(fd);
+		return sg_fail(err, "cannot bind socket to interface %s: %s", ifname,
+			       strerror(-err));
+	}
+	if (bind(fd, (const struct sockaddr *)local, sizeof(*local)) < 0) {
+		err = -errno;
+		close(fd);
+		return sg_fail(err, "cannot bind UDP %s:%u: %s", addr, ntohs(local->sin_port),
+			       strerror(-err));
+	}
+	return fd;
+}
+
+int sg_if_ipv4(const char *ifname, struct in_addr *addr)
+{
+	struct ifaddrs *ifa, *it;
+	int err = -EADDRNOTAVAIL;
+
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
+	for (it = ifa; it; it = it->ifa_next) {
+		if (it->ifa_addr && it->ifa_addr->sa_family == AF_INET &&
+		    !strcmp(it->ifa_name, ifname)) {
+			*addr = ((struct sockaddr_in *)it->ifa_addr)->sin_addr;
+			err = 0;
+			break;
+		}
+	}
+	freeifaddrs(ifa);
+	return err;
+}
+
+void sg_udp_grow_rcvbuf(int fd, int bytes)
+{
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
