@@ -208,7 +208,7 @@ SG_DEFINE_FOLD_PROG(bxor, SG_OP_BXOR)
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, SG_OP_COUNT);
-	__type(key, __u32);
+	__uint(key_size, sizeof(__u32));	/* no BTF key: prog arrays reject it */
 	__array(values, int(struct xdp_md *));
 } fold_progs SEC(".maps") = {
 	.values = {
@@ -249,10 +249,7 @@ int sg_gather(struct xdp_md *ctx)
 	/* From here on the datagram is addressed to a communicator: whatever is
 	 * wrong with it, it is dropped and counted. */
 	st = bpf_map_lookup_elem(&stats, comm);
-	hdr = sg_parse_hdr(&l4, data_end);
-	if (!hdr || hdr->type != SG_WIRE_RESPONSE || hdr->len == 0)
-		goto malformed;
-
+	/* Strangers first: their bytes are not even parsed. */
 	wkey.comm = *comm;
 	wkey.ip = l4.ip->saddr;
 	wkey.port = l4.udp->source;
@@ -261,6 +258,9 @@ int sg_gather(struct xdp_md *ctx)
 		SG_STAT_INC(st, rx_unknown_src);
 		return XDP_DROP;
 	}
+	hdr = sg_parse_hdr(&l4, data_end);
+	if (!hdr || hdr->type != SG_WIRE_RESPONSE || hdr->len == 0)
+		goto malformed;
 
 	coll_id = hdr->coll_id;
 	chunk = hdr->chunk;

@@ -173,7 +173,8 @@ static void child_reset(void)
  * The watchdog deletes the lab's namespaces once the write end of its pipe is
  * closed everywhere, i.e. when the creator (and its children, which die with
  * it) are gone, however they died. Its own session keeps it out of process
- * group kills (Ctrl-C, a test runner's kill of the group).
+ * group kills (Ctrl-C, a test runner's kill of the group) and its own name out
+ * of kills by name (but `pkill -f` still matches its command line).
  */
 static int start_watchdog(struct netlab *lab)
 {
@@ -201,6 +202,8 @@ static int start_watchdog(struct netlab *lab)
 		signal(SIGTERM, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
 		setsid();
+		/* Not matched by `pkill NAME` / `killall NAME` of the creator. */
+		prctl(PR_SET_NAME, "netlab-watchdog");
 		if (p[0] != 3) {
 			dup2(p[0], 3);
 			p[0] = 3;

@@ -1,0 +1,550 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * End to end: a coordinator namespace, 8 worker namespaces serving 8 worker
+ * endpoints each (64 ranks), joined by veth pairs through a bridge, native XDP
+ * on the coordinator's veth and checksum offload off, so a datagram with a
+ * wrong checksum would be dropped by a worker's stack. Every result is
+ * compared with a reference computed in plain C (tools/testworker.c); bcast
+ * and allgather deliveries are checked at every worker by hash.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+
+#include "sgbpf.h"
+#include "tools/netlab.h"
+#include "tools/testworker.h"
+
+#define NS		8	/* worker namespaces */
+#define PER_NS		8	/* worker endpoints per namespace */
+#define NRANKS		(NS * PER_NS)
+#define WORKER_PORT	7000
+#define SG_BPF_TCX_EGRESS 47
+
+static struct netlab *lab;
+static struct tw_shared *shared;
+static struct tw_serve_opts serve_opts[NS];
+
+struct fix {
+	sg_comm *comm;
+	uint32_t ranks[NRANKS];	/* global rank of each communicator rank */
+	size_t n;
+};
+
+static struct fix f1, f8, f64;
+
+static struct sockaddr_in rank_addr(uint32_t rank)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+
+	a.sin_addr = netlab_worker_addr(lab, (int)(rank / PER_NS));
+	a.sin_port = htons(WORKER_PORT + rank % PER_NS);
+	return a;
+}
+
+static int make_comm(struct fix *f, const uint32_t *ranks, size_t n, uint16_t port)
+{
+	struct sockaddr_in w[NRANKS];
+	SG_OPTS_INIT(sg_comm_opts, o);
+
+	for (size_t i = 0; i < n; i++) {
+		w[i] = rank_addr(ranks[i]);
+		f->ranks[i] = ranks[i];
+	}
+	f->n = n;
+	o.ifname = NETLAB_IFNAME;
+	o.local_port = port;
+	o.workers = w;
+	o.nworkers = n;
+	return sg_comm_create(&o, &f->comm);
+}
+
+static int setup(void **state)
+{
+	uint32_t ranks[NRANKS];
+	struct netlab_opts lo = { .sz = sizeof(lo), .prefix = "sgt", .nworker_ns = NS,
+				  .no_csum_offload = 1 };
+	int err;
+
+	shared = tw_shared_create(NRANKS);
+	if (!shared)
+		return -1;
+	err = netlab_create(&lo, &lab);
+	if (err) {
+		fprintf(stderr, "netlab_create: %s\n", strerror(-err));
+		return -1;
+	}
+	for (int i = 0; i < NS; i++) {
+		serve_opts[i] = (struct tw_serve_opts){
+			.sz = sizeof(serve_opts[i]),
+			.port = WORKER_PORT,
+			.nports = PER_NS,
+			.rank = (uint32_t)(i * PER_NS),
+			.shared = shared,
+		};
+		if (netlab_spawn(lab, i, tw_serve_fn, &serve_opts[i]) < 0)
+			return -1;
+	}
+	if (tw_shared_wait_ready(shared, 0, NRANKS, 10000))
+		return -1;
+	if (netlab_enter_coordinator(lab))
+		return -1;
+
+	for (uint32_t i = 0; i < NRANKS; i++)
+		ranks[i] = i;
+	if (make_comm(&f1, ranks, 1, 6001))
+		return -1;
+	for (uint32_t i = 0; i < 8; i++)
+		ranks[i] = i * PER_NS + i % PER_NS; /* one per namespace */
+	if (make_comm(&f8, ranks, 8, 6008))
+		return -1;
+	for (uint32_t i = 0; i < NRANKS; i++)
+		ranks[i] = i;
+	if (make_comm(&f64, ranks, NRANKS, 6064))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	sg_comm_destroy(f1.comm);
+	sg_comm_destroy(f8.comm);
+	sg_comm_destroy(f64.comm);
+	netlab_destroy(lab);
+	tw_shared_destroy(shared);
+	return 0;
+}
+
+/* The collective id the workers saw last: the contributions depend on it. */
+static uint32_t last_coll_id(uint32_t rank)
+{
+	struct tw_record rec;
+
+	assert_int_equal(tw_shared_read(shared, rank, TW_SCATTER, &rec), 0);
+	return rec.coll_id;
+}
+
+/* Run one scatter-reduce on @f and compare with the reference over the
+ * workers the report names. Returns the number of contributors. */
+static unsigned int check_reduce(struct fix *f, enum sg_datatype dt, enum sg_op op, size_t count,
+				 enum sg_policy policy, unsigned int n, int allgather)
+{
+	size_t len = count * sg_datatype_size(dt);
+	uint8_t *got = malloc(len), *want = malloc(len);
+	uint64_t contrib[NRANKS / 64] = {};
+	uint32_t ranks[NRANKS];
+	size_t nranks = 0;
+	uint32_t req = (uint32_t)(count * 2654435761u);
+	SG_OPTS_INIT(sg_reduce_params, p);
+	int err;
+
+	assert_non_null(got);
+	assert_non_null(want);
+	memset(got, 0xa5, len);
+	p.policy = policy;
+	p.n = n;
+	p.contributors = contrib;
+	p.contributors_words = NRANKS / 64;
+	if (allgather)
+		err = sg_allgather(f->comm, &req, sizeof(req), got, count, dt, op, &p);
+	else
+		err = sg_scatter_reduce(f->comm, &req, sizeof(req), got, count, dt, op, &p);
+	if (err)
+		fail_msg("dt %d op %d count %zu: %s (%s)", dt, op, count, sg_strerror(err),
+			 sg_errmsg());
+	for (size_t i = 0; i < f->n; i++)
+		if (contrib[i / 64] & (1ULL << (i % 64)))
+			ranks[nranks++] = f->ranks[i];
+	assert_int_equal(nranks, p.ncontributors);
+	assert_true(nranks > 0);
+	assert_int_equal(tw_reference(dt, op, last_coll_id(ranks[0]), count, ranks, nranks, want),
+			 0);
+	if (memcmp(got, want, len)) {
+		size_t i = 0;
+
+		while (got[i] == want[i])
+			i++;
+		fail_msg("dt %d op %d count %zu fan-out %zu: first difference at byte %zu", dt, op,
+			 count, f->n, i);
+	}
+	if (allgather) {
+		uint32_t id = last_coll_id(ranks[0]);
+
+		/* Every worker of the communicator holds the exact result. */
+		for (size_t i = 0; i < f->n; i++) {
+			struct tw_record rec;
+
+			assert_int_equal(tw_shared_wait(shared, f->ranks[i], 1, TW_RESULT, id, 5000), 0);
+			assert_int_equal(tw_shared_read(shared, f->ranks[i], TW_RESULT, &rec), 0);
+			assert_int_equal(rec.len, len);
+			assert_true(rec.hash == tw_hash(want, len));
+		}
+	}
+	free(got);
+	free(want);
+	return (unsigned int)nranks;
+}
+
+static void test_native_xdp(void **state)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int ifindex = (int)if_nametoindex(NETLAB_IFNAME);
+
+	assert_true(ifindex > 0);
+	assert_int_equal(bpf_xdp_query(ifindex, 0, &q), 0);
+	assert_int_equal(q.attach_mode, XDP_ATTACHED_DRV);
+}
+
+static void test_every_op_and_datatype(void **state)
+{
+	/* 300 elements: one chunk for 8-bit types, three for 64-bit ones. */
+	for (int dt = 0; dt < SG_DATATYPE_COUNT; dt++)
+		for (int op = 0; op < SG_OP_COUNT; op++)
+			check_reduce(&f8, dt, op, 300, SG_WAIT_ALL, 0, 0);
+}
+
+static void test_sizes(void **state)
+{
+	static const size_t bytes[] = { 1, 1023, 1024, 1025, 2047, 2048, 2049, 65535, 65536,
+					 1048575, 1048576 };
+
+	for (size_t i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++)
+		check_reduce(&f8, SG_UINT8, SG_OP_SUM, bytes[i], SG_WAIT_ALL, 0, 0);
+	check_reduce(&f8, SG_INT32, SG_OP_MIN, 1, SG_WAIT_ALL, 0, 0);
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 256, SG_WAIT_ALL, 0, 0);	/* one chunk exactly */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 257, SG_WAIT_ALL, 0, 0);	/* one element past */
+	check_reduce(&f8, SG_UINT32, SG_OP_SUM, 262144, SG_WAIT_ALL, 0, 0);	/* 1 MiB */
+	check_reduce(&f8, SG_INT64, SG_OP_MAX, 131072, SG_WAIT_ALL, 0, 0);	/* 1 MiB */
+	check_reduce(&f8, SG_UINT16, SG_OP_BXOR, 513, SG_WAIT_ALL, 0, 0);
+}
+
+static void test_fanout_1(void **state)
+{
+	for (int op = 0; op < SG_OP_COUNT; op++)
+		check_reduce(&f1, SG_INT64, op, 100, SG_WAIT_ALL, 0, 0);
+	check_reduce(&f1, SG_UINT8, SG_OP_SUM, 1, SG_WAIT_ALL, 0, 0);
+	check_reduce(&f1, SG_UINT8, SG_OP_SUM, 1025, SG_WAIT_ALL, 0, 0);
+	check_reduce(&f1, SG_UINT32, SG_OP_SUM, 262144, SG_WAIT_ALL, 0, 0);
+}
+
+static void test_fanout_64(void **state)
+{
+	for (int op = 0; op < SG_OP_COUNT; op++)
+		check_reduce(&f64, SG_INT32, op, 100, SG_WAIT_ALL, 0, 0);
+	check_reduce(&f64, SG_UINT8, SG_OP_SUM, 1, SG_WAIT_ALL, 0, 0);
+	check_reduce(&f64, SG_UINT8, SG_OP_SUM, 1024, SG_WAIT_ALL, 0, 0);
+	check_reduce(&f64, SG_UINT8, SG_OP_SUM, 1025, SG_WAIT_ALL, 0, 0);
+	check_reduce(&f64, SG_UINT64, SG_OP_SUM, 8192, SG_WAIT_ALL, 0, 0);	/* 64 KiB */
+	check_reduce(&f64, SG_UINT32, SG_OP_SUM, 262144, SG_WAIT_ALL, 0, 0);	/* 1 MiB */
+}
+
+static void test_policies(void **state)
+{
+	assert_int_equal(check_reduce(&f8, SG_INT32, SG_OP_SUM, 100, SG_WAIT_ANY, 0, 0), 1);
+	assert_int_equal(check_reduce(&f8, SG_INT32, SG_OP_MAX, 3000, SG_WAIT_N, 5, 0), 5);
+	assert_int_equal(check_reduce(&f64, SG_UINT16, SG_OP_BOR, 700, SG_WAIT_N, 32, 0), 32);
+	/* Late answers of the previous collectives do not disturb this one. */
+	assert_int_equal(check_reduce(&f8, SG_INT32, SG_OP_SUM, 100, SG_WAIT_ALL, 0, 0), 8);
+}
+
+static void test_allgather(void **state)
+{
+	check_reduce(&f8, SG_INT16, SG_OP_SUM, 10, SG_WAIT_ALL, 0, 1);
+	check_reduce(&f8, SG_UINT8, SG_OP_MAX, 1025, SG_WAIT_ALL, 0, 1);
+	check_reduce(&f64, SG_INT32, SG_OP_MIN, 300, SG_WAIT_ALL, 0, 1);
+	check_reduce(&f64, SG_UINT64, SG_OP_SUM, 16384, SG_WAIT_ALL, 0, 1);	/* 128 KiB */
+	check_reduce(&f1, SG_UINT64, SG_OP_PROD, 5, SG_WAIT_ALL, 0, 1);
+}
+
+static void check_bcast(struct fix *f, size_t len)
+{
+	uint8_t *buf = malloc(len ? len : 1);
+	uint64_t before[NRANKS];
+
+	assert_non_null(buf);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 131 + len);
+	for (size_t i = 0; i < f->n; i++) {
+		struct tw_record rec;
+
+		tw_shared_read(shared, f->ranks[i], TW_BCAST, &rec);
+		before[i] = rec.count;
+	}
+	assert_int_equal(sg_bcast(f->comm, buf, len), 0);
+	for (size_t i = 0; i < f->n; i++) {
+		struct tw_record rec;
+
+		assert_int_equal(tw_shared_wait_count(shared, f->ranks[i], 1, TW_BCAST,
+						      before[i] + 1, 5000), 0);
+		tw_shared_read(shared, f->ranks[i], TW_BCAST, &rec);
+		assert_int_equal(rec.count, before[i] + 1);
+		assert_int_equal(rec.len, len);
+		assert_true(rec.hash == tw_hash(buf, len));
+	}
+	free(buf);
+}
+
+static void test_bcast(void **state)
+{
+	static const size_t lens[] = { 0, 1, 1024, 1025, 100000 };
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		check_bcast(&f1, lens[i]);
+		check_bcast(&f8, lens[i]);
+		check_bcast(&f64, lens[i]);
+	}
+	check_bcast(&f8, SG_MAX_MESSAGE_BYTES);
+}
+
+/* Communicators on one interface, used in turn, never see each other's data. */
+static void test_interleaved_comms(void **state)
+{
+	for (int i = 0; i < 20; i++) {
+		check_reduce(i % 3 == 0 ? &f1 : i % 3 == 1 ? &f8 : &f64, SG_UINT32,
+			     (enum sg_op)(i % SG_OP_COUNT), 100 + (size_t)i * 37, SG_WAIT_ALL, 0, 0);
+	}
+}
+
+static void test_duplicates_count_once(void **state)
+{
+	struct sg_comm_stats before, after;
+
+	assert_int_equal(sg_comm_get_stats(f8.comm, &before), 0);
+	for (size_t i = 0; i < f8.n; i += 2)
+		tw_shared_set_behavior(shared, f8.ranks[i], TW_DUP, 0);
+	check_reduce(&f8, SG_UINT64, SG_OP_SUM, 1000, SG_WAIT_ALL, 0, 0);
+	check_reduce(&f8, SG_INT8, SG_OP_PROD, 5000, SG_WAIT_ALL, 0, 0);
+	for (size_t i = 0; i < f8.n; i += 2)
+		tw_shared_set_behavior(shared, f8.ranks[i], 0, 0);
+	check_reduce(&f8, SG_UINT64, SG_OP_SUM, 10, SG_WAIT_ALL, 0, 0);
+	assert_int_equal(sg_comm_get_stats(f8.comm, &after), 0);
+	assert_true(after.rx_duplicate > before.rx_duplicate);
+}
+
+static void test_timeout_reports_contributors(void **state)
+{
+	uint32_t muted = f8.ranks[3];
+	uint64_t contrib[1] = {};
+	int32_t out[64];
+	SG_OPTS_INIT(sg_reduce_params, p);
+	int err;
+
+	tw_shared_set_behavior(shared, muted, TW_MUTE, 0);
+	p.timeout_ms = 300;
+	p.contributors = contrib;
+	p.contributors_words = 1;
+	err = sg_scatter_reduce(f8.comm, NULL, 0, out, 64, SG_INT32, SG_OP_SUM, &p);
+	assert_int_equal(err, -ETIMEDOUT);
+	assert_int_equal(p.ncontributors, 7);
+	assert_int_equal(contrib[0], 0xffULL & ~(1ULL << 3));
+	/* The communicator stays usable; 7 of 8 completes without the mute one. */
+	assert_int_equal(check_reduce(&f8, SG_INT32, SG_OP_SUM, 64, SG_WAIT_N, 7, 0), 7);
+	tw_shared_set_behavior(shared, muted, 0, 0);
+	assert_int_equal(check_reduce(&f8, SG_INT32, SG_OP_SUM, 64, SG_WAIT_ALL, 0, 0), 8);
+}
+
+static void test_bad_arguments(void **state)
+{
+	SG_OPTS_INIT(sg_reduce_params, p);
+	uint64_t contrib[1];
+	uint32_t out[4];
+	static uint8_t big[SG_MAX_MESSAGE_BYTES + 1];
+
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 0, SG_INT32, SG_OP_SUM, NULL),
+			 -EINVAL);
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, NULL, 4, SG_INT32, SG_OP_SUM, NULL),
+			 -EINVAL);
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 4, SG_DATATYPE_COUNT, SG_OP_SUM,
+					   NULL), -EINVAL);
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_COUNT, NULL),
+			 -EINVAL);
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 5, out, 4, SG_INT32, SG_OP_SUM, NULL),
+			 -EINVAL);
+	assert_int_equal(sg_scatter_reduce(f8.comm, big, sizeof(big), out, 4, SG_INT32, SG_OP_SUM,
+					   NULL), -E2BIG);
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, big, SG_MAX_MESSAGE_BYTES / 4 + 1,
+					   SG_INT32, SG_OP_SUM, NULL), -E2BIG);
+	assert_int_equal(sg_scatter_reduce(NULL, NULL, 0, out, 4, SG_INT32, SG_OP_SUM, NULL),
+			 -EINVAL);
+	p.policy = SG_WAIT_N;
+	p.n = 0;
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_SUM, &p),
+			 -EINVAL);
+	p.n = 9;
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_SUM, &p),
+			 -EINVAL);
+	assert_non_null(strstr(sg_errmsg(), "n = 9"));
+	p.policy = (enum sg_policy)42;
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_SUM, &p),
+			 -EINVAL);
+	p.policy = SG_WAIT_ALL;
+	p.contributors = contrib;
+	p.contributors_words = 0;
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_SUM, &p),
+			 -EINVAL);
+	p.sz = 3;
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_SUM, &p),
+			 -EINVAL);
+	assert_int_equal(sg_bcast(f8.comm, big, sizeof(big)), -E2BIG);
+	assert_int_equal(sg_bcast(f8.comm, NULL, 3), -EINVAL);
+	assert_int_equal(sg_allgather(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_COUNT, NULL),
+			 -EINVAL);
+	/* Nothing was lost: the next collective is exact. */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 4, SG_WAIT_ALL, 0, 0);
+}
+
+static void test_create_errors(void **state)
+{
+	struct sockaddr_in w[2] = { rank_addr(0), rank_addr(1) };
+	SG_OPTS_INIT(sg_comm_opts, o);
+	sg_comm *c = NULL, *more[4] = {};
+	char path[] = "/tmp/sgbpf-workers-XXXXXX";
+	int fd, err, i;
+
+	o.ifname = NETLAB_IFNAME;
+	o.local_port = 6100;
+	o.workers = w;
+	o.nworkers = 2;
+
+	o.ifname = "nosuchif0";
+	assert_int_equal(sg_comm_create(&o, &c), -ENODEV);
+	assert_non_null(strstr(sg_errmsg(), "nosuchif0"));
+	o.ifname = NETLAB_IFNAME;
+	o.local_port = 0;
+	assert_int_equal(sg_comm_create(&o, &c), -EINVAL);
+	o.local_port = 6100;
+	o.nworkers = 0;
+	assert_int_equal(sg_comm_create(&o, &c), -EINVAL);
+	o.nworkers = 2;
+	w[1] = w[0];
+	assert_int_equal(sg_comm_create(&o, &c), -EINVAL);
+	w[1] = rank_addr(1);
+	o.local_port = 6008; /* f8's port */
+	assert_int_equal(sg_comm_create(&o, &c), -EADDRINUSE);
+	o.local_port = 6100;
+
+	/* A workers file with a bad line names the file and the line. */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_true(write(fd, "# workers\n10.77.1.1:7000\n10.77.1.2:99999\n", 41) == 41);
+	close(fd);
+	o.workers = NULL;
+	o.workers_file = path;
+	assert_int_equal(sg_comm_create(&o, &c), -EINVAL);
+	assert_non_null(strstr(sg_errmsg(), ":3:"));
+	unlink(path);
+	o.workers = w;
+	assert_int_equal(sg_comm_create(&o, &c), -EINVAL); /* both given */
+	o.workers_file = NULL;
+
+	/* A worker that is not on the link cannot be reached by the fan-out. */
+	inet_pton(AF_INET, "10.77.200.200", &w[1].sin_addr);
+	assert_int_equal(sg_comm_create(&o, &c), -EHOSTUNREACH);
+	assert_non_null(strstr(sg_errmsg(), "10.77.200.200"));
+	w[1] = rank_addr(1);
+
+	/* Three communicators exist; the interface serves four. */
+	for (i = 0; i < 2; i++) {
+		o.local_port = (uint16_t)(6200 + i);
+		err = sg_comm_create(&o, &more[i]);
+		if (i == 0)
+			assert_int_equal(err, 0);
+		else
+			assert_int_equal(err, -ENOSPC);
+	}
+	sg_comm_destroy(more[0]);
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 4, SG_WAIT_ALL, 0, 0);
+}
+
+/* A datagram from an address that is not a worker never reaches a result. */
+static int send_hostile(void *arg)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(6008) };
+	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(9999) };
+	uint8_t junk[64] = { 0x53, 0x47, 0x42, 0x46, 1, 4 };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	to.sin_addr = netlab_coordinator_addr(lab);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0)
+		return 1;
+	for (int i = 0; i < 10; i++)
+		if (sendto(fd, junk, sizeof(junk), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			return 2;
+	close(fd);
+	return 0;
+}
+
+static void test_unknown_sources_dropped(void **state)
+{
+	struct sg_comm_stats before, after;
+	pid_t pid;
+
+	assert_int_equal(sg_comm_get_stats(f8.comm, &before), 0);
+	pid = netlab_spawn(lab, 0, send_hostile, NULL);
+	assert_true(pid > 0);
+	assert_int_equal(netlab_wait(lab, pid, 5000), 0);
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 16, SG_WAIT_ALL, 0, 0);
+	assert_int_equal(sg_comm_get_stats(f8.comm, &after), 0);
+	assert_int_equal(after.rx_unknown_src - before.rx_unknown_src, 10);
+	assert_int_equal(after.rx_malformed, 0);
+}
+
+static void test_destroy_detaches(void **state)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int ifindex = (int)if_nametoindex(NETLAB_IFNAME);
+	__u32 ids[4], cnt = 4, flags = 0;
+
+	sg_comm_destroy(f1.comm);
+	sg_comm_destroy(f8.comm);
+	sg_comm_destroy(f64.comm);
+	f1.comm = f8.comm = f64.comm = NULL;
+	assert_int_equal(bpf_xdp_query(ifindex, 0, &q), 0);
+	assert_int_equal(q.prog_id, 0);
+	assert_int_equal(bpf_prog_query(ifindex, SG_BPF_TCX_EGRESS, 0, &flags, ids, &cnt), 0);
+	assert_int_equal(cnt, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_native_xdp),
+		cmocka_unit_test(test_every_op_and_datatype),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_fanout_1),
+		cmocka_unit_test(test_fanout_64),
+		cmocka_unit_test(test_policies),
+		cmocka_unit_test(test_allgather),
+		cmocka_unit_test(test_bcast),
+		cmocka_unit_test(test_interleaved_comms),
+		cmocka_unit_test(test_duplicates_count_once),
+		cmocka_unit_test(test_timeout_reports_contributors),
+		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_create_errors),
+		cmocka_unit_test(test_unknown_sources_dropped),
+		cmocka_unit_test(test_destroy_detaches),
+	};
+	char why[256];
+
+	if (!netlab_can_run(why, sizeof(why))) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
