@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "sgbpf/maps.h"
+#include "sgbpf/types.h"
 #include "sgbpf/wire.h"
 #include "coll/wire.h"
 

@@ -79,7 +79,7 @@ static int setup(void **state)
 {
 	uint32_t ranks[NRANKS];
 	struct netlab_opts lo = { .sz = sizeof(lo), .prefix = "sgt", .nworker_ns = NS,
-				  .no_csum_offload = 1 };
+				  .csum_offload = 0 };
 	int err;
 
 	shared = tw_shared_create(NRANKS);

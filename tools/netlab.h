@@ -14,10 +14,12 @@
  * no MLD/ND traffic reaches the programs under test.
  *
  * Cleanup: netlab_destroy(), or, if the process forgets or dies, an atexit
- * handler, handlers for SIGINT/SIGTERM/SIGHUP/SIGABRT/SIGSEGV/SIGBUS (installed
- * only where the disposition is the default; they clean up and re-raise), and
- * a watchdog process per lab that deletes the namespaces when the creator is
- * gone even after SIGKILL. tools/netlab-cleanup.sh removes leftovers by name.
+ * handler, handlers for the signals that end a process by default (SIGINT,
+ * SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGALRM, SIGABRT, SIGSEGV, SIGBUS, SIGFPE,
+ * SIGILL; installed only where the disposition is the default; they clean up
+ * and re-raise), and a watchdog process per lab that deletes the namespaces
+ * once the creator is gone, even after SIGKILL. tools/netlab-cleanup.sh
+ * removes leftovers by name.
  *
  * Not thread-safe: create, spawn, wait and destroy from one thread.
  */
@@ -43,11 +45,14 @@ struct netlab_opts {
 	size_t sz;		/* sizeof(struct netlab_opts) */
 	const char *prefix;	/* 1..NETLAB_MAX_PREFIX chars of [a-z0-9], e.g. "sgt" */
 	int nworker_ns;		/* 0..NETLAB_MAX_WORKER_NS */
-	/* Turn off TX and RX checksum offload on every sg0: senders compute
-	 * full checksums and receivers verify them (a veth otherwise passes
-	 * CHECKSUM_PARTIAL packets along and marks others as verified), so a
-	 * program that rewrites headers without fixing the checksum is caught. */
-	int no_csum_offload;
+	/* Keep veth's TX checksum offload. By default it is turned off on
+	 * every sg0 so that every datagram carries a full UDP checksum, as on
+	 * a physical wire: an XDP program sees real checksums, and a receiver
+	 * drops (UdpInCsumErrors) what a TC program rewrote without fixing the
+	 * checksum. With offload, sockets send CHECKSUM_PARTIAL packets whose
+	 * checksum field holds only the pseudo-header sum, and receivers in
+	 * the lab trust them without checking. */
+	int csum_offload;
 };
 
 struct netlab;
