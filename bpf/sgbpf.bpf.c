@@ -79,7 +79,7 @@ int sg_scatter(struct __sk_buff *skb)
 	struct sg_comm_cfg *cfg;
 	struct sg_wire_hdr *hdr;
 	struct sg_l4 l4;
-	__u32 *comm;
+	__u32 *comm, first;
 
 	if (skb->mark == SG_CLONE_MARK)
 		return TC_ACT_OK;
@@ -94,10 +94,14 @@ int sg_scatter(struct __sk_buff *skb)
 	hdr = sg_parse_hdr(&l4, data_end);
 	if (!hdr || hdr->type == SG_WIRE_RESPONSE)
 		return TC_ACT_OK;
-	fl.n = cfg->nworkers;
-	if (fl.n == 0 || fl.n > SG_MAX_WORKERS)
+	/* This datagram goes to one batch of the workers. */
+	first = hdr->fanout_first;
+	if (cfg->nworkers > SG_MAX_WORKERS || first >= cfg->nworkers)
 		return TC_ACT_OK;
-	fl.base = *comm * SG_MAX_WORKERS;
+	fl.n = cfg->nworkers - first;
+	if (fl.n > SG_FANOUT_BATCH)
+		fl.n = SG_FANOUT_BATCH;
+	fl.base = *comm * SG_MAX_WORKERS + first;
 	fl.ip_off = l4.ip_off;
 	fl.udp_off = l4.udp_off;
 	fl.old_ip = l4.ip->daddr;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "wire.h"
@@ -25,6 +26,13 @@ void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)
 	memcpy(buf, &h, sizeof(h));
 }
 
+void sg_wire_set_fanout_first(void *dgram, uint32_t first)
+{
+	uint32_t v = htole32(first);
+
+	memcpy((uint8_t *)dgram + offsetof(struct sg_wire_hdr, fanout_first), &v, sizeof(v));
+}
+
 int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr)
 {
 	struct sg_wire_hdr h;
@@ -40,6 +48,7 @@ int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr)
 	h.nchunks = le16toh(h.nchunks);
 	h.len = le16toh(h.len);
 	h.flags = le16toh(h.flags);
+	h.fanout_first = le32toh(h.fanout_first);
 	h.nonce = le64toh(h.nonce);
 
 	if (h.magic != SG_WIRE_MAGIC || h.version != SG_WIRE_VERSION)

@@ -39,6 +39,9 @@ struct sg_wire_msg {
  * bytes). */
 void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk);
 
+/* Set the first worker of the fan-out batch of an encoded datagram. */
+void sg_wire_set_fanout_first(void *dgram, uint32_t first);
+
 /* Parse and validate a datagram of @len bytes: magic, version, type, that the
  * chunk index, chunk count and payload length agree with msg_len, and that the
  * datagram holds exactly the payload it announces. Returns 0 and fills @hdr, or

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * End to end: a coordinator namespace, 8 worker namespaces serving 8 worker
- * endpoints each (64 ranks), joined by veth pairs through a bridge, native XDP
+ * End to end: a coordinator namespace, 16 worker namespaces serving 64 worker
+ * endpoints each (1024 ranks), joined by veth pairs through a bridge, native XDP
  * on the coordinator's veth and checksum offload off, so a datagram with a
  * wrong checksum would be dropped by a worker's stack. Every result is
  * compared with a reference computed in plain C (tools/testworker.c); bcast
@@ -31,8 +31,8 @@
 #include "tools/netlab.h"
 #include "tools/testworker.h"
 
-#define NS		8	/* worker namespaces */
-#define PER_NS		8	/* worker endpoints per namespace */
+#define NS		16	/* worker namespaces */
+#define PER_NS		64	/* worker endpoints per namespace */
 #define NRANKS		(NS * PER_NS)
 #define WORKER_PORT	7000
 #define SG_BPF_TCX_EGRESS 47
@@ -47,7 +47,7 @@ struct fix {
 	size_t n;
 };
 
-static struct fix f1, f8, f64;
+static struct fix f1, f8, f64, f1024;
 
 static struct sockaddr_in rank_addr(uint32_t rank)
 {
@@ -114,9 +114,13 @@ static int setup(void **state)
 		ranks[i] = i * PER_NS + i % PER_NS; /* one per namespace */
 	if (make_comm(&f8, ranks, 8, 6008))
 		return -1;
+	for (uint32_t i = 0; i < 64; i++)
+		ranks[i] = (i % NS) * PER_NS + i / NS; /* four per namespace */
+	if (make_comm(&f64, ranks, 64, 6064))
+		return -1;
 	for (uint32_t i = 0; i < NRANKS; i++)
 		ranks[i] = i;
-	if (make_comm(&f64, ranks, NRANKS, 6064))
+	if (make_comm(&f1024, ranks, NRANKS, 6124))
 		return -1;
 	return 0;
 }
@@ -126,6 +130,7 @@ static int teardown(void **state)
 	sg_comm_destroy(f1.comm);
 	sg_comm_destroy(f8.comm);
 	sg_comm_destroy(f64.comm);
+	sg_comm_destroy(f1024.comm);
 	netlab_destroy(lab);
 	tw_shared_destroy(shared);
 	return 0;
@@ -254,6 +259,16 @@ static void test_fanout_64(void **state)
 	check_reduce(&f64, SG_UINT32, SG_OP_SUM, 262144, SG_WAIT_ALL, 0, 0);	/* 1 MiB */
 }
 
+/* Fan-outs past one batch of SG_FANOUT_BATCH: several datagrams per chunk. */
+static void test_fanout_1024(void **state)
+{
+	for (int op = 0; op < SG_OP_COUNT; op++)
+		check_reduce(&f1024, SG_UINT16, op, 50, SG_WAIT_ALL, 0, 0);
+	check_reduce(&f1024, SG_UINT8, SG_OP_SUM, 1025, SG_WAIT_ALL, 0, 0);
+	check_reduce(&f1024, SG_INT64, SG_OP_MAX, 4, SG_WAIT_N, 700, 0);
+	check_reduce(&f1024, SG_INT32, SG_OP_SUM, 300, SG_WAIT_ALL, 0, 1);
+}
+
 static void test_policies(void **state)
 {
 	assert_int_equal(check_reduce(&f8, SG_INT32, SG_OP_SUM, 100, SG_WAIT_ANY, 0, 0), 1);
@@ -309,6 +324,7 @@ static void test_bcast(void **state)
 		check_bcast(&f8, lens[i]);
 		check_bcast(&f64, lens[i]);
 	}
+	check_bcast(&f1024, 1025);
 	check_bcast(&f8, SG_MAX_MESSAGE_BYTES);
 }
 
@@ -413,9 +429,9 @@ static void test_create_errors(void **state)
 {
 	struct sockaddr_in w[2] = { rank_addr(0), rank_addr(1) };
 	SG_OPTS_INIT(sg_comm_opts, o);
-	sg_comm *c = NULL, *more[4] = {};
+	sg_comm *c = NULL, *more[1] = {};
 	char path[] = "/tmp/sgbpf-workers-XXXXXX";
-	int fd, err, i;
+	int fd, err;
 
 	o.ifname = NETLAB_IFNAME;
 	o.local_port = 6100;
@@ -453,22 +469,21 @@ static void test_create_errors(void **state)
 	assert_int_equal(sg_comm_create(&o, &c), -EINVAL); /* both given */
 	o.workers_file = NULL;
 
+	/* Four communicators exist; the interface serves four. */
+	err = sg_comm_create(&o, &more[0]);
+	assert_int_equal(err, -ENOSPC);
+	assert_non_null(strstr(sg_errmsg(), "4 communicators"));
+	/* A freed index is reused, with collective ids that continue. */
+	sg_comm_destroy(f1.comm);
 	/* A worker that is not on the link cannot be reached by the fan-out. */
 	inet_pton(AF_INET, "10.77.200.200", &w[1].sin_addr);
 	assert_int_equal(sg_comm_create(&o, &c), -EHOSTUNREACH);
 	assert_non_null(strstr(sg_errmsg(), "10.77.200.200"));
 	w[1] = rank_addr(1);
-
-	/* Three communicators exist; the interface serves four. */
-	for (i = 0; i < 2; i++) {
-		o.local_port = (uint16_t)(6200 + i);
-		err = sg_comm_create(&o, &more[i]);
-		if (i == 0)
-			assert_int_equal(err, 0);
-		else
-			assert_int_equal(err, -ENOSPC);
-	}
+	assert_int_equal(sg_comm_create(&o, &more[0]), 0);
 	sg_comm_destroy(more[0]);
+	assert_int_equal(make_comm(&f1, f1.ranks, 1, 6001), 0);
+	check_reduce(&f1, SG_INT32, SG_OP_SUM, 4, SG_WAIT_ALL, 0, 0);
 	check_reduce(&f8, SG_INT32, SG_OP_SUM, 4, SG_WAIT_ALL, 0, 0);
 }
 
@@ -514,7 +529,8 @@ static void test_destroy_detaches(void **state)
 	sg_comm_destroy(f1.comm);
 	sg_comm_destroy(f8.comm);
 	sg_comm_destroy(f64.comm);
-	f1.comm = f8.comm = f64.comm = NULL;
+	sg_comm_destroy(f1024.comm);
+	f1.comm = f8.comm = f64.comm = f1024.comm = NULL;
 	assert_int_equal(bpf_xdp_query(ifindex, 0, &q), 0);
 	assert_int_equal(q.prog_id, 0);
 	assert_int_equal(bpf_prog_query(ifindex, SG_BPF_TCX_EGRESS, 0, &flags, ids, &cnt), 0);
@@ -529,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_fanout_1),
 		cmocka_unit_test(test_fanout_64),
+		cmocka_unit_test(test_fanout_1024),
 		cmocka_unit_test(test_policies),
 		cmocka_unit_test(test_allgather),
 		cmocka_unit_test(test_bcast),

@@ -149,7 +149,7 @@ static void test_header_layout(void **state)
 	assert_int_equal(offsetof(struct sg_wire_hdr, nchunks), 22);
 	assert_int_equal(offsetof(struct sg_wire_hdr, len), 24);
 	assert_int_equal(offsetof(struct sg_wire_hdr, flags), 26);
-	assert_int_equal(offsetof(struct sg_wire_hdr, reserved), 28);
+	assert_int_equal(offsetof(struct sg_wire_hdr, fanout_first), 28);
 	assert_int_equal(offsetof(struct sg_wire_hdr, nonce), 32);
 }
 
@@ -168,7 +168,7 @@ static void test_encode_bytes(void **state)
 		0x03, 0x00,			/* 22: nchunks 3 */
 		0xb8, 0x03,			/* 24: len 952 */
 		0x00, 0x00,			/* 26: flags */
-		0x00, 0x00, 0x00, 0x00,		/* 28: reserved */
+		0x00, 0x00, 0x00, 0x00,		/* 28: fanout_first */
 		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* 32: nonce */
 	};
 	struct sg_wire_msg m = {
@@ -244,7 +244,7 @@ static void roundtrip(uint8_t type, uint32_t msg_len, size_t misalign)
 		assert_int_equal(h.nchunks, n);
 		assert_int_equal(h.len, len);
 		assert_int_equal(h.flags, 0);
-		assert_int_equal(h.reserved, 0);
+		assert_int_equal(h.fanout_first, 0);
 		assert_true(h.nonce == ~0ull - msg_len);
 	}
 	free(mem);

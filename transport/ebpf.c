@@ -398,18 +398,23 @@ static int ebpf_arm(struct sg_transport *tp, const struct sg_tp_reduce *r)
 	return 0;
 }
 
-static int ebpf_send_all(struct sg_transport *tp, const void *dgram, size_t len)
+static int ebpf_send_all(struct sg_transport *tp, void *dgram, size_t len)
 {
 	struct sg_comm *comm = tp->comm;
 	ssize_t n;
 
-	/* One datagram to the first worker; the TC program clones it to all. */
-	do {
-		n = sendto(comm->sock, dgram, len, 0, (const struct sockaddr *)&comm->workers[0],
-			   sizeof(comm->workers[0]));
-	} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
-	if (n < 0)
-		return sg_fail(-errno, "sendto: %s", strerror(errno));
+	/* One datagram per batch of SG_FANOUT_BATCH workers, addressed to the
+	 * batch's first worker; the TC program clones it to the whole batch. */
+	for (uint32_t first = 0; first < comm->nworkers; first += SG_FANOUT_BATCH) {
+		sg_wire_set_fanout_first(dgram, first);
+		do {
+			n = sendto(comm->sock, dgram, len, 0,
+				   (const struct sockaddr *)&comm->workers[first],
+				   sizeof(comm->workers[first]));
+		} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
+		if (n < 0)
+			return sg_fail(-errno, "sendto: %s", strerror(errno));
+	}
 	return 0;
 }
 

@@ -36,8 +36,9 @@ struct sg_transport_ops {
 	void (*destroy)(struct sg_transport *tp, uint32_t next_coll_id);
 	/* Prepare to collect @r; called before the request is sent. */
 	int (*arm)(struct sg_transport *tp, const struct sg_tp_reduce *r);
-	/* Send one encoded datagram to every worker. */
-	int (*send_all)(struct sg_transport *tp, const void *dgram, size_t len);
+	/* Send one encoded datagram to every worker (the transport may set the
+	 * fan-out fields of its header). */
+	int (*send_all)(struct sg_transport *tp, void *dgram, size_t len);
 	/* Wait until @r completes (0) or @timeout_ms passes (-ETIMEDOUT; <0 waits
 	 * forever). */
 	int (*wait)(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms);

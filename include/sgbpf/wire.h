@@ -28,6 +28,11 @@
 
 #define SG_MAX_WORKERS	1024	/* per communicator */
 #define SG_WORKER_WORDS	(SG_MAX_WORKERS / 64)
+/* Workers one coordinator datagram is cloned to. The clones of one TC
+ * invocation are queued before any of them is delivered (a veth queues them on
+ * the CPU's backlog, 1000 packets by default; a NIC on its qdisc), so larger
+ * fan-outs are sent as one datagram per batch. */
+#define SG_FANOUT_BATCH	256
 #define SG_SLOTS	8	/* collectives in flight per communicator */
 #define SG_MAX_COMMS	4	/* communicators sharing one interface in one process */
 
@@ -55,7 +60,7 @@ struct sg_wire_hdr {
 	__u16 nchunks;	/* chunks in the message */
 	__u16 len;	/* payload bytes following this header */
 	__u16 flags;	/* reserved, 0 */
-	__u32 reserved;	/* 0 */
+	__u32 fanout_first; /* coordinator -> workers: first worker of this fan-out batch */
 	__u64 nonce;	/* random per collective; responses must echo it */
 };
 

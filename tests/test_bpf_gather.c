@@ -1,0 +1,1354 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Unit tests of the XDP gather program (sg_gather and the sg_fold_<op>
+ * programs it tail-calls), in the style of the kernel selftests: the object is
+ * loaded but not attached, its maps are filled as transport/ebpf.c fills them,
+ * and the program is run with bpf_prog_test_run_opts() on crafted frames. Each
+ * test checks the verdict, the frame (for XDP_PASS), the slot, chunk states,
+ * result vector, counters and completion events.
+ *
+ * Needs root (CAP_BPF + CAP_NET_ADMIN); exits 77 (skipped) when BPF is not
+ * available. No network is used.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sgbpf.skel.h"
+#include "bpf_frames.h"
+
+#define NWORKERS 3
+
+static const unsigned int dsize[SG_DATATYPE_COUNT] = { 1, 1, 2, 2, 4, 4, 8, 8 };
+static const char *const dname[SG_DATATYPE_COUNT] = {
+	"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+};
+static const char *const oname[SG_OP_COUNT] = {
+	"SUM", "PROD", "MIN", "MAX", "BAND", "BOR", "BXOR",
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static int setup(void **state)
+{
+	struct sgt_fixture *f = calloc(1, sizeof(*f));
+	char reason[256];
+	int err;
+
+	if (!f)
+		return -1;
+	err = sgt_fixture_open(f, reason, sizeof(reason));
+	if (err) {
+		fprintf(stderr, "fixture: %s\n", reason);
+		free(f);
+		return -1;
+	}
+	err = sgt_add_comm(f, 0, NWORKERS);
+	if (err) {
+		fprintf(stderr, "fixture: cannot install communicator 0: %s\n", strerror(-err));
+		sgt_fixture_close(f);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct sgt_fixture *f = *state;
+
+	if (f) {
+		sgt_fixture_close(f);
+		free(f);
+	}
+	return 0;
+}
+
+static int gather_fd(struct sgt_fixture *f)
+{
+	return bpf_program__fd(f->skel->progs.sg_gather);
+}
+
+/* Run sg_gather on a frame; the test fails if the run itself fails. */
+static uint32_t run(struct sgt_fixture *f, const void *frame, size_t len)
+{
+	uint32_t rv = ~0u;
+	int err = sgt_run(gather_fd(f), frame, len, NULL, NULL, &rv);
+
+	if (err)
+		fail_msg("bpf_prog_test_run_opts: %s", strerror(-err));
+	return rv;
+}
+
+static size_t chunk_frame(struct sgt_fixture *f, uint8_t *fr, uint32_t comm, uint32_t w,
+			  const struct sg_wire_msg *m, unsigned int chunk, const uint8_t *vec)
+{
+	return sgt_build_frame(fr, &f->comms[comm].workers[w], &f->comms[comm].local, m, chunk,
+			       vec + (size_t)chunk * SG_CHUNK_BYTES);
+}
+
+/* Worker @w of @comm sends chunk @chunk of its vector @vec. */
+static uint32_t send_chunk(struct sgt_fixture *f, uint32_t comm, uint32_t w,
+			   const struct sg_wire_msg *m, unsigned int chunk, const uint8_t *vec)
+{
+	uint8_t fr[SGT_FRAME_MAX];
+
+	return run(f, fr, chunk_frame(f, fr, comm, w, m, chunk, vec));
+}
+
+static struct sg_slot read_slot(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
+{
+	struct sg_slot s;
+
+	assert_int_equal(sgt_read_slot(f, comm, coll_id, &s), 0);
+	return s;
+}
+
+static struct sg_stats read_stats(struct sgt_fixture *f, uint32_t comm)
+{
+	struct sg_stats st;
+
+	assert_int_equal(sgt_stats(f, comm, &st), 0);
+	return st;
+}
+
+#define STAT_FIELDS(X) X(rx_accepted) X(rx_duplicate) X(rx_stale) X(rx_late) \
+	X(rx_unknown_src) X(rx_malformed) X(completed) X(tx_fanout)
+
+static void expect_stats(const char *what, const struct sg_stats *got, const struct sg_stats *want)
+{
+#define CMP(fld)								\
+	if (got->fld != want->fld)						\
+		fail_msg("%s: " #fld " is %llu, expected %llu", what,		\
+			 (unsigned long long)got->fld, (unsigned long long)want->fld);
+	STAT_FIELDS(CMP)
+#undef CMP
+}
+
+/* Run a frame that must change nothing but one counter: verdict @want, the
+ * frame unchanged when passed, no slot, chunk state, result or event change in
+ * @comm, and the counter at @stat_off (offsetof(struct sg_stats, ...), or -1
+ * for none) incremented once. */
+static void expect_rejected(struct sgt_fixture *f, uint32_t comm, const uint8_t *fr, size_t len,
+			    uint32_t want, long stat_off, const char *what)
+{
+	static uint8_t out[4096];
+	struct sgt_snapshot snap;
+	struct sg_stats before, after;
+	size_t out_len = sizeof(out);
+	uint32_t rv = ~0u;
+	int err, diff;
+
+	memset(&snap, 0, sizeof(snap));
+	assert_int_equal(sgt_snapshot_take(f, comm, &snap), 0);
+	before = snap.stats;
+	err = sgt_run(gather_fd(f), fr, len, out, &out_len, &rv);
+	diff = err ? 0 : sgt_snapshot_diff(f, comm, &snap, false);
+	sgt_snapshot_free(&snap);
+	if (err)
+		fail_msg("%s: bpf_prog_test_run_opts: %s", what, strerror(-err));
+	if (rv != want)
+		fail_msg("%s: verdict %u, expected %u", what, rv, want);
+	if (want == XDP_PASS && (out_len != len || memcmp(out, fr, len)))
+		fail_msg("%s: passed frame was changed", what);
+	if (diff)
+		fail_msg("%s: state changed", what);
+	after = read_stats(f, comm);
+	if (stat_off >= 0) {
+		uint64_t v;
+
+		memcpy(&v, (uint8_t *)&before + stat_off, sizeof(v));
+		v++;
+		memcpy((uint8_t *)&before + stat_off, &v, sizeof(v));
+	}
+	expect_stats(what, &after, &before);
+}
+
+#define STAT(fld) ((long)offsetof(struct sg_stats, fld))
+
+/* ------------------------------------------------------ reference reduction */
+
+static uint64_t load_le(const uint8_t *p, unsigned int size)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < size; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void store_le(uint8_t *p, unsigned int size, uint64_t v)
+{
+	for (unsigned int i = 0; i < size; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Sign-extend the @size-byte value @v. */
+static int64_t sext(uint64_t v, unsigned int size)
+{
+	unsigned int shift = 64 - 8 * size;
+
+	return (int64_t)(v << shift) >> shift;
+}
+
+static bool is_signed(uint8_t dtype)
+{
+	return dtype == SG_INT8 || dtype == SG_INT16 || dtype == SG_INT32 || dtype == SG_INT64;
+}
+
+/* acc = op(acc, src) element-wise, in plain C: SUM and PROD wrap modulo the
+ * element width, MIN and MAX compare signed for the signed types. */
+static void ref_fold(uint8_t dtype, uint8_t op, uint8_t *acc, const uint8_t *src, size_t count)
+{
+	unsigned int size = dsize[dtype];
+	uint64_t mask = size == 8 ? ~0ull : (1ull << (8 * size)) - 1;
+
+	for (size_t i = 0; i < count; i++) {
+		uint64_t a = load_le(acc + i * size, size), b = load_le(src + i * size, size), r;
+		bool less = is_signed(dtype) ? sext(b, size) < sext(a, size) : b < a;
+
+		switch (op) {
+		case SG_OP_SUM: r = a + b; break;
+		case SG_OP_PROD: r = a * b; break;
+		case SG_OP_MIN: r = less ? b : a; break;
+		case SG_OP_MAX: r = (!less && b != a) ? b : a; break;
+		case SG_OP_BAND: r = a & b; break;
+		case SG_OP_BOR: r = a | b; break;
+		default: r = a ^ b; break;
+		}
+		store_le(acc + i * size, size, r & mask);
+	}
+}
+
+/* Random elements, with the interesting values (0, -1 / all ones, the signed
+ * minimum and maximum, 1) over-represented. */
+static void fill_random(uint8_t *v, size_t count, unsigned int size, uint64_t *seed)
+{
+	uint64_t smin = 1ull << (8 * size - 1);
+
+	for (size_t i = 0; i < count; i++) {
+		uint64_t r = sgt_rand64(seed), x;
+
+		switch (r % 8) {
+		case 0: x = 0; break;
+		case 1: x = ~0ull; break;
+		case 2: x = smin; break;
+		case 3: x = smin - 1; break;
+		case 4: x = 1; break;
+		default: x = sgt_rand64(seed); break;
+		}
+		store_le(v + i * size, size, x);
+	}
+}
+
+/* Worker vectors of a whole message, heap-allocated and zero past msg_len. */
+struct vecs {
+	uint32_t nw;
+	size_t msg_len;
+	uint8_t *v[SG_MAX_WORKERS];
+	uint8_t *ref;
+};
+
+static void vecs_init(struct vecs *vs, uint32_t nw, uint8_t dtype, uint8_t op, uint32_t count,
+		      uint64_t seed)
+{
+	size_t cap;
+
+	memset(vs, 0, sizeof(*vs));
+	vs->nw = nw;
+	vs->msg_len = (size_t)count * dsize[dtype];
+	cap = (size_t)sg_wire_nchunks(vs->msg_len) * SG_CHUNK_BYTES;
+	for (uint32_t w = 0; w < nw; w++) {
+		vs->v[w] = calloc(1, cap);
+		assert_non_null(vs->v[w]);
+		fill_random(vs->v[w], count, dsize[dtype], &seed);
+	}
+	vs->ref = calloc(1, cap);
+	assert_non_null(vs->ref);
+	memcpy(vs->ref, vs->v[0], vs->msg_len);
+	for (uint32_t w = 1; w < nw; w++)
+		ref_fold(dtype, op, vs->ref, vs->v[w], count);
+}
+
+/* Reference over a subset of the workers (bit w of @mask). */
+static void vecs_ref_subset(struct vecs *vs, uint8_t dtype, uint8_t op, uint64_t mask)
+{
+	bool first = true;
+
+	for (uint32_t w = 0; w < vs->nw; w++) {
+		if (!(mask >> w & 1))
+			continue;
+		if (first)
+			memcpy(vs->ref, vs->v[w], vs->msg_len);
+		else
+			ref_fold(dtype, op, vs->ref, vs->v[w], vs->msg_len / dsize[dtype]);
+		first = false;
+	}
+}
+
+static void vecs_free(struct vecs *vs)
+{
+	for (uint32_t w = 0; w < vs->nw; w++)
+		free(vs->v[w]);
+	free(vs->ref);
+}
+
+static void expect_result(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id,
+			  const uint8_t *ref, size_t len, const char *what)
+{
+	const uint8_t *res = sgt_result(f, comm, coll_id);
+
+	for (size_t i = 0; i < len; i++)
+		if (res[i] != ref[i])
+			fail_msg("%s: result byte %zu is 0x%02x, expected 0x%02x", what, i, res[i],
+				 ref[i]);
+}
+
+static void expect_event(struct sgt_fixture *f, unsigned int idx, uint32_t comm, uint32_t coll_id,
+			 uint32_t ndone)
+{
+	const struct sg_event *ev = &f->events[idx];
+
+	assert_true(idx < SGT_MAX_EVENTS);
+	assert_int_equal(ev->comm, comm);
+	assert_int_equal(ev->slot, coll_id % SG_SLOTS);
+	assert_int_equal(ev->coll_id, coll_id);
+	assert_int_equal(ev->ndone, ndone);
+}
+
+/* ------------------------------------------------------- every op and dtype */
+
+/* For each datatype, one collective (in its own slot) of NWORKERS workers that
+ * send one chunk each: count = one chunk minus one element, so the last
+ * 64-bit word of the narrower types is partial. */
+static void check_op(void **state, uint8_t op)
+{
+	struct sgt_fixture *f = *state;
+	uint64_t seed = 0x5eed0000u + op;
+	unsigned int events = 0;
+
+	for (uint8_t dt = 0; dt < SG_DATATYPE_COUNT; dt++) {
+		uint32_t coll_id = dt + 1, count = SG_CHUNK_BYTES / dsize[dt] - 1;
+		struct sg_wire_msg m = sgt_msg(coll_id, 0x1122334455667788ull ^ dt, dt, op, count);
+		struct sg_chunk_state cs;
+		struct sg_slot s;
+		struct sg_stats st;
+		struct vecs vs;
+		char what[64];
+
+		snprintf(what, sizeof(what), "%s/%s", oname[op], dname[dt]);
+		vecs_init(&vs, NWORKERS, dt, op, count, seed + dt);
+		assert_int_equal(sgt_arm(f, 0, &m, NWORKERS), 0);
+		for (uint32_t w = 0; w < NWORKERS; w++) {
+			if (send_chunk(f, 0, w, &m, 0, vs.v[w]) != XDP_DROP)
+				fail_msg("%s: worker %u not dropped", what, w);
+			sgt_poll_events(f);
+			if (f->nevents != events + (w + 1 == NWORKERS))
+				fail_msg("%s: %u events after worker %u", what,
+					 f->nevents - events, w);
+		}
+		events++;
+		expect_event(f, events - 1, 0, coll_id, NWORKERS);
+		expect_result(f, 0, coll_id, vs.ref, vs.msg_len, what);
+
+		s = read_slot(f, 0, coll_id);
+		assert_int_equal(s.coll_id, coll_id);
+		assert_int_equal(s.ndone, NWORKERS);
+		assert_int_equal(s.nadmitted, NWORKERS);
+		assert_int_equal(s.complete, 1);
+		assert_int_equal(s.active, 1);
+		assert_int_equal(s.done[0], (1u << NWORKERS) - 1);
+		assert_int_equal(s.admitted[0], (1u << NWORKERS) - 1);
+		for (uint32_t w = 0; w < NWORKERS; w++)
+			assert_int_equal(s.progress[w], 1);
+		assert_int_equal(sgt_read_chunk(f, 0, coll_id, 0, &cs), 0);
+		assert_int_equal(cs.coll_id, coll_id);
+		assert_int_equal(cs.ncontrib, NWORKERS);
+		assert_int_equal(cs.seen[0], (1u << NWORKERS) - 1);
+		st = read_stats(f, 0);
+		assert_int_equal(st.rx_accepted, (uint64_t)NWORKERS * (dt + 1));
+		assert_int_equal(st.completed, dt + 1);
+		assert_int_equal(st.rx_malformed + st.rx_duplicate + st.rx_stale + st.rx_late +
+				 st.rx_unknown_src, 0);
+		vecs_free(&vs);
+	}
+}
+
+static void test_op_sum(void **state) { check_op(state, SG_OP_SUM); }
+static void test_op_prod(void **state) { check_op(state, SG_OP_PROD); }
+static void test_op_min(void **state) { check_op(state, SG_OP_MIN); }
+static void test_op_max(void **state) { check_op(state, SG_OP_MAX); }
+static void test_op_band(void **state) { check_op(state, SG_OP_BAND); }
+static void test_op_bor(void **state) { check_op(state, SG_OP_BOR); }
+static void test_op_bxor(void **state) { check_op(state, SG_OP_BXOR); }
+
+/* The reference itself, on values worked out by hand, so that a reference bug
+ * cannot hide a datapath bug. */
+static void test_reference_fold(void **state)
+{
+	int8_t a8[4] = { 127, -128, -1, 5 }, b8[4] = { 1, -1, -1, -3 };
+	int32_t a32[3] = { INT32_MIN, INT32_MAX, -7 }, b32[3] = { -1, 1, 3 };
+	uint16_t au16[2] = { 65535, 2 }, bu16[2] = { 65535, 40000 };
+
+	ref_fold(SG_INT8, SG_OP_SUM, (uint8_t *)a8, (uint8_t *)b8, 4);
+	assert_int_equal(a8[0], -128);
+	assert_int_equal(a8[1], 127);
+	assert_int_equal(a8[2], -2);
+	assert_int_equal(a8[3], 2);
+	ref_fold(SG_INT32, SG_OP_MIN, (uint8_t *)a32, (uint8_t *)b32, 3);
+	assert_int_equal(a32[0], INT32_MIN);
+	assert_int_equal(a32[1], 1);
+	assert_int_equal(a32[2], -7);
+	ref_fold(SG_INT32, SG_OP_MAX, (uint8_t *)a32, (uint8_t *)b32, 3);
+	assert_int_equal(a32[0], -1);
+	assert_int_equal(a32[1], 1);
+	assert_int_equal(a32[2], 3);
+	ref_fold(SG_UINT16, SG_OP_PROD, (uint8_t *)au16, (uint8_t *)bu16, 2);
+	assert_int_equal(au16[0], 1);			/* (2^16-1)^2 mod 2^16 */
+	assert_int_equal(au16[1], (80000u & 0xffff));
+	ref_fold(SG_UINT16, SG_OP_MIN, (uint8_t *)au16, (uint8_t *)bu16, 2);
+	assert_int_equal(au16[0], 1);
+	assert_int_equal(au16[1], 14464);
+}
+
+/* --------------------------------------------------------- chunk boundaries */
+
+/* Every worker sends every chunk of a @msg_len-byte message, the (worker,
+ * chunk) pairs in a shuffled order; progress, done bits and the completion
+ * event are checked after each datagram, the result and the chunk states at
+ * the end. */
+static void check_vector(struct sgt_fixture *f, uint8_t dtype, uint8_t op, uint32_t msg_len,
+			 uint32_t coll_id, uint64_t seed)
+{
+	uint32_t count = msg_len / dsize[dtype], nchunks = sg_wire_nchunks(msg_len);
+	struct sg_wire_msg m = sgt_msg(coll_id, seed * 31 + 7, dtype, op, count);
+	uint32_t npairs = NWORKERS * nchunks, *order, sent[NWORKERS] = { 0 }, ndone = 0;
+	unsigned int events0 = f->nevents;
+	struct sg_stats st0 = read_stats(f, 0), st;
+	struct vecs vs;
+
+	assert_int_equal(msg_len % dsize[dtype], 0);
+	vecs_init(&vs, NWORKERS, dtype, op, count, seed);
+	order = calloc(npairs, sizeof(*order));
+	assert_non_null(order);
+	for (uint32_t i = 0; i < npairs; i++)
+		order[i] = i;
+	for (uint32_t i = npairs - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)(sgt_rand64(&seed) % (i + 1)), t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	assert_int_equal(sgt_arm(f, 0, &m, NWORKERS), 0);
+	for (uint32_t i = 0; i < npairs; i++) {
+		uint32_t w = order[i] % NWORKERS, c = order[i] / NWORKERS;
+		struct sg_slot s;
+
+		if (send_chunk(f, 0, w, &m, c, vs.v[w]) != XDP_DROP)
+			fail_msg("msg_len %u: worker %u chunk %u not dropped", msg_len, w, c);
+		if (++sent[w] == nchunks)
+			ndone++;
+		s = read_slot(f, 0, coll_id);
+		if (s.progress[w] != sent[w])
+			fail_msg("msg_len %u: worker %u progress %u after %u chunks", msg_len, w,
+				 s.progress[w], sent[w]);
+		if (!!(s.done[0] >> w & 1) != (sent[w] == nchunks))
+			fail_msg("msg_len %u: worker %u done bit wrong after %u/%u chunks",
+				 msg_len, w, sent[w], nchunks);
+		if (s.ndone != ndone || s.complete != (i + 1 == npairs))
+			fail_msg("msg_len %u: ndone %u complete %u after %u/%u datagrams",
+				 msg_len, s.ndone, s.complete, i + 1, npairs);
+		sgt_poll_events(f);
+		if (f->nevents - events0 != (i + 1 == npairs))
+			fail_msg("msg_len %u: %u events after %u/%u datagrams", msg_len,
+				 f->nevents - events0, i + 1, npairs);
+	}
+	expect_event(f, events0, 0, coll_id, NWORKERS);
+	expect_result(f, 0, coll_id, vs.ref, msg_len, "vector");
+	for (uint32_t c = 0; c < nchunks; c++) {
+		struct sg_chunk_state cs;
+
+		assert_int_equal(sgt_read_chunk(f, 0, coll_id, c, &cs), 0);
+		assert_int_equal(cs.coll_id, coll_id);
+		assert_int_equal(cs.ncontrib, NWORKERS);
+		assert_int_equal(cs.seen[0], (1u << NWORKERS) - 1);
+	}
+	st = read_stats(f, 0);
+	assert_int_equal(st.rx_accepted - st0.rx_accepted, npairs);
+	assert_int_equal(st.completed - st0.completed, 1);
+	assert_int_equal(st.rx_malformed + st.rx_duplicate + st.rx_stale + st.rx_late, 0);
+	free(order);
+	vecs_free(&vs);
+}
+
+static void test_chunks_1024(void **state)
+{
+	check_vector(*state, SG_UINT8, SG_OP_SUM, 1024, 1, 101);
+	check_vector(*state, SG_INT64, SG_OP_MAX, 1024, 2, 102);
+}
+
+static void test_chunks_1025(void **state)
+{
+	/* Two chunks, the last of one byte. */
+	check_vector(*state, SG_UINT8, SG_OP_SUM, 1025, 1, 103);
+	check_vector(*state, SG_INT8, SG_OP_MIN, 1025, 2, 104);
+	check_vector(*state, SG_UINT8, SG_OP_BXOR, 1025, 3, 105);
+}
+
+static void test_chunks_2048(void **state)
+{
+	check_vector(*state, SG_INT32, SG_OP_SUM, 2048, 1, 106);
+	check_vector(*state, SG_UINT16, SG_OP_BAND, 2048 - 2, 2, 107);
+}
+
+static void test_chunks_64k(void **state)
+{
+	check_vector(*state, SG_INT32, SG_OP_SUM, 64 * 1024, 1, 108);
+	check_vector(*state, SG_UINT64, SG_OP_PROD, 64 * 1024 - 8, 2, 109);
+}
+
+static void test_chunks_max(void **state)
+{
+	/* SG_MAX_CHUNKS chunks: the last chunk index and the end of the slot's
+	 * result region. */
+	check_vector(*state, SG_INT16, SG_OP_BOR, SG_MAX_MSG_BYTES, 7, 110);
+}
+
+/* A slot's chunks are indexed from the slot's own region: a vector in slot 0
+ * (coll 8) and one in slot 7 (coll 7) do not overlap. */
+static void test_chunks_adjacent_slots(void **state)
+{
+	struct sgt_fixture *f = *state;
+	uint8_t ref7[64 * 1024];
+
+	check_vector(f, SG_UINT32, SG_OP_SUM, sizeof(ref7), 7, 111);
+	memcpy(ref7, sgt_result(f, 0, 7), sizeof(ref7));
+	check_vector(f, SG_UINT32, SG_OP_BXOR, sizeof(ref7), 8, 112);
+	assert_memory_equal(sgt_result(f, 0, 7), ref7, sizeof(ref7));
+}
+
+/* --------------------------------------------------------------- duplicates */
+
+static void test_duplicate(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = sgt_msg(3, 0xabcdef, SG_INT32, SG_OP_SUM, 300);	/* 2 chunks */
+	uint8_t fr[SGT_FRAME_MAX], fr2[SGT_FRAME_MAX];
+	struct sg_slot s;
+	struct vecs vs;
+	size_t n, n2;
+
+	vecs_init(&vs, NWORKERS, SG_INT32, SG_OP_SUM, 300, 7);
+	assert_int_equal(sgt_arm(f, 0, &m, NWORKERS), 0);
+
+	n = chunk_frame(f, fr, 0, 0, &m, 0, vs.v[0]);
+	assert_int_equal(run(f, fr, n), XDP_DROP);
+	/* The same datagram again. */
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_duplicate), "identical duplicate");
+	/* Same chunk, same worker, other bytes: still a duplicate, not folded. */
+	memcpy(fr2, fr, n);
+	n2 = n;
+	for (size_t i = SGT_PAYLOAD_OFF; i < n2; i++)
+		fr2[i] ^= 0x5a;
+	sgt_fix_csums(fr2, n2);
+	expect_rejected(f, 0, fr2, n2, XDP_DROP, STAT(rx_duplicate), "altered duplicate");
+	s = read_slot(f, 0, 3);
+	assert_int_equal(s.progress[0], 1);
+
+	/* Finish the collective, then duplicate a chunk of each worker. */
+	assert_int_equal(send_chunk(f, 0, 0, &m, 1, vs.v[0]), XDP_DROP);
+	for (uint32_t w = 1; w < NWORKERS; w++)
+		for (unsigned int c = 0; c < 2; c++)
+			assert_int_equal(send_chunk(f, 0, w, &m, c, vs.v[w]), XDP_DROP);
+	sgt_poll_events(f);
+	assert_int_equal(f->nevents, 1);
+	for (uint32_t w = 0; w < NWORKERS; w++) {
+		n = chunk_frame(f, fr, 0, w, &m, w % 2, vs.v[w]);
+		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_duplicate),
+				"duplicate after completion");
+	}
+	s = read_slot(f, 0, 3);
+	assert_int_equal(s.ndone, NWORKERS);
+	for (uint32_t w = 0; w < NWORKERS; w++)
+		assert_int_equal(s.progress[w], 2);
+	expect_result(f, 0, 3, vs.ref, vs.msg_len, "duplicates");
+	assert_int_equal(read_stats(f, 0).rx_duplicate, 2 + NWORKERS);
+	assert_int_equal(read_stats(f, 0).rx_accepted, 2 * NWORKERS);
+	assert_int_equal(f->nevents, 1);
+	vecs_free(&vs);
+}
+
+/* ---------------------------------------------------------- unknown sources */
+
+static void test_unknown_src(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = sgt_msg(1, 99, SG_UINT32, SG_OP_BOR, 16);
+	struct sgt_addr src;
+	uint8_t fr[SGT_FRAME_MAX], pl[64];
+	size_t n;
+
+	memset(pl, 0xee, sizeof(pl));
+	assert_int_equal(sgt_arm(f, 0, &m, NWORKERS), 0);
+	assert_int_equal(sgt_add_comm(f, 1, 2), 0);
+
+	/* An IP that is no worker's. */
+	src = f->comms[0].workers[1];
+	src.ip = htonl(0x0a636363);
+	n = sgt_build_frame(fr, &src, &f->comms[0].local, &m, 0, pl);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_unknown_src), "unknown IP");
+	/* A worker's IP, another port. */
+	src = f->comms[0].workers[1];
+	src.port = htons(6999);
+	n = sgt_build_frame(fr, &src, &f->comms[0].local, &m, 0, pl);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_unknown_src), "unknown port");
+	/* A port of one worker with the IP of another. */
+	src = f->comms[0].workers[1];
+	src.port = f->comms[0].workers[2].port;
+	n = sgt_build_frame(fr, &src, &f->comms[0].local, &m, 0, pl);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_unknown_src), "mixed worker address");
+	/* A worker of communicator 1 writing to communicator 0. */
+	n = sgt_build_frame(fr, &f->comms[1].workers[0], &f->comms[0].local, &m, 0, pl);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_unknown_src), "other communicator's worker");
+	assert_int_equal(read_stats(f, 0).rx_unknown_src, 4);
+	assert_int_equal(read_stats(f, 1).rx_unknown_src, 0);
+}
+
+/* ------------------------------------------------------------ stale coll ids */
+
+static void test_stale_coll_id(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m9 = sgt_msg(9, 0x99, SG_INT16, SG_OP_SUM, 40);
+	struct sg_wire_msg m1 = sgt_msg(1, 0x99, SG_INT16, SG_OP_SUM, 40);
+	struct sg_wire_msg m17 = sgt_msg(17, 0x99, SG_INT16, SG_OP_SUM, 40);
+	struct sg_wire_msg m2 = sgt_msg(2, 0x99, SG_INT16, SG_OP_SUM, 40);
+	uint8_t fr[SGT_FRAME_MAX], pl[SG_CHUNK_BYTES];
+	struct vecs vs;
+	size_t n;
+
+	vecs_init(&vs, NWORKERS, SG_INT16, SG_OP_SUM, 40, 9);
+	memset(pl, 0x11, sizeof(pl));
+	assert_int_equal(sgt_arm(f, 0, &m9, NWORKERS), 0);
+	assert_int_equal(send_chunk(f, 0, 0, &m9, 0, vs.v[0]), XDP_DROP);
+
+	/* 1 % 8 == 9 % 8: an older collective of the same slot. */
+	n = chunk_frame(f, fr, 0, 1, &m1, 0, pl);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_stale), "older collective");
+	/* A newer one, not posted yet. */
+	n = chunk_frame(f, fr, 0, 1, &m17, 0, pl);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_stale), "future collective");
+	/* A collective whose slot (2) was never armed. */
+	n = chunk_frame(f, fr, 0, 1, &m2, 0, pl);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_stale), "inactive slot");
+
+	for (uint32_t w = 1; w < NWORKERS; w++)
+		assert_int_equal(send_chunk(f, 0, w, &m9, 0, vs.v[w]), XDP_DROP);
+	expect_result(f, 0, 9, vs.ref, vs.msg_len, "after stale");
+	assert_int_equal(read_slot(f, 0, 9).ndone, NWORKERS);
+	assert_int_equal(read_stats(f, 0).rx_stale, 3);
+	vecs_free(&vs);
+}
+
+/* Chunk states left by collective 1 are reset by collective 9 of the same
+ * slot: worker 0's chunk 0 of coll 1 does not make its chunk 0 of coll 9 a
+ * duplicate, and only coll 9's data ends up in the result. */
+static void test_chunk_reset_by_newer(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m1 = sgt_msg(1, 0x1111, SG_INT32, SG_OP_SUM, 500);	/* 2 chunks */
+	struct sg_wire_msg m9 = sgt_msg(9, 0x9999, SG_INT32, SG_OP_SUM, 500);
+	struct sg_chunk_state cs;
+	struct vecs v1, v9;
+	struct sg_slot s;
+
+	vecs_init(&v1, NWORKERS, SG_INT32, SG_OP_SUM, 500, 1);
+	vecs_init(&v9, NWORKERS, SG_INT32, SG_OP_SUM, 500, 9);
+	assert_int_equal(sgt_arm(f, 0, &m1, NWORKERS), 0);
+	/* Coll 1: chunk 0 from workers 0 and 1, chunk 1 from worker 2 only. */
+	assert_int_equal(send_chunk(f, 0, 0, &m1, 0, v1.v[0]), XDP_DROP);
+	assert_int_equal(send_chunk(f, 0, 1, &m1, 0, v1.v[1]), XDP_DROP);
+	assert_int_equal(send_chunk(f, 0, 2, &m1, 1, v1.v[2]), XDP_DROP);
+	assert_int_equal(sgt_read_chunk(f, 0, 1, 0, &cs), 0);
+	assert_int_equal(cs.coll_id, 1);
+	assert_int_equal(cs.ncontrib, 2);
+
+	/* User space moves on (the slot is rewritten, as ebpf_arm does). */
+	assert_int_equal(sgt_arm(f, 0, &m9, NWORKERS), 0);
+	assert_int_equal(send_chunk(f, 0, 0, &m9, 0, v9.v[0]), XDP_DROP);
+	assert_int_equal(sgt_read_chunk(f, 0, 9, 0, &cs), 0);
+	assert_int_equal(cs.coll_id, 9);
+	assert_int_equal(cs.ncontrib, 1);
+	assert_int_equal(cs.seen[0], 1);
+	s = read_slot(f, 0, 9);
+	assert_int_equal(s.progress[0], 1);
+	/* Chunk 1 still belongs to coll 1 until coll 9 touches it. */
+	assert_int_equal(sgt_read_chunk(f, 0, 9, 1, &cs), 0);
+	assert_int_equal(cs.coll_id, 1);
+	for (uint32_t w = 0; w < NWORKERS; w++)
+		for (unsigned int c = 0; c < 2; c++)
+			if (w || c)
+				assert_int_equal(send_chunk(f, 0, w, &m9, c, v9.v[w]), XDP_DROP);
+	sgt_poll_events(f);
+	assert_int_equal(f->nevents, 1);
+	expect_event(f, 0, 0, 9, NWORKERS);
+	expect_result(f, 0, 9, v9.ref, v9.msg_len, "coll 9 after coll 1");
+	assert_int_equal(sgt_read_chunk(f, 0, 9, 1, &cs), 0);
+	assert_int_equal(cs.coll_id, 9);
+	assert_int_equal(cs.ncontrib, NWORKERS);
+	assert_int_equal(read_stats(f, 0).rx_duplicate, 0);
+	assert_int_equal(read_stats(f, 0).rx_stale, 0);
+	vecs_free(&v1);
+	vecs_free(&v9);
+}
+
+/* ---------------------------------------------------------------- malformed */
+
+/* The message the malformed tests corrupt: 1500 uint8, two chunks (1024 and
+ * 476 bytes), armed in slot 5; worker 1 is the sender. */
+#define BAD_COLL 5
+#define BAD_COUNT 1500
+
+static struct sg_wire_msg bad_msg(void)
+{
+	return sgt_msg(BAD_COLL, 0x0102030405060708ull, SG_UINT8, SG_OP_SUM, BAD_COUNT);
+}
+
+static uint8_t bad_vec[2 * SG_CHUNK_BYTES];
+
+/* A valid frame for chunk @chunk of bad_msg() (possibly altered by @m). */
+static size_t good_frame(struct sgt_fixture *f, uint8_t *fr, const struct sg_wire_msg *m,
+			 unsigned int chunk)
+{
+	return chunk_frame(f, fr, 0, 1, m, chunk, bad_vec);
+}
+
+static void arm_bad(struct sgt_fixture *f)
+{
+	struct sg_wire_msg m = bad_msg();
+	uint64_t seed = 55;
+
+	fill_random(bad_vec, sizeof(bad_vec), 1, &seed);
+	assert_int_equal(sgt_arm(f, 0, &m, NWORKERS), 0);
+	/* Some accepted state first, so "no change" is not vacuous. */
+	assert_int_equal(send_chunk(f, 0, 0, &m, 0, bad_vec), XDP_DROP);
+}
+
+/* Set the UDP and IP lengths to carry @dlen datagram bytes (the frame is cut
+ * or extended to match) and fix the checksums. */
+static size_t set_dgram_len(uint8_t *fr, size_t dlen)
+{
+	size_t len = SGT_SG_OFF + dlen;
+
+	fr[SGT_IP_OFF + 2] = (uint8_t)((SGT_IP_LEN + SGT_UDP_LEN + dlen) >> 8);
+	fr[SGT_IP_OFF + 3] = (uint8_t)(SGT_IP_LEN + SGT_UDP_LEN + dlen);
+	fr[SGT_UDP_OFF + 4] = (uint8_t)((SGT_UDP_LEN + dlen) >> 8);
+	fr[SGT_UDP_OFF + 5] = (uint8_t)(SGT_UDP_LEN + dlen);
+	sgt_fix_csums(fr, len);
+	return len;
+}
+
+/* Header fields that disagree with the armed slot. */
+static void test_malformed_vs_slot(void **state)
+{
+	struct sgt_fixture *f = *state;
+	uint8_t fr[SGT_FRAME_MAX];
+	struct sg_wire_msg m;
+	size_t n;
+
+	arm_bad(f);
+	m = bad_msg();
+	m.nonce ^= 1;
+	n = good_frame(f, fr, &m, 0);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "wrong nonce");
+	m = bad_msg();
+	m.dtype = SG_INT8;
+	n = good_frame(f, fr, &m, 0);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "wrong dtype");
+	m = bad_msg();
+	m.op = SG_OP_MAX;
+	n = good_frame(f, fr, &m, 0);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "wrong op");
+	m = bad_msg();
+	m.op = SG_OP_COUNT + 3;	/* no fold program: must not reach the tail call */
+	n = good_frame(f, fr, &m, 0);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "op out of range");
+	m = bad_msg();
+	m.count = BAD_COUNT + 1;
+	n = good_frame(f, fr, &m, 0);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "wrong count");
+	m = bad_msg();
+	m.msg_len = BAD_COUNT + 100;	/* consistent in itself: same chunk lengths */
+	n = good_frame(f, fr, &m, 0);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "wrong msg_len");
+	m = bad_msg();
+	m.msg_len = 2048;
+	m.count = 2048;
+	n = good_frame(f, fr, &m, 0);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "wrong msg_len and count");
+	/* A valid datagram still goes through afterwards. */
+	m = bad_msg();
+	assert_int_equal(run(f, fr, good_frame(f, fr, &m, 1)), XDP_DROP);
+	assert_int_equal(read_slot(f, 0, BAD_COLL).progress[1], 1);
+	assert_int_equal(read_stats(f, 0).rx_accepted, 2);
+}
+
+/* Chunk fields that are inconsistent in themselves. */
+static void test_malformed_chunking(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = bad_msg();
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n;
+
+	arm_bad(f);
+	n = good_frame(f, fr, &m, 1);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_CHUNK, 2);	/* == nchunks */
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "chunk == nchunks");
+
+	n = good_frame(f, fr, &m, 1);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_CHUNK, 7);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_NCHUNKS, 5);
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "chunk > nchunks");
+
+	n = good_frame(f, fr, &m, 1);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_CHUNK, SG_MAX_CHUNKS);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_NCHUNKS, 0xffff);
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "chunk == SG_MAX_CHUNKS");
+
+	n = good_frame(f, fr, &m, 1);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_CHUNK, 0xffff);
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "chunk 0xffff");
+
+	n = good_frame(f, fr, &m, 1);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_NCHUNKS, SG_MAX_CHUNKS + 1);
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "nchunks > SG_MAX_CHUNKS");
+
+	/* Chunk 1 of a message that ends in chunk 0. */
+	n = good_frame(f, fr, &m, 1);
+	sgt_put32(fr, SGT_SG_OFF + SGT_HDR_MSG_LEN, 1024);
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "chunk past msg_len");
+
+	n = good_frame(f, fr, &m, 0);
+	sgt_put32(fr, SGT_SG_OFF + SGT_HDR_MSG_LEN, SG_MAX_MSG_BYTES + 1);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_NCHUNKS, SG_MAX_CHUNKS);
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "msg_len too large");
+
+	/* Payload length disagreeing with msg_len: the full chunk 0 shortened,
+	 * the last chunk lengthened and shortened (IP and UDP lengths agree with
+	 * the frame). */
+	n = good_frame(f, fr, &m, 0);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_LENF, 1000);
+	n = set_dgram_len(fr, SG_WIRE_HDR_LEN + 1000);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "short full chunk");
+
+	n = good_frame(f, fr, &m, 1);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_LENF, 477);
+	fr[SGT_PAYLOAD_OFF + 476] = 0x42;
+	n = set_dgram_len(fr, SG_WIRE_HDR_LEN + 477);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "last chunk too long");
+
+	n = good_frame(f, fr, &m, 1);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_LENF, 475);
+	n = set_dgram_len(fr, SG_WIRE_HDR_LEN + 475);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "last chunk too short");
+
+	n = good_frame(f, fr, &m, 0);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_LENF, SG_CHUNK_BYTES + 8);
+	memset(fr + SGT_PAYLOAD_OFF + SG_CHUNK_BYTES, 0, 8);
+	n = set_dgram_len(fr, SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 8);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "chunk over SG_CHUNK_BYTES");
+
+	n = good_frame(f, fr, &m, 1);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_LENF, 0);
+	n = set_dgram_len(fr, SG_WIRE_HDR_LEN);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "zero-length payload");
+
+	assert_int_equal(read_stats(f, 0).rx_malformed, 12);
+}
+
+/* nchunks must agree with msg_len, as sg_wire_decode() requires ("the kernel
+ * programs validate the same rules", coll/wire.h). */
+static void test_malformed_nchunks(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = bad_msg();
+	uint8_t fr[SGT_FRAME_MAX];
+	struct sg_wire_hdr h;
+	size_t n;
+
+	arm_bad(f);
+	n = good_frame(f, fr, &m, 1);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_NCHUNKS, 3);
+	sgt_fix_csums(fr, n);
+	assert_int_equal(sg_wire_decode(fr + SGT_SG_OFF, n - SGT_SG_OFF, &h), -EBADMSG);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "nchunks 3 for 2 chunks");
+}
+
+static void test_malformed_header(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = bad_msg();
+	static const uint8_t types[] = { 0, SG_WIRE_SCATTER, SG_WIRE_BCAST, SG_WIRE_RESULT, 5, 255 };
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n;
+
+	arm_bad(f);
+	n = good_frame(f, fr, &m, 1);
+	fr[SGT_SG_OFF + SGT_HDR_MAGIC] ^= 0x20;
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "bad magic");
+
+	n = good_frame(f, fr, &m, 1);
+	sgt_put32(fr, SGT_SG_OFF + SGT_HDR_MAGIC, 0x53474246);	/* byte-swapped */
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "byte-swapped magic");
+
+	n = good_frame(f, fr, &m, 1);
+	fr[SGT_SG_OFF + SGT_HDR_VERSION] = SG_WIRE_VERSION + 1;
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "bad version");
+
+	n = good_frame(f, fr, &m, 1);
+	fr[SGT_SG_OFF + SGT_HDR_VERSION] = 0;
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "version 0");
+
+	for (size_t i = 0; i < sizeof(types); i++) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "type %u", types[i]);
+		n = good_frame(f, fr, &m, 1);
+		fr[SGT_SG_OFF + SGT_HDR_TYPE] = types[i];
+		sgt_fix_csums(fr, n);
+		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), what);
+	}
+	assert_int_equal(read_stats(f, 0).rx_malformed, 4 + sizeof(types));
+}
+
+/* IP total length and UDP length disagreeing with the frame or each other. */
+static void test_malformed_lengths(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = bad_msg();
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n;
+	struct {
+		const char *what;
+		int dudp, dip;	/* added to the UDP length and IP total length */
+	} cases[] = {
+		{ "UDP length + 1", 1, 0 },
+		{ "UDP length - 1", -1, 0 },
+		{ "UDP length 8", 8 - (int)(SGT_UDP_LEN + SG_WIRE_HDR_LEN + 476), 0 },
+		{ "IP total length + 1", 0, 1 },
+		{ "IP total length - 1", 0, -1 },
+		{ "both + 4", 4, 4 },		/* consistent, but beyond the frame */
+		{ "both - 4", -4, -4 },		/* consistent, but hdr->len disagrees */
+		{ "UDP length 0xffff", 0xffff - (int)(SGT_UDP_LEN + SG_WIRE_HDR_LEN + 476), 0 },
+	};
+
+	arm_bad(f);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint16_t udp_len, ip_len;
+
+		n = good_frame(f, fr, &m, 1);
+		udp_len = (uint16_t)(fr[SGT_UDP_OFF + 4] << 8 | fr[SGT_UDP_OFF + 5]);
+		ip_len = (uint16_t)(fr[SGT_IP_OFF + 2] << 8 | fr[SGT_IP_OFF + 3]);
+		udp_len = (uint16_t)(udp_len + cases[i].dudp);
+		ip_len = (uint16_t)(ip_len + cases[i].dip);
+		fr[SGT_UDP_OFF + 4] = udp_len >> 8;
+		fr[SGT_UDP_OFF + 5] = udp_len & 0xff;
+		fr[SGT_IP_OFF + 2] = ip_len >> 8;
+		fr[SGT_IP_OFF + 3] = ip_len & 0xff;
+		sgt_fix_csums(fr, n);
+		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), cases[i].what);
+	}
+
+	/* A first fragment (MF set) of an otherwise valid datagram. */
+	n = good_frame(f, fr, &m, 1);
+	fr[SGT_IP_OFF + 6] = 0x20;
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "first fragment");
+
+	/* Ethernet padding after a complete datagram is no defect. */
+	n = good_frame(f, fr, &m, 1);
+	memset(fr + n, 0, 6);
+	assert_int_equal(run(f, fr, n + 6), XDP_DROP);
+	assert_int_equal(read_slot(f, 0, BAD_COLL).progress[1], 1);
+	assert_int_equal(read_stats(f, 0).rx_accepted, 2);
+	assert_int_equal(read_stats(f, 0).rx_malformed, sizeof(cases) / sizeof(cases[0]) + 1);
+}
+
+/* A valid frame cut short. Before the UDP header is complete the frame cannot
+ * be told to be ours and is passed to the stack untouched (which drops it);
+ * from there on it is addressed to a communicator and dropped as malformed. */
+static void test_malformed_truncated(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = bad_msg();
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n, full, npass = 0, nmal = 0;
+	const size_t pass_cuts[] = {
+		SGT_ETH_LEN,			/* Ethernet header only */
+		SGT_IP_OFF + 1,			/* mid-IP */
+		SGT_IP_OFF + 12,
+		SGT_UDP_OFF - 1,
+		SGT_UDP_OFF,			/* IP header only */
+		SGT_UDP_OFF + 2,		/* mid-UDP */
+		SGT_SG_OFF - 1,
+	};
+	const size_t mal_cuts[] = {
+		SGT_SG_OFF,			/* UDP header only */
+		SGT_SG_OFF + 1,			/* mid-sgbpf header */
+		SGT_SG_OFF + 4,
+		SGT_SG_OFF + SGT_HDR_LENF + 1,
+		SGT_PAYLOAD_OFF - 1,
+		SGT_PAYLOAD_OFF,		/* header only */
+		SGT_PAYLOAD_OFF + 1,		/* mid-payload */
+		SGT_PAYLOAD_OFF + 100,
+	};
+
+	arm_bad(f);
+	full = good_frame(f, fr, &m, 1);
+	/* Shorter than an Ethernet header: test_run itself refuses it. */
+	{
+		uint32_t rv;
+
+		assert_int_equal(sgt_run(gather_fd(f), fr, SGT_ETH_LEN - 1, NULL, NULL, &rv),
+				 -EINVAL);
+	}
+	for (size_t i = 0; i < sizeof(pass_cuts) / sizeof(pass_cuts[0]); i++) {
+		char what[48];
+
+		n = good_frame(f, fr, &m, 1);
+		snprintf(what, sizeof(what), "cut at %zu", pass_cuts[i]);
+		expect_rejected(f, 0, fr, pass_cuts[i], XDP_PASS, -1, what);
+		npass++;
+	}
+	for (size_t i = 0; i < sizeof(mal_cuts) / sizeof(mal_cuts[0]); i++) {
+		char what[48];
+
+		n = good_frame(f, fr, &m, 1);
+		snprintf(what, sizeof(what), "cut at %zu", mal_cuts[i]);
+		expect_rejected(f, 0, fr, mal_cuts[i], XDP_DROP, STAT(rx_malformed), what);
+		nmal++;
+	}
+	/* Every cut of the last bytes of the payload too. */
+	for (n = full - 8; n < full; n++) {
+		good_frame(f, fr, &m, 1);
+		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "cut near the end");
+		nmal++;
+	}
+	/* Cut, with IP and UDP lengths matching the cut: hdr->len disagrees. */
+	good_frame(f, fr, &m, 1);
+	n = set_dgram_len(fr, SG_WIRE_HDR_LEN + 200);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "cut, lengths fixed");
+	nmal++;
+	assert_int_equal(read_stats(f, 0).rx_malformed, nmal);
+	assert_int_equal(npass, 7);
+}
+
+/* ------------------------------------------------------------ not for us */
+
+static void test_not_for_us(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = bad_msg();
+	uint8_t fr[SGT_FRAME_MAX], dgram[SG_WIRE_HDR_LEN + 16];
+	struct sgt_addr dst;
+	size_t n;
+
+	arm_bad(f);
+	/* ARP */
+	n = good_frame(f, fr, &m, 1);
+	fr[12] = 0x08;
+	fr[13] = 0x06;
+	expect_rejected(f, 0, fr, 60, XDP_PASS, -1, "ARP");
+	/* IPv6 ethertype */
+	n = good_frame(f, fr, &m, 1);
+	fr[12] = 0x86;
+	fr[13] = 0xdd;
+	expect_rejected(f, 0, fr, n, XDP_PASS, -1, "IPv6 ethertype");
+	/* A VLAN tag in front of the IP header. */
+	n = good_frame(f, fr, &m, 1);
+	memmove(fr + 16, fr + 12, n - 12);
+	fr[12] = 0x81;
+	fr[13] = 0x00;
+	fr[14] = 0x00;
+	fr[15] = 0x05;
+	expect_rejected(f, 0, fr, n + 4, XDP_PASS, -1, "VLAN-tagged");
+	/* TCP to the communicator's port (the same bytes, protocol 6). */
+	sg_wire_encode(dgram, &m, 1);
+	memset(dgram + SG_WIRE_HDR_LEN, 1, 16);
+	n = sgt_build_ip(fr, &f->comms[0].workers[1], &f->comms[0].local, 6, dgram,
+			 sizeof(dgram), false);
+	expect_rejected(f, 0, fr, n, XDP_PASS, -1, "TCP");
+	/* ICMP */
+	n = sgt_build_ip(fr, &f->comms[0].workers[1], &f->comms[0].local, 1, dgram,
+			 sizeof(dgram), false);
+	expect_rejected(f, 0, fr, n, XDP_PASS, -1, "ICMP");
+	/* UDP to another port of this host: a valid sgbpf response otherwise. */
+	dst = f->comms[0].local;
+	dst.port = htons(9999);
+	n = sgt_build_frame(fr, &f->comms[0].workers[1], &dst, &m, 1, bad_vec + SG_CHUNK_BYTES);
+	expect_rejected(f, 0, fr, n, XDP_PASS, -1, "UDP to another port");
+	/* UDP to the port but another local IP (the communicator is bound to
+	 * one). */
+	dst = f->comms[0].local;
+	dst.ip = htonl(0x0ac80063);
+	n = sgt_build_frame(fr, &f->comms[0].workers[1], &dst, &m, 1, bad_vec + SG_CHUNK_BYTES);
+	expect_rejected(f, 0, fr, n, XDP_PASS, -1, "UDP to another IP");
+	/* A non-first fragment carries no UDP header. */
+	n = good_frame(f, fr, &m, 1);
+	fr[SGT_IP_OFF + 6] = 0x00;
+	fr[SGT_IP_OFF + 7] = 0x10;
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_PASS, -1, "non-first fragment");
+	/* A broken IHL. */
+	n = good_frame(f, fr, &m, 1);
+	fr[SGT_IP_OFF] = 0x44;
+	expect_rejected(f, 0, fr, n, XDP_PASS, -1, "IHL 4");
+	assert_int_equal(read_stats(f, 0).rx_malformed, 0);
+}
+
+/* A valid response whose IP header has options: the UDP header is found
+ * through the IHL. */
+static void test_ip_options(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = bad_msg();
+	uint8_t fr[SGT_FRAME_MAX + 8];
+	size_t n;
+
+	arm_bad(f);
+	n = good_frame(f, fr, &m, 1);
+	memmove(fr + SGT_UDP_OFF + 8, fr + SGT_UDP_OFF, n - SGT_UDP_OFF);
+	memset(fr + SGT_UDP_OFF, 1, 8);		/* NOP options */
+	fr[SGT_IP_OFF] = 0x47;
+	fr[SGT_IP_OFF + 2] = (uint8_t)((n - SGT_IP_OFF + 8) >> 8);
+	fr[SGT_IP_OFF + 3] = (uint8_t)(n - SGT_IP_OFF + 8);
+	n += 8;
+	sgt_fix_csums(fr, n);
+	assert_int_equal(sgt_check_csums(fr, n, false), 0);
+	assert_int_equal(run(f, fr, n), XDP_DROP);
+	assert_int_equal(read_slot(f, 0, BAD_COLL).progress[1], 1);
+	assert_int_equal(read_stats(f, 0).rx_accepted, 2);
+	assert_memory_equal(sgt_result(f, 0, BAD_COLL) + SG_CHUNK_BYTES, bad_vec + SG_CHUNK_BYTES,
+			    BAD_COUNT - SG_CHUNK_BYTES);
+}
+
+/* ------------------------------------------------------- completion policies */
+
+static void test_policy_wait_n(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = sgt_msg(4, 0x4444, SG_INT64, SG_OP_SUM, 200);	/* 2 chunks */
+	uint8_t fr[SGT_FRAME_MAX];
+	struct sg_slot s;
+	struct vecs vs;
+	size_t n;
+
+	vecs_init(&vs, NWORKERS, SG_INT64, SG_OP_SUM, 200, 4);
+	assert_int_equal(sgt_arm(f, 0, &m, 2), 0);
+	assert_int_equal(send_chunk(f, 0, 0, &m, 0, vs.v[0]), XDP_DROP);
+	assert_int_equal(send_chunk(f, 0, 2, &m, 1, vs.v[2]), XDP_DROP);
+	/* Workers 0 and 2 are admitted; 1 is late whatever it sends. */
+	n = chunk_frame(f, fr, 0, 1, &m, 0, vs.v[1]);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_late), "third worker, chunk 0");
+	s = read_slot(f, 0, 4);
+	assert_int_equal(s.nadmitted, 2);
+	assert_int_equal(s.admitted[0], 0x5);
+	assert_int_equal(send_chunk(f, 0, 0, &m, 1, vs.v[0]), XDP_DROP);
+	n = chunk_frame(f, fr, 0, 1, &m, 1, vs.v[1]);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_late), "third worker, chunk 1");
+	sgt_poll_events(f);
+	assert_int_equal(f->nevents, 0);
+	assert_int_equal(send_chunk(f, 0, 2, &m, 0, vs.v[2]), XDP_DROP);
+	sgt_poll_events(f);
+	assert_int_equal(f->nevents, 1);
+	expect_event(f, 0, 0, 4, 2);
+	/* After completion, too. */
+	n = chunk_frame(f, fr, 0, 1, &m, 0, vs.v[1]);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_late), "third worker after completion");
+
+	s = read_slot(f, 0, 4);
+	assert_int_equal(s.ndone, 2);
+	assert_int_equal(s.complete, 1);
+	assert_int_equal(s.done[0], 0x5);
+	assert_int_equal(s.progress[1], 0);
+	vecs_ref_subset(&vs, SG_INT64, SG_OP_SUM, 0x5);
+	expect_result(f, 0, 4, vs.ref, vs.msg_len, "WAIT_N 2 of 3");
+	assert_int_equal(read_stats(f, 0).rx_late, 3);
+	assert_int_equal(read_stats(f, 0).rx_accepted, 4);
+	assert_int_equal(read_stats(f, 0).completed, 1);
+	vecs_free(&vs);
+}
+
+static void test_policy_any(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = sgt_msg(6, 0x6666, SG_UINT16, SG_OP_MAX, 600);	/* 2 chunks */
+	uint8_t fr[SGT_FRAME_MAX];
+	struct sg_slot s;
+	struct vecs vs;
+	size_t n;
+
+	vecs_init(&vs, NWORKERS, SG_UINT16, SG_OP_MAX, 600, 6);
+	assert_int_equal(sgt_arm(f, 0, &m, 1), 0);
+	assert_int_equal(send_chunk(f, 0, 1, &m, 1, vs.v[1]), XDP_DROP);
+	n = chunk_frame(f, fr, 0, 0, &m, 0, vs.v[0]);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_late), "second worker");
+	sgt_poll_events(f);
+	assert_int_equal(f->nevents, 0);
+	assert_int_equal(send_chunk(f, 0, 1, &m, 0, vs.v[1]), XDP_DROP);
+	sgt_poll_events(f);
+	assert_int_equal(f->nevents, 1);
+	expect_event(f, 0, 0, 6, 1);
+	n = chunk_frame(f, fr, 0, 2, &m, 1, vs.v[2]);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_late), "third worker after completion");
+	s = read_slot(f, 0, 6);
+	assert_int_equal(s.ndone, 1);
+	assert_int_equal(s.done[0], 0x2);
+	assert_int_equal(s.admitted[0], 0x2);
+	expect_result(f, 0, 6, vs.v[1], vs.msg_len, "ANY");
+	vecs_free(&vs);
+}
+
+/* ------------------------------------------------------ two communicators */
+
+static void test_two_comms(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m0 = sgt_msg(1, 0xa0, SG_INT32, SG_OP_SUM, 300);
+	struct sg_wire_msg m1 = sgt_msg(1, 0xa1, SG_INT32, SG_OP_SUM, 300);
+	struct sgt_snapshot snap;
+	struct vecs v0, v1;
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 1, 2), 0);
+	vecs_init(&v0, NWORKERS, SG_INT32, SG_OP_SUM, 300, 20);
+	vecs_init(&v1, 2, SG_INT32, SG_OP_SUM, 300, 21);
+	/* The same collective id in both: global slots 1 and 9. */
+	assert_int_equal(sgt_arm(f, 0, &m0, NWORKERS), 0);
+	assert_int_equal(sgt_arm(f, 1, &m1, 2), 0);
+
+	assert_int_equal(sgt_snapshot_take(f, 1, &snap), 0);
+	for (uint32_t w = 0; w < NWORKERS; w++)
+		for (unsigned int c = 0; c < 2; c++)
+			assert_int_equal(send_chunk(f, 0, w, &m0, c, v0.v[w]), XDP_DROP);
+	/* Communicator 1 unchanged, counters included (events excepted). */
+	sgt_poll_events(f);
+	snap.nevents = f->nevents;
+	assert_int_equal(sgt_snapshot_diff(f, 1, &snap, true), 0);
+	sgt_snapshot_free(&snap);
+	assert_int_equal(f->nevents, 1);
+	expect_event(f, 0, 0, 1, NWORKERS);
+
+	assert_int_equal(sgt_snapshot_take(f, 0, &snap), 0);
+	for (uint32_t w = 0; w < 2; w++)
+		for (unsigned int c = 0; c < 2; c++)
+			assert_int_equal(send_chunk(f, 1, w, &m1, c, v1.v[w]), XDP_DROP);
+	/* Communicator 1's nonce sent to communicator 0: no admission there. */
+	n = sgt_build_frame(fr, &f->comms[1].workers[0], &f->comms[0].local, &m1, 0, v1.v[0]);
+	assert_int_equal(run(f, fr, n), XDP_DROP);
+	sgt_poll_events(f);
+	snap.nevents = f->nevents;
+	snap.stats.rx_unknown_src++;
+	assert_int_equal(sgt_snapshot_diff(f, 0, &snap, true), 0);
+	sgt_snapshot_free(&snap);
+	assert_int_equal(f->nevents, 2);
+	expect_event(f, 1, 1, 1, 2);
+
+	expect_result(f, 0, 1, v0.ref, v0.msg_len, "communicator 0");
+	expect_result(f, 1, 1, v1.ref, v1.msg_len, "communicator 1");
+	assert_int_equal(read_stats(f, 0).rx_accepted, 2 * NWORKERS);
+	assert_int_equal(read_stats(f, 1).rx_accepted, 4);
+	assert_int_equal(read_stats(f, 1).completed, 1);
+	vecs_free(&v0);
+	vecs_free(&v1);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+/* The frame helpers themselves: what they build passes the checks, and the
+ * checks catch single-bit errors. */
+static void test_frame_helpers(void **state)
+{
+	struct sgt_addr a = sgt_worker_addr(0, 3), b = sgt_local_addr(0);
+	struct sg_wire_msg m = bad_msg();
+	uint8_t fr[SGT_FRAME_MAX], pl[SG_CHUNK_BYTES] = { 0 };
+	size_t n = sgt_build_frame(fr, &a, &b, &m, 1, pl);
+
+	assert_int_equal(n, SGT_PAYLOAD_OFF + 476);
+	assert_int_equal(sgt_check_csums(fr, n, false), 0);
+	fr[SGT_PAYLOAD_OFF + 3] ^= 1;
+	assert_int_equal(sgt_check_csums(fr, n, false), -3);
+	sgt_fix_csums(fr, n);
+	assert_int_equal(sgt_check_csums(fr, n, false), 0);
+	fr[SGT_IP_OFF + 8] ^= 1;
+	assert_int_equal(sgt_check_csums(fr, n, false), -2);
+	n = sgt_build_ip(fr, &a, &b, 17, pl, 11, false);
+	assert_int_equal(sgt_check_csums(fr, n, false), -4);
+	assert_int_equal(sgt_check_csums(fr, n, true), 0);
+	assert_int_equal(sgt_get32(fr + SGT_SG_OFF - SGT_UDP_LEN, 0) & 0xffff, htons(7003));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frame_helpers),
+		cmocka_unit_test(test_reference_fold),
+		cmocka_unit_test_setup_teardown(test_op_sum, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_op_prod, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_op_min, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_op_max, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_op_band, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_op_bor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_op_bxor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunks_1024, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunks_1025, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunks_2048, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunks_64k, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunks_max, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunks_adjacent_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_src, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_coll_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunk_reset_by_newer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_vs_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_chunking, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_nchunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_lengths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_for_us, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ip_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_wait_n, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_any, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_comms, setup, teardown),
+	};
+
+	if (sgt_should_skip())
+		return SGT_EXIT_SKIP;
+	return cmocka_run_group_tests_name("bpf_gather", tests, NULL, NULL);
+}
