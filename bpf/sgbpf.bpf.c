@@ -94,6 +94,9 @@ int sg_scatter(struct __sk_buff *skb)
 	hdr = sg_parse_hdr(&l4, data_end);
 	if (!hdr || hdr->type == SG_WIRE_RESPONSE)
 		return TC_ACT_OK;
+	/* The payload may lie past the linear data: check the whole length. */
+	if (skb->len < l4.ip_off + bpf_ntohs(l4.ip->tot_len))
+		return TC_ACT_OK;
 	/* This datagram goes to one batch of the workers. */
 	first = hdr->fanout_first;
 	if (cfg->nworkers > SG_MAX_WORKERS || first >= cfg->nworkers)
@@ -299,7 +302,8 @@ int sg_gather(struct xdp_md *ctx)
 	if (!slot->active || slot->coll_id != coll_id)
 		verdict = 1;
 	else if (slot->nonce != nonce || slot->dtype != dtype || slot->op != op ||
-		 slot->msg_len != hdr->msg_len || slot->count != hdr->count)
+		 slot->msg_len != hdr->msg_len || slot->count != hdr->count ||
+		 slot->nchunks != hdr->nchunks)
 		verdict = 2;
 	else if (!(slot->admitted[word] & bit)) {
 		if (slot->nadmitted < slot->target) {

@@ -147,6 +147,23 @@ int sgt_check_csums(const uint8_t *frame, size_t len, bool allow_zero_udp)
 	return 0;
 }
 
+uint16_t sgt_udp_sum(const uint8_t *frame, size_t len)
+{
+	const uint8_t *ip = frame + SGT_IP_OFF, *udp;
+	size_t ihl = (size_t)(ip[0] & 0xf) * 4;
+	uint16_t udp_len;
+	uint32_t sum;
+
+	udp = ip + ihl;
+	udp_len = get_be16(udp, 4);
+	if (SGT_IP_OFF + ihl + udp_len > len)
+		return 0;
+	sum = pseudo_sum(ip, udp_len);
+	sum = csum_add(sum, udp, 6);
+	sum = csum_add(sum, udp + 8, udp_len - 8u);
+	return csum_fold(sum);
+}
+
 /* ------------------------------------------------------------------- frames */
 
 size_t sgt_build_ip(uint8_t *buf, const struct sgt_addr *src, const struct sgt_addr *dst,

@@ -91,6 +91,11 @@ void sgt_fix_csums(uint8_t *frame, size_t len);
  * IP checksum, -3 bad UDP checksum, -4 zero UDP checksum not allowed. */
 int sgt_check_csums(const uint8_t *frame, size_t len, bool allow_zero_udp);
 
+/* One's complement sum (folded, not inverted) over the UDP pseudo header and
+ * the whole UDP datagram of a frame, with the checksum field taken as 0: the
+ * right checksum is its complement (0 sent as 0xffff). */
+uint16_t sgt_udp_sum(const uint8_t *frame, size_t len);
+
 /* ------------------------------------------------------------------ fixture */
 
 #define SGT_MAX_EVENTS 256

@@ -1,0 +1,741 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Unit tests of the TC egress fan-out program (sg_scatter), in the style of the
+ * kernel selftests: the object is loaded but not attached, its maps are filled
+ * as transport/ebpf.c fills them, and the program is run with
+ * bpf_prog_test_run_opts() on crafted frames with a struct __sk_buff context.
+ *
+ * How test_run treats the clones (checked on Linux 6.18): the skb a TC test
+ * run builds belongs to the loopback device of the caller's network namespace
+ * (no ctx ifindex given, or ifindex 1; ctx_out.ifindex reads back 1), so the
+ * program's bpf_clone_redirect(skb, skb->ifindex, 0) really transmits each
+ * clone on that lo with dev_queue_xmit(). lo must be up or the clones are
+ * dropped, and the clones must not leave the test: so main() first moves the
+ * process into a private network namespace (unshare(CLONE_NEWNET)) and brings
+ * its lo up (SIOCSIFFLAGS). An AF_PACKET socket bound to that lo then sees
+ * every clone twice: as PACKET_OUTGOING from the transmit tap, queued
+ * synchronously before the test run returns, and as PACKET_OTHERHOST when lo
+ * loops it back (later, from the backlog; the IP layer then drops it, the
+ * destination MAC being a worker's). The tests count the PACKET_OUTGOING
+ * copies only, so the count is exact once the run returned. The original skb
+ * is not transmitted: it comes back as data_out, with ctx_out.mark.
+ *
+ * Needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN for the namespace); exits
+ * 77 (skipped) otherwise. No traffic leaves the private namespace.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sgbpf.skel.h"
+#include "bpf_frames.h"
+
+/* ------------------------------------------------------------------ capture */
+
+#define CAP_MAX_FRAMES	(2 * SG_FANOUT_BATCH)
+#define CAP_FRAME_LEN	2048
+
+static int cap_fd = -1;
+static int lo_ifindex;
+static uint8_t cap_frames[CAP_MAX_FRAMES][CAP_FRAME_LEN];
+static size_t cap_lens[CAP_MAX_FRAMES];
+
+static int lo_up(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM, 0), err = 0;
+
+	if (s < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+		err = -errno;
+	} else {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			err = -errno;
+	}
+	close(s);
+	return err;
+}
+
+static int cap_open(void)
+{
+	struct sockaddr_ll sll;
+	struct timeval tv = { .tv_sec = 1 };	/* every blocking read is bounded */
+	int rcvbuf = 64 << 20;
+
+	lo_ifindex = (int)if_nametoindex("lo");
+	if (!lo_ifindex)
+		return -errno;
+	cap_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	if (cap_fd < 0)
+		return -errno;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = lo_ifindex;
+	if (bind(cap_fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return -errno;
+	/* Room for both copies of a whole batch of full-size clones. */
+	if (setsockopt(cap_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0 &&
+	    setsockopt(cap_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
+		return -errno;
+	if (setsockopt(cap_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Read one frame; returns its length, or -1 when there is none (within the
+ * receive timeout if @wait). *@outgoing says whether it is a transmit copy. */
+static ssize_t cap_read(uint8_t *buf, size_t size, bool wait, bool *outgoing)
+{
+	struct sockaddr_ll from;
+	socklen_t fl = sizeof(from);
+	ssize_t n;
+
+	do {
+		n = recvfrom(cap_fd, buf, size, wait ? 0 : MSG_DONTWAIT,
+			     (struct sockaddr *)&from, &fl);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	*outgoing = from.sll_pkttype == PACKET_OUTGOING;
+	return n;
+}
+
+/* Throw away everything queued (loopback copies of earlier clones). */
+static void cap_drain(void)
+{
+	uint8_t buf[CAP_FRAME_LEN];
+	bool out;
+
+	for (int i = 0; i < 100000 && cap_read(buf, sizeof(buf), false, &out) >= 0; i++)
+		;
+}
+
+static bool cap_match(const uint8_t *b, size_t n, uint16_t sport)
+{
+	size_t udp = SGT_IP_OFF + (size_t)(b[SGT_IP_OFF] & 0xf) * 4;
+
+	return n >= SGT_SG_OFF && b[12] == 0x08 && b[13] == 0x00 && b[SGT_IP_OFF + 9] == 17 &&
+	       n >= udp + SGT_UDP_LEN && memcmp(b + udp, &sport, 2) == 0;
+}
+
+/* The clones sent since the last cap_drain(): UDP datagrams from source port
+ * @sport (network order) that lo transmitted. Waits (bounded) for @expect of
+ * them, then takes whatever else is already queued, so that a surplus shows.
+ * Returns how many; the first CAP_MAX_FRAMES are in cap_frames/cap_lens. */
+static unsigned int cap_collect(uint16_t sport, unsigned int expect)
+{
+	uint8_t buf[CAP_FRAME_LEN];
+	unsigned int got = 0;
+	bool out;
+	ssize_t n;
+
+	/* Each read is bounded by the receive timeout, the loop by the frames
+	 * a run can produce (both copies of every clone). */
+	for (unsigned int i = 0; got < expect && i < 4 * CAP_MAX_FRAMES + 64; i++) {
+		n = cap_read(buf, sizeof(buf), true, &out);
+		if (n < 0)
+			break;
+		if (!out || !cap_match(buf, (size_t)n, sport))
+			continue;
+		if (got < CAP_MAX_FRAMES) {
+			memcpy(cap_frames[got], buf, (size_t)n);
+			cap_lens[got] = (size_t)n;
+		}
+		got++;
+	}
+	for (unsigned int i = 0; i < 4 * CAP_MAX_FRAMES + 64; i++) {
+		n = cap_read(buf, sizeof(buf), false, &out);
+		if (n < 0)
+			break;
+		if (out && cap_match(buf, (size_t)n, sport))
+			got++;
+	}
+	return got;
+}
+
+/* ------------------------------------------------------------------ fixture */
+
+static int setup(void **state)
+{
+	struct sgt_fixture *f = calloc(1, sizeof(*f));
+	char reason[256];
+	int err;
+
+	if (!f)
+		return -1;
+	err = sgt_fixture_open(f, reason, sizeof(reason));
+	if (err) {
+		fprintf(stderr, "fixture: %s\n", reason);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct sgt_fixture *f = *state;
+
+	if (f) {
+		sgt_fixture_close(f);
+		free(f);
+	}
+	return 0;
+}
+
+struct run_out {
+	uint32_t rv;
+	uint32_t mark;
+	uint32_t ifindex;
+	size_t len;
+	uint8_t data[4096];
+};
+
+/* Run sg_scatter on @fr with skb->mark @mark; fails the test if the run does. */
+static void run(struct sgt_fixture *f, const uint8_t *fr, size_t len, uint32_t mark,
+		struct run_out *o)
+{
+	struct __sk_buff ctx, cout;
+	int err;
+
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&cout, 0, sizeof(cout));
+	ctx.mark = mark;
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, opts,
+			.data_in = fr,
+			.data_size_in = (uint32_t)len,
+			.data_out = o->data,
+			.data_size_out = sizeof(o->data),
+			.ctx_in = &ctx,
+			.ctx_size_in = sizeof(ctx),
+			.ctx_out = &cout,
+			.ctx_size_out = sizeof(cout),
+			.repeat = 1,
+		);
+
+		cap_drain();
+		err = bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.sg_scatter), &opts);
+		if (err)
+			fail_msg("bpf_prog_test_run_opts: %s", strerror(-err));
+		o->rv = opts.retval;
+		o->len = opts.data_size_out;
+	}
+	o->mark = cout.mark;
+	o->ifindex = cout.ifindex;
+}
+
+/* A coordinator datagram of type @type with @len payload bytes (a message of
+ * one chunk) for the batch starting at worker @first, to @dst. */
+static size_t request(uint8_t *fr, const struct sgt_addr *src, const struct sgt_addr *dst,
+		      uint8_t type, uint32_t len, uint32_t first, bool udp_csum, uint64_t seed)
+{
+	struct sg_wire_msg m = {
+		.type = type,
+		.dtype = SG_INT32,
+		.op = SG_OP_SUM,
+		.coll_id = 12,
+		.count = type == SG_WIRE_BCAST ? 0 : 256,
+		.msg_len = len,
+		.nonce = 0xfeedface00000000ull | seed,
+	};
+	uint8_t dgram[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
+
+	sg_wire_encode(dgram, &m, 0);
+	sg_wire_set_fanout_first(dgram, first);
+	for (uint32_t i = 0; i < len; i++)
+		dgram[SG_WIRE_HDR_LEN + i] = (uint8_t)sgt_rand64(&seed);
+	return sgt_build_ip(fr, src, dst, 17, dgram, SG_WIRE_HDR_LEN + len, udp_csum);
+}
+
+static uint64_t tx_fanout(struct sgt_fixture *f, uint32_t comm)
+{
+	struct sg_stats st;
+
+	assert_int_equal(sgt_stats(f, comm, &st), 0);
+	return st.tx_fanout;
+}
+
+/* @got must be @in sent to worker @w: destination MAC, IP and port of the
+ * worker, everything else but the checksums unchanged, both checksums valid
+ * when recomputed from scratch, a zero UDP checksum kept zero. */
+static void expect_frame_for(const uint8_t *in, size_t in_len, const uint8_t *got, size_t got_len,
+			     const struct sgt_addr *w, const char *what, unsigned int idx)
+{
+	bool zero = in[SGT_UDP_OFF + 6] == 0 && in[SGT_UDP_OFF + 7] == 0;
+	int c;
+
+	if (got_len != in_len)
+		fail_msg("%s %u: length %zu, expected %zu", what, idx, got_len, in_len);
+	if (memcmp(got, w->mac, 6))
+		fail_msg("%s %u: wrong destination MAC", what, idx);
+	if (memcmp(got + 6, in + 6, 8))
+		fail_msg("%s %u: source MAC or ethertype changed", what, idx);
+	if (memcmp(got + SGT_IP_OFF, in + SGT_IP_OFF, 10) ||
+	    memcmp(got + SGT_IP_OFF + 12, in + SGT_IP_OFF + 12, 4))
+		fail_msg("%s %u: IP header changed", what, idx);
+	if (memcmp(got + SGT_IP_OFF + 16, &w->ip, 4))
+		fail_msg("%s %u: wrong destination IP", what, idx);
+	if (memcmp(got + SGT_UDP_OFF, in + SGT_UDP_OFF, 2) ||
+	    memcmp(got + SGT_UDP_OFF + 4, in + SGT_UDP_OFF + 4, 2))
+		fail_msg("%s %u: UDP source port or length changed", what, idx);
+	if (memcmp(got + SGT_UDP_OFF + 2, &w->port, 2))
+		fail_msg("%s %u: wrong destination port", what, idx);
+	if (memcmp(got + SGT_SG_OFF, in + SGT_SG_OFF, in_len - SGT_SG_OFF))
+		fail_msg("%s %u: sgbpf header or payload changed", what, idx);
+	c = sgt_check_csums(got, got_len, zero);
+	if (c)
+		fail_msg("%s %u: checksums wrong (%d)", what, idx, c);
+	if (zero && (got[SGT_UDP_OFF + 6] || got[SGT_UDP_OFF + 7]))
+		fail_msg("%s %u: zero UDP checksum was set", what, idx);
+}
+
+/* Run a request for the batch at @first of @comm and check the fan-out to
+ * workers first..first+n-1: n-1 clones, in order, the original to the last. */
+static void check_fanout(struct sgt_fixture *f, uint32_t comm, const uint8_t *fr, size_t len,
+			 uint32_t first, uint32_t n, const char *what)
+{
+	struct sgt_comm *c = &f->comms[comm];
+	uint64_t tx0 = tx_fanout(f, comm);
+	static struct run_out o;
+	unsigned int got;
+
+	run(f, fr, len, 0, &o);
+	assert_int_equal(o.rv, TC_ACT_OK);
+	assert_int_equal(o.mark, SG_CLONE_MARK);
+	assert_int_equal(o.ifindex, lo_ifindex);
+	got = cap_collect(c->local.port, n - 1);
+	if (got != n - 1)
+		fail_msg("%s: %u clones captured, expected %u", what, got, n - 1);
+	for (unsigned int i = 0; i + 1 < n && i < CAP_MAX_FRAMES; i++)
+		expect_frame_for(fr, len, cap_frames[i], cap_lens[i], &c->workers[first + i],
+				 what, i);
+	expect_frame_for(fr, len, o.data, o.len, &c->workers[first + n - 1], what, n - 1);
+	assert_int_equal(tx_fanout(f, comm) - tx0, n);
+}
+
+/* The frame must come back untouched: verdict OK, same bytes, same mark, no
+ * clone, nothing counted. */
+static void expect_untouched(struct sgt_fixture *f, const uint8_t *fr, size_t len, uint32_t mark,
+			     const char *what)
+{
+	static struct run_out o;
+	uint64_t tx0 = tx_fanout(f, 0) + tx_fanout(f, 1);
+	unsigned int got;
+
+	run(f, fr, len, mark, &o);
+	if (o.rv != TC_ACT_OK)
+		fail_msg("%s: verdict %u", what, o.rv);
+	if (o.len != len || memcmp(o.data, fr, len))
+		fail_msg("%s: frame changed (%s)", what, o.mark == SG_CLONE_MARK ?
+			 "fanned out" : "rewritten");
+	if (o.mark != mark)
+		fail_msg("%s: mark 0x%x, expected 0x%x", what, o.mark, mark);
+	got = cap_collect(sgt_local_addr(0).port, 0) + cap_collect(sgt_local_addr(1).port, 0);
+	if (got)
+		fail_msg("%s: %u clones sent", what, got);
+	if (tx_fanout(f, 0) + tx_fanout(f, 1) != tx0)
+		fail_msg("%s: tx_fanout counted", what);
+}
+
+/* -------------------------------------------------------------------- tests */
+
+static void test_one_worker(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sgt_addr other = { .mac = { 0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa },
+				  .ip = htonl(0x0a090909), .port = htons(4321) };
+	uint8_t fr[SGT_FRAME_MAX];
+	static struct run_out o;
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 1), 0);
+	/* As the transport sends it: to the worker already. */
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[0], SG_WIRE_SCATTER, 100, 0,
+		    true, 1);
+	check_fanout(f, 0, fr, n, 0, 1, "to the worker");
+	run(f, fr, n, 0, &o);
+	assert_int_equal(o.len, n);
+	assert_memory_equal(o.data, fr, n);
+	/* Addressed elsewhere: rewritten to the worker. */
+	n = request(fr, &f->comms[0].local, &other, SG_WIRE_SCATTER, 100, 0, true, 2);
+	check_fanout(f, 0, fr, n, 0, 1, "rewritten");
+	n = request(fr, &f->comms[0].local, &other, SG_WIRE_BCAST, SG_CHUNK_BYTES, 0, true, 3);
+	check_fanout(f, 0, fr, n, 0, 1, "rewritten, full chunk");
+	n = request(fr, &f->comms[0].local, &other, SG_WIRE_RESULT, 1, 0, true, 4);
+	check_fanout(f, 0, fr, n, 0, 1, "rewritten, 1 byte");
+	assert_int_equal(tx_fanout(f, 0), 5);
+}
+
+static void test_one_worker_zero_csum(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sgt_addr other = { .mac = { 0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa },
+				  .ip = htonl(0x0a090909), .port = htons(4321) };
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 1), 0);
+	n = request(fr, &f->comms[0].local, &other, SG_WIRE_SCATTER, 200, 0, false, 5);
+	assert_int_equal(fr[SGT_UDP_OFF + 6] | fr[SGT_UDP_OFF + 7], 0);
+	check_fanout(f, 0, fr, n, 0, 1, "zero UDP checksum");
+}
+
+/* A worker whose correct UDP checksum is 0 gets 0xffff (0 would mean "no
+ * checksum"), and the workers after it are still right (their checksums are
+ * updated from that 0xffff). */
+static void test_csum_mangled_zero(void **state)
+{
+	struct sgt_fixture *f = *state;
+	uint8_t fr[SGT_FRAME_MAX], probe[SGT_FRAME_MAX];
+	const uint32_t len = 300, special = 1;
+	struct sgt_addr *w;
+	uint16_t s, x;
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
+	w = &f->comms[0].workers[special];
+	/* Choose the last payload word so that the datagram to worker
+	 * `special` sums to 0xffff, i.e. has checksum 0. */
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[0], SG_WIRE_SCATTER, len, 0,
+		    true, 6);
+	fr[n - 2] = fr[n - 1] = 0;
+	memcpy(probe, fr, n);
+	memcpy(probe, w->mac, 6);
+	memcpy(probe + SGT_IP_OFF + 16, &w->ip, 4);
+	memcpy(probe + SGT_UDP_OFF + 2, &w->port, 2);
+	s = sgt_udp_sum(probe, n);
+	x = (uint16_t)~s;
+	fr[n - 2] = x >> 8;
+	fr[n - 1] = x & 0xff;
+	memcpy(probe + n - 2, fr + n - 2, 2);
+	assert_int_equal(sgt_udp_sum(probe, n), 0xffff);
+	fr[SGT_UDP_OFF + 6] = fr[SGT_UDP_OFF + 7] = 0xaa;	/* nonzero: recomputed */
+	sgt_fix_csums(fr, n);
+	assert_int_equal(sgt_check_csums(fr, n, false), 0);
+
+	check_fanout(f, 0, fr, n, 0, 4, "checksum 0 for one worker");
+	assert_int_equal(cap_frames[special][SGT_UDP_OFF + 6], 0xff);
+	assert_int_equal(cap_frames[special][SGT_UDP_OFF + 7], 0xff);
+}
+
+static void test_fanout_4(void **state)
+{
+	struct sgt_fixture *f = *state;
+	static const uint8_t types[] = { SG_WIRE_SCATTER, SG_WIRE_BCAST, SG_WIRE_RESULT };
+	static const uint32_t lens[] = { 1, 64, SG_CHUNK_BYTES };
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
+	for (size_t t = 0; t < sizeof(types); t++) {
+		for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+			char what[48];
+
+			snprintf(what, sizeof(what), "type %u, %u bytes", types[t], lens[l]);
+			n = request(fr, &f->comms[0].local, &f->comms[0].workers[0], types[t],
+				    lens[l], 0, true, 10 + t * 4 + l);
+			check_fanout(f, 0, fr, n, 0, 4, what);
+		}
+	}
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[0], SG_WIRE_SCATTER, 500, 0,
+		    false, 20);
+	check_fanout(f, 0, fr, n, 0, 4, "zero UDP checksum");
+	assert_int_equal(tx_fanout(f, 0), 4 * 10);
+}
+
+static void test_fanout_64(void **state)
+{
+	struct sgt_fixture *f = *state;
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 64), 0);
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[0], SG_WIRE_SCATTER,
+		    SG_CHUNK_BYTES, 0, true, 30);
+	check_fanout(f, 0, fr, n, 0, 64, "64 workers");
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[0], SG_WIRE_BCAST, 77, 0,
+		    false, 31);
+	check_fanout(f, 0, fr, n, 0, 64, "64 workers, zero UDP checksum");
+	assert_int_equal(tx_fanout(f, 0), 128);
+}
+
+/* Communicators larger than SG_FANOUT_BATCH get one datagram per batch,
+ * addressed to the batch's first worker and naming it in fanout_first. */
+static void test_fanout_batches(void **state)
+{
+	struct sgt_fixture *f = *state;
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, SG_MAX_WORKERS), 0);
+	for (uint32_t first = 0; first < SG_MAX_WORKERS; first += SG_FANOUT_BATCH) {
+		char what[48];
+
+		snprintf(what, sizeof(what), "batch at %u of %u", first, SG_MAX_WORKERS);
+		n = request(fr, &f->comms[0].local, &f->comms[0].workers[first],
+			    SG_WIRE_SCATTER, 256, first, true, 40 + first);
+		check_fanout(f, 0, fr, n, first, SG_FANOUT_BATCH, what);
+	}
+	assert_int_equal(tx_fanout(f, 0), SG_MAX_WORKERS);
+	/* A batch starting anywhere, one ending at the last worker. */
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[5], SG_WIRE_BCAST, 8, 5, true,
+		    50);
+	check_fanout(f, 0, fr, n, 5, SG_FANOUT_BATCH, "batch at 5");
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[1000], SG_WIRE_BCAST, 8, 1000,
+		    true, 51);
+	check_fanout(f, 0, fr, n, 1000, SG_MAX_WORKERS - 1000, "batch at 1000");
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[1023], SG_WIRE_BCAST, 8, 1023,
+		    true, 52);
+	check_fanout(f, 0, fr, n, 1023, 1, "batch at 1023");
+	/* Beyond the last worker: nobody to send to. */
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[0], SG_WIRE_BCAST, 8,
+		    SG_MAX_WORKERS, true, 53);
+	expect_untouched(f, fr, n, 0, "fanout_first == nworkers");
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[0], SG_WIRE_BCAST, 8,
+		    0xffffffffu, true, 54);
+	expect_untouched(f, fr, n, 0, "fanout_first 0xffffffff");
+}
+
+static void test_fanout_batch_partial(void **state)
+{
+	struct sgt_fixture *f = *state;
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 300), 0);
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[0], SG_WIRE_SCATTER, 64, 0,
+		    true, 60);
+	check_fanout(f, 0, fr, n, 0, SG_FANOUT_BATCH, "first batch of 300");
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[256], SG_WIRE_SCATTER, 64,
+		    SG_FANOUT_BATCH, true, 61);
+	check_fanout(f, 0, fr, n, SG_FANOUT_BATCH, 300 - SG_FANOUT_BATCH, "second batch of 300");
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[0], SG_WIRE_SCATTER, 64, 300,
+		    true, 62);
+	expect_untouched(f, fr, n, 0, "fanout_first 300 of 300");
+	assert_int_equal(tx_fanout(f, 0), 300);
+}
+
+static void test_passthrough(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sgt_addr src, *w0;
+	uint8_t fr[SGT_FRAME_MAX], dgram[SG_WIRE_HDR_LEN + 32];
+	struct sg_wire_msg m = { .type = SG_WIRE_SCATTER, .coll_id = 3, .msg_len = 32 };
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
+	w0 = &f->comms[0].workers[0];
+	/* A valid request, but already fanned out (a clone coming back). */
+	n = request(fr, &f->comms[0].local, w0, SG_WIRE_SCATTER, 100, 0, true, 70);
+	expect_untouched(f, fr, n, SG_CLONE_MARK, "already marked");
+	/* From another port of the coordinator's host. */
+	src = f->comms[0].local;
+	src.port = htons(9999);
+	n = request(fr, &src, w0, SG_WIRE_SCATTER, 100, 0, true, 71);
+	expect_untouched(f, fr, n, 0, "other source port");
+	/* From the communicator's port but another source IP. */
+	src = f->comms[0].local;
+	src.ip = htonl(0x0ac80063);
+	n = request(fr, &src, w0, SG_WIRE_SCATTER, 100, 0, true, 72);
+	expect_untouched(f, fr, n, 0, "other source IP");
+	/* A response (a worker's kind of datagram). */
+	n = request(fr, &f->comms[0].local, w0, SG_WIRE_RESPONSE, 100, 0, true, 73);
+	expect_untouched(f, fr, n, 0, "RESPONSE");
+	/* Bad magic, bad version. */
+	n = request(fr, &f->comms[0].local, w0, SG_WIRE_SCATTER, 100, 0, true, 74);
+	fr[SGT_SG_OFF + SGT_HDR_MAGIC + 3] ^= 0x01;
+	sgt_fix_csums(fr, n);
+	expect_untouched(f, fr, n, 0, "bad magic");
+	n = request(fr, &f->comms[0].local, w0, SG_WIRE_SCATTER, 100, 0, true, 75);
+	fr[SGT_SG_OFF + SGT_HDR_VERSION] = 2;
+	sgt_fix_csums(fr, n);
+	expect_untouched(f, fr, n, 0, "bad version");
+	/* Lengths disagreeing with the header: truncated header, UDP length. */
+	n = request(fr, &f->comms[0].local, w0, SG_WIRE_SCATTER, 100, 0, true, 76);
+	expect_untouched(f, fr, SGT_SG_OFF + 20, 0, "truncated header");
+	fr[SGT_UDP_OFF + 5]++;
+	sgt_fix_csums(fr, n);
+	expect_untouched(f, fr, n, 0, "UDP length + 1");
+	/* Not UDP: TCP from the communicator's port; not IP: ARP. */
+	sg_wire_encode(dgram, &m, 0);
+	memset(dgram + SG_WIRE_HDR_LEN, 3, 32);
+	n = sgt_build_ip(fr, &f->comms[0].local, w0, 6, dgram, sizeof(dgram), false);
+	expect_untouched(f, fr, n, 0, "TCP");
+	n = request(fr, &f->comms[0].local, w0, SG_WIRE_SCATTER, 100, 0, true, 77);
+	fr[12] = 0x08;
+	fr[13] = 0x06;
+	expect_untouched(f, fr, n, 0, "ARP ethertype");
+	/* A non-first fragment. */
+	n = request(fr, &f->comms[0].local, w0, SG_WIRE_SCATTER, 100, 0, true, 78);
+	fr[SGT_IP_OFF + 7] = 0x20;
+	sgt_fix_csums(fr, n);
+	expect_untouched(f, fr, n, 0, "non-first fragment");
+	assert_int_equal(tx_fanout(f, 0), 0);
+}
+
+/* A frame shorter than its IP and UDP lengths say (the sgbpf header complete,
+ * the payload cut) is not a datagram to fan out: sg_parse_hdr() promises to
+ * reject truncated datagrams (bpf/parse.bpf.h). */
+static void test_passthrough_truncated(void **state)
+{
+	struct sgt_fixture *f = *state;
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[0], SG_WIRE_SCATTER, 100, 0,
+		    true, 79);
+	expect_untouched(f, fr, n - 1, 0, "payload cut by 1 byte");
+	expect_untouched(f, fr, SGT_PAYLOAD_OFF, 0, "payload cut entirely");
+}
+
+/* IP options move the UDP header: every offset the program rewrites follows
+ * the IHL. */
+static void test_ip_options(void **state)
+{
+	struct sgt_fixture *f = *state;
+	uint8_t fr[SGT_FRAME_MAX + 8], plain[SGT_FRAME_MAX];
+	const size_t opt = 8, udp = SGT_UDP_OFF + 8;
+	static struct run_out o;
+	struct sgt_comm *c;
+	unsigned int got;
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
+	c = &f->comms[0];
+	n = request(plain, &c->local, &c->workers[0], SG_WIRE_SCATTER, 120, 0, true, 90);
+	memcpy(fr, plain, SGT_UDP_OFF);
+	memset(fr + SGT_UDP_OFF, 1, opt);	/* NOP options */
+	memcpy(fr + udp, plain + SGT_UDP_OFF, n - SGT_UDP_OFF);
+	fr[SGT_IP_OFF] = 0x47;
+	fr[SGT_IP_OFF + 3] = (uint8_t)(fr[SGT_IP_OFF + 3] + opt);
+	n += opt;
+	sgt_fix_csums(fr, n);
+	assert_int_equal(sgt_check_csums(fr, n, false), 0);
+
+	run(f, fr, n, 0, &o);
+	assert_int_equal(o.mark, SG_CLONE_MARK);
+	got = cap_collect(c->local.port, 3);
+	assert_int_equal(got, 3);
+	for (unsigned int i = 0; i < 4; i++) {
+		const uint8_t *g = i < 3 ? cap_frames[i] : o.data;
+		size_t len = i < 3 ? cap_lens[i] : o.len;
+		const struct sgt_addr *w = &c->workers[i];
+
+		assert_int_equal(len, n);
+		assert_memory_equal(g, w->mac, 6);
+		assert_memory_equal(g + SGT_IP_OFF + 16, &w->ip, 4);
+		assert_memory_equal(g + SGT_UDP_OFF, fr + SGT_UDP_OFF, opt);
+		assert_memory_equal(g + udp + 2, &w->port, 2);
+		assert_memory_equal(g + udp + SGT_UDP_LEN, fr + udp + SGT_UDP_LEN,
+				    n - udp - SGT_UDP_LEN);
+		assert_int_equal(sgt_check_csums(g, len, false), 0);
+	}
+}
+
+/* Two communicators: each request fans out to its own workers only. */
+static void test_two_comms(void **state)
+{
+	struct sgt_fixture *f = *state;
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
+	assert_int_equal(sgt_add_comm(f, 1, 3), 0);
+	n = request(fr, &f->comms[1].local, &f->comms[1].workers[0], SG_WIRE_SCATTER, 40, 0,
+		    true, 80);
+	check_fanout(f, 1, fr, n, 0, 3, "communicator 1");
+	assert_int_equal(cap_collect(f->comms[0].local.port, 0), 0);
+	assert_int_equal(tx_fanout(f, 0), 0);
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[0], SG_WIRE_SCATTER, 40, 0,
+		    true, 81);
+	check_fanout(f, 0, fr, n, 0, 4, "communicator 0");
+	assert_int_equal(tx_fanout(f, 1), 3);
+}
+
+/* The capture itself: a datagram sent on lo by a socket is seen once as
+ * PACKET_OUTGOING, so a missing clone cannot hide behind the capture. */
+static void test_capture_sees_lo(void **state)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(5555),
+				   .sin_addr.s_addr = htonl(0x7f000001) };
+	struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons(9000),
+				   .sin_addr.s_addr = htonl(0x7f000001) };
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+	assert_true(s >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&src, sizeof(src)), 0);
+	cap_drain();
+	assert_int_equal(sendto(s, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst)), 1);
+	assert_int_equal(cap_collect(htons(9000), 1), 1);
+	close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_capture_sees_lo),
+		cmocka_unit_test_setup_teardown(test_one_worker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_worker_zero_csum, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_csum_mangled_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fanout_4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fanout_64, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fanout_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fanout_batch_partial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_passthrough, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_passthrough_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ip_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_comms, setup, teardown),
+	};
+	int err;
+
+	if (geteuid() != 0) {
+		printf("SKIP: the BPF datapath tests need root (CAP_BPF, CAP_NET_ADMIN)\n");
+		return SGT_EXIT_SKIP;
+	}
+	if (unshare(CLONE_NEWNET) < 0) {
+		printf("SKIP: cannot create a network namespace: %s\n", strerror(errno));
+		return SGT_EXIT_SKIP;
+	}
+	err = lo_up();
+	if (err) {
+		fprintf(stderr, "cannot bring lo up in the test namespace: %s\n", strerror(-err));
+		return 1;
+	}
+	if (sgt_should_skip())
+		return SGT_EXIT_SKIP;
+	err = cap_open();
+	if (err) {
+		fprintf(stderr, "cannot open the capture socket on lo: %s\n", strerror(-err));
+		return 1;
+	}
+	return cmocka_run_group_tests_name("bpf_scatter", tests, NULL, NULL);
+}
