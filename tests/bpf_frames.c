@@ -444,16 +444,7 @@ int sgt_stats(struct sgt_fixture *f, uint32_t comm, struct sg_stats *out)
 		err = -errno;
 		goto out;
 	}
-	for (int c = 0; c < f->ncpus; c++) {
-		out->rx_accepted += percpu[c].rx_accepted;
-		out->rx_duplicate += percpu[c].rx_duplicate;
-		out->rx_stale += percpu[c].rx_stale;
-		out->rx_late += percpu[c].rx_late;
-		out->rx_unknown_src += percpu[c].rx_unknown_src;
-		out->rx_malformed += percpu[c].rx_malformed;
-		out->completed += percpu[c].completed;
-		out->tx_fanout += percpu[c].tx_fanout;
-	}
+	sg_stats_sum(out, percpu, f->ncpus);
 out:
 	free(percpu);
 	return err;

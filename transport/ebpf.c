@@ -482,7 +482,7 @@ static int ebpf_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, v
 
 static int ebpf_get_stats(struct sg_transport *tp, struct sg_comm_stats *out)
 {
-	struct sg_stats *percpu;
+	struct sg_stats *percpu, sum = {};
 	int err;
 
 	percpu = calloc((size_t)tp->dp->ncpus, sizeof(*percpu));
@@ -494,17 +494,17 @@ static int ebpf_get_stats(struct sg_transport *tp, struct sg_comm_stats *out)
 		free(percpu);
 		return sg_fail(err, "cannot read statistics: %s", strerror(-err));
 	}
-	memset(out, 0, sizeof(*out));
-	for (int c = 0; c < tp->dp->ncpus; c++) {
-		out->rx_accepted += percpu[c].rx_accepted;
-		out->rx_duplicate += percpu[c].rx_duplicate;
-		out->rx_stale += percpu[c].rx_stale;
-		out->rx_late += percpu[c].rx_late;
-		out->rx_unknown_src += percpu[c].rx_unknown_src;
-		out->rx_malformed += percpu[c].rx_malformed;
-		out->completed += percpu[c].completed;
-		out->tx_fanout += percpu[c].tx_fanout;
-	}
+	sg_stats_sum(&sum, percpu, tp->dp->ncpus);
+	*out = (struct sg_comm_stats){
+		.rx_accepted = sum.rx_accepted,
+		.rx_duplicate = sum.rx_duplicate,
+		.rx_stale = sum.rx_stale,
+		.rx_late = sum.rx_late,
+		.rx_unknown_src = sum.rx_unknown_src,
+		.rx_malformed = sum.rx_malformed,
+		.completed = sum.completed,
+		.tx_fanout = sum.tx_fanout,
+	};
 	free(percpu);
 	return 0;
 }

@@ -97,6 +97,23 @@ struct sg_stats {
 	__u64 tx_fanout;
 };
 
+#ifndef __BPF__
+/* Sum the per-CPU counters of one communicator into @acc. */
+static inline void sg_stats_sum(struct sg_stats *acc, const struct sg_stats *percpu, int ncpus)
+{
+	for (int c = 0; c < ncpus; c++) {
+		acc->rx_accepted += percpu[c].rx_accepted;
+		acc->rx_duplicate += percpu[c].rx_duplicate;
+		acc->rx_stale += percpu[c].rx_stale;
+		acc->rx_late += percpu[c].rx_late;
+		acc->rx_unknown_src += percpu[c].rx_unknown_src;
+		acc->rx_malformed += percpu[c].rx_malformed;
+		acc->completed += percpu[c].completed;
+		acc->tx_fanout += percpu[c].tx_fanout;
+	}
+}
+#endif
+
 /* Context the gather dispatcher hands to the per-op fold program (per-CPU). */
 struct sg_fold_ctx {
 	__u32 comm;
