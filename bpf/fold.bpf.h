@@ -1,29 +1,36 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Element-wise folds of one chunk into its accumulator. Called with the chunk's
  * spin lock held, so no helper calls and no out-of-line functions; indices are
- * masked to the chunk so the verifier sees every access in bounds. */
+ * masked to the chunk so the verifier sees every access in bounds. eBPF has no
+ * floating point: floats are folded with integer operations on their bits. */
 #ifndef SG_FOLD_BPF_H
 #define SG_FOLD_BPF_H
 
 #include "sgbpf/types.h"
 #include "sgbpf/wire.h"
+#include "sgbpf/maps.h"
 
-#define SG_FOLD_LOOP(T, acc, src, len, EXPR)					\
+/* for each element k of the chunk: the body (...), with a_ and b_ the accumulator and
+ * source arrays of T. */
+#define SG_FOR_ELEMS(T, acc, src, len, ...)					\
 	do {									\
 		T *a_ = (T *)(acc);						\
 		const T *b_ = (const T *)(src);					\
 		__u32 n_ = (len) / sizeof(T);					\
 		for (__u32 i = 0; i < SG_CHUNK_BYTES / sizeof(T); i++) {	\
 			__u32 k = i & (SG_CHUNK_BYTES / sizeof(T) - 1);		\
-			T a, b;							\
 			if (i >= n_)						\
 				break;						\
-			a = a_[k];						\
-			b = b_[k];						\
-			(void)a;						\
-			a_[k] = (EXPR);						\
+			__VA_ARGS__						\
 		}								\
 	} while (0)
+
+#define SG_FOLD_LOOP(T, acc, src, len, EXPR)					\
+	SG_FOR_ELEMS(T, acc, src, len, {					\
+		T a = a_[k], b = b_[k];						\
+		(void)a;							\
+		a_[k] = (EXPR);							\
+	})
 
 /* Integer ops whose result bits do not depend on signedness. */
 #define SG_FOLD_BITS(acc, src, len, dtype, EXPR)				\
@@ -35,30 +42,217 @@
 			SG_FOLD_LOOP(__u16, acc, src, len, EXPR); break;	\
 		case SG_INT32: case SG_UINT32:					\
 			SG_FOLD_LOOP(__u32, acc, src, len, EXPR); break;	\
-		default:							\
+		case SG_INT64: case SG_UINT64:					\
 			SG_FOLD_LOOP(__u64, acc, src, len, EXPR); break;	\
 		}								\
 	} while (0)
 
-/* Ops that compare, so signedness matters. */
-#define SG_FOLD_ORDERED(acc, src, len, dtype, EXPR)				\
+/* IEEE bits -> unsigned keys in the order of the values they encode (NaNs
+ * sort beyond the infinities of their sign). */
+static __always_inline __u32 sg_fkey32(__u32 b)
+{
+	return b ^ ((__u32)((__s32)b >> 31) | 0x80000000u);
+}
+
+static __always_inline __u64 sg_fkey64(__u64 b)
+{
+	return b ^ ((__u64)((__s64)b >> 63) | 0x8000000000000000ULL);
+}
+
+#define SG_ISNAN32(b) (((b) & 0x7fffffffu) > 0x7f800000u)
+#define SG_ISNAN64(b) (((b) & 0x7fffffffffffffffULL) > 0x7ff0000000000000ULL)
+
+/* MIN/MAX on IEEE bits: exact, and a NaN anywhere gives NaN. */
+#define SG_FMINMAX(a, b, ISNAN, KEY, CMP)					\
+	(ISNAN(a) ? (a) : ISNAN(b) ? (b) : KEY(b) CMP KEY(a) ? (b) : (a))
+
+/* Ops that compare, so signedness and encoding matter. */
+#define SG_FOLD_ORDERED(acc, src, len, dtype, CMP)				\
 	do {									\
 		switch (dtype) {						\
-		case SG_INT8: SG_FOLD_LOOP(__s8, acc, src, len, EXPR); break;	\
-		case SG_UINT8: SG_FOLD_LOOP(__u8, acc, src, len, EXPR); break;	\
-		case SG_INT16: SG_FOLD_LOOP(__s16, acc, src, len, EXPR); break; \
-		case SG_UINT16: SG_FOLD_LOOP(__u16, acc, src, len, EXPR); break; \
-		case SG_INT32: SG_FOLD_LOOP(__s32, acc, src, len, EXPR); break; \
-		case SG_UINT32: SG_FOLD_LOOP(__u32, acc, src, len, EXPR); break; \
-		case SG_INT64: SG_FOLD_LOOP(__s64, acc, src, len, EXPR); break; \
-		default: SG_FOLD_LOOP(__u64, acc, src, len, EXPR); break;	\
+		case SG_INT8: SG_FOLD_LOOP(__s8, acc, src, len, b CMP a ? b : a); break; \
+		case SG_UINT8: SG_FOLD_LOOP(__u8, acc, src, len, b CMP a ? b : a); break; \
+		case SG_INT16: SG_FOLD_LOOP(__s16, acc, src, len, b CMP a ? b : a); break; \
+		case SG_UINT16: SG_FOLD_LOOP(__u16, acc, src, len, b CMP a ? b : a); break; \
+		case SG_INT32: SG_FOLD_LOOP(__s32, acc, src, len, b CMP a ? b : a); break; \
+		case SG_UINT32: SG_FOLD_LOOP(__u32, acc, src, len, b CMP a ? b : a); break; \
+		case SG_INT64: SG_FOLD_LOOP(__s64, acc, src, len, b CMP a ? b : a); break; \
+		case SG_UINT64: SG_FOLD_LOOP(__u64, acc, src, len, b CMP a ? b : a); break; \
+		case SG_FLOAT32:						\
+			SG_FOLD_LOOP(__u32, acc, src, len,			\
+				     SG_FMINMAX(a, b, SG_ISNAN32, sg_fkey32, CMP)); \
+			break;							\
+		case SG_FLOAT64:						\
+			SG_FOLD_LOOP(__u64, acc, src, len,			\
+				     SG_FMINMAX(a, b, SG_ISNAN64, sg_fkey64, CMP)); \
+			break;							\
 		}								\
 	} while (0)
 
-/* acc = op(acc, src) over @len bytes. @op is a compile-time constant at every
- * call site, so each fold program contains only its own loops. */
-static __always_inline void sg_fold(void *acc, const void *src, __u32 len, __u8 dtype, int op)
+/* ---------------------------------------------------------- float SUM
+ * Each element accumulates as a 64-bit two's-complement mantissa M (in the
+ * result pool) scaled by 2^(E - SG_FSUM_BIAS), E and the specials seen in the
+ * aux word. A contribution is decoded from its IEEE bits into the same form,
+ * with a 53-bit mantissa; the operand with the smaller exponent is shifted
+ * right to the larger one (truncating below the larger one's quantum), so each
+ * addition errs by less than 2^-52 of the largest magnitude seen, and 1024
+ * addends of 53 bits cannot overflow 63 bits. docs/floats.md has the bound. */
+
+struct sg_fnum {
+	__s64 m;
+	__u32 e;
+	__u16 special;
+};
+
+static __always_inline struct sg_fnum sg_fdecode32(__u32 b)
 {
+	struct sg_fnum x = {};
+	__u32 e = (b >> 23) & 0xff, f = b & 0x7fffff;
+
+	if (e == 0xff) {
+		x.special = f ? SG_FSUM_NAN : (b >> 31) ? SG_FSUM_NINF : SG_FSUM_PINF;
+		return x;
+	}
+	/* m * 2^(e - 150) == (m << 29) * 2^((e + 896) - 1075) */
+	x.m = (__s64)(e ? f | 0x800000u : f) << 29;
+	x.e = (e ? e : 1) + 896;
+	if (b >> 31)
+		x.m = -x.m;
+	return x;
+}
+
+static __always_inline struct sg_fnum sg_fdecode64(__u64 b)
+{
+	struct sg_fnum x = {};
+	__u32 e = (b >> 52) & 0x7ff;
+	__u64 f = b & 0xfffffffffffffULL;
+
+	if (e == 0x7ff) {
+		x.special = f ? SG_FSUM_NAN : (b >> 63) ? SG_FSUM_NINF : SG_FSUM_PINF;
+		return x;
+	}
+	x.m = (__s64)(e ? f | 0x10000000000000ULL : f);
+	x.e = e ? e : 1;
+	if (b >> 63)
+		x.m = -x.m;
+	return x;
+}
+
+/* Arithmetic shift right by @d, which may exceed 63. */
+static __always_inline __s64 sg_sar(__s64 v, __u32 d)
+{
+	return d > 63 ? v >> 63 : v >> d;
+}
+
+static __always_inline void sg_fsum_add(__s64 *M, __u16 *aux, struct sg_fnum x)
+{
+	__u32 E = *aux & SG_FSUM_EXP;
+
+	if (x.special) {
+		*aux |= x.special;
+		return;
+	}
+	if (x.m == 0)
+		return;
+	if (*M == 0) {
+		*M = x.m;
+		E = x.e;
+	} else if (x.e > E) {
+		*M = sg_sar(*M, x.e - E) + x.m;
+		E = x.e;
+	} else {
+		*M += sg_sar(x.m, E - x.e);
+	}
+	*aux = (__u16)((*aux & ~SG_FSUM_EXP) | E);
+}
+
+#define SG_FSUM_LOOP(T, DECODE, acc, aux, src, len, first)			\
+	do {									\
+		__s64 *m_ = (__s64 *)(acc);					\
+		const T *b_ = (const T *)(src);					\
+		__u32 n_ = (len) / sizeof(T);					\
+		for (__u32 i = 0; i < SG_FSUM_ELEMS; i++) {			\
+			__u32 k = i & (SG_FSUM_ELEMS - 1);			\
+			if (i >= n_)						\
+				break;						\
+			if (first) {						\
+				m_[k] = 0;					\
+				(aux)[k] = 0;					\
+			}							\
+			sg_fsum_add(&m_[k], &(aux)[k], DECODE(b_[k]));		\
+		}								\
+	} while (0)
+
+/* ---------------------------------------------------------- MAXLOC/MINLOC
+ * Pairs of a value and an int32 index; the better value wins, and of equal
+ * values the lower index (MPI). */
+struct sg_loc32 {
+	__u32 v;
+	__s32 i;
+};
+
+struct sg_loc64 {
+	__u64 v;
+	__s32 i;
+	__s32 pad;
+};
+
+#define SG_LOC_BETTER(KA, KB, IA, IB, CMP) ((KB) CMP (KA) || ((KB) == (KA) && (IB) < (IA)))
+
+#define SG_FOLD_LOC(T, KEYT, KEY, acc, src, len, CMP)				\
+	SG_FOR_ELEMS(T, acc, src, len, {					\
+		KEYT ka = KEY(a_[k].v), kb = KEY(b_[k].v);			\
+		if (SG_LOC_BETTER(ka, kb, a_[k].i, b_[k].i, CMP)) {		\
+			a_[k].v = b_[k].v;					\
+			a_[k].i = b_[k].i;					\
+		}								\
+	})
+
+#define SG_KEY_S32(v) ((__s32)(v))
+#define SG_KEY_S64(v) ((__s64)(v))
+
+#define SG_FOLD_LOCS(acc, src, len, dtype, CMP)					\
+	do {									\
+		switch (dtype) {						\
+		case SG_INT32_LOC:						\
+			SG_FOLD_LOC(struct sg_loc32, __s32, SG_KEY_S32, acc, src, len, CMP); \
+			break;							\
+		case SG_FLOAT32_LOC:						\
+			SG_FOLD_LOC(struct sg_loc32, __u32, sg_fkey32, acc, src, len, CMP); \
+			break;							\
+		case SG_INT64_LOC:						\
+			SG_FOLD_LOC(struct sg_loc64, __s64, SG_KEY_S64, acc, src, len, CMP); \
+			break;							\
+		case SG_FLOAT64_LOC:						\
+			SG_FOLD_LOC(struct sg_loc64, __u64, sg_fkey64, acc, src, len, CMP); \
+			break;							\
+		}								\
+	} while (0)
+
+/* The first contribution of a chunk is copied, so no identity element is
+ * needed and the accumulator needs no reset between collectives. */
+static __always_inline void sg_fold_copy(void *acc, const void *src, __u32 len)
+{
+	SG_FOLD_LOOP(__u64, acc, src, len + 7, b);
+}
+
+/* acc = op(acc, src) over @len bytes (or the first contribution stored). @op
+ * is a compile-time constant at every call site, so each fold program holds
+ * only its own loops. */
+static __always_inline void sg_fold(void *acc, __u16 *aux, const void *src, __u32 len,
+				    __u8 dtype, int op, int first)
+{
+	if (op == SG_OP_SUM && (dtype == SG_FLOAT32 || dtype == SG_FLOAT64)) {
+		if (dtype == SG_FLOAT32)
+			SG_FSUM_LOOP(__u32, sg_fdecode32, acc, aux, src, len, first);
+		else
+			SG_FSUM_LOOP(__u64, sg_fdecode64, acc, aux, src, len, first);
+		return;
+	}
+	if (first) {
+		sg_fold_copy(acc, src, len);
+		return;
+	}
 	switch (op) {
 	case SG_OP_SUM:
 		SG_FOLD_BITS(acc, src, len, dtype, a + b);
@@ -67,10 +261,10 @@ static __always_inline void sg_fold(void *acc, const void *src, __u32 len, __u8 
 		SG_FOLD_BITS(acc, src, len, dtype, a * b);
 		break;
 	case SG_OP_MIN:
-		SG_FOLD_ORDERED(acc, src, len, dtype, b < a ? b : a);
+		SG_FOLD_ORDERED(acc, src, len, dtype, <);
 		break;
 	case SG_OP_MAX:
-		SG_FOLD_ORDERED(acc, src, len, dtype, b > a ? b : a);
+		SG_FOLD_ORDERED(acc, src, len, dtype, >);
 		break;
 	/* Bitwise ops are the same on 64-bit words whatever the element type;
 	 * the bytes past @len in the last word are never returned. */
@@ -83,14 +277,13 @@ static __always_inline void sg_fold(void *acc, const void *src, __u32 len, __u8 
 	case SG_OP_BXOR:
 		SG_FOLD_LOOP(__u64, acc, src, len + 7, a ^ b);
 		break;
+	case SG_OP_MAXLOC:
+		SG_FOLD_LOCS(acc, src, len, dtype, >);
+		break;
+	case SG_OP_MINLOC:
+		SG_FOLD_LOCS(acc, src, len, dtype, <);
+		break;
 	}
-}
-
-/* The first contribution of a chunk is copied, so no identity element is
- * needed and the accumulator needs no reset between collectives. */
-static __always_inline void sg_fold_copy(void *acc, const void *src, __u32 len)
-{
-	SG_FOLD_LOOP(__u64, acc, src, len + 7, b);
 }
 
 #endif

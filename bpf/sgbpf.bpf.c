@@ -19,7 +19,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "sgbpf.bpf.h"
+#include "sgbpf/agg.bpf.h"
 #include "parse.bpf.h"
 #include "fold.bpf.h"
 
@@ -118,89 +118,19 @@ int sg_scatter(struct __sk_buff *skb)
 
 /* ------------------------------------------------------------------- gather */
 
-static __always_inline int sg_fold_chunk(int op)
+static __always_inline int sg_fold_builtin(int op)
 {
-	__u32 zero = 0, key, w, word, p;
-	struct sg_chunk_state *cs;
-	struct sg_fold_ctx *fc;
-	struct sg_stats *st;
-	struct sg_slot *slot;
-	struct sg_event *ev;
-	__u64 bit;
-	void *acc;
-	int first, done = 0, ndone = 0;
+	struct sg_agg a;
+	int verdict = sg_agg_begin(&a);
 
-	fc = bpf_map_lookup_elem(&fold_scratch, &zero);
-	if (!fc)
-		return XDP_DROP;
-	st = bpf_map_lookup_elem(&stats, &fc->comm);
-	key = (fc->slot % SG_TOTAL_SLOTS) * SG_MAX_CHUNKS + (fc->chunk % SG_MAX_CHUNKS);
-	cs = bpf_map_lookup_elem(&chunks, &key);
-	acc = bpf_map_lookup_elem(&results, &key);
-	slot = bpf_map_lookup_elem(&slots, &fc->slot);
-	if (!cs || !acc || !slot)
-		return XDP_DROP;
-	w = fc->worker % SG_MAX_WORKERS;
-	word = w / 64;
-	bit = 1ULL << (w % 64);
-
-	bpf_spin_lock(&cs->lock);
-	if (cs->coll_id != fc->coll_id) {
-		if ((__s32)(fc->coll_id - cs->coll_id) < 0) {
-			bpf_spin_unlock(&cs->lock);
-			SG_STAT_INC(st, rx_stale);
-			return XDP_DROP;
-		}
-		/* First chunk of a newer collective in this slot. */
-		cs->coll_id = fc->coll_id;
-		cs->ncontrib = 0;
-		for (int i = 0; i < SG_WORKER_WORDS; i++)
-			cs->seen[i] = 0;
-	}
-	if (cs->seen[word] & bit) {
-		bpf_spin_unlock(&cs->lock);
-		SG_STAT_INC(st, rx_duplicate);
-		return XDP_DROP;
-	}
-	cs->seen[word] |= bit;
-	first = cs->ncontrib++ == 0;
-	if (first)
-		sg_fold_copy(acc, fc->data, fc->len);
-	else
-		sg_fold(acc, fc->data, fc->len, fc->dtype, op);
-	bpf_spin_unlock(&cs->lock);
-	SG_STAT_INC(st, rx_accepted);
-
-	bpf_spin_lock(&slot->lock);
-	if (slot->active && slot->coll_id == fc->coll_id) {
-		p = ++slot->progress[w];
-		if (p == slot->nchunks) {
-			slot->done[word] |= bit;
-			ndone = ++slot->ndone;
-			if (ndone == slot->target) {
-				slot->complete = 1;
-				done = 1;
-			}
-		}
-	}
-	bpf_spin_unlock(&slot->lock);
-
-	if (done) {
-		SG_STAT_INC(st, completed);
-		ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-		if (ev) {
-			ev->comm = fc->comm;
-			ev->slot = fc->slot % SG_SLOTS;
-			ev->coll_id = fc->coll_id;
-			ev->ndone = ndone;
-			bpf_ringbuf_submit(ev, 0);
-		}
-	}
-	return XDP_DROP;
+	if (verdict)
+		return verdict;
+	sg_fold(a.acc, a.aux, a.fc->data, a.fc->len, a.fc->dtype, op, a.first);
+	return sg_agg_end(&a);
 }
 
 #define SG_DEFINE_FOLD_PROG(name, op)						\
-	SEC("xdp") int sg_fold_##name(struct xdp_md *ctx) { return sg_fold_chunk(op); }
+	SEC("xdp") int sg_fold_##name(struct xdp_md *ctx) { return sg_fold_builtin(op); }
 
 SG_DEFINE_FOLD_PROG(sum, SG_OP_SUM)
 SG_DEFINE_FOLD_PROG(prod, SG_OP_PROD)
@@ -209,12 +139,14 @@ SG_DEFINE_FOLD_PROG(max, SG_OP_MAX)
 SG_DEFINE_FOLD_PROG(band, SG_OP_BAND)
 SG_DEFINE_FOLD_PROG(bor, SG_OP_BOR)
 SG_DEFINE_FOLD_PROG(bxor, SG_OP_BXOR)
+SG_DEFINE_FOLD_PROG(maxloc, SG_OP_MAXLOC)
+SG_DEFINE_FOLD_PROG(minloc, SG_OP_MINLOC)
 
-/* Fold programs indexed by enum sg_op, filled by libbpf at load time. A
- * user-supplied op will be one more entry. */
+/* Fold programs indexed by op: the built-in ones filled by libbpf at load
+ * time, user aggregation programs from SG_OP_USER on by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, SG_OP_COUNT);
+	__uint(max_entries, SG_OP_USER + SG_MAX_COMMS);
 	__uint(key_size, sizeof(__u32));	/* no BTF key: prog arrays reject it */
 	__array(values, int(struct xdp_md *));
 } fold_progs SEC(".maps") = {
@@ -226,6 +158,8 @@ struct {
 		[SG_OP_BAND] = (void *)&sg_fold_band,
 		[SG_OP_BOR] = (void *)&sg_fold_bor,
 		[SG_OP_BXOR] = (void *)&sg_fold_bxor,
+		[SG_OP_MAXLOC] = (void *)&sg_fold_maxloc,
+		[SG_OP_MINLOC] = (void *)&sg_fold_minloc,
 	},
 };
 
@@ -240,8 +174,9 @@ int sg_gather(struct xdp_md *ctx)
 	struct sg_slot *slot;
 	struct sg_stats *st;
 	struct sg_l4 l4;
-	__u32 zero = 0, *comm, *worker, slot_idx, coll_id, len, chunk, expect, word;
-	__u64 nonce, bit;
+	__u32 zero = 0, *comm, *worker, slot_idx, coll_id, len, chunk, expect, word, msg_len;
+	__u32 cbytes, entry;
+	__u64 nonce, bit, gen;
 	__u8 dtype, op;
 	int verdict = 0; /* 0 ok, 1 stale, 2 malformed, 3 late */
 
@@ -275,11 +210,14 @@ int sg_gather(struct xdp_md *ctx)
 	dtype = hdr->dtype;
 	op = hdr->op;
 	len = hdr->len;
-	if (chunk >= SG_MAX_CHUNKS || hdr->nchunks > SG_MAX_CHUNKS || hdr->chunk >= hdr->nchunks)
+	msg_len = hdr->msg_len;
+	/* Geometry: chunks of sg_wire_response_chunk(dtype) bytes. */
+	cbytes = sg_wire_response_chunk(dtype);
+	if (chunk >= SG_MAX_CHUNKS || hdr->chunk >= hdr->nchunks || msg_len > SG_MAX_MSG_BYTES ||
+	    msg_len <= chunk * cbytes)
 		goto malformed;
-	expect = hdr->msg_len - chunk * SG_CHUNK_BYTES;
-	if (hdr->msg_len > SG_MAX_MSG_BYTES || hdr->msg_len <= chunk * SG_CHUNK_BYTES ||
-	    len != (expect < SG_CHUNK_BYTES ? expect : SG_CHUNK_BYTES))
+	expect = msg_len - chunk * cbytes;
+	if (len != (expect < cbytes ? expect : cbytes))
 		goto malformed;
 
 	fc = bpf_map_lookup_elem(&fold_scratch, &zero);
@@ -302,7 +240,7 @@ int sg_gather(struct xdp_md *ctx)
 	if (!slot->active || slot->coll_id != coll_id)
 		verdict = 1;
 	else if (slot->nonce != nonce || slot->dtype != dtype || slot->op != op ||
-		 slot->msg_len != hdr->msg_len || slot->count != hdr->count ||
+		 slot->msg_len != msg_len || slot->count != hdr->count ||
 		 slot->nchunks != hdr->nchunks)
 		verdict = 2;
 	else if (!(slot->admitted[word] & bit)) {
@@ -313,6 +251,8 @@ int sg_gather(struct xdp_md *ctx)
 			verdict = 3;
 		}
 	}
+	gen = slot->gen;
+	entry = slot->chunk_base + chunk;
 	bpf_spin_unlock(&slot->lock);
 	if (verdict == 1) {
 		SG_STAT_INC(st, rx_stale);
@@ -328,10 +268,13 @@ int sg_gather(struct xdp_md *ctx)
 	fc->comm = *comm;
 	fc->slot = slot_idx;
 	fc->chunk = chunk;
+	fc->entry = entry;
 	fc->worker = *worker;
 	fc->coll_id = coll_id;
+	fc->gen = gen;
 	fc->len = len;
 	fc->dtype = dtype;
+	fc->op = op;
 	bpf_tail_call(ctx, &fold_progs, op);
 malformed:
 	SG_STAT_INC(st, rx_malformed);

@@ -89,7 +89,7 @@ int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **out)
 
 	if (!opts || !out)
 		return sg_fail(-EINVAL, "sg_comm_create: opts and comm must not be NULL");
-	err = sg_opts_check(opts, opts->sz, SG_OPTS_KNOWN(sg_comm_opts, workers_file),
+	err = sg_opts_check(opts, opts->sz, SG_OPTS_KNOWN(sg_comm_opts, agg_program),
 			    "sg_comm_opts");
 	if (err)
 		return err;
@@ -99,6 +99,8 @@ int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **out)
 		return sg_fail(-EINVAL, "sg_comm_opts: ifname '%s' is too long", opts->ifname);
 	if (!opts->local_port)
 		return sg_fail(-EINVAL, "sg_comm_opts: local_port is required");
+	if (!!opts->agg_object != !!opts->agg_program)
+		return sg_fail(-EINVAL, "sg_comm_opts: agg_object and agg_program go together");
 
 	comm = calloc(1, sizeof(*comm));
 	if (!comm)
@@ -125,6 +127,17 @@ int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **out)
 	err = load_workers(comm, opts);
 	if (err)
 		goto fail;
+	comm->busy_poll = opts->busy_poll;
+	comm->pass_responses = opts->pass_responses;
+	comm->next_coll_id = 1;
+	if (opts->agg_object) {
+		comm->agg_object = strdup(opts->agg_object);
+		comm->agg_program = strdup(opts->agg_program);
+		if (!comm->agg_object || !comm->agg_program) {
+			err = sg_fail(-ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
 	if (getrandom(&comm->nonce_state, sizeof(comm->nonce_state), 0) != sizeof(comm->nonce_state))
 		comm->nonce_state = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 
@@ -133,7 +146,7 @@ int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **out)
 		goto fail;
 	comm->sock = err;
 	comm->ops = &sg_transport_ebpf;
-	err = comm->ops->create(comm, &comm->tp, &comm->next_coll_id);
+	err = comm->ops->create(comm, &comm->tp);
 	if (err)
 		goto fail;
 	sg_log(SG_LOG_INFO, "communicator on %s port %u with %zu workers (%s transport)",
@@ -143,6 +156,8 @@ int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **out)
 fail:
 	if (comm->sock >= 0)
 		close(comm->sock);
+	free(comm->agg_object);
+	free(comm->agg_program);
 	free(comm->workers);
 	free(comm);
 	return err;
@@ -153,8 +168,10 @@ void sg_comm_destroy(sg_comm *comm)
 	if (!comm)
 		return;
 	if (comm->tp)
-		comm->ops->destroy(comm->tp, comm->next_coll_id);
+		comm->ops->destroy(comm->tp);
 	close(comm->sock);
+	free(comm->agg_object);
+	free(comm->agg_program);
 	free(comm->workers);
 	free(comm);
 }

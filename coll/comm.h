@@ -21,10 +21,35 @@ struct sg_comm {
 	int sock;			/* bound to local; sends requests */
 	const struct sg_transport_ops *ops;
 	struct sg_transport *tp;
+	int busy_poll;
+	int pass_responses;
+	char *agg_object;
+	char *agg_program;
 	uint32_t next_coll_id;
+	uint64_t inflight[SG_SLOTS / 64];	/* slots of requests not yet freed */
 	uint64_t nonce_state;
 	uint8_t dgram[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
+	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];	/* passed-on responses */
 };
+
+enum sg_request_kind {
+	SG_REQ_REDUCE,
+	SG_REQ_ALLGATHER,
+	SG_REQ_BCAST,
+};
+
+/* Start a reduce or allgather: check arguments, take a slot, arm the
+ * transport, send the request. */
+int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, const void *request,
+			   size_t request_len, void *result, size_t count, enum sg_datatype dt,
+			   enum sg_op op, struct sg_reduce_params *params, struct sg_request **req);
+
+/* A request that is complete once created (a broadcast already sent). */
+struct sg_request *sg_request_sent(struct sg_comm *comm);
+
+/* A collective id whose slot is free (and mark it taken), or -EBUSY. */
+int sg_comm_take_id(struct sg_comm *comm, uint32_t *coll_id);
+void sg_comm_free_id(struct sg_comm *comm, uint32_t coll_id);
 
 /* Send message @m with payload @payload (m->msg_len bytes) to every worker,
  * one datagram per chunk. */
@@ -37,9 +62,5 @@ uint64_t sg_comm_nonce(struct sg_comm *comm);
  * any bytes past what this library knows (@known) must be zero. */
 int sg_opts_check(const void *opts, size_t sz, size_t known, const char *name);
 
-/* Shared body of sg_scatter_reduce() and sg_allgather(). */
-int sg_reduce_common(struct sg_comm *comm, const void *request, size_t request_len,
-		     void *result, size_t count, enum sg_datatype dt, enum sg_op op,
-		     struct sg_reduce_params *params, struct sg_tp_reduce *r);
 
 #endif

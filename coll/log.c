@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
+#include "sgbpf/wire.h"
 
 /* Messages are short (a path and a reason); longer ones are cut with "...". */
 #define SG_ERRMSG_LEN 1024
@@ -245,22 +246,7 @@ unknown:
 
 size_t sg_datatype_size(enum sg_datatype dt)
 {
-	switch (dt) {
-	case SG_INT8:
-	case SG_UINT8:
-		return 1;
-	case SG_INT16:
-	case SG_UINT16:
-		return 2;
-	case SG_INT32:
-	case SG_UINT32:
-		return 4;
-	case SG_INT64:
-	case SG_UINT64:
-		return 8;
-	default:
-		return 0;
-	}
+	return sg_wire_dtype_size((unsigned int)dt);
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)

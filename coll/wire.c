@@ -8,6 +8,7 @@
 
 void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)
 {
+	size_t cb = sg_wire_chunk_bytes(m->type, m->dtype);
 	struct sg_wire_hdr h = {
 		.magic = htole32(SG_WIRE_MAGIC),
 		.version = SG_WIRE_VERSION,
@@ -18,8 +19,8 @@ void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)
 		.count = htole32(m->count),
 		.msg_len = htole32(m->msg_len),
 		.chunk = htole16((uint16_t)chunk),
-		.nchunks = htole16((uint16_t)sg_wire_nchunks(m->msg_len)),
-		.len = htole16((uint16_t)sg_wire_chunk_len(m->msg_len, chunk)),
+		.nchunks = htole16((uint16_t)sg_wire_nchunks_of(m->msg_len, cb)),
+		.len = htole16((uint16_t)sg_wire_chunk_len_of(m->msg_len, chunk, cb)),
 		.nonce = htole64(m->nonce),
 	};
 
@@ -36,6 +37,7 @@ void sg_wire_set_fanout_first(void *dgram, uint32_t first)
 int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr)
 {
 	struct sg_wire_hdr h;
+	size_t cb;
 
 	if (len < SG_WIRE_HDR_LEN)
 		return -EBADMSG;
@@ -55,8 +57,9 @@ int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr)
 		return -EBADMSG;
 	if (h.type < SG_WIRE_SCATTER || h.type > SG_WIRE_RESPONSE)
 		return -EBADMSG;
-	if (h.msg_len > SG_MAX_MSG_BYTES || h.nchunks != sg_wire_nchunks(h.msg_len) ||
-	    h.chunk >= h.nchunks || h.len != sg_wire_chunk_len(h.msg_len, h.chunk))
+	cb = sg_wire_chunk_bytes(h.type, h.dtype);
+	if (h.msg_len > SG_MAX_MSG_BYTES || h.nchunks != sg_wire_nchunks_of(h.msg_len, cb) ||
+	    h.chunk >= h.nchunks || h.len != sg_wire_chunk_len_of(h.msg_len, h.chunk, cb))
 		return -EBADMSG;
 	if (len != SG_WIRE_HDR_LEN + (size_t)h.len)
 		return -EBADMSG;

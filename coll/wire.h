@@ -8,21 +8,38 @@
 #include <stdint.h>
 #include "sgbpf/wire.h"
 
-/* Chunks needed for a message of @len bytes: at least one, so that an empty
- * message is still one datagram. */
-static inline unsigned int sg_wire_nchunks(size_t len)
+/* Chunks of @cb bytes needed for a message of @len bytes: at least one, so
+ * that an empty message is still one datagram. */
+static inline unsigned int sg_wire_nchunks_of(size_t len, size_t cb)
 {
-	return len == 0 ? 1 : (unsigned int)((len + SG_CHUNK_BYTES - 1) / SG_CHUNK_BYTES);
+	return len == 0 ? 1 : (unsigned int)((len + cb - 1) / cb);
 }
 
-/* Payload bytes of chunk @chunk of a message of @len bytes. */
-static inline size_t sg_wire_chunk_len(size_t len, unsigned int chunk)
+/* Payload bytes of chunk @chunk of a message of @len bytes in chunks of @cb. */
+static inline size_t sg_wire_chunk_len_of(size_t len, unsigned int chunk, size_t cb)
 {
-	size_t off = (size_t)chunk * SG_CHUNK_BYTES;
+	size_t off = (size_t)chunk * cb;
 
 	if (off >= len)
 		return 0;
-	return len - off < SG_CHUNK_BYTES ? len - off : SG_CHUNK_BYTES;
+	return len - off < cb ? len - off : cb;
+}
+
+/* Coordinator messages travel in SG_CHUNK_BYTES chunks. */
+static inline unsigned int sg_wire_nchunks(size_t len)
+{
+	return sg_wire_nchunks_of(len, SG_CHUNK_BYTES);
+}
+
+static inline size_t sg_wire_chunk_len(size_t len, unsigned int chunk)
+{
+	return sg_wire_chunk_len_of(len, chunk, SG_CHUNK_BYTES);
+}
+
+/* Chunk size of a message of type @type carrying @dtype elements. */
+static inline size_t sg_wire_chunk_bytes(unsigned int type, unsigned int dtype)
+{
+	return type == SG_WIRE_RESPONSE ? sg_wire_response_chunk(dtype) : SG_CHUNK_BYTES;
 }
 
 struct sg_wire_msg {

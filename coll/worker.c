@@ -215,6 +215,8 @@ int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, si
 	if (req->type != SG_MSG_SCATTER)
 		return sg_fail(-EINVAL, "only a SCATTER request can be answered (got type %d)",
 			       (int)req->type);
+	if ((unsigned int)req->dtype >= SG_DATATYPE_COUNT)
+		return sg_fail(-EINVAL, "unknown datatype %d", (int)req->dtype);
 	want = req->count * sg_datatype_size(req->dtype);
 	if (len != want || want == 0)
 		return sg_fail(-EINVAL, "reply of %zu bytes; collective %u expects %zu x %zu = %zu",
@@ -228,13 +230,14 @@ int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, si
 		.msg_len = (uint32_t)len,
 		.nonce = req->nonce,
 	};
-	for (unsigned int c = 0; c < sg_wire_nchunks(len); c++) {
-		size_t clen = sg_wire_chunk_len(len, c);
+	size_t cb = sg_wire_response_chunk(req->dtype);
+
+	for (unsigned int c = 0; c < sg_wire_nchunks_of(len, cb); c++) {
+		size_t clen = sg_wire_chunk_len_of(len, c, cb);
 		ssize_t n;
 
 		sg_wire_encode(w->tx, &m, c);
-		memcpy(w->tx + SG_WIRE_HDR_LEN, (const uint8_t *)data + (size_t)c * SG_CHUNK_BYTES,
-		       clen);
+		memcpy(w->tx + SG_WIRE_HDR_LEN, (const uint8_t *)data + (size_t)c * cb, clen);
 		do {
 			n = sendto(w->fd, w->tx, SG_WIRE_HDR_LEN + clen, 0,
 				   (const struct sockaddr *)&req->from, sizeof(req->from));

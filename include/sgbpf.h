@@ -43,6 +43,8 @@ extern "C" {
 
 /** Largest request, broadcast message or reduced vector, in bytes (1 MiB). */
 #define SG_MAX_MESSAGE_BYTES (1024u * 1024u)
+/** Collectives in flight per communicator (non-blocking calls). */
+#define SG_MAX_INFLIGHT 64u
 /** Largest number of workers of one communicator. */
 #define SG_MAX_WORKERS_PER_COMM 1024u
 /** Default timeout of a collective when the caller gives none (ms). */
@@ -79,6 +81,13 @@ SGBPF_API const char *sg_strerror(int err);
 /** The detailed message of the last failure in this thread ("" if none). */
 SGBPF_API const char *sg_errmsg(void);
 
+/** MAXLOC/MINLOC elements (MPI's MPI_2INT, MPI_LONG_INT, MPI_FLOAT_INT,
+ * MPI_DOUBLE_INT). */
+struct sg_int32_loc { int32_t value; int32_t index; };
+struct sg_int64_loc { int64_t value; int32_t index; int32_t pad; };
+struct sg_float32_loc { float value; int32_t index; };
+struct sg_float64_loc { double value; int32_t index; int32_t pad; };
+
 /** Size in bytes of one element of @p dt, or 0 if @p dt is not a datatype. */
 SGBPF_API size_t sg_datatype_size(enum sg_datatype dt);
 
@@ -100,8 +109,20 @@ struct sg_comm_opts {
 	/** ...or as a file of "host:port" lines ('#' comments and blank lines allowed).
 	 * Exactly one of @ref workers and @ref workers_file must be given. */
 	const char *workers_file;
+	/** Completion delivery: 0 (default) sleeps in poll() on an fd (see
+	 * sg_comm_fd()); 1 busy-polls memory shared with the kernel and completes
+	 * without any system call, burning a core while it waits. */
+	int busy_poll;
+	/** Also pass every folded response on to the network stack, where
+	 * sg_comm_recv_response() reads it (default: dropped after folding). */
+	int pass_responses;
+	/** A user aggregation program: an object file built against
+	 * <sgbpf/agg.bpf.h> (see docs/aggregation.md) and the name of its XDP
+	 * program. Collectives select it with op SG_OP_USER. */
+	const char *agg_object;
+	const char *agg_program;
 };
-#define sg_comm_opts__last_field workers_file
+#define sg_comm_opts__last_field agg_program
 
 /**
  * Create a communicator: resolve the workers' link-layer addresses, load and
@@ -146,6 +167,27 @@ struct sg_comm_stats {
 
 /** Read the counters of @p comm. */
 SGBPF_API int sg_comm_get_stats(const sg_comm *comm, struct sg_comm_stats *stats);
+
+/** An fd that becomes readable when a collective of @p comm may have
+ * completed, for the application's own poll/epoll loop (then call sg_test()).
+ * Communicators on one interface share it. */
+SGBPF_API int sg_comm_fd(const sg_comm *comm);
+
+/** One worker's response, passed on with sg_comm_opts::pass_responses. */
+struct sg_response {
+	size_t rank;             /**< the worker */
+	uint32_t coll_id;        /**< its collective */
+	unsigned int chunk;      /**< chunk index; chunks hold sg_response_chunk_bytes() bytes */
+	const void *data;        /**< valid until the next call */
+	size_t len;
+};
+
+/** Read the next passed-on response (@p timeout_ms as sg_worker_recv()).
+ * @return 0, -EAGAIN, -ETIMEDOUT, -EINVAL (pass_responses not set). */
+SGBPF_API int sg_comm_recv_response(sg_comm *comm, struct sg_response *resp, int timeout_ms);
+
+/** Bytes of a full response chunk of @p dt (the last one may be shorter). */
+SGBPF_API size_t sg_response_chunk_bytes(enum sg_datatype dt);
 
 /** Parameters and report of one scatter-reduce (may be NULL: wait for all,
  * SG_DEFAULT_TIMEOUT_MS). */
@@ -193,6 +235,49 @@ SGBPF_API int sg_allgather(sg_comm *comm, const void *request, size_t request_le
 /** Send @p len bytes (0 to SG_MAX_MESSAGE_BYTES) to every worker; the kernel
  * does the fan-out. @return 0, -EINVAL, -E2BIG or a send error. */
 SGBPF_API int sg_bcast(sg_comm *comm, const void *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Non-blocking collectives                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** A collective in flight. */
+typedef struct sg_request sg_request;
+
+/**
+ * Start a scatter-reduce and return at once. @p result and @p params must
+ * stay valid until the request completes; @p request is sent before the call
+ * returns. Up to 64 collectives may be in flight per communicator; results
+ * never cross between them. The timeout of @p params runs from this call.
+ * @return 0 and *@p req, -EBUSY (64 in flight: complete one first), -ENOSPC
+ * (the accumulator pool of the interface is full), or the errors of
+ * sg_scatter_reduce().
+ */
+SGBPF_API int sg_iscatter_reduce(sg_comm *comm, const void *request, size_t request_len,
+				 void *result, size_t count, enum sg_datatype dt, enum sg_op op,
+				 struct sg_reduce_params *params, sg_request **req);
+
+/** Non-blocking sg_allgather(): the result is fanned out to the workers when
+ * the request is completed by sg_test()/sg_wait(). */
+SGBPF_API int sg_iallgather(sg_comm *comm, const void *request, size_t request_len,
+			    void *result, size_t count, enum sg_datatype dt, enum sg_op op,
+			    struct sg_reduce_params *params, sg_request **req);
+
+/** Non-blocking sg_bcast(); the message is sent before the call returns. */
+SGBPF_API int sg_ibcast(sg_comm *comm, const void *buf, size_t len, sg_request **req);
+
+/**
+ * Check @p *req without blocking. When it has completed (or timed out), set
+ * *@p done to 1, free it, set *@p req to NULL and return its status (as the
+ * blocking call would); otherwise set *@p done to 0 and return 0.
+ */
+SGBPF_API int sg_test(sg_request **req, int *done);
+
+/** Wait for @p *req, free it, set *@p req to NULL; returns its status. */
+SGBPF_API int sg_wait(sg_request **req);
+
+/** sg_wait() on each of @p n requests (NULL entries are skipped); statuses
+ * go to @p statuses when not NULL. Returns 0 or the first error. */
+SGBPF_API int sg_waitall(size_t n, sg_request **reqs, int *statuses);
 
 /* ------------------------------------------------------------------------ */
 /* Worker                                                                    */

@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #define SG_BPF_TCX_EGRESS 47
 
 #define SG_NEIGH_TIMEOUT_MS 3000
+#define SG_VERIFIER_LOG (1 << 20)
 
 struct sg_datapath {
 	struct sg_datapath *next;	/* registry list */
@@ -41,39 +43,35 @@ struct sg_datapath {
 	int tcx_link_fd;		/* -1 when attached as a classic tc filter */
 	struct bpf_tc_hook tc_hook;
 	struct bpf_tc_opts tc_opts;
-	uint8_t *results;		/* mmapped result map */
+	/* Mmapped maps: accumulators, float SUM exponents, completion words. */
+	uint8_t *results;
 	size_t results_len;
+	uint16_t *aux;
+	size_t aux_len;
+	volatile struct sg_completion *completions;
+	size_t completions_len;
 	struct ring_buffer *rb;
-	pthread_mutex_t lock;		/* event consumption */
 	int ncpus;
+	pthread_mutex_t lock;		/* everything below, and ring consumption */
 	struct sg_transport *comms[SG_MAX_COMMS];
-	uint32_t next_coll_id[SG_MAX_COMMS]; /* survives communicator reuse */
+	uint64_t gen;			/* last generation handed out */
+	uint64_t pool_used[SG_POOL_CHUNKS / 64];
+	struct bpf_object *user_obj[SG_MAX_COMMS];	/* aggregation programs */
 };
 
 struct sg_transport {
 	struct sg_datapath *dp;
 	struct sg_comm *comm;
 	uint32_t idx;			/* communicator index in the datapath */
-	uint32_t completed[SG_SLOTS];	/* last completed collective per slot */
-	uint32_t ndone[SG_SLOTS];
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sg_datapath *registry;
 
+/* Completion is read from the mmapped completion words; the ring buffer only
+ * wakes the waiter, so its records need no handling. */
 static int on_event(void *ctx, void *data, size_t size)
 {
-	struct sg_datapath *dp = ctx;
-	const struct sg_event *ev = data;
-	struct sg_transport *tp;
-
-	if (size < sizeof(*ev) || ev->comm >= SG_MAX_COMMS || ev->slot >= SG_SLOTS)
-		return 0;
-	tp = dp->comms[ev->comm];
-	if (tp) {
-		__atomic_store_n(&tp->ndone[ev->slot], ev->ndone, __ATOMIC_RELAXED);
-		__atomic_store_n(&tp->completed[ev->slot], ev->coll_id, __ATOMIC_RELEASE);
-	}
 	return 0;
 }
 
@@ -121,11 +119,24 @@ static void dp_free(struct sg_datapath *dp)
 	ring_buffer__free(dp->rb);
 	if (dp->results)
 		munmap(dp->results, dp->results_len);
+	if (dp->aux)
+		munmap(dp->aux, dp->aux_len);
+	if (dp->completions)
+		munmap((void *)dp->completions, dp->completions_len);
 	detach_tc(dp);
 	bpf_link__destroy(dp->xdp_link);
 	sgbpf_bpf__destroy(dp->skel);
 	pthread_mutex_destroy(&dp->lock);
 	free(dp);
+}
+
+static void *map_mmap(const struct bpf_map *map, int prot, size_t *len)
+{
+	void *p;
+
+	*len = (size_t)bpf_map__max_entries(map) * ((bpf_map__value_size(map) + 7) & ~7u);
+	p = mmap(NULL, *len, prot, MAP_SHARED, bpf_map__fd(map), 0);
+	return p == MAP_FAILED ? NULL : p;
 }
 
 static int dp_create(int ifindex, const char *ifname, struct sg_datapath **out)
@@ -139,8 +150,6 @@ static int dp_create(int ifindex, const char *ifname, struct sg_datapath **out)
 	dp->ifindex = ifindex;
 	dp->tcx_link_fd = -1;
 	pthread_mutex_init(&dp->lock, NULL);
-	for (int i = 0; i < SG_MAX_COMMS; i++)
-		dp->next_coll_id[i] = 1;
 	dp->ncpus = libbpf_num_possible_cpus();
 	if (dp->ncpus <= 0) {
 		err = sg_fail(dp->ncpus ? dp->ncpus : -EINVAL, "cannot count possible CPUs");
@@ -173,13 +182,11 @@ static int dp_create(int ifindex, const char *ifname, struct sg_datapath **out)
 	if (err)
 		goto fail;
 
-	dp->results_len = (size_t)bpf_map__max_entries(dp->skel->maps.results) *
-			  bpf_map__value_size(dp->skel->maps.results);
-	dp->results = mmap(NULL, dp->results_len, PROT_READ, MAP_SHARED,
-			   bpf_map__fd(dp->skel->maps.results), 0);
-	if (dp->results == MAP_FAILED) {
-		dp->results = NULL;
-		err = sg_fail(-errno, "cannot mmap the result map: %s", strerror(errno));
+	dp->results = map_mmap(dp->skel->maps.results, PROT_READ, &dp->results_len);
+	dp->aux = map_mmap(dp->skel->maps.result_aux, PROT_READ, &dp->aux_len);
+	dp->completions = map_mmap(dp->skel->maps.completions, PROT_READ, &dp->completions_len);
+	if (!dp->results || !dp->aux || !dp->completions) {
+		err = sg_fail(-errno, "cannot mmap the result maps: %s", strerror(errno));
 		goto fail;
 	}
 	dp->rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.events), on_event, dp, NULL);
@@ -193,6 +200,81 @@ static int dp_create(int ifindex, const char *ifname, struct sg_datapath **out)
 fail:
 	dp_free(dp);
 	return (int)err;
+}
+
+/* Load a user aggregation program into the datapath: its maps that share a
+ * name with the datapath's are the datapath's, and it becomes the fold program
+ * of op SG_OP_USER for this communicator only. */
+static int load_user_agg(struct sg_transport *tp)
+{
+	struct sg_datapath *dp = tp->dp;
+	struct sg_comm *comm = tp->comm;
+	uint32_t key = SG_OP_USER + tp->idx;
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	char *log = NULL;
+	int err, fd;
+
+	obj = bpf_object__open_file(comm->agg_object, NULL);
+	if (!obj)
+		return sg_fail(-errno, "cannot open aggregation object %s: %s", comm->agg_object,
+			       strerror(errno));
+	prog = bpf_object__find_program_by_name(obj, comm->agg_program);
+	if (!prog || bpf_program__type(prog) != BPF_PROG_TYPE_XDP) {
+		err = sg_fail(-ENOENT, "%s has no XDP program named '%s'", comm->agg_object,
+			      comm->agg_program);
+		goto fail;
+	}
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_autoload(prog, !strcmp(bpf_program__name(prog), comm->agg_program));
+	prog = bpf_object__find_program_by_name(obj, comm->agg_program);
+	log = calloc(1, SG_VERIFIER_LOG);
+	if (log)
+		bpf_program__set_log_buf(prog, log, SG_VERIFIER_LOG);
+	bpf_object__for_each_map(map, obj) {
+		struct bpf_map *own = bpf_object__find_map_by_name(dp->skel->obj, bpf_map__name(map));
+
+		if (own && (err = bpf_map__reuse_fd(map, bpf_map__fd(own))) < 0) {
+			err = sg_fail(err, "%s: cannot share map %s: %s", comm->agg_object,
+				      bpf_map__name(map), strerror(-err));
+			goto fail;
+		}
+	}
+	err = bpf_object__load(obj);
+	if (err) {
+		if (log && *log)
+			sg_log(SG_LOG_WARN, "verifier log of %s:\n%s", comm->agg_program, log);
+		err = sg_fail(err, "aggregation program %s in %s was rejected: %s%s%.*s",
+			      comm->agg_program, comm->agg_object, strerror(-err),
+			      log && *log ? "; verifier log ends: " : "", 600,
+			      log && strlen(log) > 600 ? log + strlen(log) - 600 : (log ? log : ""));
+		goto fail;
+	}
+	fd = bpf_program__fd(prog);
+	err = bpf_map__update_elem(dp->skel->maps.fold_progs, &key, sizeof(key), &fd, sizeof(fd), 0);
+	if (err) {
+		err = sg_fail(err, "cannot install aggregation program: %s", strerror(-err));
+		goto fail;
+	}
+	dp->user_obj[tp->idx] = obj;
+	free(log);
+	return 0;
+fail:
+	free(log);
+	bpf_object__close(obj);
+	return err;
+}
+
+static void unload_user_agg(struct sg_transport *tp)
+{
+	uint32_t key = SG_OP_USER + tp->idx;
+
+	if (!tp->dp->user_obj[tp->idx])
+		return;
+	bpf_map__delete_elem(tp->dp->skel->maps.fold_progs, &key, sizeof(key), 0);
+	bpf_object__close(tp->dp->user_obj[tp->idx]);
+	tp->dp->user_obj[tp->idx] = NULL;
 }
 
 /* Fill the maps that tell the programs who the communicator's workers are. */
@@ -257,7 +339,13 @@ static int install_comm(struct sg_transport *tp)
 			goto out;
 		}
 	}
+	if (comm->agg_object) {
+		err = load_user_agg(tp);
+		if (err)
+			goto out;
+	}
 	cfg.active = 1;
+	cfg.flags = (comm->busy_poll ? SG_CFG_NO_EVENTS : 0) | (comm->pass_responses ? SG_CFG_PASS : 0);
 	err = bpf_map__update_elem(skel->maps.comms, &tp->idx, sizeof(tp->idx), &cfg,
 				   sizeof(cfg), 0);
 	if (!err)
@@ -289,15 +377,18 @@ static void uninstall_comm(struct sg_transport *tp)
 
 		bpf_map__delete_elem(skel->maps.worker_by_addr, &wk, sizeof(wk), 0);
 	}
+	unload_user_agg(tp);
 }
 
-static void release(struct sg_transport *tp, uint32_t next_coll_id)
+static void release(struct sg_transport *tp)
 {
 	struct sg_datapath *dp = tp->dp, **pp;
 
 	pthread_mutex_lock(&registry_lock);
-	dp->comms[tp->idx] = NULL;
-	dp->next_coll_id[tp->idx] = next_coll_id;
+	pthread_mutex_lock(&dp->lock);
+	if (tp->idx < SG_MAX_COMMS)
+		dp->comms[tp->idx] = NULL;
+	pthread_mutex_unlock(&dp->lock);
 	if (--dp->refs == 0) {
 		for (pp = &registry; *pp; pp = &(*pp)->next) {
 			if (*pp == dp) {
@@ -311,7 +402,7 @@ static void release(struct sg_transport *tp, uint32_t next_coll_id)
 	free(tp);
 }
 
-static int ebpf_create(struct sg_comm *comm, struct sg_transport **out, uint32_t *first_coll_id)
+static int ebpf_create(struct sg_comm *comm, struct sg_transport **out)
 {
 	struct sg_datapath *dp;
 	struct sg_transport *tp;
@@ -335,39 +426,41 @@ static int ebpf_create(struct sg_comm *comm, struct sg_transport **out, uint32_t
 		dp->next = registry;
 		registry = dp;
 	}
+	pthread_mutex_lock(&dp->lock);
 	for (int i = 0; i < SG_MAX_COMMS && idx < 0; i++)
 		if (!dp->comms[i])
 			idx = i;
+	if (idx >= 0)
+		dp->comms[idx] = tp;
+	pthread_mutex_unlock(&dp->lock);
 	dp->refs++;
 	tp->dp = dp;
+	pthread_mutex_unlock(&registry_lock);
 	if (idx < 0) {
-		pthread_mutex_unlock(&registry_lock);
 		err = sg_fail(-ENOSPC, "interface %s already serves %d communicators", comm->ifname,
 			      SG_MAX_COMMS);
-		release(tp, 0);
+		tp->idx = SG_MAX_COMMS;
+		release(tp);
 		return err;
 	}
 	tp->idx = (uint32_t)idx;
-	dp->comms[idx] = tp;
-	*first_coll_id = dp->next_coll_id[idx];
-	pthread_mutex_unlock(&registry_lock);
 
 	err = install_comm(tp);
 	if (err) {
 		uninstall_comm(tp);
-		release(tp, *first_coll_id);
+		release(tp);
 		return err;
 	}
 	*out = tp;
 	return 0;
 }
 
-static void ebpf_destroy(struct sg_transport *tp, uint32_t next_coll_id)
+static void ebpf_destroy(struct sg_transport *tp)
 {
 	if (!tp)
 		return;
 	uninstall_comm(tp);
-	release(tp, next_coll_id);
+	release(tp);
 }
 
 static uint32_t slot_key(const struct sg_transport *tp, uint32_t coll_id)
@@ -375,8 +468,42 @@ static uint32_t slot_key(const struct sg_transport *tp, uint32_t coll_id)
 	return tp->idx * SG_SLOTS + coll_id % SG_SLOTS;
 }
 
-static int ebpf_arm(struct sg_transport *tp, const struct sg_tp_reduce *r)
+/* First fit of @n free pool entries; the caller holds dp->lock. */
+static int pool_alloc(struct sg_datapath *dp, uint32_t n, uint32_t *base)
 {
+	uint32_t run = 0;
+
+	for (uint32_t i = 0; i < SG_POOL_CHUNKS; i++) {
+		if (dp->pool_used[i / 64] & (1ULL << (i % 64))) {
+			run = 0;
+			continue;
+		}
+		if (++run == n) {
+			*base = i + 1 - n;
+			for (uint32_t j = *base; j <= i; j++)
+				dp->pool_used[j / 64] |= 1ULL << (j % 64);
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static void pool_free(struct sg_datapath *dp, uint32_t base, uint32_t n)
+{
+	for (uint32_t j = base; j < base + n && j < SG_POOL_CHUNKS; j++)
+		dp->pool_used[j / 64] &= ~(1ULL << (j % 64));
+}
+
+static uint32_t response_chunks(const struct sg_tp_reduce *r)
+{
+	uint32_t cb = sg_wire_response_chunk(r->dtype);
+
+	return (r->msg_len + cb - 1) / cb;
+}
+
+static int ebpf_arm(struct sg_transport *tp, struct sg_tp_reduce *r)
+{
+	struct sg_datapath *dp = tp->dp;
 	struct sg_slot slot = {
 		.coll_id = r->coll_id,
 		.nonce = r->nonce,
@@ -385,17 +512,41 @@ static int ebpf_arm(struct sg_transport *tp, const struct sg_tp_reduce *r)
 		.op = (uint8_t)r->op,
 		.count = r->count,
 		.msg_len = r->msg_len,
-		.nchunks = (uint16_t)sg_wire_nchunks(r->msg_len),
 		.target = r->target,
 	};
 	uint32_t key = slot_key(tp, r->coll_id);
 	int err;
 
-	err = bpf_map__update_elem(tp->dp->skel->maps.slots, &key, sizeof(key), &slot,
-				   sizeof(slot), BPF_F_LOCK);
+	r->nchunks = response_chunks(r);
+	pthread_mutex_lock(&dp->lock);
+	err = pool_alloc(dp, r->nchunks, &r->pool_base);
+	r->gen = ++dp->gen;
+	pthread_mutex_unlock(&dp->lock);
 	if (err)
+		return sg_fail(err, "no room for %u more accumulator chunks on %s (pool of %u)",
+			       r->nchunks, tp->comm->ifname, SG_POOL_CHUNKS);
+	slot.nchunks = (uint16_t)r->nchunks;
+	slot.gen = r->gen;
+	slot.chunk_base = r->pool_base;
+	err = bpf_map__update_elem(dp->skel->maps.slots, &key, sizeof(key), &slot, sizeof(slot),
+				   BPF_F_LOCK);
+	if (err) {
+		pthread_mutex_lock(&dp->lock);
+		pool_free(dp, r->pool_base, r->nchunks);
+		pthread_mutex_unlock(&dp->lock);
 		return sg_fail(err, "cannot arm slot %u: %s", key, strerror(-err));
+	}
 	return 0;
+}
+
+/* The slot stays armed: stragglers of @r are counted against it until it is
+ * armed again, and the generation check keeps them out of the pool entries'
+ * next owners. */
+static void ebpf_release(struct sg_transport *tp, struct sg_tp_reduce *r)
+{
+	pthread_mutex_lock(&tp->dp->lock);
+	pool_free(tp->dp, r->pool_base, r->nchunks);
+	pthread_mutex_unlock(&tp->dp->lock);
 }
 
 static int ebpf_send_all(struct sg_transport *tp, void *dgram, size_t len)
@@ -418,47 +569,98 @@ static int ebpf_send_all(struct sg_transport *tp, void *dgram, size_t len)
 	return 0;
 }
 
-static long long now_ms(void)
+static long long now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static int completed(const struct sg_transport *tp, const struct sg_tp_reduce *r)
+{
+	const volatile struct sg_completion *c = &tp->dp->completions[slot_key(tp, r->coll_id)];
+
+	return __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE) == r->gen;
 }
 
 static int ebpf_wait(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms)
 {
-	uint32_t s = r->coll_id % SG_SLOTS;
-	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	long long deadline = timeout_ms < 0 ? -1 : now_us() + timeout_ms * 1000LL;
 	struct pollfd pfd = { .fd = ring_buffer__epoll_fd(tp->dp->rb), .events = POLLIN };
 
 	for (;;) {
-		int left, err;
+		long long left;
 
-		pthread_mutex_lock(&tp->dp->lock);
-		err = ring_buffer__consume(tp->dp->rb);
-		pthread_mutex_unlock(&tp->dp->lock);
-		if (err < 0)
-			return sg_fail(err, "ring buffer: %s", strerror(-err));
-		if (__atomic_load_n(&tp->completed[s], __ATOMIC_ACQUIRE) == r->coll_id)
+		if (completed(tp, r))
 			return 0;
-		left = deadline < 0 ? -1 : (int)(deadline - now_ms());
+		if (timeout_ms == 0)
+			return -EAGAIN;
+		left = deadline < 0 ? -1 : deadline - now_us();
 		if (deadline >= 0 && left <= 0)
 			return -ETIMEDOUT;
-		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
+		if (tp->comm->busy_poll) {
+			/* No system call: the completion word is shared memory. */
+			__builtin_ia32_pause();
+			continue;
+		}
+		if (poll(&pfd, 1, left < 0 ? -1 : (int)((left + 999) / 1000)) < 0 && errno != EINTR)
 			return sg_fail(-errno, "poll: %s", strerror(errno));
+		/* Drain the wake-ups; the completion words say who is done. */
+		pthread_mutex_lock(&tp->dp->lock);
+		ring_buffer__consume(tp->dp->rb);
+		pthread_mutex_unlock(&tp->dp->lock);
+	}
+}
+
+/* The value of a float SUM accumulator, rounded once. */
+static long double fsum_value(int64_t m, uint16_t aux)
+{
+	if ((aux & SG_FSUM_NAN) || ((aux & SG_FSUM_PINF) && (aux & SG_FSUM_NINF)))
+		return NAN;
+	if (aux & SG_FSUM_PINF)
+		return INFINITY;
+	if (aux & SG_FSUM_NINF)
+		return -INFINITY;
+	return ldexpl((long double)m, (int)(aux & SG_FSUM_EXP) - SG_FSUM_BIAS);
+}
+
+static void copy_result(const struct sg_datapath *dp, const struct sg_tp_reduce *r, void *out)
+{
+	uint32_t cb = sg_wire_response_chunk(r->dtype);
+
+	if (r->op == SG_OP_SUM && (r->dtype == SG_FLOAT32 || r->dtype == SG_FLOAT64)) {
+		for (uint32_t j = 0; j < r->count; j++) {
+			size_t e = r->pool_base + j / SG_FSUM_ELEMS, k = j % SG_FSUM_ELEMS;
+			int64_t m;
+			long double v;
+
+			memcpy(&m, dp->results + e * SG_CHUNK_BYTES + k * 8, sizeof(m));
+			v = fsum_value(m, dp->aux[e * SG_FSUM_ELEMS + k]);
+			if (r->dtype == SG_FLOAT32)
+				((float *)out)[j] = (float)v;
+			else
+				((double *)out)[j] = (double)v;
+		}
+		return;
+	}
+	for (uint32_t c = 0; c < r->nchunks; c++) {
+		size_t len = r->msg_len - (size_t)c * cb < cb ? r->msg_len - (size_t)c * cb : cb;
+
+		memcpy((uint8_t *)out + (size_t)c * cb,
+		       dp->results + (size_t)(r->pool_base + c) * SG_CHUNK_BYTES, len);
 	}
 }
 
 static int ebpf_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
-			uint64_t *contributors, unsigned int *ncontributors, int completed)
+			uint64_t *contributors, unsigned int *ncontributors, int done)
 {
 	uint32_t key = slot_key(tp, r->coll_id);
 	struct sg_slot slot;
 	int err;
 
-	memcpy(result, tp->dp->results + (size_t)key * SG_MAX_MSG_BYTES, r->msg_len);
-	if (completed && r->target == tp->comm->nworkers) {
+	copy_result(tp->dp, r, result);
+	if (done && r->target == tp->comm->nworkers) {
 		/* Everyone contributed: no need to ask the kernel who. */
 		memset(contributors, 0, SG_WORKER_WORDS * sizeof(uint64_t));
 		for (size_t i = 0; i < tp->comm->nworkers; i++)
@@ -470,7 +672,7 @@ static int ebpf_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, v
 					BPF_F_LOCK);
 	if (err)
 		return sg_fail(-errno, "cannot read slot %u: %s", key, strerror(errno));
-	if (slot.coll_id != r->coll_id) {
+	if (slot.gen != r->gen) {
 		*ncontributors = 0;
 		memset(contributors, 0, SG_WORKER_WORDS * sizeof(uint64_t));
 		return 0;
@@ -478,6 +680,11 @@ static int ebpf_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, v
 	memcpy(contributors, slot.done, sizeof(slot.done));
 	*ncontributors = slot.ndone;
 	return 0;
+}
+
+static int ebpf_fd(struct sg_transport *tp)
+{
+	return ring_buffer__epoll_fd(tp->dp->rb);
 }
 
 static int ebpf_get_stats(struct sg_transport *tp, struct sg_comm_stats *out)
@@ -514,8 +721,10 @@ const struct sg_transport_ops sg_transport_ebpf = {
 	.create = ebpf_create,
 	.destroy = ebpf_destroy,
 	.arm = ebpf_arm,
+	.release = ebpf_release,
 	.send_all = ebpf_send_all,
 	.wait = ebpf_wait,
 	.collect = ebpf_collect,
 	.get_stats = ebpf_get_stats,
+	.fd = ebpf_fd,
 };

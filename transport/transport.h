@@ -25,28 +25,35 @@ struct sg_tp_reduce {
 	uint32_t count;
 	uint32_t msg_len;	/* count * element size */
 	uint32_t target;	/* workers that complete it */
+	/* The transport's own, set by arm(). */
+	uint64_t gen;
+	uint32_t pool_base;
+	uint32_t nchunks;
 };
 
 struct sg_transport_ops {
 	const char *name;
-	/* Set up for @comm (its workers, address and socket are known). Returns
-	 * the first collective id to use: ids must increase across communicators
-	 * that reuse the transport's state. */
-	int (*create)(struct sg_comm *comm, struct sg_transport **tp, uint32_t *first_coll_id);
-	void (*destroy)(struct sg_transport *tp, uint32_t next_coll_id);
-	/* Prepare to collect @r; called before the request is sent. */
-	int (*arm)(struct sg_transport *tp, const struct sg_tp_reduce *r);
+	/* Set up for @comm (its workers, address and socket are known). */
+	int (*create)(struct sg_comm *comm, struct sg_transport **tp);
+	void (*destroy)(struct sg_transport *tp);
+	/* Prepare to collect @r before its request is sent (-ENOSPC when there
+	 * is no room for its accumulators). */
+	int (*arm)(struct sg_transport *tp, struct sg_tp_reduce *r);
+	/* Forget @r: its room may serve another collective. */
+	void (*release)(struct sg_transport *tp, struct sg_tp_reduce *r);
 	/* Send one encoded datagram to every worker (the transport may set the
 	 * fan-out fields of its header). */
 	int (*send_all)(struct sg_transport *tp, void *dgram, size_t len);
-	/* Wait until @r completes (0) or @timeout_ms passes (-ETIMEDOUT; <0 waits
-	 * forever). */
+	/* 0 once @r is complete; else -EAGAIN if @timeout_ms is 0, -ETIMEDOUT
+	 * after waiting @timeout_ms (negative: wait until complete). */
 	int (*wait)(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms);
-	/* Copy the reduced vector (@r->msg_len bytes) and report the workers
-	 * whose whole contribution it holds (bitmap of SG_WORKER_WORDS words). */
+	/* Copy the reduced vector (@r->count elements of @r->dtype) and report
+	 * the workers whose whole contribution it holds (SG_WORKER_WORDS words). */
 	int (*collect)(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
 		       uint64_t *contributors, unsigned int *ncontributors, int completed);
 	int (*get_stats)(struct sg_transport *tp, struct sg_comm_stats *stats);
+	/* Readable when a collective may have completed. */
+	int (*fd)(struct sg_transport *tp);
 };
 
 extern const struct sg_transport_ops sg_transport_ebpf;

@@ -6,10 +6,10 @@
  *
  * Indexing: a communicator has an index `comm` (0..SG_MAX_COMMS-1) in the
  * datapath of its interface; its collective in flight with id `coll_id` lives
- * in slot `comm * SG_SLOTS + coll_id % SG_SLOTS`; chunk `c` of that slot is
- * entry `slot * SG_MAX_CHUNKS + c` of the chunk and result maps, so the result
- * vector of a slot is SG_MAX_MSG_BYTES contiguous bytes of the mmapped result
- * map.
+ * in slot `comm * SG_SLOTS + coll_id % SG_SLOTS` (user space picks ids whose
+ * slot is free). A slot owns the run of chunk entries
+ * [chunk_base, chunk_base + nchunks) of the chunk-state and accumulator pools,
+ * allocated by user space when it arms the slot.
  */
 #ifndef SGBPF_MAPS_H
 #define SGBPF_MAPS_H
@@ -22,10 +22,14 @@
 struct sg_comm_cfg {
 	__u32 local_ip;		/* network order */
 	__u16 local_port;	/* network order */
-	__u16 active;
+	__u8 active;
+	__u8 flags;		/* SG_CFG_* */
 	__u32 nworkers;
 	__u32 ifindex;
 };
+
+#define SG_CFG_PASS	0x1	/* pass folded responses on to the stack too */
+#define SG_CFG_NO_EVENTS 0x2	/* busy-polling: no ring buffer records */
 
 /* Fan-out target i of a communicator (entry comm * SG_MAX_WORKERS + i). */
 struct sg_fanout_entry {
@@ -50,6 +54,9 @@ struct sg_slot {
 	struct bpf_spin_lock lock;
 	__u32 coll_id;
 	__u64 nonce;
+	__u64 gen;		/* datapath-wide arm counter: orders chunk owners */
+	__u32 chunk_base;	/* first pool entry of this collective */
+	__u32 pad0;
 	__u8 active;		/* 1 while the collective accepts contributions */
 	__u8 dtype;
 	__u8 op;
@@ -66,15 +73,33 @@ struct sg_slot {
 	__u16 progress[SG_MAX_WORKERS];	/* distinct chunks received per worker */
 };
 
-/* Per (slot, chunk): which workers this chunk already folded. The collective
- * id is stored so a chunk left over from an older collective of the slot is
- * recognised and reset by the first chunk of the newer one. */
+/* Per pool entry: which workers this chunk already folded. The owner's
+ * generation is stored so an entry left over from an older collective is
+ * recognised and reset by the first chunk of the newer one, and a straggler of
+ * the older one never resets the newer one's entry. */
 struct sg_chunk_state {
 	struct bpf_spin_lock lock;
-	__u32 coll_id;
 	__u32 ncontrib;
-	__u32 pad;
+	__u64 gen;
 	__u64 seen[SG_WORKER_WORDS];
+};
+
+/* Float SUM accumulators: the mantissa (in the result pool) is scaled by
+ * 2^(exp - SG_FSUM_BIAS); the aux word holds exp and the IEEE specials seen. */
+#define SG_FSUM_BIAS	1075	/* 2^-1074 is the smallest float64 quantum */
+#define SG_FSUM_EXP	0x0fffu
+#define SG_FSUM_NAN	0x8000u
+#define SG_FSUM_PINF	0x4000u
+#define SG_FSUM_NINF	0x2000u
+#define SG_FSUM_ELEMS	(SG_CHUNK_BYTES / 8)	/* accumulators per chunk */
+
+/* Completion word of a slot, in an mmapped array: the generation of the
+ * collective that completed last, so user space can busy-poll without a
+ * system call. */
+struct sg_completion {
+	__u64 gen;
+	__u32 ndone;
+	__u32 pad;
 };
 
 /* Completion record sent through the ring buffer. */
@@ -118,13 +143,15 @@ static inline void sg_stats_sum(struct sg_stats *acc, const struct sg_stats *per
 struct sg_fold_ctx {
 	__u32 comm;
 	__u32 slot;		/* global slot index */
-	__u32 chunk;
+	__u32 chunk;		/* index in the collective */
+	__u32 entry;		/* pool entry: slot's chunk_base + chunk */
 	__u32 worker;
 	__u32 coll_id;
+	__u64 gen;
 	__u32 len;		/* payload bytes */
 	__u8 dtype;
-	__u8 pad[3];
-	__u32 pad2;
+	__u8 op;
+	__u8 pad[2];
 	__u8 data[SG_CHUNK_BYTES];
 };
 

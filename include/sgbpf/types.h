@@ -14,11 +14,21 @@ enum sg_datatype {
 	SG_UINT32,
 	SG_INT64,
 	SG_UINT64,
+	SG_FLOAT32,	/**< IEEE binary32: SUM, MIN, MAX */
+	SG_FLOAT64,	/**< IEEE binary64: SUM, MIN, MAX */
+	/* Value-index pairs for MAXLOC and MINLOC (MPI's MPI_2INT, MPI_LONG_INT,
+	 * MPI_FLOAT_INT, MPI_DOUBLE_INT), laid out as struct sg_<type>_loc. */
+	SG_INT32_LOC,	/**< struct sg_int32_loc */
+	SG_INT64_LOC,	/**< struct sg_int64_loc */
+	SG_FLOAT32_LOC,	/**< struct sg_float32_loc */
+	SG_FLOAT64_LOC,	/**< struct sg_float64_loc */
 	SG_DATATYPE_COUNT
 };
 
 /** Reduction operations. Integer SUM and PROD wrap modulo 2^bits (as in C for
- * unsigned types; two's complement for signed ones). */
+ * unsigned types; two's complement for signed ones). Floating-point SUM is
+ * accurate to 2^-22 (float32) or 2^-40 (float64) of the sum of the absolute
+ * values of the contributions, element by element (docs/floats.md). */
 enum sg_op {
 	SG_OP_SUM = 0,
 	SG_OP_PROD,
@@ -27,7 +37,11 @@ enum sg_op {
 	SG_OP_BAND,
 	SG_OP_BOR,
 	SG_OP_BXOR,
-	SG_OP_COUNT
+	SG_OP_MAXLOC,	/**< the largest value and its index; the lowest index wins ties */
+	SG_OP_MINLOC,	/**< the smallest value and its index; the lowest index wins ties */
+	SG_OP_COUNT,
+	/** First op number of user aggregation programs (sg_comm_opts::agg_object). */
+	SG_OP_USER = 16,
 };
 
 #endif /* SGBPF_TYPES_H */

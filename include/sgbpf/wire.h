@@ -16,6 +16,8 @@
 
 #include <linux/types.h>
 
+#include "sgbpf/types.h"
+
 #define SG_WIRE_MAGIC	0x46424753u	/* "SGBF" read as little-endian */
 #define SG_WIRE_VERSION	1
 
@@ -33,7 +35,11 @@
  * the CPU's backlog, 1000 packets by default; a NIC on its qdisc), so larger
  * fan-outs are sent as one datagram per batch. */
 #define SG_FANOUT_BATCH	256
-#define SG_SLOTS	8	/* collectives in flight per communicator */
+#define SG_SLOTS	64	/* collectives in flight per communicator */
+/* Chunks of accumulator space shared by the collectives in flight of the
+ * communicators of one interface (64 MiB): a collective takes
+ * nchunks of them while it is in flight. */
+#define SG_POOL_CHUNKS	65536
 #define SG_MAX_COMMS	4	/* communicators sharing one interface in one process */
 
 /* skb->mark set on packets the scatter program already fanned out, so the
@@ -67,5 +73,42 @@ struct sg_wire_hdr {
 #define SG_WIRE_HDR_LEN ((unsigned int)sizeof(struct sg_wire_hdr))
 
 _Static_assert(sizeof(struct sg_wire_hdr) == 40, "wire header is 40 bytes");
+
+/* Bytes of one element of @dt, 0 if unknown. */
+static __inline__ unsigned int sg_wire_dtype_size(unsigned int dt)
+{
+	switch (dt) {
+	case SG_INT8: case SG_UINT8: return 1;
+	case SG_INT16: case SG_UINT16: return 2;
+	case SG_INT32: case SG_UINT32: case SG_FLOAT32: return 4;
+	case SG_INT64: case SG_UINT64: case SG_FLOAT64: return 8;
+	case SG_INT32_LOC: case SG_FLOAT32_LOC: return 8;
+	case SG_INT64_LOC: case SG_FLOAT64_LOC: return 16;
+	default: return 0;
+	}
+}
+
+/* Payload bytes of a full contribution chunk of @dt. Every chunk's
+ * accumulator is SG_CHUNK_BYTES; a float32 SUM accumulates each element in a
+ * 64-bit mantissa, so float32 chunks hold half as many bytes. */
+static __inline__ unsigned int sg_wire_response_chunk(unsigned int dt)
+{
+	return dt == SG_FLOAT32 ? SG_CHUNK_BYTES / 2 : SG_CHUNK_BYTES;
+}
+
+/* Whether @op is defined on @dt (built-in ops; user ops accept any type). */
+static __inline__ int sg_wire_op_valid(unsigned int dt, unsigned int op)
+{
+	if (op >= SG_OP_USER && op < SG_OP_USER + 16)
+		return dt < SG_DATATYPE_COUNT;
+	switch (dt) {
+	case SG_FLOAT32: case SG_FLOAT64:
+		return op == SG_OP_SUM || op == SG_OP_MIN || op == SG_OP_MAX;
+	case SG_INT32_LOC: case SG_INT64_LOC: case SG_FLOAT32_LOC: case SG_FLOAT64_LOC:
+		return op == SG_OP_MAXLOC || op == SG_OP_MINLOC;
+	default:
+		return dt < SG_DATATYPE_COUNT && op < SG_OP_MAXLOC;
+	}
+}
 
 #endif /* SGBPF_WIRE_H */
