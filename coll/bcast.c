@@ -29,6 +29,7 @@ int sg_ibcast(sg_comm *comm, const void *buf, size_t len, sg_request **req)
 		.msg_len = (uint32_t)len,
 		.nonce = sg_comm_nonce(comm),
 	};
+	q->r.coll_id = m.coll_id;
 	err = sg_comm_send_msg(comm, &m, buf);
 	if (err) {
 		free(q);

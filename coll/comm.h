@@ -38,6 +38,17 @@ enum sg_request_kind {
 	SG_REQ_BCAST,
 };
 
+/* A collective in flight. */
+struct sg_request {
+	struct sg_comm *comm;
+	enum sg_request_kind kind;
+	struct sg_tp_reduce r;
+	void *result;
+	struct sg_reduce_params *params;
+	int timeout_ms;			/* as given, for the report */
+	long long deadline_ms;		/* -1: none */
+};
+
 /* Start a reduce or allgather: check arguments, take a slot, arm the
  * transport, send the request. */
 int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, const void *request,

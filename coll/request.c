@@ -14,15 +14,6 @@
 #include "coll/comm.h"
 #include "coll/log.h"
 
-struct sg_request {
-	struct sg_comm *comm;
-	enum sg_request_kind kind;
-	struct sg_tp_reduce r;
-	void *result;
-	struct sg_reduce_params *params;
-	int timeout_ms;			/* as given, for the report */
-	long long deadline_ms;		/* -1: none */
-};
 
 #define SG_PARAMS_KNOWN \
 	(offsetof(struct sg_reduce_params, contributors_words) + sizeof(size_t))
@@ -244,6 +235,11 @@ static int progress(struct sg_request *q, int block, int *done)
 		return werr;
 	}
 	return finish(q, werr);
+}
+
+uint32_t sg_request_id(const sg_request *req)
+{
+	return req ? req->r.coll_id : 0;
 }
 
 int sg_test(sg_request **req, int *done)

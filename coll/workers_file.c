@@ -5,11 +5,13 @@
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "workers_file.h"
@@ -273,64 +275,36 @@ int sg_workers_validate(const struct sockaddr_in *w, size_t n, const char *origi
 	return 0;
 }
 
-int sg_workers_file_read(const char *path, struct sockaddr_in **workers, size_t *nworkers)
+int sg_workers_parse(const char *text, size_t len, const char *name,
+		     struct sockaddr_in **workers, size_t *nworkers)
 {
-	/* Room for SG_WORKERS_LINE_MAX characters and the '\r' of a CRLF line. */
-	char line[SG_WORKERS_LINE_MAX + 1], why[WHY_LEN], ep_str[EP_STR_LEN];
+	const char *nm = name ? name : "workers";
+	char why[WHY_LEN], ep_str[EP_STR_LEN];
 	struct sockaddr_in *w = NULL, ep;
 	unsigned long lineno = 0, *lines = NULL;
-	size_t n = 0, cap = 0, len, a, b;
-	const char *s, *e, *hash;
-	bool eof = false, too_long;
-	FILE *f;
-	int err, c;
+	const char *p = text, *end = len ? text + len : text, *eol, *s, *e, *hash;
+	size_t n = 0, cap = 0, a, b;
+	int err;
 
-	if (!path || !workers || !nworkers)
-		return sg_fail(-EINVAL, "workers file: NULL argument");
-	f = fopen(path, "re");
-	if (!f) {
-		err = -errno;
-		return sg_fail(err, "cannot open workers file '%s': %s", path, sg_strerror(err));
-	}
+	if ((!text && len) || !workers || !nworkers)
+		return sg_fail(-EINVAL, "%s: NULL argument", nm);
 
-	while (!eof) {
-		len = 0;
-		too_long = false;
+	/* Lines end at '\n'; a last line without one counts, an empty one
+	 * after the final '\n' does not. */
+	for (; p < end; p = eol ? eol + 1 : end) {
 		lineno++;
-		for (;;) {
-			c = getc_unlocked(f);
-			if (c == EOF) {
-				eof = true;
-				break;
-			}
-			if (c == '\n')
-				break;
-			if (len == sizeof(line)) {
-				/* Stop here: a file without newlines must not be
-				 * read to its end. */
-				too_long = true;
-				break;
-			}
-			line[len++] = (char)c;
-		}
-		if (eof && ferror(f)) {
-			err = errno ? -errno : -EIO;
-			err = sg_fail(err, "%s: read error: %s", path, sg_strerror(err));
-			goto out;
-		}
-		if (eof && len == 0)
-			break;
-		if (!too_long && len && line[len - 1] == '\r')
-			len--;
-		if (too_long || len > SG_WORKERS_LINE_MAX) {
-			err = sg_fail(-EINVAL, "%s:%lu: line longer than %d characters", path,
+		eol = memchr(p, '\n', (size_t)(end - p));
+		s = p;
+		e = eol ? eol : end;
+		if (e > s && e[-1] == '\r')
+			e--;
+		if ((size_t)(e - s) > SG_WORKERS_LINE_MAX) {
+			err = sg_fail(-EINVAL, "%s:%lu: line longer than %d characters", nm,
 				      lineno, SG_WORKERS_LINE_MAX);
 			goto out;
 		}
 
-		s = line;
-		e = line + len;
-		hash = memchr(s, '#', len);
+		hash = memchr(s, '#', (size_t)(e - s));
 		if (hash)
 			e = hash;
 		while (s < e && is_space(*s))
@@ -342,11 +316,11 @@ int sg_workers_file_read(const char *path, struct sockaddr_in **workers, size_t 
 
 		if (parse_endpoint(s, (size_t)(e - s), &ep, why, sizeof(why)) ||
 		    check_worker(&ep, why, sizeof(why))) {
-			err = sg_fail(-EINVAL, "%s:%lu: %s", path, lineno, why);
+			err = sg_fail(-EINVAL, "%s:%lu: %s", nm, lineno, why);
 			goto out;
 		}
 		if (n == SG_MAX_WORKERS_PER_COMM) {
-			err = sg_fail(-E2BIG, "%s:%lu: more than %u workers", path, lineno,
+			err = sg_fail(-E2BIG, "%s:%lu: more than %u workers", nm, lineno,
 				      SG_MAX_WORKERS_PER_COMM);
 			goto out;
 		}
@@ -362,7 +336,7 @@ int sg_workers_file_read(const char *path, struct sockaddr_in **workers, size_t 
 			if (nl)
 				lines = nl;
 			if (!nw || !nl) {
-				err = sg_fail(-ENOMEM, "%s:%lu: out of memory", path, lineno);
+				err = sg_fail(-ENOMEM, "%s:%lu: out of memory", nm, lineno);
 				goto out;
 			}
 			cap = ncap;
@@ -373,17 +347,17 @@ int sg_workers_file_read(const char *path, struct sockaddr_in **workers, size_t 
 	}
 
 	if (n == 0) {
-		err = sg_fail(-EINVAL, "%s: no workers (only blank lines and comments)", path);
+		err = sg_fail(-EINVAL, "%s: no workers (only blank lines and comments)", nm);
 		goto out;
 	}
 	err = find_dup(w, n, &a, &b);
 	if (err < 0) {
-		err = sg_fail(err, "%s: out of memory checking %zu workers", path, n);
+		err = sg_fail(err, "%s: out of memory checking %zu workers", nm, n);
 		goto out;
 	}
 	if (err) {
 		fmt_endpoint(&w[b], ep_str, sizeof(ep_str));
-		err = sg_fail(-EINVAL, "%s:%lu: duplicate of line %lu (%s)", path, lines[b],
+		err = sg_fail(-EINVAL, "%s:%lu: duplicate of line %lu (%s)", nm, lines[b],
 			      lines[a], ep_str);
 		goto out;
 	}
@@ -392,8 +366,63 @@ int sg_workers_file_read(const char *path, struct sockaddr_in **workers, size_t 
 	*nworkers = n;
 	w = NULL;
 out:
-	fclose(f);
 	free(w);
 	free(lines);
+	return err;
+}
+
+int sg_workers_file_read(const char *path, struct sockaddr_in **workers, size_t *nworkers)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	ssize_t r;
+	int fd, err;
+
+	if (!path || !workers || !nworkers)
+		return sg_fail(-EINVAL, "workers file: NULL argument");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		return sg_fail(err, "cannot open workers file '%s': %s", path, sg_strerror(err));
+	}
+
+	/* Read at most one byte more than allowed: a huge file (or /dev/zero)
+	 * is refused without being read to its end. */
+	for (;;) {
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 4096;
+			char *nb;
+
+			if (ncap > SG_WORKERS_FILE_MAX + 1)
+				ncap = SG_WORKERS_FILE_MAX + 1;
+			nb = realloc(buf, ncap);
+			if (!nb) {
+				err = sg_fail(-ENOMEM, "%s: out of memory", path);
+				goto out;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = errno ? -errno : -EIO;
+			err = sg_fail(err, "%s: read error: %s", path, sg_strerror(err));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > SG_WORKERS_FILE_MAX) {
+			err = sg_fail(-EFBIG, "%s: file larger than %d bytes", path,
+				      SG_WORKERS_FILE_MAX);
+			goto out;
+		}
+	}
+	err = sg_workers_parse(buf, len, path, workers, nworkers);
+out:
+	close(fd);
+	free(buf);
 	return err;
 }

@@ -272,6 +272,10 @@ SGBPF_API int sg_ibcast(sg_comm *comm, const void *buf, size_t len, sg_request *
  */
 SGBPF_API int sg_test(sg_request **req, int *done);
 
+/** The collective id of @p req: what workers see in sg_msg::coll_id and what
+ * passed-on responses carry in sg_response::coll_id. */
+SGBPF_API uint32_t sg_request_id(const sg_request *req);
+
 /** Wait for @p *req, free it, set *@p req to NULL; returns its status. */
 SGBPF_API int sg_wait(sg_request **req);
 
