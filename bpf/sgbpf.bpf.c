@@ -275,7 +275,8 @@ int sg_gather(struct xdp_md *ctx)
 	fc->len = len;
 	fc->dtype = dtype;
 	fc->op = op;
-	bpf_tail_call(ctx, &fold_progs, op);
+	/* A user op runs the aggregation program of this communicator. */
+	bpf_tail_call(ctx, &fold_progs, op == SG_OP_USER ? SG_OP_USER + *comm : op);
 malformed:
 	SG_STAT_INC(st, rx_malformed);
 	return XDP_DROP;

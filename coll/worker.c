@@ -128,7 +128,7 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 	uint64_t bit;
 
 	if (sg_wire_decode(w->rx, len, &h) < 0 || h.type == SG_WIRE_RESPONSE ||
-	    (h.type != SG_WIRE_BCAST && (h.dtype >= SG_DATATYPE_COUNT || h.op >= SG_OP_COUNT))) {
+	    (h.type != SG_WIRE_BCAST && !sg_wire_op_valid(h.dtype, h.op))) {
 		w->dropped++;
 		return 0;
 	}

@@ -99,7 +99,7 @@ static __inline__ unsigned int sg_wire_response_chunk(unsigned int dt)
 /* Whether @op is defined on @dt (built-in ops; user ops accept any type). */
 static __inline__ int sg_wire_op_valid(unsigned int dt, unsigned int op)
 {
-	if (op >= SG_OP_USER && op < SG_OP_USER + 16)
+	if (op == SG_OP_USER)
 		return dt < SG_DATATYPE_COUNT;
 	switch (dt) {
 	case SG_FLOAT32: case SG_FLOAT64:

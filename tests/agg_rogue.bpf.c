@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* An aggregation program that verifies but misbehaves: it scribbles over its
+ * whole accumulator and passes every packet on. It must not disturb any other
+ * communicator. */
+#include <sgbpf/agg.bpf.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("xdp")
+int scribble(struct xdp_md *ctx)
+{
+	struct sg_agg a;
+	int verdict = sg_agg_begin(&a);
+
+	if (verdict)
+		return verdict;
+	for (__u32 i = 0; i < SG_CHUNK_BYTES / 8; i++)
+		((__u64 *)a.acc)[SG_AGG_IDX(i, SG_CHUNK_BYTES / 8)] = ~0ULL;
+	sg_agg_end(&a);
+	return XDP_PASS;
+}
