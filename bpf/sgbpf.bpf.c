@@ -92,7 +92,7 @@ int sg_scatter(struct __sk_buff *skb)
 	if (!cfg || !cfg->active || (cfg->local_ip && l4.ip->saddr != cfg->local_ip))
 		return TC_ACT_OK;
 	hdr = sg_parse_hdr(&l4, data_end);
-	if (!hdr || hdr->type == SG_WIRE_RESPONSE)
+	if (!hdr || hdr->type == SG_WIRE_RESPONSE || (hdr->flags & SG_WIRE_F_UNICAST))
 		return TC_ACT_OK;
 	/* The payload may lie past the linear data: check the whole length. */
 	if (skb->len < l4.ip_off + bpf_ntohs(l4.ip->tot_len))

@@ -30,7 +30,7 @@ int sg_ibcast(sg_comm *comm, const void *buf, size_t len, sg_request **req)
 		.nonce = sg_comm_nonce(comm),
 	};
 	q->r.coll_id = m.coll_id;
-	err = sg_comm_send_msg(comm, &m, buf);
+	err = sg_comm_send_msg(comm, &m, buf, NULL);
 	if (err) {
 		free(q);
 		return err;

@@ -42,21 +42,39 @@ uint64_t sg_comm_nonce(struct sg_comm *comm)
 	return z ^ (z >> 31);
 }
 
-int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const void *payload)
+int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const void *payload,
+		     const struct sockaddr_in *to)
 {
 	unsigned int nchunks = sg_wire_nchunks(m->msg_len);
+	struct sg_wire_msg um;
 
+	if (to) {
+		/* A retransmission: this worker only, past the fan-out program. */
+		um = *m;
+		um.flags |= SG_WIRE_F_UNICAST;
+		m = &um;
+	}
 	for (unsigned int c = 0; c < nchunks; c++) {
 		size_t len = sg_wire_chunk_len(m->msg_len, c);
+		ssize_t n;
 		int err;
 
 		sg_wire_encode(comm->dgram, m, c);
 		if (len)
 			memcpy(comm->dgram + SG_WIRE_HDR_LEN,
 			       (const uint8_t *)payload + (size_t)c * SG_CHUNK_BYTES, len);
-		err = comm->ops->send_all(comm->tp, comm->dgram, SG_WIRE_HDR_LEN + len);
-		if (err)
-			return err;
+		if (!to) {
+			err = comm->ops->send_all(comm->tp, comm->dgram, SG_WIRE_HDR_LEN + len);
+			if (err)
+				return err;
+			continue;
+		}
+		do {
+			n = sendto(comm->sock, comm->dgram, SG_WIRE_HDR_LEN + len, 0,
+				   (const struct sockaddr *)to, sizeof(*to));
+		} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
+		if (n < 0)
+			return sg_fail(-errno, "sendto: %s", strerror(errno));
 	}
 	return 0;
 }
@@ -193,7 +211,11 @@ int sg_comm_worker(const sg_comm *comm, size_t rank, struct sockaddr_in *addr)
 
 int sg_comm_get_stats(const sg_comm *comm, struct sg_comm_stats *stats)
 {
+	int err;
+
 	if (!comm || !stats)
 		return sg_fail(-EINVAL, "sg_comm_get_stats: comm and stats must not be NULL");
-	return comm->ops->get_stats(comm->tp, stats);
+	err = comm->ops->get_stats(comm->tp, stats);
+	stats->retransmits = comm->retransmits;
+	return err;
 }

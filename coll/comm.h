@@ -27,6 +27,8 @@ struct sg_comm {
 	char *agg_program;
 	uint32_t next_coll_id;
 	uint64_t inflight[SG_SLOTS / 64];	/* slots of requests not yet freed */
+	double srtt_ms;			/* smoothed completion time, 0: none yet */
+	uint64_t retransmits;
 	uint64_t nonce_state;
 	uint8_t dgram[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
 	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];	/* passed-on responses */
@@ -46,7 +48,14 @@ struct sg_request {
 	void *result;
 	struct sg_reduce_params *params;
 	int timeout_ms;			/* as given, for the report */
-	long long deadline_ms;		/* -1: none */
+	long long posted_us;
+	long long deadline_us;		/* -1: none */
+	long long rto_us;		/* current retransmission timeout */
+	long long next_rto_us;
+	unsigned int retries;
+	unsigned int last_ndone;	/* workers done at the last retransmission */
+	struct sg_wire_msg msg;		/* the request, for retransmission */
+	void *payload;			/* its bytes (a copy) */
 };
 
 /* Start a reduce or allgather: check arguments, take a slot, arm the
@@ -62,9 +71,10 @@ struct sg_request *sg_request_sent(struct sg_comm *comm);
 int sg_comm_take_id(struct sg_comm *comm, uint32_t *coll_id);
 void sg_comm_free_id(struct sg_comm *comm, uint32_t coll_id);
 
-/* Send message @m with payload @payload (m->msg_len bytes) to every worker,
- * one datagram per chunk. */
-int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const void *payload);
+/* Send message @m with payload @payload (m->msg_len bytes), one datagram per
+ * chunk, to every worker, or to worker @to only when it is not NULL. */
+int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const void *payload,
+		     const struct sockaddr_in *to);
 
 /* A fresh random token for a collective. */
 uint64_t sg_comm_nonce(struct sg_comm *comm);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The lifecycle of a collective: post (check, take a slot, arm, send), test or
- * wait (until complete or past its deadline), finish (collect the result and
- * the report, re-broadcast an allgather's result, free the slot). Blocking
- * collectives are a post followed by a wait.
+ * wait (until complete or past its deadline, sending the request again to the
+ * workers that have not answered each time the retransmission timeout runs
+ * out), finish (collect the result and the report, re-broadcast an
+ * allgather's result, free the slot). Blocking collectives are a post followed
+ * by a wait.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -18,12 +20,27 @@
 #define SG_PARAMS_KNOWN \
 	(offsetof(struct sg_reduce_params, contributors_words) + sizeof(size_t))
 
-static long long now_ms(void)
+/* Retransmission timeout: twice the smoothed completion time plus the time
+ * the contributions take to arrive at a modest 64 MB/s, at least 5 ms; it
+ * doubles after each retransmission, up to 1 s. */
+#define SG_RTO_MIN_US		5000LL
+#define SG_RTO_MAX_US		1000000LL
+#define SG_RTO_BYTES_PER_US	64
+
+static long long now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static long long initial_rto(const struct sg_comm *comm, const struct sg_tp_reduce *r)
+{
+	long long rto = (long long)(2 * comm->srtt_ms * 1000) + SG_RTO_MIN_US +
+			(long long)r->msg_len * r->target / SG_RTO_BYTES_PER_US;
+
+	return rto < SG_RTO_MAX_US ? rto : SG_RTO_MAX_US;
 }
 
 int sg_comm_take_id(struct sg_comm *comm, uint32_t *coll_id)
@@ -107,7 +124,6 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 			   enum sg_op op, struct sg_reduce_params *p, struct sg_request **out)
 {
 	struct sg_request *q;
-	struct sg_wire_msg m;
 	uint32_t target = 0;
 	int err;
 
@@ -129,7 +145,8 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 	q->result = result;
 	q->params = p;
 	q->timeout_ms = !p || p->timeout_ms == 0 ? SG_DEFAULT_TIMEOUT_MS : p->timeout_ms;
-	q->deadline_ms = q->timeout_ms < 0 ? -1 : now_ms() + q->timeout_ms;
+	q->posted_us = now_us();
+	q->deadline_us = q->timeout_ms < 0 ? -1 : q->posted_us + q->timeout_ms * 1000LL;
 	q->r.nonce = sg_comm_nonce(comm);
 	q->r.dtype = dt;
 	q->r.op = op;
@@ -139,8 +156,10 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 	err = comm->ops->arm(comm->tp, &q->r);
 	if (err)
 		goto fail;
+	q->rto_us = initial_rto(comm, &q->r);
+	q->next_rto_us = q->posted_us + q->rto_us;
 
-	m = (struct sg_wire_msg){
+	q->msg = (struct sg_wire_msg){
 		.type = SG_WIRE_SCATTER,
 		.dtype = (uint8_t)dt,
 		.op = (uint8_t)op,
@@ -149,7 +168,16 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 		.msg_len = (uint32_t)request_len,
 		.nonce = q->r.nonce,
 	};
-	err = sg_comm_send_msg(comm, &m, request);
+	if (request_len) {
+		q->payload = malloc(request_len);
+		if (!q->payload) {
+			err = sg_fail(-ENOMEM, "out of memory");
+			comm->ops->release(comm->tp, &q->r);
+			goto fail;
+		}
+		memcpy(q->payload, request, request_len);
+	}
+	err = sg_comm_send_msg(comm, &q->msg, q->payload, NULL);
 	if (err) {
 		comm->ops->release(comm->tp, &q->r);
 		goto fail;
@@ -158,8 +186,39 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 	return 0;
 fail:
 	sg_comm_free_id(comm, q->r.coll_id);
+	free(q->payload);
 	free(q);
 	return err;
+}
+
+/* Send the request again to every worker whose contribution is incomplete.
+ * Workers answer a repeated request with their cached answer. */
+static int retransmit(struct sg_request *q)
+{
+	struct sg_comm *comm = q->comm;
+	uint64_t done[SG_WORKER_WORDS];
+	unsigned int ndone;
+	int err;
+
+	err = comm->ops->report(comm->tp, &q->r, done, &ndone);
+	if (err)
+		return err;
+	for (size_t i = 0; i < comm->nworkers; i++) {
+		if (done[i / 64] & (1ULL << (i % 64)))
+			continue;
+		err = sg_comm_send_msg(comm, &q->msg, q->payload, &comm->workers[i]);
+		if (err)
+			return err;
+		comm->retransmits++;
+	}
+	/* Back off only when nothing moved since the last round: under steady
+	 * loss each round completes more workers and the timeout holds. */
+	if (q->retries && ndone <= q->last_ndone)
+		q->rto_us = q->rto_us * 2 < SG_RTO_MAX_US ? q->rto_us * 2 : SG_RTO_MAX_US;
+	q->last_ndone = ndone;
+	q->retries++;
+	q->next_rto_us = now_us() + q->rto_us;
+	return 0;
 }
 
 /* Collect, report, re-broadcast an allgather result, free. @werr is the
@@ -187,6 +246,12 @@ static int finish(struct sg_request *q, int werr)
 			      q->r.coll_id, ncontrib, q->r.target, q->timeout_ms);
 		goto out;
 	}
+	if (!q->retries) {
+		/* Karn: only collectives that needed no retransmission. */
+		double ms = (now_us() - q->posted_us) / 1000.0;
+
+		comm->srtt_ms = comm->srtt_ms ? comm->srtt_ms * 0.875 + ms * 0.125 : ms;
+	}
 	if (q->kind == SG_REQ_ALLGATHER) {
 		struct sg_wire_msg m = {
 			.type = SG_WIRE_RESULT,
@@ -198,43 +263,59 @@ static int finish(struct sg_request *q, int werr)
 			.nonce = q->r.nonce,
 		};
 
-		err = sg_comm_send_msg(comm, &m, q->result);
+		err = sg_comm_send_msg(comm, &m, q->result, NULL);
 	}
 out:
 	if (q->kind != SG_REQ_BCAST) {
 		comm->ops->release(comm->tp, &q->r);
 		sg_comm_free_id(comm, q->r.coll_id);
 	}
+	free(q->payload);
 	free(q);
 	return err;
 }
 
-/* Wait up to @timeout_ms (0: just look; negative: until the deadline). */
+/* Look at @q, or with @block wait for it, retransmitting as its timeout runs
+ * out, until it completes or its deadline passes. */
 static int progress(struct sg_request *q, int block, int *done)
 {
-	long long left = q->deadline_ms < 0 ? -1 : q->deadline_ms - now_ms();
+	struct sg_comm *comm = q->comm;
 	int werr;
 
 	*done = 1;
 	if (q->kind == SG_REQ_BCAST)
 		return finish(q, 0);
-	if (!block)
-		left = 0;
-	else if (left < 0 && q->deadline_ms >= 0)
-		left = 0;
-	werr = q->comm->ops->wait(q->comm->tp, &q->r, (int)(left > 0 || left == 0 ? left : -1));
-	if (werr == -EAGAIN || werr == -ETIMEDOUT) {
-		if (q->deadline_ms < 0 || now_ms() < q->deadline_ms) {
+	for (;;) {
+		long long now = now_us(), until = q->next_rto_us;
+		int slice;
+
+		if (q->deadline_us >= 0 && q->deadline_us < until)
+			until = q->deadline_us;
+		slice = block ? (int)((until - now + 999) / 1000) : 0;
+		werr = comm->ops->wait(comm->tp, &q->r, slice > 0 ? slice : 0);
+		if (!werr)
+			return finish(q, 0);
+		if (werr != -EAGAIN && werr != -ETIMEDOUT) {
+			/* A failed wait leaves the request to be waited on again. */
+			*done = 0;
+			return werr;
+		}
+		now = now_us();
+		if (q->deadline_us >= 0 && now >= q->deadline_us)
+			return finish(q, -ETIMEDOUT);
+		if (now >= q->next_rto_us) {
+			int err = retransmit(q);
+
+			if (err) {
+				*done = 0;
+				return err;
+			}
+		}
+		if (!block) {
 			*done = 0;
 			return 0;
 		}
-		werr = -ETIMEDOUT;
-	} else if (werr) {
-		/* A failed wait leaves the request to be waited on again. */
-		*done = 0;
-		return werr;
 	}
-	return finish(q, werr);
 }
 
 uint32_t sg_request_id(const sg_request *req)

@@ -15,6 +15,7 @@ void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)
 		.type = m->type,
 		.dtype = m->dtype,
 		.op = m->op,
+		.flags = htole16(m->flags),
 		.coll_id = htole32(m->coll_id),
 		.count = htole32(m->count),
 		.msg_len = htole32(m->msg_len),

@@ -44,6 +44,7 @@ static inline size_t sg_wire_chunk_bytes(unsigned int type, unsigned int dtype)
 
 struct sg_wire_msg {
 	uint8_t type;
+	uint16_t flags;		/* SG_WIRE_F_* */
 	uint8_t dtype;
 	uint8_t op;
 	uint32_t coll_id;

@@ -32,10 +32,34 @@ struct sg_reassembly {
 	uint64_t seen[SG_MAX_CHUNKS / 64];
 };
 
+/* Messages already delivered, so a repeated one (a retransmission, or a
+ * duplicate the network made) is not delivered twice; and the last answers,
+ * so a repeated request is answered again without the application. */
+#define SG_SEEN_MSGS	64
+#define SG_CACHED_REPLIES 4
+
+struct sg_seen {
+	uint8_t type;
+	uint32_t coll_id;
+	uint64_t nonce;
+	struct sockaddr_in from;
+};
+
+struct sg_cached_reply {
+	struct sg_wire_msg m;
+	struct sockaddr_in to;
+	uint8_t *data;
+	size_t cap;
+};
+
 struct sg_worker {
 	int fd;
 	uint16_t port;
 	uint64_t dropped;		/* malformed datagrams */
+	struct sg_seen seen[SG_SEEN_MSGS];
+	unsigned int seen_next;
+	struct sg_cached_reply replies[SG_CACHED_REPLIES];
+	unsigned int replies_next;
 	struct sg_reassembly rs;
 	uint8_t *msg;			/* reassembled message, SG_MAX_MSG_BYTES */
 	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];
@@ -80,6 +104,8 @@ void sg_worker_destroy(sg_worker *w)
 {
 	if (!w)
 		return;
+	for (int i = 0; i < SG_CACHED_REPLIES; i++)
+		free(w->replies[i].data);
 	close(w->fd);
 	free(w->msg);
 	free(w);
@@ -118,6 +144,40 @@ static int same_message(const struct sg_reassembly *rs, const struct sg_wire_hdr
 	       rs->from.sin_port == from->sin_port;
 }
 
+static int send_reply(struct sg_worker *w, const struct sg_wire_msg *m,
+		      const struct sockaddr_in *to, const void *data);
+
+static int same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+}
+
+/* 1 if @msg was delivered before, after answering a repeated request from the
+ * cache; else remember it and return 0. */
+static int repeated(struct sg_worker *w, const struct sg_msg *msg)
+{
+	struct sg_seen *s;
+
+	for (int i = 0; i < SG_SEEN_MSGS; i++) {
+		s = &w->seen[i];
+		if (s->type != msg->type || s->coll_id != msg->coll_id || s->nonce != msg->nonce ||
+		    !same_addr(&s->from, &msg->from))
+			continue;
+		for (int j = 0; msg->type == SG_MSG_SCATTER && j < SG_CACHED_REPLIES; j++) {
+			struct sg_cached_reply *c = &w->replies[j];
+
+			if (c->data && c->m.coll_id == msg->coll_id && c->m.nonce == msg->nonce &&
+			    same_addr(&c->to, &msg->from))
+				send_reply(w, &c->m, &c->to, c->data);
+		}
+		return 1;
+	}
+	s = &w->seen[w->seen_next++ % SG_SEEN_MSGS];
+	*s = (struct sg_seen){ .type = (uint8_t)msg->type, .coll_id = msg->coll_id,
+			       .nonce = msg->nonce, .from = msg->from };
+	return 0;
+}
+
 /* Take one datagram. Returns 1 and fills @msg when it completes a message, 0
  * when it was consumed (a chunk, a duplicate, or dropped as malformed). */
 static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_in *from,
@@ -134,7 +194,7 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 	}
 	if (h.nchunks == 1) {
 		fill_msg(msg, &h, from, w->rx + SG_WIRE_HDR_LEN);
-		return 1;
+		return !repeated(w, msg);
 	}
 	if (!w->msg) {
 		w->msg = malloc(SG_MAX_MSG_BYTES);
@@ -160,7 +220,7 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 		return 0;
 	rs->active = 0;
 	fill_msg(msg, &h, from, w->msg);
-	return 1;
+	return !repeated(w, msg);
 }
 
 static long long now_ms(void)
@@ -207,6 +267,7 @@ int sg_worker_recv(sg_worker *w, struct sg_msg *msg, int timeout_ms)
 
 int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, size_t len)
 {
+	struct sg_cached_reply *c;
 	struct sg_wire_msg m;
 	size_t want;
 
@@ -230,17 +291,37 @@ int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, si
 		.msg_len = (uint32_t)len,
 		.nonce = req->nonce,
 	};
-	size_t cb = sg_wire_response_chunk(req->dtype);
+	c = &w->replies[w->replies_next++ % SG_CACHED_REPLIES];
+	if (c->cap < len) {
+		uint8_t *p = realloc(c->data, len);
+
+		if (!p)
+			return sg_fail(-ENOMEM, "out of memory");
+		c->data = p;
+		c->cap = len;
+	}
+	memcpy(c->data, data, len);
+	c->m = m;
+	c->to = req->from;
+	return send_reply(w, &m, &req->from, data);
+}
+
+/* Send answer @m (its msg_len bytes of @data) to @to, in the chunks the
+ * coordinator's kernel folds one by one. */
+static int send_reply(struct sg_worker *w, const struct sg_wire_msg *m,
+		      const struct sockaddr_in *to, const void *data)
+{
+	size_t cb = sg_wire_response_chunk(m->dtype), len = m->msg_len;
 
 	for (unsigned int c = 0; c < sg_wire_nchunks_of(len, cb); c++) {
 		size_t clen = sg_wire_chunk_len_of(len, c, cb);
 		ssize_t n;
 
-		sg_wire_encode(w->tx, &m, c);
+		sg_wire_encode(w->tx, m, c);
 		memcpy(w->tx + SG_WIRE_HDR_LEN, (const uint8_t *)data + (size_t)c * cb, clen);
 		do {
 			n = sendto(w->fd, w->tx, SG_WIRE_HDR_LEN + clen, 0,
-				   (const struct sockaddr *)&req->from, sizeof(req->from));
+				   (const struct sockaddr *)to, sizeof(*to));
 		} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
 		if (n < 0)
 			return sg_fail(-errno, "sendto: %s", strerror(errno));

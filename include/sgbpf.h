@@ -163,6 +163,7 @@ struct sg_comm_stats {
 	uint64_t rx_malformed;   /**< truncated or inconsistent datagrams, bad magic/version/nonce */
 	uint64_t completed;      /**< collectives completed in the kernel */
 	uint64_t tx_fanout;      /**< datagrams fanned out (one per worker per chunk) */
+	uint64_t retransmits;    /**< requests sent again to workers that had not answered */
 };
 
 /** Read the counters of @p comm. */

@@ -162,6 +162,7 @@ static void test_pipelined_10000(void **state)
 	static struct op ops[WINDOW];
 	sg_comm *c = make_comm(6100, 0, 0);
 	size_t posted = 0, done = 0;
+	struct sg_comm_stats st;
 	double t0, t_pipe, t_block;
 
 	assert_non_null(c);
@@ -190,9 +191,10 @@ static void test_pipelined_10000(void **state)
 		check(o, sg_wait(&o->req));
 	}
 	t_block = now_s() - t0;
+	assert_int_equal(sg_comm_get_stats(c, &st), 0);
 	printf("# fan-out %d, %d collectives: pipelined (window %u) %.0f/s, blocking %.0f/s, "
-	       "ratio %.2f\n", NRANKS, PIPELINED, WINDOW, PIPELINED / t_pipe,
-	       PIPELINED / t_block, t_block / t_pipe);
+	       "ratio %.2f (%llu retransmissions)\n", NRANKS, PIPELINED, WINDOW, PIPELINED / t_pipe,
+	       PIPELINED / t_block, t_block / t_pipe, (unsigned long long)st.retransmits);
 	sg_comm_destroy(c);
 }
 

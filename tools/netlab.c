@@ -909,6 +909,9 @@ pid_t netlab_spawn(struct netlab *lab, int ns, int (*fn)(void *arg), void *arg)
 			_exit(255);
 		}
 		close(fd);
+		/* Keep nothing of the parent's: a BPF link (an attached XDP or tcx
+		 * program) lives as long as any process holds an fd to it. */
+		close_range(3, ~0U, 0);
 		ret = fn(arg);
 		fflush(NULL);
 		_exit(ret >= 0 && ret <= 255 ? ret : ret < 0 && ret >= -255 ? -ret : 255);

@@ -652,13 +652,28 @@ static void copy_result(const struct sg_datapath *dp, const struct sg_tp_reduce 
 	}
 }
 
-static int ebpf_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
-			uint64_t *contributors, unsigned int *ncontributors, int done)
+static int ebpf_report(struct sg_transport *tp, const struct sg_tp_reduce *r, uint64_t *done,
+		       unsigned int *ndone)
 {
 	uint32_t key = slot_key(tp, r->coll_id);
 	struct sg_slot slot;
-	int err;
 
+	if (bpf_map_lookup_elem_flags(bpf_map__fd(tp->dp->skel->maps.slots), &key, &slot,
+				      BPF_F_LOCK))
+		return sg_fail(-errno, "cannot read slot %u: %s", key, strerror(errno));
+	if (slot.gen != r->gen) {
+		*ndone = 0;
+		memset(done, 0, SG_WORKER_WORDS * sizeof(uint64_t));
+		return 0;
+	}
+	memcpy(done, slot.done, sizeof(slot.done));
+	*ndone = slot.ndone;
+	return 0;
+}
+
+static int ebpf_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
+			uint64_t *contributors, unsigned int *ncontributors, int done)
+{
 	copy_result(tp->dp, r, result);
 	if (done && r->target == tp->comm->nworkers) {
 		/* Everyone contributed: no need to ask the kernel who. */
@@ -668,18 +683,7 @@ static int ebpf_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, v
 		*ncontributors = (unsigned int)tp->comm->nworkers;
 		return 0;
 	}
-	err = bpf_map_lookup_elem_flags(bpf_map__fd(tp->dp->skel->maps.slots), &key, &slot,
-					BPF_F_LOCK);
-	if (err)
-		return sg_fail(-errno, "cannot read slot %u: %s", key, strerror(errno));
-	if (slot.gen != r->gen) {
-		*ncontributors = 0;
-		memset(contributors, 0, SG_WORKER_WORDS * sizeof(uint64_t));
-		return 0;
-	}
-	memcpy(contributors, slot.done, sizeof(slot.done));
-	*ncontributors = slot.ndone;
-	return 0;
+	return ebpf_report(tp, r, contributors, ncontributors);
 }
 
 static int ebpf_fd(struct sg_transport *tp)
@@ -725,6 +729,7 @@ const struct sg_transport_ops sg_transport_ebpf = {
 	.send_all = ebpf_send_all,
 	.wait = ebpf_wait,
 	.collect = ebpf_collect,
+	.report = ebpf_report,
 	.get_stats = ebpf_get_stats,
 	.fd = ebpf_fd,
 };

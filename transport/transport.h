@@ -51,6 +51,9 @@ struct sg_transport_ops {
 	 * the workers whose whole contribution it holds (SG_WORKER_WORDS words). */
 	int (*collect)(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
 		       uint64_t *contributors, unsigned int *ncontributors, int completed);
+	/* The workers whose whole contribution to @r has arrived so far. */
+	int (*report)(struct sg_transport *tp, const struct sg_tp_reduce *r, uint64_t *done,
+		      unsigned int *ndone);
 	int (*get_stats)(struct sg_transport *tp, struct sg_comm_stats *stats);
 	/* Readable when a collective may have completed. */
 	int (*fd)(struct sg_transport *tp);

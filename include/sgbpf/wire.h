@@ -53,6 +53,10 @@ enum sg_wire_type {
 	SG_WIRE_RESPONSE = 4,	/* worker -> coordinator: contribution chunk */
 };
 
+/* A coordinator datagram for one worker only (a retransmission): the fan-out
+ * program passes it as it is. */
+#define SG_WIRE_F_UNICAST 0x1
+
 struct sg_wire_hdr {
 	__u32 magic;	/* SG_WIRE_MAGIC */
 	__u8 version;	/* SG_WIRE_VERSION */
@@ -65,7 +69,7 @@ struct sg_wire_hdr {
 	__u16 chunk;	/* index of this chunk in the message */
 	__u16 nchunks;	/* chunks in the message */
 	__u16 len;	/* payload bytes following this header */
-	__u16 flags;	/* reserved, 0 */
+	__u16 flags;	/* SG_WIRE_F_* */
 	__u32 fanout_first; /* coordinator -> workers: first worker of this fan-out batch */
 	__u64 nonce;	/* random per collective; responses must echo it */
 };

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Reliability end to end at fan-out 16 (4 worker namespaces x 4 endpoints):
+ * scatter-reduces under packet loss and duplication injected in both
+ * directions on the bridge (tools/faultinject.bpf.c), with some workers
+ * duplicating and delaying their own answers; every result exact, none hung.
+ * Then a worker killed with SIGKILL and restarted, and a coordinator killed
+ * with SIGKILL and replaced at once on the same interface and port.
+ *
+ * Iterations: SGBPF_LOSS_ITERS (default 10000 one-element collectives per loss
+ * rate) and SGBPF_LOSS_ITERS_BIG (default 300 of 64 KiB), so that `make check`
+ * stays short; the closing notes report runs with both at 10000.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sgbpf.h"
+#include "tools/faultinject.h"
+#include "tools/netlab.h"
+#include "tools/testworker.h"
+
+#define NS		4
+#define PER_NS		4
+#define NRANKS		(NS * PER_NS)
+#define WORKER_PORT	7000
+#define TCX_EGRESS	47
+
+static struct netlab *lab;
+static struct tw_shared *shared;
+static struct tw_serve_opts serve_opts[NS];
+static pid_t servers[NS];
+static struct faultinject *faults;
+static uint32_t all_ranks[NRANKS];
+static sg_comm *comm;
+
+static int make_comm(uint16_t port, sg_comm **c)
+{
+	struct sockaddr_in w[NRANKS];
+	SG_OPTS_INIT(sg_comm_opts, o);
+
+	for (uint32_t r = 0; r < NRANKS; r++) {
+		w[r] = (struct sockaddr_in){ .sin_family = AF_INET,
+					     .sin_port = htons(WORKER_PORT + r % PER_NS) };
+		w[r].sin_addr = netlab_worker_addr(lab, (int)(r / PER_NS));
+	}
+	o.ifname = NETLAB_IFNAME;
+	o.local_port = port;
+	o.workers = w;
+	o.nworkers = NRANKS;
+	return sg_comm_create(&o, c);
+}
+
+static int start_server(int ns)
+{
+	serve_opts[ns] = (struct tw_serve_opts){ .sz = sizeof(serve_opts[ns]), .port = WORKER_PORT,
+						 .nports = PER_NS, .rank = (uint32_t)(ns * PER_NS),
+						 .shared = shared };
+	servers[ns] = netlab_spawn(lab, ns, tw_serve_fn, &serve_opts[ns]);
+	return servers[ns] < 0 ? -1 : 0;
+}
+
+static int setup(void **state)
+{
+	struct netlab_opts lo = { .sz = sizeof(lo), .prefix = "sgt", .nworker_ns = NS };
+
+	for (uint32_t r = 0; r < NRANKS; r++)
+		all_ranks[r] = r;
+	shared = tw_shared_create(NRANKS);
+	if (!shared || netlab_create(&lo, &lab))
+		return -1;
+	for (int i = 0; i < NS; i++)
+		if (start_server(i))
+			return -1;
+	if (tw_shared_wait_ready(shared, 0, NRANKS, 10000) || netlab_enter_coordinator(lab))
+		return -1;
+	if (faultinject_attach(lab, &faults))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	sg_comm_destroy(comm);
+	faultinject_detach(faults);
+	netlab_destroy(lab);
+	tw_shared_destroy(shared);
+	return 0;
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static unsigned long iters(const char *env, unsigned long dflt)
+{
+	const char *v = getenv(env);
+
+	return v && *v ? strtoul(v, NULL, 0) : dflt;
+}
+
+/* @n WAIT_ALL scatter-reduces of @count uint32 under the given faults: all
+ * exact, none timed out. Prints p50/p99 completion times. */
+static void run(unsigned long n, size_t count, uint32_t drop_ppm, uint32_t dup_ppm)
+{
+	uint32_t *got = malloc(count * 4), *want = malloc(count * 4);
+	double *lat = malloc(n * sizeof(double));
+	struct sg_comm_stats before, after;
+	uint64_t dropped0, dup0, dropped1, dup1;
+
+	assert_non_null(got);
+	assert_non_null(want);
+	assert_non_null(lat);
+	if (!comm)
+		assert_int_equal(make_comm(6300, &comm), 0);
+	assert_int_equal(sg_comm_get_stats(comm, &before), 0);
+	faultinject_counts(faults, &dropped0, &dup0);
+	faultinject_set(faults, drop_ppm, dup_ppm);
+	for (unsigned long i = 0; i < n; i++) {
+		SG_OPTS_INIT(sg_reduce_params, p);
+		sg_request *req;
+		uint32_t id;
+		double t0 = now_us();
+		int err;
+
+		p.timeout_ms = 10000;
+		assert_int_equal(sg_iscatter_reduce(comm, NULL, 0, got, count, SG_UINT32, SG_OP_SUM,
+						    &p, &req), 0);
+		id = sg_request_id(req);
+		err = sg_wait(&req);
+		lat[i] = now_us() - t0;
+		if (err)
+			fail_msg("collective %lu of %lu (%zu elements, drop %u ppm): %s", i, n, count,
+				 drop_ppm, sg_errmsg());
+		tw_reference(SG_UINT32, SG_OP_SUM, id, count, all_ranks, NRANKS, want);
+		if (memcmp(got, want, count * 4))
+			fail_msg("collective %lu: wrong result", i);
+	}
+	faultinject_set(faults, 0, 0);
+	faultinject_counts(faults, &dropped1, &dup1);
+	assert_int_equal(sg_comm_get_stats(comm, &after), 0);
+	qsort(lat, n, sizeof(double), cmp_double);
+	printf("# %lu x %zu B, loss %.1f%% dup %.1f%%: all exact; p50 %.0f us, p99 %.0f us; "
+	       "%llu dropped, %llu duplicated by the injector; %llu retransmissions, "
+	       "%llu duplicates folded once\n",
+	       n, count * 4, drop_ppm / 1e4, dup_ppm / 1e4, lat[n / 2], lat[n * 99 / 100],
+	       (unsigned long long)(dropped1 - dropped0), (unsigned long long)(dup1 - dup0),
+	       (unsigned long long)(after.retransmits - before.retransmits),
+	       (unsigned long long)(after.rx_duplicate - before.rx_duplicate));
+	if (drop_ppm)
+		assert_true(dropped1 > dropped0);
+	free(got);
+	free(want);
+	free(lat);
+}
+
+static void test_no_loss(void **state)
+{
+	run(iters("SGBPF_LOSS_ITERS", 10000), 1, 0, 0);
+	run(iters("SGBPF_LOSS_ITERS_BIG", 300), 16384, 0, 0);
+}
+
+static void test_loss_1pct(void **state)
+{
+	/* Some workers also duplicate their answers, some delay theirs. */
+	tw_shared_set_behavior(shared, 1, TW_DUP, 0);
+	tw_shared_set_behavior(shared, 6, 0, 1);
+	run(iters("SGBPF_LOSS_ITERS", 10000), 1, 10000, 10000);
+	run(iters("SGBPF_LOSS_ITERS_BIG", 300), 16384, 10000, 10000);
+	tw_shared_set_behavior(shared, 1, 0, 0);
+	tw_shared_set_behavior(shared, 6, 0, 0);
+}
+
+static void test_loss_10pct(void **state)
+{
+	run(iters("SGBPF_LOSS_ITERS", 10000), 1, 100000, 10000);
+	run(iters("SGBPF_LOSS_ITERS_BIG", 300), 16384, 100000, 10000);
+}
+
+/* A worker killed mid-run: WAIT_ALL ends by its timeout, first-N completes
+ * with the others, and the restarted worker rejoins. */
+static void test_worker_killed_and_restarted(void **state)
+{
+	SG_OPTS_INIT(sg_reduce_params, p);
+	uint32_t out[64], want[64], ranks[NRANKS];
+	size_t n = 0;
+	sg_request *req;
+	uint32_t id;
+
+	if (!comm)
+		assert_int_equal(make_comm(6300, &comm), 0);
+	assert_int_equal(netlab_wait(lab, servers[3], 0), -ETIMEDOUT);
+	kill(servers[3], SIGKILL);
+	assert_int_equal(netlab_wait(lab, servers[3], 5000), 128 + SIGKILL);
+	p.timeout_ms = 300;
+	assert_int_equal(sg_scatter_reduce(comm, NULL, 0, out, 64, SG_UINT32, SG_OP_SUM, &p),
+			 -ETIMEDOUT);
+	assert_int_equal(p.ncontributors, NRANKS - PER_NS);
+	p.policy = SG_WAIT_N;
+	p.n = NRANKS - PER_NS;
+	p.timeout_ms = 5000;
+	assert_int_equal(sg_iscatter_reduce(comm, NULL, 0, out, 64, SG_UINT32, SG_OP_SUM, &p, &req),
+			 0);
+	id = sg_request_id(req);
+	assert_int_equal(sg_wait(&req), 0);
+	for (uint32_t r = 0; r < NRANKS - PER_NS; r++)
+		ranks[n++] = r;
+	tw_reference(SG_UINT32, SG_OP_SUM, id, 64, ranks, n, want);
+	assert_memory_equal(out, want, sizeof(out));
+
+	assert_int_equal(start_server(3), 0);
+	assert_int_equal(tw_shared_wait_ready(shared, 3 * PER_NS, PER_NS, 10000), 0);
+	p.policy = SG_WAIT_ALL;
+	assert_int_equal(sg_iscatter_reduce(comm, NULL, 0, out, 64, SG_UINT32, SG_OP_SUM, &p, &req),
+			 0);
+	id = sg_request_id(req);
+	assert_int_equal(sg_wait(&req), 0);
+	tw_reference(SG_UINT32, SG_OP_SUM, id, 64, all_ranks, NRANKS, want);
+	assert_memory_equal(out, want, sizeof(out));
+}
+
+static int attached_programs(void)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int ifindex = (int)if_nametoindex(NETLAB_IFNAME);
+	__u32 ids[4], cnt = 4, flags = 0;
+
+	if (bpf_xdp_query(ifindex, 0, &q) || bpf_prog_query(ifindex, TCX_EGRESS, 0, &flags, ids,
+							   &cnt))
+		return -1;
+	return (q.prog_id != 0) + (int)cnt;
+}
+
+/* A coordinator killed with SIGKILL leaves nothing attached, and a new one
+ * starts at once on the same interface and port. */
+static void test_coordinator_killed_and_replaced(void **state)
+{
+	volatile uint64_t *progress = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+					   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint32_t out[16], want[16];
+	sg_request *req;
+	sg_comm *c;
+	pid_t pid;
+	uint32_t id;
+
+	assert_true(progress != MAP_FAILED);
+	/* Only one process can hold the interface's XDP hook. */
+	sg_comm_destroy(comm);
+	comm = NULL;
+	assert_int_equal(attached_programs(), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint32_t r[16];
+
+		if (make_comm(6301, &c))
+			_exit(1);
+		for (;;) {
+			if (sg_scatter_reduce(c, NULL, 0, r, 16, SG_UINT32, SG_OP_SUM, NULL))
+				_exit(2);
+			__atomic_add_fetch(progress, 1, __ATOMIC_RELAXED);
+		}
+	}
+	for (int i = 0; i < 10000 && __atomic_load_n(progress, __ATOMIC_RELAXED) < 50; i++)
+		usleep(1000);
+	assert_true(*progress >= 50);
+	assert_int_equal(attached_programs(), 2);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_int_equal(attached_programs(), 0);
+
+	assert_int_equal(make_comm(6301, &c), 0);
+	assert_int_equal(sg_iscatter_reduce(c, NULL, 0, out, 16, SG_UINT32, SG_OP_SUM, NULL, &req), 0);
+	id = sg_request_id(req);
+	assert_int_equal(sg_wait(&req), 0);
+	tw_reference(SG_UINT32, SG_OP_SUM, id, 16, all_ranks, NRANKS, want);
+	assert_memory_equal(out, want, sizeof(out));
+	sg_comm_destroy(c);
+	munmap((void *)progress, 4096);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_loss),
+		cmocka_unit_test(test_loss_1pct),
+		cmocka_unit_test(test_loss_10pct),
+		cmocka_unit_test(test_worker_killed_and_restarted),
+		cmocka_unit_test(test_coordinator_killed_and_replaced),
+	};
+	char why[256];
+
+	if (!netlab_can_run(why, sizeof(why))) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
