@@ -25,7 +25,7 @@ int sg_ibcast(sg_comm *comm, const void *buf, size_t len, sg_request **req)
 		return sg_fail(-ENOMEM, "out of memory");
 	m = (struct sg_wire_msg){
 		.type = SG_WIRE_BCAST,
-		.coll_id = comm->next_coll_id++,
+		.coll_id = comm->next_coll_id++ & ~SG_COLL_ACK,
 		.msg_len = (uint32_t)len,
 		.nonce = sg_comm_nonce(comm),
 	};

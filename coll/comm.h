@@ -52,6 +52,7 @@ struct sg_request {
 	long long deadline_us;		/* -1: none */
 	long long rto_us;		/* current retransmission timeout */
 	long long next_rto_us;
+	int phase;			/* allgather: 0 reducing, 1 delivering */
 	unsigned int retries;
 	unsigned int last_ndone;	/* workers done at the last retransmission */
 	struct sg_wire_msg msg;		/* the request, for retransmission */

@@ -46,7 +46,7 @@ static long long initial_rto(const struct sg_comm *comm, const struct sg_tp_redu
 int sg_comm_take_id(struct sg_comm *comm, uint32_t *coll_id)
 {
 	for (uint32_t i = 0; i < SG_SLOTS; i++) {
-		uint32_t id = comm->next_coll_id + i, s = id % SG_SLOTS;
+		uint32_t id = (comm->next_coll_id + i) & ~SG_COLL_ACK, s = id % SG_SLOTS;
 
 		if (!(comm->inflight[s / 64] & (1ULL << (s % 64)))) {
 			comm->inflight[s / 64] |= 1ULL << (s % 64);
@@ -206,7 +206,8 @@ static int retransmit(struct sg_request *q)
 	for (size_t i = 0; i < comm->nworkers; i++) {
 		if (done[i / 64] & (1ULL << (i % 64)))
 			continue;
-		err = sg_comm_send_msg(comm, &q->msg, q->payload, &comm->workers[i]);
+		err = sg_comm_send_msg(comm, &q->msg, q->phase ? q->result : q->payload,
+				       &comm->workers[i]);
 		if (err)
 			return err;
 		comm->retransmits++;
@@ -223,47 +224,94 @@ static int retransmit(struct sg_request *q)
 
 /* Collect, report, re-broadcast an allgather result, free. @werr is the
  * outcome of the wait: 0 or -ETIMEDOUT. */
-static int finish(struct sg_request *q, int werr)
+/* Turn a completed allgather reduction into its delivery: the same slot is
+ * re-armed as a one-byte collective under id coll_id | SG_COLL_ACK that the
+ * workers' libraries answer on receiving the result, and the result is fanned
+ * out; workers that do not acknowledge get it again, like a request. */
+static int start_delivery(struct sg_request *q)
+{
+	struct sg_comm *comm = q->comm;
+	int err;
+
+	comm->ops->release(comm->tp, &q->r);
+	q->msg = (struct sg_wire_msg){
+		.type = SG_WIRE_RESULT,
+		.dtype = (uint8_t)q->r.dtype,
+		.op = (uint8_t)q->r.op,
+		.coll_id = q->r.coll_id,
+		.count = q->r.count,
+		.msg_len = q->r.msg_len,
+		.nonce = sg_comm_nonce(comm),
+	};
+	q->r.coll_id |= SG_COLL_ACK;
+	q->r.nonce = q->msg.nonce;
+	q->r.dtype = SG_UINT8;
+	q->r.op = SG_OP_BOR;
+	q->r.count = 1;
+	q->r.msg_len = 1;
+	err = comm->ops->arm(comm->tp, &q->r);
+	if (err)
+		return err;
+	q->phase = 1;
+	free(q->payload);
+	q->payload = NULL;
+	q->retries = 0;
+	q->last_ndone = 0;
+	q->rto_us = initial_rto(comm, &q->r) + (long long)q->msg.msg_len * comm->nworkers /
+						 SG_RTO_BYTES_PER_US;
+	q->next_rto_us = now_us() + q->rto_us;
+	return sg_comm_send_msg(comm, &q->msg, q->result, NULL);
+}
+
+/* The reduction of @q is over (@werr 0 or -ETIMEDOUT): copy the result and
+ * fill the report. */
+static int collect(struct sg_request *q, int werr)
 {
 	struct sg_comm *comm = q->comm;
 	uint64_t contributors[SG_WORKER_WORDS];
 	unsigned int ncontrib = 0;
-	int err = werr;
+	int err;
 
-	if (q->kind == SG_REQ_BCAST)
-		goto out;
 	err = comm->ops->collect(comm->tp, &q->r, q->result, contributors, &ncontrib, !werr);
 	if (err)
-		goto out;
+		return err;
 	if (q->params) {
 		q->params->ncontributors = ncontrib;
 		if (q->params->contributors)
 			memcpy(q->params->contributors, contributors,
 			       (comm->nworkers + 63) / 64 * sizeof(uint64_t));
 	}
-	if (werr) {
-		err = sg_fail(werr, "collective %u: %u of %u workers contributed within %d ms",
-			      q->r.coll_id, ncontrib, q->r.target, q->timeout_ms);
-		goto out;
-	}
+	if (werr)
+		return sg_fail(werr, "collective %u: %u of %u workers contributed within %d ms",
+			       q->r.coll_id, ncontrib, q->r.target, q->timeout_ms);
 	if (!q->retries) {
 		/* Karn: only collectives that needed no retransmission. */
 		double ms = (now_us() - q->posted_us) / 1000.0;
 
 		comm->srtt_ms = comm->srtt_ms ? comm->srtt_ms * 0.875 + ms * 0.125 : ms;
 	}
-	if (q->kind == SG_REQ_ALLGATHER) {
-		struct sg_wire_msg m = {
-			.type = SG_WIRE_RESULT,
-			.dtype = (uint8_t)q->r.dtype,
-			.op = (uint8_t)q->r.op,
-			.coll_id = q->r.coll_id,
-			.count = q->r.count,
-			.msg_len = q->r.msg_len,
-			.nonce = q->r.nonce,
-		};
+	return 0;
+}
 
-		err = sg_comm_send_msg(comm, &m, q->result, NULL);
+/* Settle @q after its wait ended with @werr. Returns 1 when an allgather
+ * moves on to delivering its result, else the status, @q freed. */
+static int finish(struct sg_request *q, int werr)
+{
+	struct sg_comm *comm = q->comm;
+	int err = werr;
+
+	if (q->kind == SG_REQ_BCAST)
+		goto out;
+	if (q->phase == 0) {
+		err = collect(q, werr);
+		if (!err && q->kind == SG_REQ_ALLGATHER) {
+			err = start_delivery(q);
+			if (!err)
+				return 1;
+		}
+	} else if (werr) {
+		err = sg_fail(werr, "collective %u: the result reached only some workers in %d ms",
+			      q->r.coll_id & ~SG_COLL_ACK, q->timeout_ms);
 	}
 out:
 	if (q->kind != SG_REQ_BCAST) {
@@ -293,8 +341,13 @@ static int progress(struct sg_request *q, int block, int *done)
 			until = q->deadline_us;
 		slice = block ? (int)((until - now + 999) / 1000) : 0;
 		werr = comm->ops->wait(comm->tp, &q->r, slice > 0 ? slice : 0);
-		if (!werr)
-			return finish(q, 0);
+		if (!werr) {
+			int err = finish(q, 0);
+
+			if (err == 1)
+				continue;	/* an allgather's delivery began */
+			return err;
+		}
 		if (werr != -EAGAIN && werr != -ETIMEDOUT) {
 			/* A failed wait leaves the request to be waited on again. */
 			*done = 0;
@@ -302,7 +355,7 @@ static int progress(struct sg_request *q, int block, int *done)
 		}
 		now = now_us();
 		if (q->deadline_us >= 0 && now >= q->deadline_us)
-			return finish(q, -ETIMEDOUT);
+			return finish(q, -ETIMEDOUT);	/* never 1: the wait failed */
 		if (now >= q->next_rto_us) {
 			int err = retransmit(q);
 

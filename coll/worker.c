@@ -152,8 +152,25 @@ static int same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
 	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
 }
 
-/* 1 if @msg was delivered before, after answering a repeated request from the
- * cache; else remember it and return 0. */
+/* Acknowledge an allgather result, so the coordinator stops sending it. */
+static void send_ack(struct sg_worker *w, const struct sg_msg *msg)
+{
+	struct sg_wire_msg m = {
+		.type = SG_WIRE_RESPONSE,
+		.dtype = SG_UINT8,
+		.op = SG_OP_BOR,
+		.coll_id = msg->coll_id | SG_COLL_ACK,
+		.count = 1,
+		.msg_len = 1,
+		.nonce = msg->nonce,
+	};
+	uint8_t one = 1;
+
+	send_reply(w, &m, &msg->from, &one);
+}
+
+/* 1 if @msg was delivered before, after answering a repeated request or
+ * result again; else remember it (acknowledging a result) and return 0. */
 static int repeated(struct sg_worker *w, const struct sg_msg *msg)
 {
 	struct sg_seen *s;
@@ -170,11 +187,15 @@ static int repeated(struct sg_worker *w, const struct sg_msg *msg)
 			    same_addr(&c->to, &msg->from))
 				send_reply(w, &c->m, &c->to, c->data);
 		}
+		if (msg->type == SG_MSG_RESULT)
+			send_ack(w, msg);
 		return 1;
 	}
 	s = &w->seen[w->seen_next++ % SG_SEEN_MSGS];
 	*s = (struct sg_seen){ .type = (uint8_t)msg->type, .coll_id = msg->coll_id,
 			       .nonce = msg->nonce, .from = msg->from };
+	if (msg->type == SG_MSG_RESULT)
+		send_ack(w, msg);
 	return 0;
 }
 

@@ -206,6 +206,52 @@ static void test_loss_10pct(void **state)
 	run(iters("SGBPF_LOSS_ITERS_BIG", 300), 16384, 100000, 10000);
 }
 
+/* Allgathers under loss: every worker ends up with the exact result (the
+ * library re-sends it until each worker has acknowledged it). */
+static void allgather_under(unsigned long n, uint32_t drop_ppm, uint32_t dup_ppm)
+{
+	uint32_t got[300], want[300];
+	uint64_t dropped0, dup0, dropped1, dup1;
+
+	if (!comm)
+		assert_int_equal(make_comm(6300, &comm), 0);
+	faultinject_counts(faults, &dropped0, &dup0);
+	faultinject_set(faults, drop_ppm, dup_ppm);
+	for (unsigned long i = 0; i < n; i++) {
+		SG_OPTS_INIT(sg_reduce_params, p);
+		sg_request *req;
+		uint32_t id;
+
+		p.timeout_ms = 10000;
+		assert_int_equal(sg_iallgather(comm, NULL, 0, got, 300, SG_UINT32, SG_OP_SUM, &p,
+					       &req), 0);
+		id = sg_request_id(req);
+		if (sg_wait(&req))
+			fail_msg("allgather %lu: %s", i, sg_errmsg());
+		tw_reference(SG_UINT32, SG_OP_SUM, id, 300, all_ranks, NRANKS, want);
+		assert_memory_equal(got, want, sizeof(want));
+		for (uint32_t r = 0; r < NRANKS; r++) {
+			struct tw_record rec;
+
+			assert_int_equal(tw_shared_wait(shared, r, 1, TW_RESULT, id, 5000), 0);
+			assert_int_equal(tw_shared_read(shared, r, TW_RESULT, &rec), 0);
+			assert_true(rec.len == sizeof(want) && rec.hash == tw_hash(want, sizeof(want)));
+		}
+	}
+	faultinject_set(faults, 0, 0);
+	faultinject_counts(faults, &dropped1, &dup1);
+	printf("# %lu allgathers of 1200 B, loss %.1f%% dup %.1f%%: every worker holds the exact "
+	       "result; %llu dropped, %llu duplicated by the injector\n", n, drop_ppm / 1e4,
+	       dup_ppm / 1e4, (unsigned long long)(dropped1 - dropped0),
+	       (unsigned long long)(dup1 - dup0));
+}
+
+static void test_allgather_under_loss(void **state)
+{
+	allgather_under(iters("SGBPF_LOSS_ITERS_BIG", 300), 10000, 10000);
+	allgather_under(iters("SGBPF_LOSS_ITERS_BIG", 300), 100000, 10000);
+}
+
 /* A worker killed mid-run: WAIT_ALL ends by its timeout, first-N completes
  * with the others, and the restarted worker rejoins. */
 static void test_worker_killed_and_restarted(void **state)
@@ -314,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_no_loss),
 		cmocka_unit_test(test_loss_1pct),
 		cmocka_unit_test(test_loss_10pct),
+		cmocka_unit_test(test_allgather_under_loss),
 		cmocka_unit_test(test_worker_killed_and_restarted),
 		cmocka_unit_test(test_coordinator_killed_and_replaced),
 	};

@@ -53,6 +53,12 @@ enum sg_wire_type {
 	SG_WIRE_RESPONSE = 4,	/* worker -> coordinator: contribution chunk */
 };
 
+/* Collective ids are below 2^31. A worker acknowledges an allgather result of
+ * collective id X with a one-byte SG_UINT8/SG_OP_BOR response under id
+ * X | SG_COLL_ACK, which lives in the same slot (2^31 is a multiple of
+ * SG_SLOTS). */
+#define SG_COLL_ACK 0x80000000u
+
 /* A coordinator datagram for one worker only (a retransmission): the fan-out
  * program passes it as it is. */
 #define SG_WIRE_F_UNICAST 0x1
