@@ -208,8 +208,14 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 	struct sg_wire_hdr h;
 	uint64_t bit;
 
+	/* A request or result must describe a vector that fits a message: a
+	 * forged count must not make the application allocate gigabytes. */
 	if (sg_wire_decode(w->rx, len, &h) < 0 || h.type == SG_WIRE_RESPONSE ||
-	    (h.type != SG_WIRE_BCAST && !sg_wire_op_valid(h.dtype, h.op))) {
+	    (h.type != SG_WIRE_BCAST &&
+	     (!sg_wire_op_valid(h.dtype, h.op) || h.count == 0 ||
+	      (uint64_t)h.count * sg_wire_dtype_size(h.dtype) > SG_MAX_MSG_BYTES ||
+	      (h.type == SG_WIRE_RESULT &&
+	       h.msg_len != (uint64_t)h.count * sg_wire_dtype_size(h.dtype))))) {
 		w->dropped++;
 		return 0;
 	}
@@ -300,6 +306,8 @@ int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, si
 	if ((unsigned int)req->dtype >= SG_DATATYPE_COUNT)
 		return sg_fail(-EINVAL, "unknown datatype %d", (int)req->dtype);
 	want = req->count * sg_datatype_size(req->dtype);
+	if (want > SG_MAX_MESSAGE_BYTES)
+		return sg_fail(-E2BIG, "reply of %zu bytes, at most %u", want, SG_MAX_MESSAGE_BYTES);
 	if (len != want || want == 0)
 		return sg_fail(-EINVAL, "reply of %zu bytes; collective %u expects %zu x %zu = %zu",
 			       len, req->coll_id, req->count, sg_datatype_size(req->dtype), want);

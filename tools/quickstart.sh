@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
 	autoconf automake libtool pkg-config make gcc libc6-dev \
-	clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool \
+	clang llvm libclang-rt-14-dev libbpf-dev libelf-dev zlib1g-dev bpftool \
 	libhwloc-dev libcmocka-dev iproute2
 
 autoreconf -fi
