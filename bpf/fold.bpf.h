@@ -210,6 +210,10 @@ struct sg_loc64 {
 
 #define SG_KEY_S32(v) ((__s32)(v))
 #define SG_KEY_S64(v) ((__s64)(v))
+/* MPI compares LOC values with ==, so -0 ties with +0 (and the index
+ * decides); MIN/MAX keep IEEE's total order, -0 below +0. */
+#define SG_LOCKEY32(v) sg_fkey32((__u32)((v) << 1) ? (v) : 0)
+#define SG_LOCKEY64(v) sg_fkey64((__u64)((v) << 1) ? (v) : 0)
 
 #define SG_FOLD_LOCS(acc, src, len, dtype, CMP)					\
 	do {									\
@@ -218,13 +222,13 @@ struct sg_loc64 {
 			SG_FOLD_LOC(struct sg_loc32, __s32, SG_KEY_S32, acc, src, len, CMP); \
 			break;							\
 		case SG_FLOAT32_LOC:						\
-			SG_FOLD_LOC(struct sg_loc32, __u32, sg_fkey32, acc, src, len, CMP); \
+			SG_FOLD_LOC(struct sg_loc32, __u32, SG_LOCKEY32, acc, src, len, CMP); \
 			break;							\
 		case SG_INT64_LOC:						\
 			SG_FOLD_LOC(struct sg_loc64, __s64, SG_KEY_S64, acc, src, len, CMP); \
 			break;							\
 		case SG_FLOAT64_LOC:						\
-			SG_FOLD_LOC(struct sg_loc64, __u64, sg_fkey64, acc, src, len, CMP); \
+			SG_FOLD_LOC(struct sg_loc64, __u64, SG_LOCKEY64, acc, src, len, CMP); \
 			break;							\
 		}								\
 	} while (0)

@@ -213,7 +213,8 @@ int sg_gather(struct xdp_md *ctx)
 	msg_len = hdr->msg_len;
 	/* Geometry: chunks of sg_wire_response_chunk(dtype) bytes. */
 	cbytes = sg_wire_response_chunk(dtype);
-	if (chunk >= SG_MAX_CHUNKS || hdr->chunk >= hdr->nchunks || msg_len > SG_MAX_MSG_BYTES ||
+	if (chunk >= SG_MAX_RESPONSE_CHUNKS || hdr->chunk >= hdr->nchunks ||
+	    msg_len > SG_MAX_MSG_BYTES ||
 	    msg_len <= chunk * cbytes)
 		goto malformed;
 	expect = msg_len - chunk * cbytes;

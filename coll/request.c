@@ -21,8 +21,10 @@
 	(offsetof(struct sg_reduce_params, contributors_words) + sizeof(size_t))
 
 /* Retransmission timeout: twice the smoothed completion time plus the time
- * the contributions take to arrive at a modest 64 MB/s, at least 5 ms; it
- * doubles after each retransmission, up to 1 s. */
+ * the data takes to arrive at a modest 64 MB/s, at least 5 ms. It doubles
+ * after a round in which fewer than half the missing workers completed (so
+ * steady loss, which each round mostly repairs, does not inflate it), up to
+ * 1 s or four times the transfer time if that is longer. */
 #define SG_RTO_MIN_US		5000LL
 #define SG_RTO_MAX_US		1000000LL
 #define SG_RTO_BYTES_PER_US	64
@@ -35,12 +37,28 @@ static long long now_us(void)
 	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
-static long long initial_rto(const struct sg_comm *comm, const struct sg_tp_reduce *r)
+static long long transfer_us(const struct sg_comm *comm, const struct sg_request *q)
+{
+	/* Contributions in, and for an allgather's delivery the result out. */
+	uint64_t bytes = (uint64_t)q->r.msg_len * q->r.target + (uint64_t)q->msg.msg_len *
+			 (q->phase ? comm->nworkers : 1);
+
+	return (long long)(bytes / SG_RTO_BYTES_PER_US);
+}
+
+static long long rto_cap(const struct sg_comm *comm, const struct sg_request *q)
+{
+	long long cap = 4 * transfer_us(comm, q);
+
+	return cap > SG_RTO_MAX_US ? cap : SG_RTO_MAX_US;
+}
+
+static long long initial_rto(const struct sg_comm *comm, const struct sg_request *q)
 {
 	long long rto = (long long)(2 * comm->srtt_ms * 1000) + SG_RTO_MIN_US +
-			(long long)r->msg_len * r->target / SG_RTO_BYTES_PER_US;
+			transfer_us(comm, q);
 
-	return rto < SG_RTO_MAX_US ? rto : SG_RTO_MAX_US;
+	return rto < rto_cap(comm, q) ? rto : rto_cap(comm, q);
 }
 
 int sg_comm_take_id(struct sg_comm *comm, uint32_t *coll_id)
@@ -156,8 +174,6 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 	err = comm->ops->arm(comm->tp, &q->r);
 	if (err)
 		goto fail;
-	q->rto_us = initial_rto(comm, &q->r);
-	q->next_rto_us = q->posted_us + q->rto_us;
 
 	q->msg = (struct sg_wire_msg){
 		.type = SG_WIRE_SCATTER,
@@ -177,6 +193,8 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 		}
 		memcpy(q->payload, request, request_len);
 	}
+	q->rto_us = initial_rto(comm, q);
+	q->next_rto_us = q->posted_us + q->rto_us;
 	err = sg_comm_send_msg(comm, &q->msg, q->payload, NULL);
 	if (err) {
 		comm->ops->release(comm->tp, &q->r);
@@ -214,8 +232,8 @@ static int retransmit(struct sg_request *q)
 	}
 	/* Back off only when nothing moved since the last round: under steady
 	 * loss each round completes more workers and the timeout holds. */
-	if (q->retries && ndone <= q->last_ndone)
-		q->rto_us = q->rto_us * 2 < SG_RTO_MAX_US ? q->rto_us * 2 : SG_RTO_MAX_US;
+	if (q->retries && (ndone - q->last_ndone) * 2 < q->r.target - q->last_ndone)
+		q->rto_us = q->rto_us * 2 < rto_cap(comm, q) ? q->rto_us * 2 : rto_cap(comm, q);
 	q->last_ndone = ndone;
 	q->retries++;
 	q->next_rto_us = now_us() + q->rto_us;
@@ -257,8 +275,7 @@ static int start_delivery(struct sg_request *q)
 	q->payload = NULL;
 	q->retries = 0;
 	q->last_ndone = 0;
-	q->rto_us = initial_rto(comm, &q->r) + (long long)q->msg.msg_len * comm->nworkers /
-						 SG_RTO_BYTES_PER_US;
+	q->rto_us = initial_rto(comm, q);
 	q->next_rto_us = now_us() + q->rto_us;
 	return sg_comm_send_msg(comm, &q->msg, q->result, NULL);
 }

@@ -9,6 +9,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -204,7 +209,7 @@ size_t sgt_build_frame(uint8_t *buf, const struct sgt_addr *src, const struct sg
 		       const struct sg_wire_msg *m, unsigned int chunk, const void *payload)
 {
 	uint8_t dgram[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
-	size_t len = sg_wire_chunk_len(m->msg_len, chunk);
+	size_t len = sg_wire_chunk_len_of(m->msg_len, chunk, sg_wire_chunk_bytes(m->type, m->dtype));
 
 	sg_wire_encode(dgram, m, chunk);
 	if (len)
@@ -236,6 +241,8 @@ struct sgt_addr sgt_local_addr(uint32_t comm)
 	return a;
 }
 
+static int read_all_chunks(struct sgt_fixture *f, struct sg_chunk_state *out);
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct sgt_fixture *f = ctx;
@@ -246,11 +253,22 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Bytes an mmapped array map spans (values rounded up to 8, as the kernel
+ * lays them out). */
+static size_t map_span(const struct bpf_map *map)
+{
+	return (size_t)bpf_map__max_entries(map) * ((bpf_map__value_size(map) + 7) & ~7u);
+}
+
 void sgt_fixture_close(struct sgt_fixture *f)
 {
 	ring_buffer__free(f->rb);
 	if (f->results)
 		munmap(f->results, f->results_len);
+	if (f->aux)
+		munmap(f->aux, f->aux_len);
+	if (f->completions)
+		munmap((void *)f->completions, f->completions_len);
 	sgbpf_bpf__destroy(f->skel);
 	for (int i = 0; i < SG_MAX_COMMS; i++)
 		free(f->comms[i].workers);
@@ -260,6 +278,16 @@ void sgt_fixture_close(struct sgt_fixture *f)
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	return 0;
+}
+
+static void *map_mmap(const struct bpf_map *map, size_t *len)
+{
+	void *p;
+
+	*len = map_span(map);
+	/* Writable only so that sgt_fixture_reset() can clear it. */
+	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+	return p == MAP_FAILED ? NULL : p;
 }
 
 int sgt_fixture_open(struct sgt_fixture *f, char *reason, size_t reason_len)
@@ -278,14 +306,21 @@ int sgt_fixture_open(struct sgt_fixture *f, char *reason, size_t reason_len)
 		snprintf(reason, reason_len, "cannot load the BPF object: %s", strerror(errno));
 		return err ? err : -EINVAL;
 	}
-	f->results_len = (size_t)bpf_map__max_entries(f->skel->maps.results) *
-			 bpf_map__value_size(f->skel->maps.results);
-	f->results = mmap(NULL, f->results_len, PROT_READ, MAP_SHARED,
-			  bpf_map__fd(f->skel->maps.results), 0);
-	if (f->results == MAP_FAILED) {
+	if (bpf_map__value_size(f->skel->maps.results) != SG_CHUNK_BYTES ||
+	    bpf_map__max_entries(f->skel->maps.results) != SG_POOL_CHUNKS ||
+	    bpf_map__value_size(f->skel->maps.result_aux) != SG_FSUM_ELEMS * 2 ||
+	    bpf_map__max_entries(f->skel->maps.completions) != SGT_TOTAL_SLOTS ||
+	    bpf_map__value_size(f->skel->maps.chunks) != sizeof(struct sg_chunk_state)) {
+		snprintf(reason, reason_len, "the maps disagree with include/sgbpf/maps.h");
+		sgt_fixture_close(f);
+		return -EINVAL;
+	}
+	f->results = map_mmap(f->skel->maps.results, &f->results_len);
+	f->aux = map_mmap(f->skel->maps.result_aux, &f->aux_len);
+	f->completions = map_mmap(f->skel->maps.completions, &f->completions_len);
+	if (!f->results || !f->aux || !f->completions) {
 		err = -errno;
-		f->results = NULL;
-		snprintf(reason, reason_len, "cannot mmap the result map: %s", strerror(-err));
+		snprintf(reason, reason_len, "cannot mmap the result maps: %s", strerror(-err));
 		sgt_fixture_close(f);
 		return err;
 	}
@@ -299,10 +334,176 @@ int sgt_fixture_open(struct sgt_fixture *f, char *reason, size_t reason_len)
 	return 0;
 }
 
+/* Write zeros to entries [0, n) of array map @map, in batches. */
+static int zero_array(const struct bpf_map *map, uint32_t n, bool locked)
+{
+	size_t vsz = bpf_map__value_size(map);
+	uint32_t batch = 4096;
+	uint32_t *keys = calloc(batch, sizeof(*keys));
+	void *vals = calloc(batch, vsz);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = locked ? BPF_F_LOCK : 0);
+	int err = 0;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t done = 0; done < n && !err;) {
+		uint32_t count = n - done < batch ? n - done : batch;
+
+		for (uint32_t i = 0; i < count; i++)
+			keys[i] = done + i;
+		if (bpf_map_update_batch(bpf_map__fd(map), keys, vals, &count, &opts))
+			err = -errno;
+		done += count;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static int empty_hash(const struct bpf_map *map)
+{
+	uint8_t key[64];
+	int fd = bpf_map__fd(map);
+
+	if (bpf_map__key_size(map) > sizeof(key))
+		return -EINVAL;
+	for (int i = 0; i < SG_MAX_COMMS * SG_MAX_WORKERS + 16; i++) {
+		if (bpf_map_get_next_key(fd, NULL, key))
+			return errno == ENOENT ? 0 : -errno;
+		if (bpf_map_delete_elem(fd, key))
+			return -errno;
+	}
+	return -EIO;
+}
+
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	return n == 0 || (b[0] == 0 && !memcmp(b, b + 1, n - 1));
+}
+
+static int discard_event(void *ctx, void *data, size_t size)
+{
+	return 0;
+}
+
+int sgt_fixture_reset(struct sgt_fixture *f)
+{
+	struct sgbpf_bpf *skel = f->skel;
+	struct sg_chunk_state *cs;
+	struct ring_buffer *rb;
+	void *percpu;
+	uint8_t key[64];
+	int err;
+
+	/* Pending records first (they must not show up in the next test). */
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), discard_event, NULL, NULL);
+	if (!rb)
+		return -errno;
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	ring_buffer__consume(f->rb);
+
+	err = empty_hash(skel->maps.comm_by_port);
+	if (!err)
+		err = empty_hash(skel->maps.worker_by_addr);
+	if (!err)
+		err = zero_array(skel->maps.comms, SG_MAX_COMMS, false);
+	if (!err)
+		err = zero_array(skel->maps.fanout, SG_MAX_COMMS * SG_MAX_WORKERS, false);
+	if (!err)
+		err = zero_array(skel->maps.slots, SGT_TOTAL_SLOTS, true);
+	if (!err)
+		err = zero_array(skel->maps.chunks, SG_POOL_CHUNKS, true);
+	if (err)
+		return err;
+	percpu = calloc((size_t)f->ncpus, ((bpf_map__value_size(skel->maps.fold_scratch) + 7) & ~7u));
+	if (!percpu)
+		return -ENOMEM;
+	for (uint32_t c = 0; c < SG_MAX_COMMS && !err; c++)
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.stats), &c, percpu, 0))
+			err = -errno;
+	if (!err) {
+		uint32_t zero = 0;
+
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.fold_scratch), &zero, percpu, 0))
+			err = -errno;
+	}
+	free(percpu);
+	if (err)
+		return err;
+	memset(f->results, 0, f->results_len);
+	memset(f->aux, 0, f->aux_len);
+	memset((void *)f->completions, 0, f->completions_len);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+	/* The fixture's own state. */
+	for (int i = 0; i < SG_MAX_COMMS; i++)
+		free(f->comms[i].workers);
+	memset(f->comms, 0, sizeof(f->comms));
+	f->nevents = 0;
+	memset(f->events, 0, sizeof(f->events));
+	f->gen = 0;
+	memset(f->pool_used, 0, sizeof(f->pool_used));
+	memset(f->arms, 0, sizeof(f->arms));
+
+	/* Check it is all as just loaded, so no test can see another's state. */
+	if (bpf_map_get_next_key(bpf_map__fd(skel->maps.comm_by_port), NULL, key) == 0 ||
+	    bpf_map_get_next_key(bpf_map__fd(skel->maps.worker_by_addr), NULL, key) == 0)
+		return -ENOTEMPTY;
+	cs = malloc((size_t)SG_POOL_CHUNKS * sizeof(*cs));
+	if (!cs)
+		return -ENOMEM;
+	err = read_all_chunks(f, cs);
+	if (!err && !all_zero(cs, (size_t)SG_POOL_CHUNKS * sizeof(*cs)))
+		err = -ENOTEMPTY;
+	free(cs);
+	for (uint32_t k = 0; k < SGT_TOTAL_SLOTS && !err; k++) {
+		struct sg_slot slot;
+
+		err = sgt_read_slot(f, k / SG_SLOTS, k % SG_SLOTS, &slot);
+		if (!err && !all_zero(&slot, sizeof(slot)))
+			err = -ENOTEMPTY;
+	}
+	for (uint32_t c = 0; c < SG_MAX_COMMS && !err; c++) {
+		struct sg_stats st;
+		struct sg_comm_cfg cfg;
+
+		err = sgt_stats(f, c, &st);
+		if (!err && !all_zero(&st, sizeof(st)))
+			err = -ENOTEMPTY;
+		if (!err && bpf_map_lookup_elem(bpf_map__fd(skel->maps.comms), &c, &cfg))
+			err = -errno;
+		if (!err && !all_zero(&cfg, sizeof(cfg)))
+			err = -ENOTEMPTY;
+	}
+	if (!err && sgt_poll_events(f) != 0)
+		err = -ENOTEMPTY;
+	f->nevents = 0;
+	return err;
+}
+
+static int write_cfg(struct sgt_fixture *f, uint32_t idx, uint8_t flags)
+{
+	struct sg_comm_cfg cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.local_ip = f->comms[idx].local.ip;
+	cfg.local_port = f->comms[idx].local.port;
+	cfg.nworkers = f->comms[idx].nworkers;
+	cfg.ifindex = 1;
+	cfg.active = 1;
+	cfg.flags = flags;
+	return bpf_map__update_elem(f->skel->maps.comms, &idx, sizeof(idx), &cfg, sizeof(cfg), 0);
+}
+
 int sgt_add_comm(struct sgt_fixture *f, uint32_t idx, uint32_t nworkers)
 {
 	struct sgt_comm *c;
-	struct sg_comm_cfg cfg;
 	int err;
 
 	if (idx >= SG_MAX_COMMS || nworkers == 0 || nworkers > SG_MAX_WORKERS)
@@ -346,53 +547,175 @@ int sgt_add_comm(struct sgt_fixture *f, uint32_t idx, uint32_t nworkers)
 		if (err)
 			return err;
 	}
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.local_ip = c->local.ip;
-	cfg.local_port = c->local.port;
-	cfg.nworkers = nworkers;
-	cfg.ifindex = 1;
-	cfg.active = 1;
-	err = bpf_map__update_elem(f->skel->maps.comms, &idx, sizeof(idx), &cfg, sizeof(cfg), 0);
-	if (!err)
-		err = bpf_map__update_elem(f->skel->maps.comm_by_port, &cfg.local_port,
-					   sizeof(cfg.local_port), &idx, sizeof(idx), BPF_NOEXIST);
+	err = write_cfg(f, idx, 0);
+	if (!err) {
+		uint16_t port = c->local.port;
+
+		err = bpf_map__update_elem(f->skel->maps.comm_by_port, &port, sizeof(port), &idx,
+					   sizeof(idx), BPF_NOEXIST);
+	}
 	return err;
+}
+
+int sgt_set_flags(struct sgt_fixture *f, uint32_t idx, uint8_t flags)
+{
+	if (idx >= SG_MAX_COMMS || !f->comms[idx].workers)
+		return -EINVAL;
+	return write_cfg(f, idx, flags);
 }
 
 struct sg_wire_msg sgt_msg(uint32_t coll_id, uint64_t nonce, uint8_t dtype, uint8_t op,
 			   uint32_t count)
 {
-	static const uint8_t size[SG_DATATYPE_COUNT] = { 1, 1, 2, 2, 4, 4, 8, 8 };
+	unsigned int size = sg_wire_dtype_size(dtype);
 	struct sg_wire_msg m = {
 		.type = SG_WIRE_RESPONSE,
 		.dtype = dtype,
 		.op = op,
 		.coll_id = coll_id,
 		.count = count,
-		.msg_len = count * (dtype < SG_DATATYPE_COUNT ? size[dtype] : 1),
+		.msg_len = count * (size ? size : 1),
 		.nonce = nonce,
 	};
 
 	return m;
 }
 
-int sgt_arm(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m, uint32_t target)
+uint32_t sgt_chunk_bytes(const struct sg_wire_msg *m)
 {
-	struct sg_slot slot;
-	uint32_t key = sgt_slot_key(comm, m->coll_id);
+	return (uint32_t)sg_wire_chunk_bytes(m->type, m->dtype);
+}
 
+uint32_t sgt_nchunks(const struct sg_wire_msg *m)
+{
+	return sg_wire_nchunks_of(m->msg_len, sgt_chunk_bytes(m));
+}
+
+static bool pool_is_used(const struct sgt_fixture *f, uint32_t i)
+{
+	return f->pool_used[i / 64] >> (i % 64) & 1;
+}
+
+static void pool_mark(struct sgt_fixture *f, uint32_t base, uint32_t n, bool used)
+{
+	for (uint32_t j = base; j < base + n && j < SG_POOL_CHUNKS; j++) {
+		if (used)
+			f->pool_used[j / 64] |= 1ULL << (j % 64);
+		else
+			f->pool_used[j / 64] &= ~(1ULL << (j % 64));
+	}
+}
+
+/* First fit, as pool_alloc() in transport/ebpf.c. */
+static int pool_alloc(struct sgt_fixture *f, uint32_t n, uint32_t *base)
+{
+	uint32_t run = 0;
+
+	for (uint32_t i = 0; i < SG_POOL_CHUNKS; i++) {
+		if (pool_is_used(f, i)) {
+			run = 0;
+			continue;
+		}
+		if (++run == n) {
+			*base = i + 1 - n;
+			pool_mark(f, *base, n, true);
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+uint32_t sgt_pool_free(const struct sgt_fixture *f)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < SG_POOL_CHUNKS; i++)
+		n += !pool_is_used(f, i);
+	return n;
+}
+
+static int arm(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m,
+	       uint32_t target, int64_t at)
+{
+	uint32_t key = sgt_slot_key(comm, m->coll_id), n = sgt_nchunks(m), base = 0;
+	struct sgt_arming *a = &f->arms[key];
+	struct sg_slot slot;
+	int err;
+
+	if (comm >= SG_MAX_COMMS || n == 0)
+		return -EINVAL;
+	if (at < 0) {
+		err = pool_alloc(f, n, &base);
+		if (err)
+			return err;
+	} else {
+		if ((uint64_t)at + n > SG_POOL_CHUNKS)
+			return -EINVAL;
+		for (uint32_t j = 0; j < n; j++)
+			if (pool_is_used(f, (uint32_t)at + j))
+				return -EBUSY;
+		base = (uint32_t)at;
+		pool_mark(f, base, n, true);
+	}
 	memset(&slot, 0, sizeof(slot));
 	slot.coll_id = m->coll_id;
 	slot.nonce = m->nonce;
+	slot.gen = ++f->gen;
+	slot.chunk_base = base;
 	slot.active = 1;
 	slot.dtype = m->dtype;
 	slot.op = m->op;
 	slot.count = m->count;
 	slot.msg_len = m->msg_len;
-	slot.nchunks = (uint16_t)sg_wire_nchunks(m->msg_len);
+	slot.nchunks = (uint16_t)n;
 	slot.target = target;
-	return bpf_map__update_elem(f->skel->maps.slots, &key, sizeof(key), &slot, sizeof(slot),
-				    BPF_F_LOCK);
+	err = bpf_map__update_elem(f->skel->maps.slots, &key, sizeof(key), &slot, sizeof(slot),
+				   BPF_F_LOCK);
+	if (err) {
+		pool_mark(f, base, n, false);
+		return err;
+	}
+	*a = (struct sgt_arming){
+		.armed = true,
+		.held = true,
+		.coll_id = m->coll_id,
+		.nonce = m->nonce,
+		.gen = slot.gen,
+		.base = base,
+		.nchunks = n,
+		.cbytes = sgt_chunk_bytes(m),
+		.dtype = m->dtype,
+		.op = m->op,
+		.count = m->count,
+		.msg_len = m->msg_len,
+		.target = target,
+	};
+	return 0;
+}
+
+int sgt_arm(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m, uint32_t target)
+{
+	return arm(f, comm, m, target, -1);
+}
+
+int sgt_arm_at(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m,
+	       uint32_t target, uint32_t base)
+{
+	return arm(f, comm, m, target, base);
+}
+
+void sgt_release(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
+{
+	struct sgt_arming *a = &f->arms[sgt_slot_key(comm, coll_id)];
+
+	if (a->armed && a->held)
+		pool_mark(f, a->base, a->nchunks, false);
+	a->held = false;
+}
+
+const struct sgt_arming *sgt_armed(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
+{
+	return &f->arms[sgt_slot_key(comm, coll_id)];
 }
 
 uint32_t sgt_slot_key(uint32_t comm, uint32_t coll_id)
@@ -400,9 +723,9 @@ uint32_t sgt_slot_key(uint32_t comm, uint32_t coll_id)
 	return comm * SG_SLOTS + coll_id % SG_SLOTS;
 }
 
-uint32_t sgt_chunk_key(uint32_t comm, uint32_t coll_id, uint32_t chunk)
+uint32_t sgt_entry(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, uint32_t chunk)
 {
-	return sgt_slot_key(comm, coll_id) * SG_MAX_CHUNKS + chunk;
+	return (sgt_armed(f, comm, coll_id)->base + chunk) % SG_POOL_CHUNKS;
 }
 
 int sgt_read_slot(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, struct sg_slot *out)
@@ -415,20 +738,56 @@ int sgt_read_slot(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, struct
 	return 0;
 }
 
-int sgt_read_chunk(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, uint32_t chunk,
-		   struct sg_chunk_state *out)
+int sgt_read_entry(struct sgt_fixture *f, uint32_t entry, struct sg_chunk_state *out)
 {
-	uint32_t key = sgt_chunk_key(comm, coll_id, chunk);
-
 	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem_flags(bpf_map__fd(f->skel->maps.chunks), &key, out, BPF_F_LOCK))
+	if (bpf_map_lookup_elem_flags(bpf_map__fd(f->skel->maps.chunks), &entry, out, BPF_F_LOCK))
 		return -errno;
 	return 0;
 }
 
+int sgt_read_chunk(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, uint32_t chunk,
+		   struct sg_chunk_state *out)
+{
+	return sgt_read_entry(f, sgt_entry(f, comm, coll_id, chunk), out);
+}
+
+const uint8_t *sgt_entry_acc(struct sgt_fixture *f, uint32_t entry)
+{
+	return f->results + (size_t)(entry % SG_POOL_CHUNKS) * SG_CHUNK_BYTES;
+}
+
+const uint16_t *sgt_entry_aux(struct sgt_fixture *f, uint32_t entry)
+{
+	return f->aux + (size_t)(entry % SG_POOL_CHUNKS) * SG_FSUM_ELEMS;
+}
+
 const uint8_t *sgt_result(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
 {
-	return f->results + (size_t)sgt_slot_key(comm, coll_id) * SG_MAX_MSG_BYTES;
+	return sgt_entry_acc(f, sgt_armed(f, comm, coll_id)->base);
+}
+
+void sgt_copy_result(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, void *out)
+{
+	const struct sgt_arming *a = sgt_armed(f, comm, coll_id);
+
+	for (uint32_t c = 0; c < a->nchunks; c++) {
+		size_t off = (size_t)c * a->cbytes;
+		size_t len = a->msg_len - off < a->cbytes ? a->msg_len - off : a->cbytes;
+
+		memcpy((uint8_t *)out + off, sgt_entry_acc(f, a->base + c), len);
+	}
+}
+
+struct sg_completion sgt_completion(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
+{
+	const volatile struct sg_completion *c = &f->completions[sgt_slot_key(comm, coll_id)];
+	struct sg_completion r;
+
+	r.gen = __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE);
+	r.ndone = c->ndone;
+	r.pad = c->pad;
+	return r;
 }
 
 int sgt_stats(struct sgt_fixture *f, uint32_t comm, struct sg_stats *out)
@@ -484,87 +843,242 @@ int sgt_run(int prog_fd, const void *frame, size_t len, void *out, size_t *out_l
 
 /* ---------------------------------------------------------------- snapshots */
 
-int sgt_snapshot_take(struct sgt_fixture *f, uint32_t comm, struct sgt_snapshot *s)
+/* All chunk states, in batches (one lookup per entry would be 65536 system
+ * calls per snapshot). */
+static int read_all_chunks(struct sgt_fixture *f, struct sg_chunk_state *out)
+{
+	int fd = bpf_map__fd(f->skel->maps.chunks);
+	uint32_t done = 0, in = 0, next = 0;
+	static uint32_t keys[4096];
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_F_LOCK);
+
+	memset(out, 0, (size_t)SG_POOL_CHUNKS * sizeof(*out));
+	while (done < SG_POOL_CHUNKS) {
+		uint32_t count = SG_POOL_CHUNKS - done < 4096 ? SG_POOL_CHUNKS - done : 4096;
+		int err = bpf_map_lookup_batch(fd, done ? &in : NULL, &next, keys, out + done,
+					       &count, &opts);
+
+		if (err && errno != ENOENT)
+			return -errno;
+		for (uint32_t i = 0; i < count; i++)
+			if (keys[i] != done + i)
+				return -EIO;
+		done += count;
+		in = next;
+		if (err)	/* ENOENT: the last batch */
+			break;
+	}
+	return done == SG_POOL_CHUNKS ? 0 : -EIO;
+}
+
+static struct sgt_snapshot snap_cache;
+
+int sgt_snapshot_take(struct sgt_fixture *f, struct sgt_snapshot *s)
 {
 	int err;
 
 	memset(s, 0, sizeof(*s));
-	s->chunks = calloc((size_t)SG_SLOTS * SG_MAX_CHUNKS, sizeof(struct sg_chunk_state));
-	s->results = malloc((size_t)SG_SLOTS * SG_MAX_MSG_BYTES);
-	if (!s->chunks || !s->results) {
+	/* ~90 MB: the buffers of the last freed snapshot are reused, which
+	 * saves the page faults of fresh memory. */
+	if (snap_cache.slots) {
+		s->slots = snap_cache.slots;
+		s->chunks = snap_cache.chunks;
+		s->results = snap_cache.results;
+		s->aux = snap_cache.aux;
+		memset(&snap_cache, 0, sizeof(snap_cache));
+	} else {
+		s->slots = calloc(SGT_TOTAL_SLOTS, sizeof(*s->slots));
+		s->chunks = malloc((size_t)SG_POOL_CHUNKS * sizeof(*s->chunks));
+		s->results = malloc((size_t)SG_POOL_CHUNKS * SG_CHUNK_BYTES);
+		s->aux = malloc((size_t)SG_POOL_CHUNKS * SG_FSUM_ELEMS * sizeof(uint16_t));
+	}
+	if (!s->slots || !s->chunks || !s->results || !s->aux) {
 		sgt_snapshot_free(s);
 		return -ENOMEM;
 	}
 	sgt_poll_events(f);
 	s->nevents = f->nevents;
-	for (uint32_t i = 0; i < SG_SLOTS; i++) {
-		err = sgt_read_slot(f, comm, i, &s->slots[i]);
+	for (uint32_t k = 0; k < SGT_TOTAL_SLOTS; k++) {
+		err = sgt_read_slot(f, k / SG_SLOTS, k % SG_SLOTS, &s->slots[k]);
 		if (err)
 			goto fail;
-		for (uint32_t c = 0; c < SG_MAX_CHUNKS; c++) {
-			err = sgt_read_chunk(f, comm, i, c,
-					     (struct sg_chunk_state *)s->chunks +
-					     (size_t)i * SG_MAX_CHUNKS + c);
-			if (err)
-				goto fail;
-		}
+		s->completions[k] = sgt_completion(f, k / SG_SLOTS, k % SG_SLOTS);
 	}
-	memcpy(s->results, sgt_result(f, comm, 0), (size_t)SG_SLOTS * SG_MAX_MSG_BYTES);
-	err = sgt_stats(f, comm, &s->stats);
+	err = read_all_chunks(f, s->chunks);
 	if (err)
 		goto fail;
+	memcpy(s->results, f->results, (size_t)SG_POOL_CHUNKS * SG_CHUNK_BYTES);
+	memcpy(s->aux, f->aux, (size_t)SG_POOL_CHUNKS * SG_FSUM_ELEMS * sizeof(uint16_t));
+	for (uint32_t c = 0; c < SG_MAX_COMMS; c++) {
+		err = sgt_stats(f, c, &s->stats[c]);
+		if (err)
+			goto fail;
+	}
 	return 0;
 fail:
 	sgt_snapshot_free(s);
 	return err;
 }
 
-int sgt_snapshot_diff(struct sgt_fixture *f, uint32_t comm, const struct sgt_snapshot *s,
-		      bool stats_too)
+void sgt_except_comm(struct sgt_except *ex, uint32_t comm)
 {
-	struct sg_chunk_state cs;
+	for (uint32_t i = 0; i < SG_SLOTS; i++)
+		sgt_except_slot(ex, comm, i);
+	ex->comms |= 1u << comm;
+}
+
+void sgt_except_slot(struct sgt_except *ex, uint32_t comm, uint32_t coll_id)
+{
+	uint32_t k = sgt_slot_key(comm, coll_id);
+
+	ex->slots[k / 64] |= 1ULL << (k % 64);
+}
+
+/* Chunk states read by sgt_snapshot_diff(), allocated once. */
+static struct sg_chunk_state *diff_chunks;
+
+static bool excepted_slot(const struct sgt_except *ex, uint32_t k)
+{
+	return ex && (ex->slots[k / 64] >> (k % 64) & 1);
+}
+
+int sgt_snapshot_diff(struct sgt_fixture *f, const struct sgt_snapshot *s,
+		      const struct sgt_except *ex, bool stats_too)
+{
+	static uint8_t skip[SG_POOL_CHUNKS];
+	struct sg_chunk_state *cs = NULL;
 	struct sg_slot slot;
 	struct sg_stats st;
+	unsigned int reported = 0;
 	int diff = 0;
 
+	memset(skip, 0, sizeof(skip));
+	for (uint32_t k = 0; k < SGT_TOTAL_SLOTS; k++) {
+		const struct sgt_arming *a = &f->arms[k];
+
+		if (excepted_slot(ex, k) && a->armed)
+			for (uint32_t j = 0; j < a->nchunks; j++)
+				skip[(a->base + j) % SG_POOL_CHUNKS] = 1;
+	}
 	sgt_poll_events(f);
 	if (f->nevents != s->nevents) {
 		fprintf(stderr, "snapshot: %u events, expected %u\n", f->nevents, s->nevents);
 		diff = -1;
 	}
-	for (uint32_t i = 0; i < SG_SLOTS; i++) {
-		if (sgt_read_slot(f, comm, i, &slot) ||
-		    memcmp(&slot, &s->slots[i], sizeof(slot))) {
-			fprintf(stderr, "snapshot: comm %u slot %u changed\n", comm, i);
+	for (uint32_t k = 0; k < SGT_TOTAL_SLOTS; k++) {
+		struct sg_completion c;
+
+		if (excepted_slot(ex, k))
+			continue;
+		if (sgt_read_slot(f, k / SG_SLOTS, k % SG_SLOTS, &slot) ||
+		    memcmp(&slot, &s->slots[k], sizeof(slot))) {
+			fprintf(stderr, "snapshot: comm %u slot %u changed\n", k / SG_SLOTS,
+				k % SG_SLOTS);
 			diff = -1;
 		}
-		for (uint32_t c = 0; c < SG_MAX_CHUNKS; c++) {
-			if (sgt_read_chunk(f, comm, i, c, &cs) ||
-			    memcmp(&cs, (struct sg_chunk_state *)s->chunks +
-				   (size_t)i * SG_MAX_CHUNKS + c, sizeof(cs))) {
-				fprintf(stderr, "snapshot: comm %u slot %u chunk %u changed\n",
-					comm, i, c);
+		c = sgt_completion(f, k / SG_SLOTS, k % SG_SLOTS);
+		if (memcmp(&c, &s->completions[k], sizeof(c))) {
+			fprintf(stderr, "snapshot: comm %u slot %u completion word changed\n",
+				k / SG_SLOTS, k % SG_SLOTS);
+			diff = -1;
+		}
+	}
+	if (!diff_chunks)
+		diff_chunks = malloc((size_t)SG_POOL_CHUNKS * sizeof(*diff_chunks));
+	cs = diff_chunks;
+	if (!cs || read_all_chunks(f, cs)) {
+		fprintf(stderr, "snapshot: cannot read the chunk states\n");
+		return -1;
+	}
+	for (uint32_t e = 0; e < SG_POOL_CHUNKS; e++) {
+		bool changed;
+
+		if (skip[e])
+			continue;
+		changed = memcmp(&cs[e], &s->chunks[e], sizeof(cs[e])) != 0;
+		if (memcmp(sgt_entry_acc(f, e), s->results + (size_t)e * SG_CHUNK_BYTES,
+			   SG_CHUNK_BYTES) ||
+		    memcmp(sgt_entry_aux(f, e), s->aux + (size_t)e * SG_FSUM_ELEMS,
+			   SG_FSUM_ELEMS * sizeof(uint16_t)))
+			changed = true;
+		if (changed) {
+			if (reported++ < 8)
+				fprintf(stderr, "snapshot: pool entry %u changed\n", e);
+			diff = -1;
+		}
+	}
+	if (stats_too) {
+		for (uint32_t c = 0; c < SG_MAX_COMMS; c++) {
+			if (ex && (ex->comms >> c & 1))
+				continue;
+			if (sgt_stats(f, c, &st) || memcmp(&st, &s->stats[c], sizeof(st))) {
+				fprintf(stderr, "snapshot: comm %u stats changed\n", c);
 				diff = -1;
 			}
 		}
-	}
-	if (memcmp(s->results, sgt_result(f, comm, 0), (size_t)SG_SLOTS * SG_MAX_MSG_BYTES)) {
-		fprintf(stderr, "snapshot: comm %u results changed\n", comm);
-		diff = -1;
-	}
-	if (stats_too && (sgt_stats(f, comm, &st) || memcmp(&st, &s->stats, sizeof(st)))) {
-		fprintf(stderr, "snapshot: comm %u stats changed\n", comm);
-		diff = -1;
 	}
 	return diff;
 }
 
 void sgt_snapshot_free(struct sgt_snapshot *s)
 {
+	if (s->slots && s->chunks && s->results && s->aux && !snap_cache.slots) {
+		snap_cache = *s;
+		memset(s, 0, sizeof(*s));
+		return;
+	}
+	free(s->slots);
 	free(s->chunks);
 	free(s->results);
+	free(s->aux);
+	s->slots = NULL;
 	s->chunks = NULL;
 	s->results = NULL;
+	s->aux = NULL;
+}
+
+static struct sgt_fixture *shared;
+
+struct sgt_fixture *sgt_shared_fixture(char *reason, size_t reason_len)
+{
+	int err;
+
+	if (shared) {
+		err = sgt_fixture_reset(shared);
+		if (!err)
+			return shared;
+		snprintf(reason, reason_len, "cannot reset the fixture: %s", strerror(-err));
+		sgt_shared_close();
+		return NULL;
+	}
+	shared = calloc(1, sizeof(*shared));
+	if (!shared) {
+		snprintf(reason, reason_len, "out of memory");
+		return NULL;
+	}
+	err = sgt_fixture_open(shared, reason, reason_len);
+	if (err) {
+		free(shared);
+		shared = NULL;
+	}
+	return shared;
+}
+
+void sgt_shared_close(void)
+{
+	if (shared) {
+		sgt_fixture_close(shared);
+		free(shared);
+		shared = NULL;
+	}
+}
+
+void sgt_test_filter(void)
+{
+	const char *p = getenv("SGT_TEST_FILTER");
+
+	if (p && *p)
+		cmocka_set_test_filter(p);
 }
 
 bool sgt_should_skip(void)

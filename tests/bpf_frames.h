@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Helpers of the BPF datapath unit tests (tests/test_bpf_gather.c,
- * tests/test_bpf_scatter.c): crafting Ethernet/IPv4/UDP frames that carry
- * sgbpf datagrams, checking their checksums from scratch, and a fixture that
+ * tests/test_bpf_scatter.c, tests/test_bpf_floats.c): crafting
+ * Ethernet/IPv4/UDP frames that carry sgbpf datagrams, checking their checksums from scratch, and a fixture that
  * loads the datapath object without attaching it and fills its maps the way
  * transport/ebpf.c does, so the programs can be run with
  * bpf_prog_test_run_opts() on those frames.
@@ -46,6 +46,7 @@ struct ring_buffer;
 #define SGT_HDR_CHUNK	20
 #define SGT_HDR_NCHUNKS	22
 #define SGT_HDR_LENF	24
+#define SGT_HDR_FLAGS	26
 #define SGT_HDR_NONCE	32
 
 /* One end of a datagram; ip and port in network order. */
@@ -72,9 +73,9 @@ uint32_t sgt_get32(const uint8_t *b, size_t off);
 size_t sgt_build_ip(uint8_t *buf, const struct sgt_addr *src, const struct sgt_addr *dst,
 		    uint8_t proto, const void *payload, size_t len, bool udp_csum);
 
-/* A frame carrying chunk @chunk of message @m (header from sg_wire_encode())
- * followed by @payload, which must hold sg_wire_chunk_len(m->msg_len, chunk)
- * bytes. Checksums valid. Returns the frame length. */
+/* A frame carrying chunk @chunk of message @m (header from sg_wire_encode(),
+ * chunks of sg_wire_chunk_bytes(type, dtype)) followed by @payload, which must
+ * hold that chunk's payload. Checksums valid. Returns the frame length. */
 size_t sgt_build_frame(uint8_t *buf, const struct sgt_addr *src, const struct sgt_addr *dst,
 		       const struct sg_wire_msg *m, unsigned int chunk, const void *payload);
 
@@ -99,6 +100,7 @@ uint16_t sgt_udp_sum(const uint8_t *frame, size_t len);
 /* ------------------------------------------------------------------ fixture */
 
 #define SGT_MAX_EVENTS 256
+#define SGT_TOTAL_SLOTS (SG_MAX_COMMS * SG_SLOTS)
 
 struct sgt_comm {
 	uint32_t idx;			/* communicator index in the datapath */
@@ -107,15 +109,41 @@ struct sgt_comm {
 	struct sgt_addr *workers;	/* nworkers entries, owned by the fixture */
 };
 
+/* What the fixture last armed in a slot, as ebpf_arm() records it in its
+ * struct sg_tp_reduce. */
+struct sgt_arming {
+	bool armed;
+	bool held;			/* pool run not released yet */
+	uint32_t coll_id;
+	uint64_t nonce;
+	uint64_t gen;
+	uint32_t base;			/* chunk_base: first pool entry */
+	uint32_t nchunks;
+	uint32_t cbytes;		/* sg_wire_response_chunk(dtype) */
+	uint8_t dtype;
+	uint8_t op;
+	uint32_t count;
+	uint32_t msg_len;
+	uint32_t target;
+};
+
 struct sgt_fixture {
 	struct sgbpf_bpf *skel;
 	int ncpus;
-	uint8_t *results;		/* mmapped result map (read only) */
+	uint8_t *results;		/* mmapped accumulator pool */
 	size_t results_len;
+	uint16_t *aux;			/* mmapped float SUM exponents */
+	size_t aux_len;
+	volatile struct sg_completion *completions;	/* mmapped completion words */
+	size_t completions_len;
 	struct ring_buffer *rb;
 	unsigned int nevents;		/* events consumed so far */
 	struct sg_event events[SGT_MAX_EVENTS];
 	struct sgt_comm comms[SG_MAX_COMMS];
+	/* The user-space side of ebpf_arm(): generations and the pool. */
+	uint64_t gen;			/* last generation handed out */
+	uint64_t pool_used[SG_POOL_CHUNKS / 64];
+	struct sgt_arming arms[SGT_TOTAL_SLOTS];	/* by global slot */
 };
 
 /* Worker @i of communicator @comm: IP 10.<comm+1>.<i/250>.<i%250+1>, port
@@ -125,33 +153,71 @@ struct sgt_addr sgt_worker_addr(uint32_t comm, uint32_t i);
 /* The coordinator of communicator @comm: 10.200.0.<comm+1>, port 9000+comm. */
 struct sgt_addr sgt_local_addr(uint32_t comm);
 
-/* Open and load the skeleton (not attached), mmap the result map and open the
- * ring buffer. Returns 0 or a negative errno; on failure everything is freed
- * and @reason says what failed. */
+/* Open and load the skeleton (not attached), mmap the accumulator, aux and
+ * completion maps and open the ring buffer. Returns 0 or a negative errno; on
+ * failure everything is freed and @reason says what failed. */
 int sgt_fixture_open(struct sgt_fixture *f, char *reason, size_t reason_len);
 void sgt_fixture_close(struct sgt_fixture *f);
+/* Bring a fixture back to the state of a freshly loaded object (every map
+ * empty or zero, no pending event, no communicator, generation 0, the pool
+ * free), without loading it again (loading takes most of a second: the
+ * verifier), and check that it is. Returns 0 or a negative errno. */
+int sgt_fixture_reset(struct sgt_fixture *f);
 
 /* Install communicator @idx with the addresses of sgt_local_addr() and
  * sgt_worker_addr(), as install_comm() does: fanout, worker_by_addr, inactive
- * slots, comms, comm_by_port. Returns 0 or a negative errno. */
+ * slots, comms (flags 0), comm_by_port. Returns 0 or a negative errno. */
 int sgt_add_comm(struct sgt_fixture *f, uint32_t idx, uint32_t nworkers);
+/* Rewrite the cfg flags (SG_CFG_*) of communicator @idx. */
+int sgt_set_flags(struct sgt_fixture *f, uint32_t idx, uint8_t flags);
 
-/* Post a collective like ebpf_arm(): the whole slot written with BPF_F_LOCK. */
+/* Payload bytes per response chunk of @m, and its chunks. */
+uint32_t sgt_chunk_bytes(const struct sg_wire_msg *m);
+uint32_t sgt_nchunks(const struct sg_wire_msg *m);
+
+/* Post a collective like ebpf_arm(): nchunks = msg_len in chunks of
+ * sg_wire_response_chunk(dtype), a first-fit run of nchunks free pool entries,
+ * the next generation, the whole slot written with BPF_F_LOCK. The slot's
+ * previous run is not released (ebpf_arm() does not either). Returns 0 or a
+ * negative errno (-ENOSPC: no run that long). */
 int sgt_arm(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m, uint32_t target);
+/* The same with the run placed at @base (which must be free). */
+int sgt_arm_at(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m,
+	       uint32_t target, uint32_t base);
+/* Release the pool run of the collective in @coll_id's slot, as
+ * ebpf_release() does: the slot stays armed. */
+void sgt_release(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);
+/* What is armed in @coll_id's slot (never NULL; ->armed false if nothing). */
+const struct sgt_arming *sgt_armed(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);
+/* Free pool entries (no run held). */
+uint32_t sgt_pool_free(const struct sgt_fixture *f);
 
 /* The wire message of a reduction of @count elements of @dtype. */
 struct sg_wire_msg sgt_msg(uint32_t coll_id, uint64_t nonce, uint8_t dtype, uint8_t op,
 			   uint32_t count);
 
-/* Global slot and chunk keys (include/sgbpf/maps.h). */
+/* Global slot key (include/sgbpf/maps.h) and the pool entry of chunk @chunk
+ * of what is armed in @coll_id's slot. */
 uint32_t sgt_slot_key(uint32_t comm, uint32_t coll_id);
-uint32_t sgt_chunk_key(uint32_t comm, uint32_t coll_id, uint32_t chunk);
+uint32_t sgt_entry(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, uint32_t chunk);
 
 int sgt_read_slot(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, struct sg_slot *out);
+/* Chunk state of chunk @chunk of the collective armed in @coll_id's slot. */
 int sgt_read_chunk(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, uint32_t chunk,
 		   struct sg_chunk_state *out);
-/* Result vector of a slot in the mmapped map (SG_MAX_MSG_BYTES bytes). */
+int sgt_read_entry(struct sgt_fixture *f, uint32_t entry, struct sg_chunk_state *out);
+/* Accumulator (SG_CHUNK_BYTES) and aux words (SG_FSUM_ELEMS) of pool entry
+ * @entry in the mmapped maps. */
+const uint8_t *sgt_entry_acc(struct sgt_fixture *f, uint32_t entry);
+const uint16_t *sgt_entry_aux(struct sgt_fixture *f, uint32_t entry);
+/* The accumulators of @coll_id's run from its first entry: the result vector
+ * itself when chunks are SG_CHUNK_BYTES (every type but float32). */
 const uint8_t *sgt_result(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);
+/* Copy the msg_len bytes of the result of @coll_id (not float SUM) into @out,
+ * chunk by chunk as copy_result() does. */
+void sgt_copy_result(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, void *out);
+/* The completion word of @coll_id's slot (read with acquire order). */
+struct sg_completion sgt_completion(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);
 /* The per-CPU counters of @comm, summed. */
 int sgt_stats(struct sgt_fixture *f, uint32_t comm, struct sg_stats *out);
 /* Consume pending completion events into f->events; returns how many new. */
@@ -163,23 +229,49 @@ int sgt_poll_events(struct sgt_fixture *f);
 int sgt_run(int prog_fd, const void *frame, size_t len, void *out, size_t *out_len,
 	    uint32_t *retval);
 
-/* Snapshot of all the state a datagram may change (slots, chunk states and
- * results of every slot of one communicator, its stats, the events), to check
- * that a rejected datagram changed nothing. */
+/* Snapshot of all the state a datagram may change: every slot, the whole
+ * pool (chunk states, accumulators, aux words), the completion words, the
+ * counters of every communicator and the number of events, to check that a
+ * rejected datagram changed nothing anywhere. */
 struct sgt_snapshot {
-	struct sg_slot slots[SG_SLOTS];
-	struct sg_stats stats;
+	struct sg_slot *slots;		/* SGT_TOTAL_SLOTS */
+	struct sg_stats stats[SG_MAX_COMMS];
 	unsigned int nevents;
-	uint8_t *chunks;	/* SG_SLOTS * SG_MAX_CHUNKS sg_chunk_state */
-	uint8_t *results;	/* SG_SLOTS * SG_MAX_MSG_BYTES */
+	struct sg_chunk_state *chunks;	/* SG_POOL_CHUNKS */
+	uint8_t *results;		/* SG_POOL_CHUNKS * SG_CHUNK_BYTES */
+	uint16_t *aux;			/* SG_POOL_CHUNKS * SG_FSUM_ELEMS */
+	struct sg_completion completions[SGT_TOTAL_SLOTS];
 };
 
-int sgt_snapshot_take(struct sgt_fixture *f, uint32_t comm, struct sgt_snapshot *s);
-/* Compare the state of @comm now with @s; @stats_too also compares counters.
- * Returns 0 if equal, else a negative code and prints what differs. */
-int sgt_snapshot_diff(struct sgt_fixture *f, uint32_t comm, const struct sgt_snapshot *s,
-		      bool stats_too);
+/* What sgt_snapshot_diff() leaves out: the slots in @slots (bits by global
+ * slot key), with their completion words and the pool runs the fixture armed
+ * in them, and the counters of the communicators in @comms (bit per index). */
+struct sgt_except {
+	uint64_t slots[SGT_TOTAL_SLOTS / 64];
+	uint32_t comms;
+};
+
+/* Leave out every slot and the counters of @comm / the slot of @coll_id. */
+void sgt_except_comm(struct sgt_except *ex, uint32_t comm);
+void sgt_except_slot(struct sgt_except *ex, uint32_t comm, uint32_t coll_id);
+
+int sgt_snapshot_take(struct sgt_fixture *f, struct sgt_snapshot *s);
+/* Compare the state now with @s, but for what @ex (may be NULL) leaves out;
+ * @stats_too also compares the counters. Returns 0 if equal, else a negative
+ * code and prints what differs. */
+int sgt_snapshot_diff(struct sgt_fixture *f, const struct sgt_snapshot *s,
+		      const struct sgt_except *ex, bool stats_too);
 void sgt_snapshot_free(struct sgt_snapshot *s);
+
+/* The fixture shared by the tests of one program: loaded on first use, reset
+ * (sgt_fixture_reset()) for every later test, closed by sgt_shared_close().
+ * NULL (and @reason set) on failure. */
+struct sgt_fixture *sgt_shared_fixture(char *reason, size_t reason_len);
+void sgt_shared_close(void);
+
+/* Run only the tests whose names match the environment variable
+ * SGT_TEST_FILTER (a cmocka pattern: '*' and '?'), when it is set. */
+void sgt_test_filter(void);
 
 /* Exit code of a test program that cannot run here (automake's SKIP). */
 #define SGT_EXIT_SKIP 77

@@ -183,30 +183,21 @@ static unsigned int cap_collect(uint16_t sport, unsigned int expect)
 
 static int setup(void **state)
 {
-	struct sgt_fixture *f = calloc(1, sizeof(*f));
+	struct sgt_fixture *f;
 	char reason[256];
-	int err;
 
-	if (!f)
-		return -1;
-	err = sgt_fixture_open(f, reason, sizeof(reason));
-	if (err) {
+	f = sgt_shared_fixture(reason, sizeof(reason));
+	if (!f) {
 		fprintf(stderr, "fixture: %s\n", reason);
-		free(f);
 		return -1;
 	}
 	*state = f;
 	return 0;
 }
 
+/* The fixture is reset by the next setup and closed at the end of main(). */
 static int teardown(void **state)
 {
-	struct sgt_fixture *f = *state;
-
-	if (f) {
-		sgt_fixture_close(f);
-		free(f);
-	}
 	return 0;
 }
 
@@ -556,6 +547,12 @@ static void test_passthrough(void **state)
 	/* A valid request, but already fanned out (a clone coming back). */
 	n = request(fr, &f->comms[0].local, w0, SG_WIRE_SCATTER, 100, 0, true, 70);
 	expect_untouched(f, fr, n, SG_CLONE_MARK, "already marked");
+	/* A retransmission for one worker (SG_WIRE_F_UNICAST). */
+	n = request(fr, &f->comms[0].local, &f->comms[0].workers[2], SG_WIRE_SCATTER, 100, 0,
+		    true, 70);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_FLAGS, SG_WIRE_F_UNICAST);
+	sgt_fix_csums(fr, n);
+	expect_untouched(f, fr, n, 0, "unicast");
 	/* From another port of the coordinator's host. */
 	src = f->comms[0].local;
 	src.port = htons(9999);
@@ -737,5 +734,8 @@ int main(void)
 		fprintf(stderr, "cannot open the capture socket on lo: %s\n", strerror(-err));
 		return 1;
 	}
-	return cmocka_run_group_tests_name("bpf_scatter", tests, NULL, NULL);
+	sgt_test_filter();
+	err = cmocka_run_group_tests_name("bpf_scatter", tests, NULL, NULL);
+	sgt_shared_close();
+	return err;
 }

@@ -6,6 +6,8 @@
 #include "testworker.h"
 
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,7 +23,17 @@
 
 /* ------------------------------------------------------------------ values */
 
-static const unsigned char dt_width[SG_DATATYPE_COUNT] = { 1, 1, 2, 2, 4, 4, 8, 8 };
+/* Bytes of an element; the integer types' widths come first. */
+static const unsigned char dt_width[SG_DATATYPE_COUNT] = {
+	1, 1, 2, 2, 4, 4, 8, 8,		/* integers */
+	4, 8,				/* SG_FLOAT32, SG_FLOAT64 */
+	8, 16, 8, 16,			/* SG_INT32_LOC .. SG_FLOAT64_LOC */
+};
+
+static int dt_integer(enum sg_datatype dt)
+{
+	return (unsigned int)dt <= SG_UINT64;
+}
 
 static int dt_signed(enum sg_datatype dt)
 {
@@ -119,6 +131,10 @@ void tw_contribution(uint32_t rank, uint32_t coll_id, enum sg_datatype dt, enum 
 
 	if ((unsigned int)dt >= SG_DATATYPE_COUNT)
 		return;
+	if (!dt_integer(dt)) {
+		tw_contribution_ex(rank, coll_id, dt, op, 0, count, out);
+		return;
+	}
 	width = dt_width[dt];
 	for (size_t i = 0; i < count; i++)
 		store_le(p + i * width, tw_value(rank, coll_id, (uint32_t)i, op), width);
@@ -169,6 +185,8 @@ int tw_reference(enum sg_datatype dt, enum sg_op op, uint32_t coll_id, size_t co
 	if ((unsigned int)dt >= SG_DATATYPE_COUNT || (unsigned int)op >= SG_OP_COUNT ||
 	    (nranks && !ranks) || (count && !out))
 		return -EINVAL;
+	if (!dt_integer(dt))
+		return tw_reference_ex(dt, op, 0, coll_id, count, ranks, nranks, out);
 	for (size_t i = 0; i < count; i++) {
 		uint64_t acc = identity(dt, op);
 
@@ -203,6 +221,524 @@ int tw_reference(enum sg_datatype dt, enum sg_op op, uint32_t coll_id, size_t co
 		}
 		/* Truncating the 64-bit sum/product gives the wrapped result. */
 		store_le(p + i * dt_width[dt], acc, dt_width[dt]);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ floats, pairs */
+
+uint32_t tw_request_pattern(const void *data, size_t len)
+{
+	const unsigned char *b = data;
+
+	if (!data || len < 4)
+		return 0;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* Stream salts: what a stream is for, so that no two coincide. */
+#define SALT_RANK	0x10000000u	/* one rank's value */
+#define SALT_ELEM	0x20000000u	/* shared by the ranks of an element */
+#define SALT_PAIR	0x30000000u	/* shared by ranks r and r^1 */
+#define SALT_LOC	0x40000000u	/* pairs (MAXLOC/MINLOC) */
+#define ALL_RANKS	0xffffffffu
+
+/* A stream for (who, coll_id, index, op, salt). */
+static uint64_t fseed(uint32_t who, uint32_t coll_id, uint32_t index, int op, uint32_t salt)
+{
+	uint64_t st = mix64(((uint64_t)coll_id << 32 | who) + GOLDEN);
+
+	st = mix64(st ^ (((uint64_t)(uint32_t)op << 32 | index) * GOLDEN));
+	return mix64(st ^ ((uint64_t)salt * 0x632be59bd9b4e019ULL));
+}
+
+/* Uniform in [0, n). */
+static uint64_t below(uint64_t *st, uint64_t n)
+{
+	return next(st) % n;
+}
+
+/* Uniform in [-1, 1), 53 bits. */
+static double uniform_pm1(uint64_t *st)
+{
+	return (double)(next(st) >> 11) * 0x1p-52 - 1.0;
+}
+
+/* IEEE binary32/binary64 layout. */
+struct ffmt {
+	int mbits;		/* fraction bits */
+	int sbit;		/* sign bit */
+	int bias;
+	uint32_t emax;		/* largest biased exponent of a finite value */
+	double max;		/* largest finite value */
+};
+
+static const struct ffmt F32 = { 23, 31, 127, 254, FLT_MAX };
+static const struct ffmt F64 = { 52, 63, 1023, 2046, DBL_MAX };
+
+static const struct ffmt *fmt_of(enum sg_datatype dt)
+{
+	return dt == SG_FLOAT32 ? &F32 : &F64;
+}
+
+static uint64_t fmake(const struct ffmt *f, int neg, uint32_t ebiased, uint64_t frac)
+{
+	return (uint64_t)(neg != 0) << f->sbit | (uint64_t)ebiased << f->mbits |
+	       (frac & ((1ULL << f->mbits) - 1));
+}
+
+/* A value with a random fraction and the unbiased exponent @e (normal). */
+static uint64_t fwith_exp(const struct ffmt *f, uint64_t *st, int neg, int e)
+{
+	return fmake(f, neg, (uint32_t)(e + f->bias), next(st));
+}
+
+/* @d rounded to @dt, as bits. */
+static uint64_t fto_bits(enum sg_datatype dt, double d)
+{
+	if (dt == SG_FLOAT32) {
+		float x = (float)d;
+		uint32_t b;
+
+		memcpy(&b, &x, sizeof(b));
+		return b;
+	} else {
+		uint64_t b;
+
+		memcpy(&b, &d, sizeof(b));
+		return b;
+	}
+}
+
+/* The value of bits @b of @dt, exactly. */
+static long double ffrom_bits(enum sg_datatype dt, uint64_t b)
+{
+	if (dt == SG_FLOAT32) {
+		uint32_t w = (uint32_t)b;
+		float x;
+
+		memcpy(&x, &w, sizeof(x));
+		return x;
+	} else {
+		double x;
+
+		memcpy(&x, &b, sizeof(x));
+		return x;
+	}
+}
+
+static uint64_t fnan_bits(enum sg_datatype dt, unsigned int kind)
+{
+	static const uint64_t n32[4] = { 0x7fc00000u, 0xffc00000u, 0x7f800001u, 0x7fc12345u };
+	static const uint64_t n64[4] = { 0x7ff8000000000000ULL, 0xfff8000000000000ULL,
+					 0x7ff0000000000001ULL, 0x7ff8000123456789ULL };
+
+	return dt == SG_FLOAT32 ? n32[kind & 3] : n64[kind & 3];
+}
+
+static uint64_t finf_bits(enum sg_datatype dt, int neg)
+{
+	return dt == SG_FLOAT32 ? (neg ? 0xff800000u : 0x7f800000u)
+				: (neg ? 0xfff0000000000000ULL : 0x7ff0000000000000ULL);
+}
+
+/* What the ranks of one element share. */
+struct felem {
+	enum sg_datatype dt;
+	uint32_t pattern, coll_id, index;
+	int op;
+	uint64_t base;		/* UNIFORM MIN/MAX: the base value's bits */
+	unsigned int cls;	/* SPECIAL: the element's class; LARGE: sign class */
+};
+
+static void felem_init(struct felem *E, enum sg_datatype dt, uint32_t pattern, uint32_t coll_id,
+		       uint32_t index, int op)
+{
+	uint64_t st;
+
+	E->dt = dt;
+	E->pattern = pattern;
+	E->coll_id = coll_id;
+	E->index = index;
+	E->op = op;
+	E->base = 0;
+	E->cls = index % 4;
+	/* Only what the pattern uses: the workers compute this per element. */
+	if (pattern == TW_FP_SPECIAL ||
+	    (pattern == TW_FP_UNIFORM && (op == SG_OP_MIN || op == SG_OP_MAX))) {
+		st = fseed(ALL_RANKS, coll_id, index, op, SALT_ELEM | pattern << 4 | dt);
+		E->base = fwith_exp(fmt_of(dt), &st, (int)(next(&st) & 1),
+				    (int)below(&st, 41) - 20);
+		E->cls = (unsigned int)below(&st, 8);
+	}
+}
+
+static uint64_t fbits_rank(const struct felem *E, uint32_t rank)
+{
+	const struct ffmt *f = fmt_of(E->dt);
+	uint64_t st = fseed(rank, E->coll_id, E->index, E->op, SALT_RANK | E->pattern << 4 | E->dt);
+	uint64_t r = next(&st), sign = 1ULL << f->sbit;
+	int neg = (int)(r >> 63);
+
+	switch (E->pattern) {
+	case TW_FP_MIXED:
+		switch (r & 7) {
+		case 0: /* subnormal */
+			return fmake(f, neg, 0, next(&st));
+		case 1: /* signed zero */
+			return fmake(f, neg, 0, 0);
+		case 2:
+		case 3: /* anywhere in the normal range */
+			return fmake(f, neg, 1 + (uint32_t)below(&st, f->emax), next(&st));
+		default: /* 1e-30 .. 1e30 */
+			return fwith_exp(f, &st, neg, (int)below(&st, 201) - 100);
+		}
+	case TW_FP_CANCEL: {
+		uint64_t ps = fseed(rank >> 1, E->coll_id, E->index, E->op,
+				    SALT_PAIR | E->pattern << 4 | E->dt);
+		uint64_t xb = fwith_exp(f, &ps, (int)(next(&ps) & 1), (int)below(&ps, 61) - 30);
+		double x = (double)ffrom_bits(E->dt, xb), v = rank & 1 ? -x : x;
+
+		if ((r & 3) == 0)
+			v += x * ldexp(uniform_pm1(&st), -20 - (int)below(&st, 31));
+		return fto_bits(E->dt, v);
+	}
+	case TW_FP_LARGE: {
+		double mag = (r & 15) == 0 ? f->max : f->max / 2 * (1 - ldexp((double)(next(&st) >> 11), -61));
+
+		if (E->cls == 0)
+			neg = 0;
+		else if (E->cls == 1)
+			neg = 1;
+		return fto_bits(E->dt, neg ? -mag : mag);
+	}
+	case TW_FP_SPECIAL:
+		switch (E->cls) {
+		case 1:
+			if ((r & 3) == 0)
+				return fnan_bits(E->dt, 0);
+			break;
+		case 2:
+			if ((r & 3) == 0)
+				return finf_bits(E->dt, 0);
+			break;
+		case 3:
+			if ((r & 3) == 0)
+				return finf_bits(E->dt, 1);
+			break;
+		case 4:
+			return finf_bits(E->dt, rank & 1);
+		case 5:
+			if (r & 1)
+				return finf_bits(E->dt, 0);
+			break;
+		case 6:
+			if (r & 1)
+				return fnan_bits(E->dt, (unsigned int)(r >> 1));
+			break;
+		case 7:
+			if ((r & 63) == 0)
+				return fnan_bits(E->dt, (unsigned int)(r >> 6));
+			break;
+		}
+		return fto_bits(E->dt, uniform_pm1(&st));
+	default: /* TW_FP_UNIFORM and unknown patterns */
+		if (E->op == SG_OP_MIN || E->op == SG_OP_MAX) {
+			/* A few ulps around the element's base, or a signed zero. */
+			if ((r & 15) == 0)
+				return fmake(f, neg, 0, 0);
+			return (E->base & sign) | ((E->base & ~sign) + below(&st, 7) - 3);
+		}
+		return fto_bits(E->dt, uniform_pm1(&st));
+	}
+}
+
+uint64_t tw_fbits(enum sg_datatype dt, uint32_t pattern, uint32_t rank, uint32_t coll_id,
+		  uint32_t index, int op)
+{
+	struct felem E;
+
+	if (dt != SG_FLOAT32 && dt != SG_FLOAT64)
+		return 0;
+	felem_init(&E, dt, pattern, coll_id, index, op);
+	return fbits_rank(&E, rank);
+}
+
+int32_t tw_loc_index(uint32_t rank)
+{
+	return (int32_t)((uint64_t)rank * 7 % 1021) - 100;
+}
+
+/* The value of @rank's pair at element @index: an integer in *iv or a float
+ * in *fv (exact in the pair's format). */
+static void loc_value(enum sg_datatype dt, uint32_t rank, uint32_t coll_id, uint32_t index,
+		      int op, int64_t *iv, double *fv)
+{
+	uint64_t es = fseed(ALL_RANKS, coll_id, index, op, SALT_LOC | dt);
+	uint64_t rs = fseed(rank, coll_id, index, op, SALT_LOC | dt);
+	uint64_t r = next(&es);
+	int64_t k = (int64_t)below(&rs, 5) - 2;
+
+	switch (dt) {
+	case SG_INT32_LOC: {
+		int64_t base = (int64_t)(r % (UINT32_MAX - 3)) + INT32_MIN + 2;
+
+		if (index % 4 == 0)
+			base = INT32_MAX - 2;
+		else if (index % 4 == 1)
+			base = INT32_MIN + 2;
+		*iv = base + k;
+		break;
+	}
+	case SG_INT64_LOC: {
+		int64_t step = index % 3 == 0 ? 1 : index % 3 == 1 ? 1LL << 16 : 1LL << 32;
+		int64_t base = (int64_t)(r >> 2) - (1LL << 61);
+
+		if (index % 6 == 0)
+			base = INT64_MAX - 2 * step;
+		else if (index % 6 == 1)
+			base = INT64_MIN + 2 * step;
+		*iv = base + k * step;
+		break;
+	}
+	case SG_FLOAT32_LOC: {
+		int64_t m = (int64_t)(r % ((1u << 21) + 1)) - (1 << 20);
+
+		*fv = (double)ldexpf((float)(m + k), (int)((r >> 32) % 81) - 40);
+		break;
+	}
+	default: { /* SG_FLOAT64_LOC */
+		int64_t m = (int64_t)(r % ((1ULL << 41) + 1)) - (1LL << 40);
+
+		*fv = ldexp((double)(m + k), (int)((r >> 44) % 601) - 300);
+		break;
+	}
+	}
+}
+
+static void loc_store(enum sg_datatype dt, unsigned char *p, int64_t iv, double fv, int32_t idx)
+{
+	switch (dt) {
+	case SG_INT32_LOC:
+		store_le(p, (uint64_t)iv, 4);
+		store_le(p + 4, (uint32_t)idx, 4);
+		break;
+	case SG_INT64_LOC:
+		store_le(p, (uint64_t)iv, 8);
+		store_le(p + 8, (uint32_t)idx, 4);
+		store_le(p + 12, 0, 4);
+		break;
+	case SG_FLOAT32_LOC:
+		store_le(p, fto_bits(SG_FLOAT32, fv), 4);
+		store_le(p + 4, (uint32_t)idx, 4);
+		break;
+	default:
+		store_le(p, fto_bits(SG_FLOAT64, fv), 8);
+		store_le(p + 8, (uint32_t)idx, 4);
+		store_le(p + 12, 0, 4);
+		break;
+	}
+}
+
+static int is_float(enum sg_datatype dt)
+{
+	return dt == SG_FLOAT32 || dt == SG_FLOAT64;
+}
+
+void tw_contribution_ex(uint32_t rank, uint32_t coll_id, enum sg_datatype dt, enum sg_op op,
+			uint32_t pattern, size_t count, void *out)
+{
+	unsigned char *p = out;
+
+	if ((unsigned int)dt >= SG_DATATYPE_COUNT)
+		return;
+	if (dt_integer(dt)) {
+		tw_contribution(rank, coll_id, dt, op, count, out);
+		return;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (is_float(dt)) {
+			store_le(p + i * dt_width[dt],
+				 tw_fbits(dt, pattern, rank, coll_id, (uint32_t)i, op), dt_width[dt]);
+		} else {
+			int64_t iv = 0;
+			double fv = 0;
+
+			loc_value(dt, rank, coll_id, (uint32_t)i, op, &iv, &fv);
+			loc_store(dt, p + i * dt_width[dt], iv, fv, tw_loc_index(rank));
+		}
+	}
+}
+
+static int fisnan_bits(enum sg_datatype dt, uint64_t b)
+{
+	return dt == SG_FLOAT32 ? (b & 0x7fffffffu) > 0x7f800000u
+				: (b & ~(1ULL << 63)) > 0x7ff0000000000000ULL;
+}
+
+/* -1, 0, 1 as a is below, equal to or above b, for non-NaN bits: by value,
+ * and -0 below +0. */
+static int fcmp_bits(enum sg_datatype dt, uint64_t a, uint64_t b)
+{
+	long double x = ffrom_bits(dt, a), y = ffrom_bits(dt, b);
+
+	if (x != y)
+		return x < y ? -1 : 1;
+	if (x == 0 && signbit(x) != signbit(y))
+		return signbit(x) ? -1 : 1;
+	return 0;
+}
+
+/* Sum and sum of |x| of the finite values in long double (Neumaier's
+ * compensated summation); specials set *nan / *pinf / *ninf. */
+struct fsum {
+	long double s, c, abs;
+	int nan, pinf, ninf;
+};
+
+static void fsum_add(struct fsum *a, long double x)
+{
+	long double t;
+
+	if (isnan(x)) {
+		a->nan = 1;
+		return;
+	}
+	if (isinf(x)) {
+		if (x > 0)
+			a->pinf = 1;
+		else
+			a->ninf = 1;
+		return;
+	}
+	t = a->s + x;
+	if (fabsl(a->s) >= fabsl(x))
+		a->c += (a->s - t) + x;
+	else
+		a->c += (x - t) + a->s;
+	a->s = t;
+	a->abs += fabsl(x);
+}
+
+static long double fsum_result(const struct fsum *a)
+{
+	if (a->nan || (a->pinf && a->ninf))
+		return NAN;
+	if (a->pinf)
+		return INFINITY;
+	if (a->ninf)
+		return -INFINITY;
+	return a->s + a->c;
+}
+
+int tw_reference_fsum(enum sg_datatype dt, uint32_t pattern, uint32_t coll_id, size_t count,
+		      const uint32_t *ranks, size_t nranks, long double *sum, long double *abssum)
+{
+	if (!is_float(dt) || !nranks || !ranks)
+		return -EINVAL;
+	for (size_t i = 0; i < count; i++) {
+		struct fsum a = { 0 };
+		struct felem E;
+
+		felem_init(&E, dt, pattern, coll_id, (uint32_t)i, SG_OP_SUM);
+		for (size_t r = 0; r < nranks; r++)
+			fsum_add(&a, ffrom_bits(dt, fbits_rank(&E, ranks[r])));
+		if (sum)
+			sum[i] = fsum_result(&a);
+		if (abssum)
+			abssum[i] = a.abs;
+	}
+	return 0;
+}
+
+/* MPI's rule: @b replaces @a if better, or equal with a lower index. */
+static int loc_better_i(enum sg_op op, int64_t va, int32_t ia, int64_t vb, int32_t ib)
+{
+	if (vb != va)
+		return op == SG_OP_MAXLOC ? vb > va : vb < va;
+	return ib < ia;
+}
+
+static int loc_better_f(enum sg_op op, double va, int32_t ia, double vb, int32_t ib)
+{
+	if (vb != va)
+		return op == SG_OP_MAXLOC ? vb > va : vb < va;
+	return ib < ia;
+}
+
+int tw_reference_ex(enum sg_datatype dt, enum sg_op op, uint32_t pattern, uint32_t coll_id,
+		    size_t count, const uint32_t *ranks, size_t nranks, void *out)
+{
+	unsigned char *p = out;
+
+	if ((unsigned int)dt >= SG_DATATYPE_COUNT || (count && !out))
+		return -EINVAL;
+	if (dt_integer(dt))
+		return tw_reference(dt, op, coll_id, count, ranks, nranks, out);
+	if (!nranks || !ranks)
+		return -EINVAL;
+	if (is_float(dt) ? op != SG_OP_SUM && op != SG_OP_MIN && op != SG_OP_MAX
+			 : op != SG_OP_MAXLOC && op != SG_OP_MINLOC)
+		return -EINVAL;
+	for (size_t i = 0; i < count; i++) {
+		unsigned char *q = p + i * dt_width[dt];
+
+		if (is_float(dt)) {
+			struct felem E;
+			uint64_t acc = 0;
+
+			felem_init(&E, dt, pattern, coll_id, (uint32_t)i, op);
+			if (op == SG_OP_SUM) {
+				struct fsum a = { 0 };
+				long double s;
+
+				for (size_t r = 0; r < nranks; r++)
+					fsum_add(&a, ffrom_bits(dt, fbits_rank(&E, ranks[r])));
+				s = fsum_result(&a);
+				acc = dt == SG_FLOAT32 ? fto_bits(dt, (float)s)
+						       : fto_bits(dt, (double)s);
+			} else {
+				for (size_t r = 0; r < nranks; r++) {
+					uint64_t b = fbits_rank(&E, ranks[r]);
+					int c;
+
+					if (r == 0) {
+						acc = b;
+						continue;
+					}
+					if (fisnan_bits(dt, acc))
+						continue;
+					if (fisnan_bits(dt, b)) {
+						acc = b;
+						continue;
+					}
+					c = fcmp_bits(dt, b, acc);
+					if (op == SG_OP_MIN ? c < 0 : c > 0)
+						acc = b;
+				}
+			}
+			store_le(q, acc, dt_width[dt]);
+		} else {
+			int64_t biv = 0, iv;
+			double bfv = 0, fv;
+			int32_t bidx = 0;
+
+			for (size_t r = 0; r < nranks; r++) {
+				int32_t idx = tw_loc_index(ranks[r]);
+
+				iv = 0;
+				fv = 0;
+				loc_value(dt, ranks[r], coll_id, (uint32_t)i, op, &iv, &fv);
+				if (r == 0 || (dt == SG_INT32_LOC || dt == SG_INT64_LOC
+						       ? loc_better_i(op, biv, bidx, iv, idx)
+						       : loc_better_f(op, bfv, bidx, fv, idx))) {
+					biv = iv;
+					bfv = fv;
+					bidx = idx;
+				}
+			}
+			loc_store(dt, q, biv, bfv, bidx);
+		}
 	}
 	return 0;
 }
@@ -470,7 +1006,8 @@ static void reply(struct server *srv, struct endpoint *e)
 		srv->buf = p;
 		srv->bufcap = len;
 	}
-	tw_contribution(e->rank, m->coll_id, m->dtype, m->op, m->count, srv->buf);
+	tw_contribution_ex(e->rank, m->coll_id, m->dtype, m->op, tw_request_pattern(m->data, m->len),
+			   m->count, srv->buf);
 	while (copies--) {
 		err = sg_worker_reply(e->w, m, srv->buf, len);
 		if (err)

@@ -27,6 +27,8 @@
 #define SG_CHUNK_BYTES	1024
 #define SG_MAX_CHUNKS	1024	/* => messages and vectors up to 1 MiB */
 #define SG_MAX_MSG_BYTES (SG_CHUNK_BYTES * SG_MAX_CHUNKS)
+/* Contributions of 512-byte chunks (float32) take twice as many. */
+#define SG_MAX_RESPONSE_CHUNKS (2 * SG_MAX_CHUNKS)
 
 #define SG_MAX_WORKERS	1024	/* per communicator */
 #define SG_WORKER_WORDS	(SG_MAX_WORKERS / 64)

@@ -1,0 +1,817 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Floats and value-index pairs end to end, in a lab like test_integration's:
+ * a coordinator namespace, 16 worker namespaces serving 64 endpoints each
+ * (1024 ranks), communicators with fan-outs 1, 16, 64 and 1024.
+ *
+ * - float32/float64 SUM against the documented bound, element by element:
+ *   |result - exact| <= 2^-22 sum|x| (float32), 2^-40 sum|x| (float64), with
+ *   "exact" the compensated long double sum of tools/testworker.c, for every
+ *   float pattern (uniform, mixed magnitudes, cancellation, near-overflow,
+ *   specials) and vector sizes across the 128-element chunks; a sum beyond
+ *   the format's range must be the infinity of its sign;
+ * - MIN/MAX exact (bit for bit; any NaN for a NaN);
+ * - NaN/inf semantics checked from the contributions themselves;
+ * - MAXLOC/MINLOC for the four pair types, with ties;
+ * - allgather of a float SUM: every worker holds the coordinator's bytes.
+ *
+ * The worker contributions depend on a "float pattern", the first 4 bytes of
+ * the request (tw_request_pattern()). The worst SUM error seen, as a fraction
+ * of the bound, is printed at the end (docs/floats.md quotes it).
+ *
+ * Environment: SGBPF_TEST_HEAVY=1 adds 65536-element vectors at fan-out 1024
+ * (256-512 MB each, minutes); TEST_FILTER=<glob> runs only matching tests.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "sgbpf.h"
+#include "tools/netlab.h"
+#include "tools/testworker.h"
+
+#define NS		16	/* worker namespaces */
+#define PER_NS		64	/* worker endpoints per namespace */
+#define NRANKS		(NS * PER_NS)
+#define WORKER_PORT	7000
+/* Generous: a collective never takes long, but the machine may be loaded and
+ * nothing here measures time. */
+#define TIMEOUT_MS	300000
+
+static struct netlab *lab;
+static struct tw_shared *shared;
+static struct tw_serve_opts serve_opts[NS];
+
+struct fix {
+	sg_comm *comm;
+	uint32_t ranks[NRANKS];	/* global rank of each communicator rank */
+	size_t n;
+};
+
+static struct fix f1, f16, f64, f1024;
+
+/* The worst SUM error seen, as a fraction of the bound, per format and
+ * pattern, and what else the SUM checks saw. */
+struct worst {
+	double ratio;
+	char where[160];
+};
+
+static struct worst worst[2][TW_FP_COUNT];
+static unsigned long n_sum_elems[2], n_overflow[2], n_nan[2], n_inf[2], n_collectives;
+static unsigned long n_loc_ties, n_loc_elems;
+static double slowest;		/* seconds of the slowest collective (reported only) */
+static char slowest_what[96];
+
+static const size_t sizes[] = { 1, 127, 128, 129, 1000, 65536 };
+#define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+
+static const char *const pattern_name[TW_FP_COUNT] = {
+	"uniform", "mixed", "cancel", "large", "special",
+};
+
+static struct sockaddr_in rank_addr(uint32_t rank)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+
+	a.sin_addr = netlab_worker_addr(lab, (int)(rank / PER_NS));
+	a.sin_port = htons(WORKER_PORT + rank % PER_NS);
+	return a;
+}
+
+static int make_comm(struct fix *f, const uint32_t *ranks, size_t n, uint16_t port)
+{
+	static struct sockaddr_in w[NRANKS];
+	SG_OPTS_INIT(sg_comm_opts, o);
+
+	for (size_t i = 0; i < n; i++) {
+		w[i] = rank_addr(ranks[i]);
+		f->ranks[i] = ranks[i];
+	}
+	f->n = n;
+	o.ifname = NETLAB_IFNAME;
+	o.local_port = port;
+	o.workers = w;
+	o.nworkers = n;
+	return sg_comm_create(&o, &f->comm);
+}
+
+static int setup(void **state)
+{
+	uint32_t ranks[NRANKS];
+	struct netlab_opts lo = { .sz = sizeof(lo), .prefix = "sgf", .nworker_ns = NS,
+				  .csum_offload = 0 };
+	int err;
+
+	shared = tw_shared_create(NRANKS);
+	if (!shared)
+		return -1;
+	err = netlab_create(&lo, &lab);
+	if (err) {
+		fprintf(stderr, "netlab_create: %s\n", strerror(-err));
+		return -1;
+	}
+	for (int i = 0; i < NS; i++) {
+		serve_opts[i] = (struct tw_serve_opts){
+			.sz = sizeof(serve_opts[i]),
+			.port = WORKER_PORT,
+			.nports = PER_NS,
+			.rank = (uint32_t)(i * PER_NS),
+			.shared = shared,
+		};
+		if (netlab_spawn(lab, i, tw_serve_fn, &serve_opts[i]) < 0)
+			return -1;
+	}
+	if (tw_shared_wait_ready(shared, 0, NRANKS, 10000))
+		return -1;
+	if (netlab_enter_coordinator(lab))
+		return -1;
+
+	/* Fan-out 1: an odd rank, whose cancellation partner is absent. */
+	ranks[0] = 3 * PER_NS + 5;
+	if (make_comm(&f1, ranks, 1, 6301))
+		return -1;
+	/* 16: pairs (r, r^1) in eight namespaces. */
+	for (uint32_t i = 0; i < 16; i++)
+		ranks[i] = (i >> 1) * 2 * PER_NS + 2 * (i >> 1) + (i & 1);
+	if (make_comm(&f16, ranks, 16, 6316))
+		return -1;
+	/* 64: pairs, four endpoints in each namespace, interleaved. */
+	for (uint32_t i = 0; i < 64; i++)
+		ranks[i] = ((i >> 1) % NS) * PER_NS + (i >> 5) * 2 + (i & 1);
+	if (make_comm(&f64, ranks, 64, 6364))
+		return -1;
+	for (uint32_t i = 0; i < NRANKS; i++)
+		ranks[i] = i;
+	if (make_comm(&f1024, ranks, NRANKS, 6324))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	sg_comm_destroy(f1.comm);
+	sg_comm_destroy(f16.comm);
+	sg_comm_destroy(f64.comm);
+	sg_comm_destroy(f1024.comm);
+	netlab_destroy(lab);
+	tw_shared_destroy(shared);
+	return 0;
+}
+
+/* The collective id the workers saw last: the contributions depend on it. */
+static uint32_t last_coll_id(uint32_t rank)
+{
+	struct tw_record rec;
+
+	assert_int_equal(tw_shared_read(shared, rank, TW_SCATTER, &rec), 0);
+	return rec.coll_id;
+}
+
+/* One collective with float pattern @pattern in its request; fills @ranks
+ * with the contributors (all of them: SG_WAIT_ALL) and returns the coll id. */
+static uint32_t run(struct fix *f, enum sg_datatype dt, enum sg_op op, uint32_t pattern,
+		    size_t count, int allgather, void *got, uint32_t *ranks, size_t *nranks)
+{
+	uint64_t contrib[NRANKS / 64] = {};
+	unsigned char req[4] = { (unsigned char)pattern, (unsigned char)(pattern >> 8),
+				 (unsigned char)(pattern >> 16), (unsigned char)(pattern >> 24) };
+	SG_OPTS_INIT(sg_reduce_params, p);
+	size_t len = count * sg_datatype_size(dt);
+	struct timespec t0, t1;
+	double secs;
+	int err;
+
+	memset(got, 0xa5, len);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	p.timeout_ms = TIMEOUT_MS;
+	p.contributors = contrib;
+	p.contributors_words = NRANKS / 64;
+	if (allgather)
+		err = sg_allgather(f->comm, req, sizeof(req), got, count, dt, op, &p);
+	else
+		err = sg_scatter_reduce(f->comm, req, sizeof(req), got, count, dt, op, &p);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (secs > slowest) {
+		slowest = secs;
+		snprintf(slowest_what, sizeof(slowest_what), "dt %d op %d count %zu fan-out %zu", dt,
+			 op, count, f->n);
+	}
+	if (err) {
+		struct sg_comm_stats st;
+
+		/* Say who is missing and what the kernel counted. */
+		for (size_t i = 0; i < f->n; i++) {
+			struct tw_rank_info info;
+
+			if (contrib[i / 64] & (1ULL << (i % 64)))
+				continue;
+			tw_shared_info(shared, f->ranks[i], &info);
+			fprintf(stderr, "rank %u did not contribute: replies %llu errors %llu "
+				"last error %d\n", f->ranks[i], (unsigned long long)info.replies,
+				(unsigned long long)info.errors, info.last_error);
+		}
+		if (!sg_comm_get_stats(f->comm, &st))
+			fprintf(stderr, "stats: accepted %llu duplicate %llu stale %llu late %llu "
+				"unknown %llu malformed %llu completed %llu fanout %llu\n",
+				(unsigned long long)st.rx_accepted, (unsigned long long)st.rx_duplicate,
+				(unsigned long long)st.rx_stale, (unsigned long long)st.rx_late,
+				(unsigned long long)st.rx_unknown_src,
+				(unsigned long long)st.rx_malformed, (unsigned long long)st.completed,
+				(unsigned long long)st.tx_fanout);
+		fail_msg("dt %d op %d pattern %u count %zu fan-out %zu: %s (%s)", dt, op, pattern,
+			 count, f->n, sg_strerror(err), sg_errmsg());
+	}
+	n_collectives++;
+	*nranks = 0;
+	for (size_t i = 0; i < f->n; i++)
+		if (contrib[i / 64] & (1ULL << (i % 64)))
+			ranks[(*nranks)++] = f->ranks[i];
+	assert_int_equal(*nranks, p.ncontributors);
+	assert_int_equal(*nranks, f->n);
+	return last_coll_id(ranks[0]);
+}
+
+/* Every worker of @f received @len bytes hashing like @want as the result. */
+static void check_allgather_delivery(struct fix *f, uint32_t id, const void *want, size_t len)
+{
+	uint64_t h = tw_hash(want, len);
+
+	for (size_t i = 0; i < f->n; i++) {
+		struct tw_record rec;
+
+		assert_int_equal(tw_shared_wait(shared, f->ranks[i], 1, TW_RESULT, id, 10000), 0);
+		assert_int_equal(tw_shared_read(shared, f->ranks[i], TW_RESULT, &rec), 0);
+		assert_int_equal(rec.len, len);
+		if (rec.hash != h)
+			fail_msg("allgather coll %u: rank %u holds other bytes than the coordinator",
+				 id, f->ranks[i]);
+	}
+}
+
+static long double got_value(enum sg_datatype dt, const void *got, size_t i)
+{
+	if (dt == SG_FLOAT32) {
+		float x;
+
+		memcpy(&x, (const char *)got + 4 * i, 4);
+		return x;
+	} else {
+		double x;
+
+		memcpy(&x, (const char *)got + 8 * i, 8);
+		return x;
+	}
+}
+
+/* The smallest magnitude that rounds to infinity: MAX + half an ulp. */
+static long double overflow_threshold(enum sg_datatype dt)
+{
+	return dt == SG_FLOAT32 ? ldexpl(1, 128) - ldexpl(1, 103)
+				: ldexpl(1, 1024) - ldexpl(1, 970);
+}
+
+/* A float SUM on @f checked element by element against the bound. */
+static void check_fsum(struct fix *f, enum sg_datatype dt, uint32_t pattern, size_t count,
+		       int allgather)
+{
+	size_t len = count * sg_datatype_size(dt);
+	void *got = malloc(len);
+	long double *sum = malloc(count * sizeof(*sum)), *abssum = malloc(count * sizeof(*abssum));
+	uint32_t ranks[NRANKS], id;
+	size_t nranks;
+	int d = dt == SG_FLOAT64, shift = d ? -40 : -22;
+	long double T = overflow_threshold(dt);
+
+	assert_non_null(got);
+	assert_non_null(sum);
+	assert_non_null(abssum);
+	id = run(f, dt, SG_OP_SUM, pattern, count, allgather, got, ranks, &nranks);
+	assert_int_equal(tw_reference_fsum(dt, pattern, id, count, ranks, nranks, sum, abssum), 0);
+	for (size_t i = 0; i < count; i++) {
+		long double S = sum[i], g = got_value(dt, got, i);
+		long double bound = ldexpl(abssum[i], shift), err;
+		double ratio;
+
+		n_sum_elems[d]++;
+		if (isnan(S)) {
+			if (!isnan(g))
+				fail_msg("%s SUM %s count %zu fan-out %zu elem %zu: %Lg, not NaN",
+					 d ? "float64" : "float32", pattern_name[pattern], count,
+					 f->n, i, g);
+			n_nan[d]++;
+			continue;
+		}
+		if (isinf(S)) {
+			if (g != S)
+				fail_msg("%s SUM %s count %zu fan-out %zu elem %zu: %Lg, not %Lg",
+					 d ? "float64" : "float32", pattern_name[pattern], count,
+					 f->n, i, g, S);
+			n_inf[d]++;
+			continue;
+		}
+		if (isinf(g)) {
+			/* Overflow: only if the exact sum may round beyond MAX. */
+			if (signbit(g) != signbit(S) || fabsl(S) + bound < T)
+				fail_msg("%s SUM %s count %zu fan-out %zu elem %zu: %Lg for %.21Lg",
+					 d ? "float64" : "float32", pattern_name[pattern], count,
+					 f->n, i, g, S);
+			n_overflow[d]++;
+			continue;
+		}
+		err = isnan(g) ? INFINITY : fabsl(g - S);
+		if (err > bound)
+			fail_msg("%s SUM %s count %zu fan-out %zu elem %zu: got %.21Lg exact %.21Lg "
+				 "sum|x| %.6Lg: error %.6Lg > bound %.6Lg",
+				 d ? "float64" : "float32", pattern_name[pattern], count, f->n, i, g,
+				 S, abssum[i], err, bound);
+		ratio = bound > 0 ? (double)(err / bound) : 0;
+		if (ratio > worst[d][pattern].ratio) {
+			worst[d][pattern].ratio = ratio;
+			snprintf(worst[d][pattern].where, sizeof(worst[d][pattern].where),
+				 "count %zu fan-out %zu elem %zu: got %.17Lg exact %.21Lg",
+				 count, f->n, i, g, S);
+		}
+	}
+	if (allgather)
+		check_allgather_delivery(f, id, got, len);
+	free(got);
+	free(sum);
+	free(abssum);
+}
+
+static int is_nan_bits(enum sg_datatype dt, const unsigned char *p)
+{
+	return isnan(got_value(dt, p, 0));
+}
+
+/* MIN/MAX (bit-exact; any NaN for NaN) or MAXLOC/MINLOC (bit-exact). */
+static void check_exact(struct fix *f, enum sg_datatype dt, enum sg_op op, uint32_t pattern,
+			size_t count, int allgather)
+{
+	size_t w = sg_datatype_size(dt), len = count * w;
+	unsigned char *got = malloc(len), *want = malloc(len);
+	uint32_t ranks[NRANKS], id;
+	size_t nranks;
+
+	assert_non_null(got);
+	assert_non_null(want);
+	id = run(f, dt, op, pattern, count, allgather, got, ranks, &nranks);
+	assert_int_equal(tw_reference_ex(dt, op, pattern, id, count, ranks, nranks, want), 0);
+	for (size_t i = 0; i < count; i++) {
+		const unsigned char *g = got + i * w, *e = want + i * w;
+
+		if ((dt == SG_FLOAT32 || dt == SG_FLOAT64) && is_nan_bits(dt, e)) {
+			if (!is_nan_bits(dt, g))
+				fail_msg("dt %d op %d pattern %u count %zu fan-out %zu elem %zu: "
+					 "%Lg, not NaN", dt, op, pattern, count, f->n, i,
+					 got_value(dt, g, 0));
+			continue;
+		}
+		if (memcmp(g, e, w)) {
+			char gs[40] = "", es[40] = "";
+
+			for (size_t b = 0; b < w && b < 16; b++) {
+				sprintf(gs + 2 * b, "%02x", g[w - 1 - b]);
+				sprintf(es + 2 * b, "%02x", e[w - 1 - b]);
+			}
+			fail_msg("dt %d op %d pattern %u count %zu fan-out %zu elem %zu: got 0x%s "
+				 "want 0x%s", dt, op, pattern, count, f->n, i, gs, es);
+		}
+	}
+	if (allgather)
+		check_allgather_delivery(f, id, got, len);
+
+	/* Pairs: count the elements whose best value several ranks shared, so
+	 * that the index decided (the reference took the lowest). */
+	if (op == SG_OP_MAXLOC || op == SG_OP_MINLOC) {
+		size_t vw = dt == SG_INT32_LOC || dt == SG_FLOAT32_LOC ? 4 : 8;
+		unsigned char *c = malloc(len);
+		unsigned int *same = calloc(count, sizeof(*same));
+
+		assert_non_null(c);
+		assert_non_null(same);
+		for (size_t r = 0; r < nranks; r++) {
+			tw_contribution_ex(ranks[r], id, dt, op, pattern, count, c);
+			for (size_t i = 0; i < count; i++)
+				if (!memcmp(c + i * w, want + i * w, vw))
+					same[i]++;
+		}
+		for (size_t i = 0; i < count; i++) {
+			assert_true(same[i] >= 1);
+			n_loc_ties += same[i] > 1;
+		}
+		n_loc_elems += count;
+		free(c);
+		free(same);
+	}
+	free(got);
+	free(want);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+/* The generators and references on their own (no network). */
+static void test_reference_selfcheck(void **state)
+{
+	uint32_t r0 = 9, pair[2] = { 40, 41 }, three[3] = { 100, 0, 1 };
+	long double s[8], a[8];
+	float f32[8];
+	unsigned char req[4] = { 3, 0, 0, 0 };
+	int found = 0;
+
+	assert_int_equal(tw_request_pattern(req, 4), 3);
+	assert_int_equal(tw_request_pattern(req, 3), 0);
+	assert_int_equal(tw_request_pattern(NULL, 0), 0);
+	/* One rank: the reference is its contribution. */
+	tw_contribution_ex(r0, 77, SG_FLOAT32, SG_OP_SUM, TW_FP_MIXED, 8, f32);
+	assert_int_equal(tw_reference_fsum(SG_FLOAT32, TW_FP_MIXED, 77, 8, &r0, 1, s, a), 0);
+	for (int i = 0; i < 8; i++)
+		assert_true(s[i] == f32[i] && a[i] == fabsl(s[i]));
+	/* Cancellation: a pair without residues sums to exactly 0. */
+	assert_int_equal(tw_reference_fsum(SG_FLOAT64, TW_FP_CANCEL, 5, 8, pair, 2, s, a), 0);
+	for (uint32_t i = 0; i < 8; i++) {
+		uint64_t x = tw_fbits(SG_FLOAT64, TW_FP_CANCEL, 40, 5, i, SG_OP_SUM);
+		uint64_t y = tw_fbits(SG_FLOAT64, TW_FP_CANCEL, 41, 5, i, SG_OP_SUM);
+
+		if ((x ^ y) == 1ULL << 63) {
+			assert_true(s[i] == 0);
+			found++;
+		}
+		assert_true(fabsl(s[i]) <= ldexpl(a[i], -18));
+	}
+	assert_true(found > 0);
+	/* Patterns change float contributions, never integer ones. */
+	assert_true(tw_fbits(SG_FLOAT64, 0, 1, 2, 3, SG_OP_SUM) !=
+		    tw_fbits(SG_FLOAT64, 1, 1, 2, 3, SG_OP_SUM));
+	{
+		int32_t a0[8], a1[8];
+
+		tw_contribution_ex(3, 4, SG_INT32, SG_OP_SUM, 0, 8, a0);
+		tw_contribution_ex(3, 4, SG_INT32, SG_OP_SUM, 4, 8, a1);
+		assert_memory_equal(a0, a1, sizeof(a0));
+		tw_contribution(3, 4, SG_INT32, SG_OP_SUM, 8, a1);
+		assert_memory_equal(a0, a1, sizeof(a0));
+	}
+	/* Pairs: the best value; of equal ones the lowest index. */
+	{
+		struct sg_int32_loc c[3][16], want[16];
+		struct sg_float64_loc fl[16];
+
+		for (int r = 0; r < 3; r++)
+			tw_contribution_ex(three[r], 8, SG_INT32_LOC, SG_OP_MAXLOC, 0, 16, c[r]);
+		assert_int_equal(tw_reference_ex(SG_INT32_LOC, SG_OP_MAXLOC, 0, 8, 16, three, 3, want),
+				 0);
+		for (int i = 0; i < 16; i++) {
+			int32_t best = INT32_MIN, idx = INT32_MAX;
+
+			for (int r = 0; r < 3; r++)
+				if (c[r][i].value > best)
+					best = c[r][i].value;
+			for (int r = 0; r < 3; r++)
+				if (c[r][i].value == best && c[r][i].index < idx)
+					idx = c[r][i].index;
+			assert_int_equal(want[i].value, best);
+			assert_int_equal(want[i].index, idx);
+		}
+		assert_int_equal(tw_reference_ex(SG_FLOAT64_LOC, SG_OP_MINLOC, 0, 8, 16, three, 3, fl),
+				 0);
+		for (int i = 0; i < 16; i++)
+			assert_int_equal(fl[i].pad, 0);
+	}
+	assert_int_equal(tw_loc_index(0), -100);
+	assert_int_equal(tw_loc_index(1), -93);
+	/* Invalid combinations. */
+	assert_int_equal(tw_reference_ex(SG_FLOAT32, SG_OP_PROD, 0, 1, 1, &r0, 1, f32), -EINVAL);
+	assert_int_equal(tw_reference_ex(SG_INT32_LOC, SG_OP_SUM, 0, 1, 1, &r0, 1, f32), -EINVAL);
+	assert_int_equal(tw_reference_fsum(SG_INT32, 0, 1, 1, &r0, 1, s, a), -EINVAL);
+}
+
+/* Every format, pattern and size; @big: also 65536 elements. */
+static void fsum_all(struct fix *f, int big)
+{
+	for (int d = 0; d < 2; d++)
+		for (uint32_t pat = 0; pat < TW_FP_COUNT; pat++)
+			for (size_t s = 0; s < NSIZES; s++)
+				if (big || sizes[s] < 65536)
+					check_fsum(f, d ? SG_FLOAT64 : SG_FLOAT32, pat, sizes[s], 0);
+}
+
+static void test_fsum_fanout_1(void **state) { fsum_all(&f1, 1); }
+static void test_fsum_fanout_16(void **state) { fsum_all(&f16, 1); }
+static void test_fsum_fanout_64(void **state) { fsum_all(&f64, 1); }
+
+/* Whether SGBPF_TEST_HEAVY is set: 65536-element vectors at fan-out 1024. */
+static int heavy(void)
+{
+	const char *e = getenv("SGBPF_TEST_HEAVY");
+
+	return e && *e && strcmp(e, "0");
+}
+
+/*
+ * At 1024 workers a 65536-element vector is 256-512 MB of contributions,
+ * longer to move on this lab than the library's retransmission timeout (at
+ * most 1 s), and the retransmitted whole vectors make it take tens of
+ * seconds: those run only with SGBPF_TEST_HEAVY=1. By default the multi-chunk
+ * case at 1024 is 8192 elements (64 chunks).
+ */
+static void test_fsum_fanout_1024(void **state)
+{
+	fsum_all(&f1024, heavy());
+	check_fsum(&f1024, SG_FLOAT32, TW_FP_MIXED, 8192, 0);
+	check_fsum(&f1024, SG_FLOAT64, TW_FP_CANCEL, 8192, 0);
+}
+
+static void minmax_all(struct fix *f, size_t big)
+{
+	static const size_t n[] = { 1, 127, 128, 129, 1000 };
+
+	for (int d = 0; d < 2; d++)
+		for (int op = SG_OP_MIN; op <= SG_OP_MAX; op++)
+			for (uint32_t pat = 0; pat < TW_FP_COUNT; pat++) {
+				for (size_t s = 0; s < sizeof(n) / sizeof(n[0]); s++)
+					check_exact(f, d ? SG_FLOAT64 : SG_FLOAT32, op, pat, n[s], 0);
+				if (big)
+					check_exact(f, d ? SG_FLOAT64 : SG_FLOAT32, op, pat, big, 0);
+			}
+}
+
+static void test_minmax(void **state)
+{
+	minmax_all(&f1, 65536);
+	minmax_all(&f16, 65536);
+	minmax_all(&f64, 65536);
+	minmax_all(&f1024, heavy() ? 65536 : 0);
+	check_exact(&f1024, SG_FLOAT64, SG_OP_MAX, TW_FP_SPECIAL, 8192, 0);
+}
+
+/*
+ * NaN/inf semantics from the contributions themselves (not the reference):
+ * SUM: a NaN anywhere, or +inf and -inf together, give NaN; else an infinity
+ * wins. MIN/MAX: a NaN anywhere gives NaN; else the infinity of the op's
+ * direction if any; the other infinity only if every value is it. Each case
+ * must occur.
+ */
+static void check_specials(struct fix *f, enum sg_datatype dt, enum sg_op op, size_t count,
+			   unsigned long seen[4])
+{
+	size_t w = sg_datatype_size(dt);
+	unsigned char *got = malloc(count * w);
+	uint32_t ranks[NRANKS], id;
+	size_t nranks;
+
+	assert_non_null(got);
+	id = run(f, dt, op, TW_FP_SPECIAL, count, 0, got, ranks, &nranks);
+	for (size_t i = 0; i < count; i++) {
+		int nan = 0, pinf = 0, ninf = 0, allpinf = 1, allninf = 1;
+		long double g = got_value(dt, got, i);
+
+		for (size_t r = 0; r < nranks; r++) {
+			uint64_t b = tw_fbits(dt, TW_FP_SPECIAL, ranks[r], id, (uint32_t)i, op);
+			long double v;
+
+			if (dt == SG_FLOAT32) {
+				uint32_t b32 = (uint32_t)b;
+				float x;
+
+				memcpy(&x, &b32, 4);
+				v = x;
+			} else {
+				double x;
+
+				memcpy(&x, &b, 8);
+				v = x;
+			}
+			nan |= isnan(v);
+			pinf |= isinf(v) && v > 0;
+			ninf |= isinf(v) && v < 0;
+			allpinf &= isinf(v) && v > 0;
+			allninf &= isinf(v) && v < 0;
+		}
+		int ok;
+
+		if (nan) {
+			seen[0]++;
+			ok = isnan(g);
+		} else if (op == SG_OP_SUM && pinf && ninf) {
+			seen[1]++;
+			ok = isnan(g);
+		} else if (pinf && (op == SG_OP_SUM || op == SG_OP_MAX)) {
+			seen[2]++;
+			ok = isinf(g) && g > 0;
+		} else if (ninf && (op == SG_OP_SUM || op == SG_OP_MIN)) {
+			seen[3]++;
+			ok = isinf(g) && g < 0;
+		} else if (allpinf || allninf) { /* MIN of +infs, MAX of -infs */
+			ok = isinf(g) && (g > 0) == allpinf;
+		} else {
+			ok = isfinite(g);
+		}
+		if (!ok)
+			fail_msg("%s op %d fan-out %zu coll %u elem %zu: got %Lg; contributions: "
+				 "NaN %d +inf %d -inf %d", dt == SG_FLOAT32 ? "float32" : "float64",
+				 op, f->n, id, i, g, nan, pinf, ninf);
+	}
+	free(got);
+}
+
+static void test_nan_inf(void **state)
+{
+	struct fix *fs[] = { &f1, &f16, &f64, &f1024 };
+
+	for (size_t k = 0; k < 4; k++)
+		for (int d = 0; d < 2; d++)
+			for (int op = SG_OP_SUM; op <= SG_OP_MAX; op++) {
+				unsigned long seen[4] = {};
+
+				if (op == SG_OP_PROD)
+					continue;
+				check_specials(fs[k], d ? SG_FLOAT64 : SG_FLOAT32, op, 1000, seen);
+				/* Every case occurs in 1000 elements at any fan-out. */
+				assert_true(seen[0] > 0);
+				assert_true(op == SG_OP_MIN || seen[2] > 0);
+				assert_true(op == SG_OP_MAX || seen[3] > 0);
+				if (op == SG_OP_SUM && fs[k]->n > 1)
+					assert_true(seen[1] > 0);
+			}
+}
+
+static void test_overflow(void **state)
+{
+	unsigned long before32 = n_overflow[0], before64 = n_overflow[1];
+
+	/* Sums of 16 values near MAX/2 with one sign must overflow. */
+	check_fsum(&f16, SG_FLOAT32, TW_FP_LARGE, 1000, 0);
+	check_fsum(&f16, SG_FLOAT64, TW_FP_LARGE, 1000, 0);
+	assert_true(n_overflow[0] - before32 >= 500);
+	assert_true(n_overflow[1] - before64 >= 500);
+}
+
+static void loc_all(struct fix *f, size_t big)
+{
+	static const size_t n[] = { 1, 127, 128, 129, 1000 };
+
+	for (int dt = SG_INT32_LOC; dt <= SG_FLOAT64_LOC; dt++)
+		for (int op = SG_OP_MAXLOC; op <= SG_OP_MINLOC; op++) {
+			for (size_t s = 0; s < sizeof(n) / sizeof(n[0]); s++)
+				check_exact(f, dt, op, 0, n[s], 0);
+			if (big)
+				check_exact(f, dt, op, 0, big, 0);
+		}
+}
+
+static void test_loc(void **state)
+{
+	unsigned long ties = n_loc_ties;
+
+	loc_all(&f1, 0);
+	assert_int_equal(n_loc_ties, ties); /* one rank: no ties */
+	loc_all(&f16, 0);
+	assert_true(n_loc_ties - ties > 1000);
+	ties = n_loc_ties;
+	loc_all(&f64, 65536);
+	loc_all(&f1024, 0);
+	assert_true(n_loc_ties - ties > 10000);
+}
+
+static void test_allgather(void **state)
+{
+	check_fsum(&f16, SG_FLOAT32, TW_FP_MIXED, 1000, 1);
+	check_fsum(&f16, SG_FLOAT64, TW_FP_SPECIAL, 129, 1);
+	check_fsum(&f64, SG_FLOAT64, TW_FP_CANCEL, 65536, 1);
+	check_fsum(&f64, SG_FLOAT32, TW_FP_LARGE, 127, 1);
+	check_fsum(&f1024, SG_FLOAT32, TW_FP_UNIFORM, 1000, 1);
+	check_fsum(&f1024, SG_FLOAT64, TW_FP_MIXED, 1000, 1);
+	check_exact(&f64, SG_FLOAT64_LOC, SG_OP_MAXLOC, 0, 1000, 1);
+	check_exact(&f1024, SG_FLOAT32, SG_OP_MIN, TW_FP_SPECIAL, 300, 1);
+}
+
+/* No request: pattern 0. */
+static void test_no_request_is_pattern_0(void **state)
+{
+	double got[300];
+	uint64_t contrib[1] = {};
+	SG_OPTS_INIT(sg_reduce_params, p);
+	long double sum[300], abssum[300];
+	uint32_t id;
+
+	p.timeout_ms = TIMEOUT_MS;
+	p.contributors = contrib;
+	p.contributors_words = 1;
+	assert_int_equal(sg_scatter_reduce(f16.comm, NULL, 0, got, 300, SG_FLOAT64, SG_OP_SUM, &p),
+			 0);
+	assert_int_equal(p.ncontributors, 16);
+	id = last_coll_id(f16.ranks[0]);
+	assert_int_equal(tw_reference_fsum(SG_FLOAT64, TW_FP_UNIFORM, id, 300, f16.ranks, 16, sum,
+					   abssum), 0);
+	for (size_t i = 0; i < 300; i++)
+		assert_true(fabsl(got[i] - sum[i]) <= ldexpl(abssum[i], -40));
+}
+
+static void test_invalid_ops(void **state)
+{
+	float f[4];
+	struct sg_int32_loc l[4];
+	int32_t i[4];
+
+	assert_int_equal(sg_scatter_reduce(f16.comm, NULL, 0, f, 4, SG_FLOAT32, SG_OP_PROD, NULL),
+			 -EINVAL);
+	assert_int_equal(sg_scatter_reduce(f16.comm, NULL, 0, f, 4, SG_FLOAT32, SG_OP_BXOR, NULL),
+			 -EINVAL);
+	assert_int_equal(sg_scatter_reduce(f16.comm, NULL, 0, f, 4, SG_FLOAT32, SG_OP_MAXLOC, NULL),
+			 -EINVAL);
+	assert_int_equal(sg_scatter_reduce(f16.comm, NULL, 0, l, 4, SG_INT32_LOC, SG_OP_SUM, NULL),
+			 -EINVAL);
+	assert_int_equal(sg_scatter_reduce(f16.comm, NULL, 0, i, 4, SG_INT32, SG_OP_MINLOC, NULL),
+			 -EINVAL);
+	assert_int_equal(sg_datatype_size(SG_FLOAT32_LOC), sizeof(struct sg_float32_loc));
+	assert_int_equal(sg_datatype_size(SG_INT64_LOC), sizeof(struct sg_int64_loc));
+	assert_int_equal(sg_datatype_size(SG_FLOAT64_LOC), sizeof(struct sg_float64_loc));
+	assert_int_equal(sg_response_chunk_bytes(SG_FLOAT32), 512);
+	/* Nothing was lost: the next collective is right. */
+	check_fsum(&f16, SG_FLOAT32, TW_FP_UNIFORM, 4, 0);
+}
+
+static void test_worst_error(void **state)
+{
+	for (int d = 0; d < 2; d++)
+		for (int p = 0; p < TW_FP_COUNT; p++)
+			assert_true(worst[d][p].ratio <= 1.0);
+	assert_true(n_sum_elems[0] > 0 && n_sum_elems[1] > 0);
+}
+
+static void report(double secs)
+{
+	printf("\n# %lu collectives in %.1f s; float SUM elements checked: float32 %lu, "
+	       "float64 %lu\n", n_collectives, secs, n_sum_elems[0], n_sum_elems[1]);
+	printf("# SUM results that were NaN/inf by the specials: float32 %lu/%lu, float64 %lu/%lu;"
+	       " overflowed to inf: float32 %lu, float64 %lu\n", n_nan[0], n_inf[0], n_nan[1],
+	       n_inf[1], n_overflow[0], n_overflow[1]);
+	printf("# slowest collective: %.2f s (%s)\n", slowest, slowest_what);
+	printf("# MAXLOC/MINLOC: %lu elements, %lu decided by the index among tied values\n",
+	       n_loc_elems, n_loc_ties);
+	for (int d = 0; d < 2; d++) {
+		double all = 0;
+
+		printf("# worst |error| / bound, %s (bound %s sum|x|):\n", d ? "float64" : "float32",
+		       d ? "2^-40" : "2^-22");
+		for (int p = 0; p < TW_FP_COUNT; p++) {
+			printf("#   %-8s %.6g  (%s)\n", pattern_name[p], worst[d][p].ratio,
+			       worst[d][p].where[0] ? worst[d][p].where : "exact");
+			if (worst[d][p].ratio > all)
+				all = worst[d][p].ratio;
+		}
+		printf("# WORST %s: %.6g of the bound\n", d ? "float64" : "float32", all);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reference_selfcheck),
+		cmocka_unit_test(test_invalid_ops),
+		cmocka_unit_test(test_no_request_is_pattern_0),
+		cmocka_unit_test(test_fsum_fanout_1),
+		cmocka_unit_test(test_fsum_fanout_16),
+		cmocka_unit_test(test_fsum_fanout_64),
+		cmocka_unit_test(test_fsum_fanout_1024),
+		cmocka_unit_test(test_overflow),
+		cmocka_unit_test(test_nan_inf),
+		cmocka_unit_test(test_minmax),
+		cmocka_unit_test(test_loc),
+		cmocka_unit_test(test_allgather),
+		cmocka_unit_test(test_worst_error),
+	};
+	char why[256];
+	struct timespec t0, t1;
+	int rc;
+
+	if (!netlab_can_run(why, sizeof(why))) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
+	/* TEST_FILTER=<glob>: run only the matching tests (development). */
+	if (getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = cmocka_run_group_tests(tests, setup, teardown);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	report((double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	return rc;
+}
