@@ -22,11 +22,9 @@
 #include <unistd.h>
 
 #include "sgbpf.h"
-#include "tools/netlab.h"
-#include "tools/testworker.h"
+#include "tools/testlab.h"
 
 #define MAX_RANKS	1024
-#define WORKER_PORT	7000
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -43,34 +41,23 @@ static double now_us(void)
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-static int run_fanout(struct netlab *lab, struct tw_shared *shared, int per_ns, int fanout,
-		      size_t count, int iters)
+static int run_fanout(struct testlab *tl, int fanout, size_t count, int iters)
 {
-	struct sockaddr_in *w = calloc((size_t)fanout, sizeof(*w));
 	uint32_t *ranks = calloc((size_t)fanout, sizeof(*ranks));
 	int32_t *got = calloc(count, sizeof(int32_t)), *want = calloc(count, sizeof(int32_t));
 	double *lat = calloc((size_t)iters, sizeof(double));
-	SG_OPTS_INIT(sg_comm_opts, o);
 	struct tw_record rec;
 	int err, mismatches = 0;
 	sg_comm *comm = NULL;
 	double sum = 0;
 
-	if (!w || !ranks || !got || !want || !lat) {
+	if (!ranks || !got || !want || !lat) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (int r = 0; r < fanout; r++) {
+	for (int r = 0; r < fanout; r++)
 		ranks[r] = (uint32_t)r;
-		w[r].sin_family = AF_INET;
-		w[r].sin_addr = netlab_worker_addr(lab, r / per_ns);
-		w[r].sin_port = htons((uint16_t)(WORKER_PORT + r % per_ns));
-	}
-	o.ifname = NETLAB_IFNAME;
-	o.local_port = 6000;
-	o.workers = w;
-	o.nworkers = (size_t)fanout;
-	err = sg_comm_create(&o, &comm);
+	err = testlab_comm(tl, ranks, (size_t)fanout, 6000, NULL, &comm);
 	if (err) {
 		fprintf(stderr, "sg_comm_create: %s: %s\n", sg_strerror(err), sg_errmsg());
 		goto out;
@@ -86,7 +73,7 @@ static int run_fanout(struct netlab *lab, struct tw_shared *shared, int per_ns, 
 		}
 		sum += lat[i];
 		/* The contributions depend on the collective id the workers saw. */
-		tw_shared_read(shared, 0, TW_SCATTER, &rec);
+		tw_shared_read(tl->shared, 0, TW_SCATTER, &rec);
 		tw_reference(SG_INT32, SG_OP_SUM, rec.coll_id, count, ranks, (size_t)fanout, want);
 		if (memcmp(got, want, count * sizeof(int32_t)))
 			mismatches++;
@@ -104,7 +91,6 @@ static int run_fanout(struct netlab *lab, struct tw_shared *shared, int per_ns, 
 	err = mismatches ? -EIO : 0;
 out:
 	sg_comm_destroy(comm);
-	free(w);
 	free(ranks);
 	free(got);
 	free(want);
@@ -115,11 +101,9 @@ out:
 int main(int argc, char **argv)
 {
 	const char *fanouts = "8,64";
-	int iters = 1000, max_fanout = 0, nns, per_ns = 8, opt, err = 0;
+	int iters = 1000, max_fanout = 0, nns, per_ns, opt, err = 0;
 	size_t count = 256;
-	struct tw_serve_opts *serve = NULL;
-	struct tw_shared *shared = NULL;
-	struct netlab *lab = NULL;
+	struct testlab tl;
 	char why[256], *list, *tok, *save = NULL;
 
 	while ((opt = getopt(argc, argv, "f:c:i:h")) != -1) {
@@ -156,34 +140,15 @@ int main(int argc, char **argv)
 	/* Workers: up to 64 endpoints per namespace, one server process each. */
 	per_ns = max_fanout <= 64 ? 8 : 64;
 	nns = (max_fanout + per_ns - 1) / per_ns;
-	shared = tw_shared_create((size_t)(nns * per_ns));
-	serve = calloc((size_t)nns, sizeof(*serve));
-	struct netlab_opts lo = { .sz = sizeof(lo), .prefix = "sgdemo", .nworker_ns = nns };
-
-	if (!shared || !serve || (err = netlab_create(&lo, &lab))) {
-		fprintf(stderr, "cannot build the namespaces: %s\n", strerror(err ? -err : ENOMEM));
+	if (testlab_start(&tl, "sgdemo", nns, per_ns))
 		return 1;
-	}
 	printf("sgbpf demo: coordinator 10.77.0.1 on %s (native XDP gather, TC fan-out); "
 	       "%d worker namespaces x %d workers\n", NETLAB_IFNAME, nns, per_ns);
-	for (int i = 0; i < nns && !err; i++) {
-		serve[i] = (struct tw_serve_opts){ .sz = sizeof(serve[i]), .port = WORKER_PORT,
-						   .nports = (unsigned int)per_ns,
-						   .rank = (uint32_t)(i * per_ns), .shared = shared };
-		if (netlab_spawn(lab, i, tw_serve_fn, &serve[i]) < 0)
-			err = -ECHILD;
-	}
-	if (!err)
-		err = tw_shared_wait_ready(shared, 0, (size_t)(nns * per_ns), 20000);
-	if (!err)
-		err = netlab_enter_coordinator(lab);
 	list = strdup(fanouts);
 	for (tok = strtok_r(list, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save))
-		err = run_fanout(lab, shared, per_ns, atoi(tok), count, iters);
+		err = run_fanout(&tl, atoi(tok), count, iters);
 	free(list);
-	netlab_destroy(lab);
-	tw_shared_destroy(shared);
-	free(serve);
+	testlab_stop(&tl);
 	if (err)
 		fprintf(stderr, "demo failed: %s\n", strerror(-err));
 	return err ? 1 : 0;

@@ -19,17 +19,13 @@
 #include <cmocka.h>
 
 #include "sgbpf.h"
-#include "tools/netlab.h"
-#include "tools/testworker.h"
+#include "tools/testlab.h"
 
 #define NS		2
 #define PER_NS		4
 #define NRANKS		(NS * PER_NS)
-#define WORKER_PORT	7000
 
-static struct netlab *lab;
-static struct tw_shared *shared;
-static struct tw_serve_opts serve_opts[NS];
+static struct testlab tl;
 static uint32_t all_ranks[NRANKS];
 static char objdir[512];
 static sg_comm *comms[2];	/* destroyed after each test, also when it fails */
@@ -45,54 +41,29 @@ static int destroy_comms(void **state)
 
 static int setup(void **state)
 {
-	struct netlab_opts lo = { .sz = sizeof(lo), .prefix = "sgt", .nworker_ns = NS };
 	const char *b = getenv("SGBPF_BUILDDIR");
 
 	snprintf(objdir, sizeof(objdir), "%s", b ? b : ".");
 	for (uint32_t r = 0; r < NRANKS; r++)
 		all_ranks[r] = r;
-	shared = tw_shared_create(NRANKS);
-	if (!shared || netlab_create(&lo, &lab))
-		return -1;
-	for (int i = 0; i < NS; i++) {
-		serve_opts[i] = (struct tw_serve_opts){ .sz = sizeof(serve_opts[i]),
-							.port = WORKER_PORT, .nports = PER_NS,
-							.rank = (uint32_t)(i * PER_NS),
-							.shared = shared };
-		if (netlab_spawn(lab, i, tw_serve_fn, &serve_opts[i]) < 0)
-			return -1;
-	}
-	if (tw_shared_wait_ready(shared, 0, NRANKS, 10000) || netlab_enter_coordinator(lab))
-		return -1;
-	return 0;
+	return testlab_start(&tl, "sgt", NS, PER_NS) ? -1 : 0;
 }
 
 static int teardown(void **state)
 {
-	netlab_destroy(lab);
-	tw_shared_destroy(shared);
+	testlab_stop(&tl);
 	return 0;
 }
 
 static int make_comm(uint16_t port, const char *obj, const char *prog, sg_comm **c)
 {
-	struct sockaddr_in w[NRANKS];
 	char path[600];
 	SG_OPTS_INIT(sg_comm_opts, o);
 
-	for (uint32_t r = 0; r < NRANKS; r++) {
-		w[r] = (struct sockaddr_in){ .sin_family = AF_INET,
-					     .sin_port = htons(WORKER_PORT + r % PER_NS) };
-		w[r].sin_addr = netlab_worker_addr(lab, (int)(r / PER_NS));
-	}
 	snprintf(path, sizeof(path), "%s/%s", objdir, obj ? obj : "");
-	o.ifname = NETLAB_IFNAME;
-	o.local_port = port;
-	o.workers = w;
-	o.nworkers = NRANKS;
 	o.agg_object = obj ? path : NULL;
 	o.agg_program = prog;
-	return sg_comm_create(&o, c);
+	return testlab_comm(&tl, all_ranks, NRANKS, port, &o, c);
 }
 
 /* Run op SG_OP_USER and return the collective id the workers answered. */

@@ -12,7 +12,7 @@
  *    fixed-point sum over the whole binary64 range), on random, mixed-magnitude,
  *    cancelling, subnormal, near-overflow and adversarial data, at fan-outs 1
  *    to 1024, every element position of three chunks. The accumulators are
- *    decoded as transport/ebpf.c decodes them (fsum_value(), copy_result()).
+ *    decoded as transport/ebpf.c decodes them (sg_fsum_value(), copy_result()).
  *    The worst error seen is printed as a fraction of the bound.
  *  - IEEE specials in SUM: NaN, opposite infinities, one infinity, and sums
  *    beyond the range of the type (the accumulator does not overflow).
@@ -252,18 +252,6 @@ static void coll_release(struct sgt_fixture *f, struct coll *c)
 
 /* ------------------------------------------------- float SUM: the decoding */
 
-/* transport/ebpf.c: the value of a float SUM accumulator, rounded once. */
-static long double fsum_value(int64_t m, uint16_t aux)
-{
-	if ((aux & SG_FSUM_NAN) || ((aux & SG_FSUM_PINF) && (aux & SG_FSUM_NINF)))
-		return NAN;
-	if (aux & SG_FSUM_PINF)
-		return INFINITY;
-	if (aux & SG_FSUM_NINF)
-		return -INFINITY;
-	return ldexpl((long double)m, (int)(aux & SG_FSUM_EXP) - SG_FSUM_BIAS);
-}
-
 /* transport/ebpf.c copy_result(), float SUM branch, before the rounding to
  * the element type: element j of the collective armed for @c. */
 static long double fsum_elem(struct sgt_fixture *f, const struct coll *c, uint32_t j,
@@ -278,7 +266,7 @@ static long double fsum_elem(struct sgt_fixture *f, const struct coll *c, uint32
 	aux = sgt_entry_aux(f, (uint32_t)e)[k];
 	if (aux_out)
 		*aux_out = aux;
-	return fsum_value(m, aux);
+	return sg_fsum_value(m, aux);
 }
 
 /* What the application receives: copy_result()'s (float)v or (double)v. */
@@ -674,15 +662,15 @@ static void test_reference(void **state)
 		big_add(&b, -DBL_MAX);
 	assert_true(big_value(&b) == -1024 * (long double)DBL_MAX);
 
-	/* fsum_value() */
-	assert_true(fsum_value(1, SG_FSUM_BIAS) == 1.0L);
-	assert_true(fsum_value(-3, SG_FSUM_BIAS - 2) == -0.75L);
-	assert_true(fsum_value(1, 1) == 0x1p-1074L);
-	assert_true(fsum_value(INT64_MAX, 2046) == ldexpl(INT64_MAX, 2046 - SG_FSUM_BIAS));
-	assert_true(isnan(fsum_value(5, SG_FSUM_NAN | 3)));
-	assert_true(isnan(fsum_value(0, SG_FSUM_PINF | SG_FSUM_NINF)));
-	assert_true(fsum_value(0, SG_FSUM_PINF) == INFINITY);
-	assert_true(fsum_value(0, SG_FSUM_NINF) == -INFINITY);
+	/* sg_fsum_value() */
+	assert_true(sg_fsum_value(1, SG_FSUM_BIAS) == 1.0L);
+	assert_true(sg_fsum_value(-3, SG_FSUM_BIAS - 2) == -0.75L);
+	assert_true(sg_fsum_value(1, 1) == 0x1p-1074L);
+	assert_true(sg_fsum_value(INT64_MAX, 2046) == ldexpl(INT64_MAX, 2046 - SG_FSUM_BIAS));
+	assert_true(isnan(sg_fsum_value(5, SG_FSUM_NAN | 3)));
+	assert_true(isnan(sg_fsum_value(0, SG_FSUM_PINF | SG_FSUM_NINF)));
+	assert_true(sg_fsum_value(0, SG_FSUM_PINF) == INFINITY);
+	assert_true(sg_fsum_value(0, SG_FSUM_NINF) == -INFINITY);
 	assert_true(delivered(SG_FLOAT32, 1.0L + 0x1p-30L) == 1.0L);
 	assert_true(isinf(delivered(SG_FLOAT32, overflow_threshold(SG_FLOAT32))));
 	assert_false(isinf(delivered(SG_FLOAT32, overflow_threshold(SG_FLOAT32) * (1 - 0x1p-30L))));

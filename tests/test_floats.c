@@ -41,8 +41,7 @@
 #include <cmocka.h>
 
 #include "sgbpf.h"
-#include "tools/netlab.h"
-#include "tools/testworker.h"
+#include "tools/testlab.h"
 
 #define NS		16	/* worker namespaces */
 #define PER_NS		64	/* worker endpoints per namespace */
@@ -52,9 +51,7 @@
  * nothing here measures time. */
 #define TIMEOUT_MS	300000
 
-static struct netlab *lab;
-static struct tw_shared *shared;
-static struct tw_serve_opts serve_opts[NS];
+static struct testlab tl;
 
 struct fix {
 	sg_comm *comm;
@@ -84,61 +81,18 @@ static const char *const pattern_name[TW_FP_COUNT] = {
 	"uniform", "mixed", "cancel", "large", "special",
 };
 
-static struct sockaddr_in rank_addr(uint32_t rank)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-
-	a.sin_addr = netlab_worker_addr(lab, (int)(rank / PER_NS));
-	a.sin_port = htons(WORKER_PORT + rank % PER_NS);
-	return a;
-}
-
 static int make_comm(struct fix *f, const uint32_t *ranks, size_t n, uint16_t port)
 {
-	static struct sockaddr_in w[NRANKS];
-	SG_OPTS_INIT(sg_comm_opts, o);
-
-	for (size_t i = 0; i < n; i++) {
-		w[i] = rank_addr(ranks[i]);
-		f->ranks[i] = ranks[i];
-	}
+	memmove(f->ranks, ranks, n * sizeof(*ranks));
 	f->n = n;
-	o.ifname = NETLAB_IFNAME;
-	o.local_port = port;
-	o.workers = w;
-	o.nworkers = n;
-	return sg_comm_create(&o, &f->comm);
+	return testlab_comm(&tl, ranks, n, port, NULL, &f->comm);
 }
 
 static int setup(void **state)
 {
 	uint32_t ranks[NRANKS];
-	struct netlab_opts lo = { .sz = sizeof(lo), .prefix = "sgf", .nworker_ns = NS,
-				  .csum_offload = 0 };
-	int err;
 
-	shared = tw_shared_create(NRANKS);
-	if (!shared)
-		return -1;
-	err = netlab_create(&lo, &lab);
-	if (err) {
-		fprintf(stderr, "netlab_create: %s\n", strerror(-err));
-		return -1;
-	}
-	for (int i = 0; i < NS; i++) {
-		serve_opts[i] = (struct tw_serve_opts){
-			.sz = sizeof(serve_opts[i]),
-			.port = WORKER_PORT,
-			.nports = PER_NS,
-			.rank = (uint32_t)(i * PER_NS),
-			.shared = shared,
-		};
-		if (netlab_spawn(lab, i, tw_serve_fn, &serve_opts[i]) < 0)
-			return -1;
-	}
-	if (tw_shared_wait_ready(shared, 0, NRANKS, 10000))
-		return -1;
-	if (netlab_enter_coordinator(lab))
+	if (testlab_start(&tl, "sgt", NS, PER_NS))
 		return -1;
 
 	/* Fan-out 1: an odd rank, whose cancellation partner is absent. */
@@ -168,8 +122,7 @@ static int teardown(void **state)
 	sg_comm_destroy(f16.comm);
 	sg_comm_destroy(f64.comm);
 	sg_comm_destroy(f1024.comm);
-	netlab_destroy(lab);
-	tw_shared_destroy(shared);
+	testlab_stop(&tl);
 	return 0;
 }
 
@@ -178,7 +131,7 @@ static uint32_t last_coll_id(uint32_t rank)
 {
 	struct tw_record rec;
 
-	assert_int_equal(tw_shared_read(shared, rank, TW_SCATTER, &rec), 0);
+	assert_int_equal(tw_shared_read(tl.shared, rank, TW_SCATTER, &rec), 0);
 	return rec.coll_id;
 }
 
@@ -221,7 +174,7 @@ static uint32_t run(struct fix *f, enum sg_datatype dt, enum sg_op op, uint32_t 
 
 			if (contrib[i / 64] & (1ULL << (i % 64)))
 				continue;
-			tw_shared_info(shared, f->ranks[i], &info);
+			tw_shared_info(tl.shared, f->ranks[i], &info);
 			fprintf(stderr, "rank %u did not contribute: replies %llu errors %llu "
 				"last error %d\n", f->ranks[i], (unsigned long long)info.replies,
 				(unsigned long long)info.errors, info.last_error);
@@ -255,8 +208,8 @@ static void check_allgather_delivery(struct fix *f, uint32_t id, const void *wan
 	for (size_t i = 0; i < f->n; i++) {
 		struct tw_record rec;
 
-		assert_int_equal(tw_shared_wait(shared, f->ranks[i], 1, TW_RESULT, id, 10000), 0);
-		assert_int_equal(tw_shared_read(shared, f->ranks[i], TW_RESULT, &rec), 0);
+		assert_int_equal(tw_shared_wait(tl.shared, f->ranks[i], 1, TW_RESULT, id, 10000), 0);
+		assert_int_equal(tw_shared_read(tl.shared, f->ranks[i], TW_RESULT, &rec), 0);
 		assert_int_equal(rec.len, len);
 		if (rec.hash != h)
 			fail_msg("allgather coll %u: rank %u holds other bytes than the coordinator",

@@ -28,8 +28,7 @@
 #include <linux/if_link.h>
 
 #include "sgbpf.h"
-#include "tools/netlab.h"
-#include "tools/testworker.h"
+#include "tools/testlab.h"
 
 #define NS		16	/* worker namespaces */
 #define PER_NS		64	/* worker endpoints per namespace */
@@ -37,9 +36,7 @@
 #define WORKER_PORT	7000
 #define SG_BPF_TCX_EGRESS 47
 
-static struct netlab *lab;
-static struct tw_shared *shared;
-static struct tw_serve_opts serve_opts[NS];
+static struct testlab tl;
 
 struct fix {
 	sg_comm *comm;
@@ -51,59 +48,21 @@ static struct fix f1, f8, f64, f1024;
 
 static struct sockaddr_in rank_addr(uint32_t rank)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-
-	a.sin_addr = netlab_worker_addr(lab, (int)(rank / PER_NS));
-	a.sin_port = htons(WORKER_PORT + rank % PER_NS);
-	return a;
+	return testlab_addr(&tl, rank);
 }
 
 static int make_comm(struct fix *f, const uint32_t *ranks, size_t n, uint16_t port)
 {
-	struct sockaddr_in w[NRANKS];
-	SG_OPTS_INIT(sg_comm_opts, o);
-
-	for (size_t i = 0; i < n; i++) {
-		w[i] = rank_addr(ranks[i]);
-		f->ranks[i] = ranks[i];
-	}
+	memmove(f->ranks, ranks, n * sizeof(*ranks));
 	f->n = n;
-	o.ifname = NETLAB_IFNAME;
-	o.local_port = port;
-	o.workers = w;
-	o.nworkers = n;
-	return sg_comm_create(&o, &f->comm);
+	return testlab_comm(&tl, ranks, n, port, NULL, &f->comm);
 }
 
 static int setup(void **state)
 {
 	uint32_t ranks[NRANKS];
-	struct netlab_opts lo = { .sz = sizeof(lo), .prefix = "sgt", .nworker_ns = NS,
-				  .csum_offload = 0 };
-	int err;
 
-	shared = tw_shared_create(NRANKS);
-	if (!shared)
-		return -1;
-	err = netlab_create(&lo, &lab);
-	if (err) {
-		fprintf(stderr, "netlab_create: %s\n", strerror(-err));
-		return -1;
-	}
-	for (int i = 0; i < NS; i++) {
-		serve_opts[i] = (struct tw_serve_opts){
-			.sz = sizeof(serve_opts[i]),
-			.port = WORKER_PORT,
-			.nports = PER_NS,
-			.rank = (uint32_t)(i * PER_NS),
-			.shared = shared,
-		};
-		if (netlab_spawn(lab, i, tw_serve_fn, &serve_opts[i]) < 0)
-			return -1;
-	}
-	if (tw_shared_wait_ready(shared, 0, NRANKS, 10000))
-		return -1;
-	if (netlab_enter_coordinator(lab))
+	if (testlab_start(&tl, "sgt", NS, PER_NS))
 		return -1;
 
 	for (uint32_t i = 0; i < NRANKS; i++)
@@ -131,8 +90,7 @@ static int teardown(void **state)
 	sg_comm_destroy(f8.comm);
 	sg_comm_destroy(f64.comm);
 	sg_comm_destroy(f1024.comm);
-	netlab_destroy(lab);
-	tw_shared_destroy(shared);
+	testlab_stop(&tl);
 	return 0;
 }
 
@@ -141,7 +99,7 @@ static uint32_t last_coll_id(uint32_t rank)
 {
 	struct tw_record rec;
 
-	assert_int_equal(tw_shared_read(shared, rank, TW_SCATTER, &rec), 0);
+	assert_int_equal(tw_shared_read(tl.shared, rank, TW_SCATTER, &rec), 0);
 	return rec.coll_id;
 }
 
@@ -195,8 +153,8 @@ static unsigned int check_reduce(struct fix *f, enum sg_datatype dt, enum sg_op 
 		for (size_t i = 0; i < f->n; i++) {
 			struct tw_record rec;
 
-			assert_int_equal(tw_shared_wait(shared, f->ranks[i], 1, TW_RESULT, id, 5000), 0);
-			assert_int_equal(tw_shared_read(shared, f->ranks[i], TW_RESULT, &rec), 0);
+			assert_int_equal(tw_shared_wait(tl.shared, f->ranks[i], 1, TW_RESULT, id, 5000), 0);
+			assert_int_equal(tw_shared_read(tl.shared, f->ranks[i], TW_RESULT, &rec), 0);
 			assert_int_equal(rec.len, len);
 			assert_true(rec.hash == tw_hash(want, len));
 		}
@@ -298,16 +256,16 @@ static void check_bcast(struct fix *f, size_t len)
 	for (size_t i = 0; i < f->n; i++) {
 		struct tw_record rec;
 
-		tw_shared_read(shared, f->ranks[i], TW_BCAST, &rec);
+		tw_shared_read(tl.shared, f->ranks[i], TW_BCAST, &rec);
 		before[i] = rec.count;
 	}
 	assert_int_equal(sg_bcast(f->comm, buf, len), 0);
 	for (size_t i = 0; i < f->n; i++) {
 		struct tw_record rec;
 
-		assert_int_equal(tw_shared_wait_count(shared, f->ranks[i], 1, TW_BCAST,
+		assert_int_equal(tw_shared_wait_count(tl.shared, f->ranks[i], 1, TW_BCAST,
 						      before[i] + 1, 5000), 0);
-		tw_shared_read(shared, f->ranks[i], TW_BCAST, &rec);
+		tw_shared_read(tl.shared, f->ranks[i], TW_BCAST, &rec);
 		assert_int_equal(rec.count, before[i] + 1);
 		assert_int_equal(rec.len, len);
 		assert_true(rec.hash == tw_hash(buf, len));
@@ -343,11 +301,11 @@ static void test_duplicates_count_once(void **state)
 
 	assert_int_equal(sg_comm_get_stats(f8.comm, &before), 0);
 	for (size_t i = 0; i < f8.n; i += 2)
-		tw_shared_set_behavior(shared, f8.ranks[i], TW_DUP, 0);
+		tw_shared_set_behavior(tl.shared, f8.ranks[i], TW_DUP, 0);
 	check_reduce(&f8, SG_UINT64, SG_OP_SUM, 1000, SG_WAIT_ALL, 0, 0);
 	check_reduce(&f8, SG_INT8, SG_OP_PROD, 5000, SG_WAIT_ALL, 0, 0);
 	for (size_t i = 0; i < f8.n; i += 2)
-		tw_shared_set_behavior(shared, f8.ranks[i], 0, 0);
+		tw_shared_set_behavior(tl.shared, f8.ranks[i], 0, 0);
 	check_reduce(&f8, SG_UINT64, SG_OP_SUM, 10, SG_WAIT_ALL, 0, 0);
 	assert_int_equal(sg_comm_get_stats(f8.comm, &after), 0);
 	assert_true(after.rx_duplicate > before.rx_duplicate);
@@ -361,7 +319,7 @@ static void test_timeout_reports_contributors(void **state)
 	SG_OPTS_INIT(sg_reduce_params, p);
 	int err;
 
-	tw_shared_set_behavior(shared, muted, TW_MUTE, 0);
+	tw_shared_set_behavior(tl.shared, muted, TW_MUTE, 0);
 	p.timeout_ms = 300;
 	p.contributors = contrib;
 	p.contributors_words = 1;
@@ -371,7 +329,7 @@ static void test_timeout_reports_contributors(void **state)
 	assert_int_equal(contrib[0], 0xffULL & ~(1ULL << 3));
 	/* The communicator stays usable; 7 of 8 completes without the mute one. */
 	assert_int_equal(check_reduce(&f8, SG_INT32, SG_OP_SUM, 64, SG_WAIT_N, 7, 0), 7);
-	tw_shared_set_behavior(shared, muted, 0, 0);
+	tw_shared_set_behavior(tl.shared, muted, 0, 0);
 	assert_int_equal(check_reduce(&f8, SG_INT32, SG_OP_SUM, 64, SG_WAIT_ALL, 0, 0), 8);
 }
 
@@ -495,7 +453,7 @@ static int send_hostile(void *arg)
 	uint8_t junk[64] = { 0x53, 0x47, 0x42, 0x46, 1, 4 };
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
-	to.sin_addr = netlab_coordinator_addr(lab);
+	to.sin_addr = netlab_coordinator_addr(tl.lab);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0)
 		return 1;
 	for (int i = 0; i < 10; i++)
@@ -511,9 +469,9 @@ static void test_unknown_sources_dropped(void **state)
 	pid_t pid;
 
 	assert_int_equal(sg_comm_get_stats(f8.comm, &before), 0);
-	pid = netlab_spawn(lab, 0, send_hostile, NULL);
+	pid = netlab_spawn(tl.lab, 0, send_hostile, NULL);
 	assert_true(pid > 0);
-	assert_int_equal(netlab_wait(lab, pid, 5000), 0);
+	assert_int_equal(netlab_wait(tl.lab, pid, 5000), 0);
 	check_reduce(&f8, SG_INT32, SG_OP_SUM, 16, SG_WAIT_ALL, 0, 0);
 	assert_int_equal(sg_comm_get_stats(f8.comm, &after), 0);
 	assert_int_equal(after.rx_unknown_src - before.rx_unknown_src, 10);

@@ -35,74 +35,37 @@
 
 #include "sgbpf.h"
 #include "tools/faultinject.h"
-#include "tools/netlab.h"
-#include "tools/testworker.h"
+#include "tools/testlab.h"
 
 #define NS		4
 #define PER_NS		4
 #define NRANKS		(NS * PER_NS)
-#define WORKER_PORT	7000
 #define TCX_EGRESS	47
 
-static struct netlab *lab;
-static struct tw_shared *shared;
-static struct tw_serve_opts serve_opts[NS];
-static pid_t servers[NS];
+static struct testlab tl;
 static struct faultinject *faults;
 static uint32_t all_ranks[NRANKS];
 static sg_comm *comm;
 
 static int make_comm(uint16_t port, sg_comm **c)
 {
-	struct sockaddr_in w[NRANKS];
-	SG_OPTS_INIT(sg_comm_opts, o);
-
-	for (uint32_t r = 0; r < NRANKS; r++) {
-		w[r] = (struct sockaddr_in){ .sin_family = AF_INET,
-					     .sin_port = htons(WORKER_PORT + r % PER_NS) };
-		w[r].sin_addr = netlab_worker_addr(lab, (int)(r / PER_NS));
-	}
-	o.ifname = NETLAB_IFNAME;
-	o.local_port = port;
-	o.workers = w;
-	o.nworkers = NRANKS;
-	return sg_comm_create(&o, c);
-}
-
-static int start_server(int ns)
-{
-	serve_opts[ns] = (struct tw_serve_opts){ .sz = sizeof(serve_opts[ns]), .port = WORKER_PORT,
-						 .nports = PER_NS, .rank = (uint32_t)(ns * PER_NS),
-						 .shared = shared };
-	servers[ns] = netlab_spawn(lab, ns, tw_serve_fn, &serve_opts[ns]);
-	return servers[ns] < 0 ? -1 : 0;
+	return testlab_comm(&tl, all_ranks, NRANKS, port, NULL, c);
 }
 
 static int setup(void **state)
 {
-	struct netlab_opts lo = { .sz = sizeof(lo), .prefix = "sgt", .nworker_ns = NS };
-
 	for (uint32_t r = 0; r < NRANKS; r++)
 		all_ranks[r] = r;
-	shared = tw_shared_create(NRANKS);
-	if (!shared || netlab_create(&lo, &lab))
+	if (testlab_start(&tl, "sgt", NS, PER_NS))
 		return -1;
-	for (int i = 0; i < NS; i++)
-		if (start_server(i))
-			return -1;
-	if (tw_shared_wait_ready(shared, 0, NRANKS, 10000) || netlab_enter_coordinator(lab))
-		return -1;
-	if (faultinject_attach(lab, &faults))
-		return -1;
-	return 0;
+	return faultinject_attach(tl.lab, &faults) ? -1 : 0;
 }
 
 static int teardown(void **state)
 {
 	sg_comm_destroy(comm);
 	faultinject_detach(faults);
-	netlab_destroy(lab);
-	tw_shared_destroy(shared);
+	testlab_stop(&tl);
 	return 0;
 }
 
@@ -192,12 +155,12 @@ static void test_no_loss(void **state)
 static void test_loss_1pct(void **state)
 {
 	/* Some workers also duplicate their answers, some delay theirs. */
-	tw_shared_set_behavior(shared, 1, TW_DUP, 0);
-	tw_shared_set_behavior(shared, 6, 0, 1);
+	tw_shared_set_behavior(tl.shared, 1, TW_DUP, 0);
+	tw_shared_set_behavior(tl.shared, 6, 0, 1);
 	run(iters("SGBPF_LOSS_ITERS", 10000), 1, 10000, 10000);
 	run(iters("SGBPF_LOSS_ITERS_BIG", 300), 16384, 10000, 10000);
-	tw_shared_set_behavior(shared, 1, 0, 0);
-	tw_shared_set_behavior(shared, 6, 0, 0);
+	tw_shared_set_behavior(tl.shared, 1, 0, 0);
+	tw_shared_set_behavior(tl.shared, 6, 0, 0);
 }
 
 static void test_loss_10pct(void **state)
@@ -233,8 +196,8 @@ static void allgather_under(unsigned long n, uint32_t drop_ppm, uint32_t dup_ppm
 		for (uint32_t r = 0; r < NRANKS; r++) {
 			struct tw_record rec;
 
-			assert_int_equal(tw_shared_wait(shared, r, 1, TW_RESULT, id, 5000), 0);
-			assert_int_equal(tw_shared_read(shared, r, TW_RESULT, &rec), 0);
+			assert_int_equal(tw_shared_wait(tl.shared, r, 1, TW_RESULT, id, 5000), 0);
+			assert_int_equal(tw_shared_read(tl.shared, r, TW_RESULT, &rec), 0);
 			assert_true(rec.len == sizeof(want) && rec.hash == tw_hash(want, sizeof(want)));
 		}
 	}
@@ -264,9 +227,9 @@ static void test_worker_killed_and_restarted(void **state)
 
 	if (!comm)
 		assert_int_equal(make_comm(6300, &comm), 0);
-	assert_int_equal(netlab_wait(lab, servers[3], 0), -ETIMEDOUT);
-	kill(servers[3], SIGKILL);
-	assert_int_equal(netlab_wait(lab, servers[3], 5000), 128 + SIGKILL);
+	assert_int_equal(netlab_wait(tl.lab, tl.servers[3], 0), -ETIMEDOUT);
+	kill(tl.servers[3], SIGKILL);
+	assert_int_equal(netlab_wait(tl.lab, tl.servers[3], 5000), 128 + SIGKILL);
 	p.timeout_ms = 300;
 	assert_int_equal(sg_scatter_reduce(comm, NULL, 0, out, 64, SG_UINT32, SG_OP_SUM, &p),
 			 -ETIMEDOUT);
@@ -283,8 +246,7 @@ static void test_worker_killed_and_restarted(void **state)
 	tw_reference(SG_UINT32, SG_OP_SUM, id, 64, ranks, n, want);
 	assert_memory_equal(out, want, sizeof(out));
 
-	assert_int_equal(start_server(3), 0);
-	assert_int_equal(tw_shared_wait_ready(shared, 3 * PER_NS, PER_NS, 10000), 0);
+	assert_int_equal(testlab_restart(&tl, 3), 0);
 	p.policy = SG_WAIT_ALL;
 	assert_int_equal(sg_iscatter_reduce(comm, NULL, 0, out, 64, SG_UINT32, SG_OP_SUM, &p, &req),
 			 0);

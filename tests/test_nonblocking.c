@@ -22,71 +22,39 @@
 #include <cmocka.h>
 
 #include "sgbpf.h"
-#include "tools/netlab.h"
-#include "tools/testworker.h"
+#include "tools/testlab.h"
 
 #define NS		4
 #define PER_NS		4
 #define NRANKS		(NS * PER_NS)
-#define WORKER_PORT	7000
 #define PIPELINED	10000
 #define WINDOW		SG_MAX_INFLIGHT
 
-static struct netlab *lab;
-static struct tw_shared *shared;
-static struct tw_serve_opts serve_opts[NS];
+static struct testlab tl;
 static uint32_t all_ranks[NRANKS];
 
 static sg_comm *make_comm(uint16_t port, int busy_poll, int pass)
 {
-	struct sockaddr_in w[NRANKS];
 	SG_OPTS_INIT(sg_comm_opts, o);
 	sg_comm *c = NULL;
-	int err;
 
-	for (uint32_t r = 0; r < NRANKS; r++) {
-		w[r] = (struct sockaddr_in){ .sin_family = AF_INET,
-					     .sin_port = htons(WORKER_PORT + r % PER_NS) };
-		w[r].sin_addr = netlab_worker_addr(lab, (int)(r / PER_NS));
-	}
-	o.ifname = NETLAB_IFNAME;
-	o.local_port = port;
-	o.workers = w;
-	o.nworkers = NRANKS;
 	o.busy_poll = busy_poll;
 	o.pass_responses = pass;
-	err = sg_comm_create(&o, &c);
-	if (err)
+	if (testlab_comm(&tl, all_ranks, NRANKS, port, &o, &c))
 		fprintf(stderr, "sg_comm_create: %s\n", sg_errmsg());
 	return c;
 }
 
 static int setup(void **state)
 {
-	struct netlab_opts lo = { .sz = sizeof(lo), .prefix = "sgt", .nworker_ns = NS };
-
 	for (uint32_t r = 0; r < NRANKS; r++)
 		all_ranks[r] = r;
-	shared = tw_shared_create(NRANKS);
-	if (!shared || netlab_create(&lo, &lab))
-		return -1;
-	for (int i = 0; i < NS; i++) {
-		serve_opts[i] = (struct tw_serve_opts){ .sz = sizeof(serve_opts[i]),
-							.port = WORKER_PORT, .nports = PER_NS,
-							.rank = (uint32_t)(i * PER_NS),
-							.shared = shared };
-		if (netlab_spawn(lab, i, tw_serve_fn, &serve_opts[i]) < 0)
-			return -1;
-	}
-	if (tw_shared_wait_ready(shared, 0, NRANKS, 10000) || netlab_enter_coordinator(lab))
-		return -1;
-	return 0;
+	return testlab_start(&tl, "sgt", NS, PER_NS) ? -1 : 0;
 }
 
 static int teardown(void **state)
 {
-	netlab_destroy(lab);
-	tw_shared_destroy(shared);
+	testlab_stop(&tl);
 	return 0;
 }
 
@@ -280,13 +248,13 @@ static void test_busy_poll(void **state)
 	{
 		uint32_t r[4];
 
-		tw_shared_set_behavior(shared, 5, TW_MUTE, 0);
+		tw_shared_set_behavior(tl.shared, 5, TW_MUTE, 0);
 		p.policy = SG_WAIT_ALL;
 		p.timeout_ms = 200;
 		assert_int_equal(sg_scatter_reduce(c, NULL, 0, r, 4, SG_UINT32, SG_OP_SUM, &p),
 				 -ETIMEDOUT);
 		assert_int_equal(p.ncontributors, NRANKS - 1);
-		tw_shared_set_behavior(shared, 5, 0, 0);
+		tw_shared_set_behavior(tl.shared, 5, 0, 0);
 	}
 	sg_comm_destroy(c);
 }

@@ -613,18 +613,6 @@ static int ebpf_wait(struct sg_transport *tp, const struct sg_tp_reduce *r, int 
 	}
 }
 
-/* The value of a float SUM accumulator, rounded once. */
-static long double fsum_value(int64_t m, uint16_t aux)
-{
-	if ((aux & SG_FSUM_NAN) || ((aux & SG_FSUM_PINF) && (aux & SG_FSUM_NINF)))
-		return NAN;
-	if (aux & SG_FSUM_PINF)
-		return INFINITY;
-	if (aux & SG_FSUM_NINF)
-		return -INFINITY;
-	return ldexpl((long double)m, (int)(aux & SG_FSUM_EXP) - SG_FSUM_BIAS);
-}
-
 static void copy_result(const struct sg_datapath *dp, const struct sg_tp_reduce *r, void *out)
 {
 	uint32_t cb = sg_wire_response_chunk(r->dtype);
@@ -636,7 +624,7 @@ static void copy_result(const struct sg_datapath *dp, const struct sg_tp_reduce 
 			long double v;
 
 			memcpy(&m, dp->results + e * SG_CHUNK_BYTES + k * 8, sizeof(m));
-			v = fsum_value(m, dp->aux[e * SG_FSUM_ELEMS + k]);
+			v = sg_fsum_value(m, dp->aux[e * SG_FSUM_ELEMS + k]);
 			if (r->dtype == SG_FLOAT32)
 				((float *)out)[j] = (float)v;
 			else

@@ -123,6 +123,22 @@ struct sg_stats {
 };
 
 #ifndef __BPF__
+#include <math.h>
+#include <stdint.h>
+
+/* The value of a float SUM accumulator (mantissa @m, aux word @aux), exact
+ * in long double until the caller rounds it to the element type once. */
+static inline long double sg_fsum_value(int64_t m, uint16_t aux)
+{
+	if ((aux & SG_FSUM_NAN) || ((aux & SG_FSUM_PINF) && (aux & SG_FSUM_NINF)))
+		return NAN;
+	if (aux & SG_FSUM_PINF)
+		return INFINITY;
+	if (aux & SG_FSUM_NINF)
+		return -INFINITY;
+	return ldexpl((long double)m, (int)(aux & SG_FSUM_EXP) - SG_FSUM_BIAS);
+}
+
 /* Sum the per-CPU counters of one communicator into @acc. */
 static inline void sg_stats_sum(struct sg_stats *acc, const struct sg_stats *percpu, int ncpus)
 {
