@@ -601,7 +601,9 @@ static int ebpf_wait(struct sg_transport *tp, const struct sg_tp_reduce *r, int 
 			return -ETIMEDOUT;
 		if (tp->comm->busy_poll) {
 			/* No system call: the completion word is shared memory. */
+#if defined(__x86_64__) || defined(__i386__)
 			__builtin_ia32_pause();
+#endif
 			continue;
 		}
 		if (poll(&pfd, 1, left < 0 ? -1 : (int)((left + 999) / 1000)) < 0 && errno != EINTR)
