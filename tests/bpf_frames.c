@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Frames and a loaded-but-unattached datapath for the BPF unit tests; see
  * bpf_frames.h. */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <stdarg.h>
@@ -1103,4 +1108,49 @@ bool sgt_should_skip(void)
 	}
 	/* Any other load failure is a bug the tests must report, not skip. */
 	return false;
+}
+
+int sgt_private_netns(void)
+{
+	struct ifreq ifr = {};
+	int s, err = 0;
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		printf("SKIP: cannot create a network namespace: %s\n", strerror(errno));
+		return SGT_EXIT_SKIP;
+	}
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	if (s < 0)
+		err = -errno;
+	strcpy(ifr.ifr_name, "lo");
+	if (!err && ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		err = -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (!err && ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		err = -errno;
+	if (s >= 0)
+		close(s);
+	if (err) {
+		fprintf(stderr, "cannot bring lo up in the test namespace: %s\n", strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+int sgt_setup_shared(void **state)
+{
+	char reason[256];
+	struct sgt_fixture *f = sgt_shared_fixture(reason, sizeof(reason));
+
+	if (!f) {
+		fprintf(stderr, "fixture: %s\n", reason);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+int sgt_teardown_none(void **state)
+{
+	return 0;
 }

@@ -267,6 +267,15 @@ void sgt_snapshot_free(struct sgt_snapshot *s);
  * (sgt_fixture_reset()) for every later test, closed by sgt_shared_close().
  * NULL (and @reason set) on failure. */
 struct sgt_fixture *sgt_shared_fixture(char *reason, size_t reason_len);
+
+/* cmocka setup putting the shared fixture in *state, and a teardown that
+ * leaves it to the next setup (it is closed at the end of main()). */
+int sgt_setup_shared(void **state);
+int sgt_teardown_none(void **state);
+
+/* Move the process into a private network namespace with lo up, where the
+ * clones sg_scatter sends stay. 0, SGT_EXIT_SKIP, or 1 (message printed). */
+int sgt_private_netns(void);
 void sgt_shared_close(void);
 
 /* Run only the tests whose names match the environment variable

@@ -63,24 +63,6 @@ static const char *tname(uint8_t dt)
 
 /* ------------------------------------------------------------------ fixture */
 
-static int setup(void **state)
-{
-	char reason[256];
-	struct sgt_fixture *f = sgt_shared_fixture(reason, sizeof(reason));
-
-	if (!f) {
-		fprintf(stderr, "fixture: %s\n", reason);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	return 0;
-}
-
 static int gather_fd(struct sgt_fixture *f)
 {
 	return bpf_program__fd(f->skel->progs.sg_gather);
@@ -1495,36 +1477,36 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reference),
-		cmocka_unit_test_setup_teardown(test_sum_f32_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sum_f32_2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sum_f32_16, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sum_f32_256, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sum_f32_1024, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sum_f64_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sum_f64_2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sum_f64_16, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sum_f64_256, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sum_f64_1024, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sum_specials, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sum_overflow, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minmax_f32_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minmax_f32_2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minmax_f32_16, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minmax_f32_256, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minmax_f32_1024, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minmax_f64_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minmax_f64_2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minmax_f64_16, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minmax_f64_256, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minmax_f64_1024, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minmax_cases, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loc_int32, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loc_int64, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loc_float32, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loc_float64, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loc_ties, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loc_signed_zero, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_all_valid_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sum_f32_1, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_f32_2, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_f32_16, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_f32_256, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_f32_1024, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_f64_1, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_f64_2, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_f64_16, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_f64_256, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_f64_1024, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_specials, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_overflow, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_f32_1, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_f32_2, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_f32_16, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_f32_256, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_f32_1024, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_f64_1, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_f64_2, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_f64_16, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_f64_256, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_f64_1024, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_cases, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_loc_int32, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_loc_int64, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_loc_float32, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_loc_float64, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_loc_ties, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_loc_signed_zero, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_all_valid_ops, sgt_setup_shared, sgt_teardown_none),
 	};
 	int rc;
 

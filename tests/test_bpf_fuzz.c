@@ -2134,26 +2134,6 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static int lo_up(void)
-{
-	struct ifreq ifr;
-	int s = socket(AF_INET, SOCK_DGRAM, 0), err = 0;
-
-	if (s < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
-		err = -errno;
-	} else {
-		ifr.ifr_flags |= IFF_UP;
-		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-			err = -errno;
-	}
-	close(s);
-	return err;
-}
-
 static uint64_t env_u64(const char *name, uint64_t dflt)
 {
 	const char *p = getenv(name);
@@ -2198,15 +2178,9 @@ int main(void)
 		return SGT_EXIT_SKIP;
 	}
 	/* sg_scatter's clones go out on this namespace's lo. */
-	if (unshare(CLONE_NEWNET) < 0) {
-		printf("SKIP: cannot create a network namespace: %s\n", strerror(errno));
-		return SGT_EXIT_SKIP;
-	}
-	err = lo_up();
-	if (err) {
-		fprintf(stderr, "cannot bring lo up in the test namespace: %s\n", strerror(-err));
-		return 1;
-	}
+	err = sgt_private_netns();
+	if (err)
+		return err;
 	if (sgt_should_skip())
 		return SGT_EXIT_SKIP;
 	sgt_test_filter();

@@ -61,26 +61,6 @@ static int lo_ifindex;
 static uint8_t cap_frames[CAP_MAX_FRAMES][CAP_FRAME_LEN];
 static size_t cap_lens[CAP_MAX_FRAMES];
 
-static int lo_up(void)
-{
-	struct ifreq ifr;
-	int s = socket(AF_INET, SOCK_DGRAM, 0), err = 0;
-
-	if (s < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
-		err = -errno;
-	} else {
-		ifr.ifr_flags |= IFF_UP;
-		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-			err = -errno;
-	}
-	close(s);
-	return err;
-}
-
 static int cap_open(void)
 {
 	struct sockaddr_ll sll;
@@ -180,26 +160,6 @@ static unsigned int cap_collect(uint16_t sport, unsigned int expect)
 }
 
 /* ------------------------------------------------------------------ fixture */
-
-static int setup(void **state)
-{
-	struct sgt_fixture *f;
-	char reason[256];
-
-	f = sgt_shared_fixture(reason, sizeof(reason));
-	if (!f) {
-		fprintf(stderr, "fixture: %s\n", reason);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-/* The fixture is reset by the next setup and closed at the end of main(). */
-static int teardown(void **state)
-{
-	return 0;
-}
 
 struct run_out {
 	uint32_t rv;
@@ -700,17 +660,17 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_capture_sees_lo),
-		cmocka_unit_test_setup_teardown(test_one_worker, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_one_worker_zero_csum, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_csum_mangled_zero, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fanout_4, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fanout_64, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fanout_batches, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fanout_batch_partial, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_passthrough, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_passthrough_truncated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ip_options, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_comms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_worker, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_one_worker_zero_csum, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_csum_mangled_zero, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_fanout_4, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_fanout_64, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_fanout_batches, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_fanout_batch_partial, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_passthrough, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_passthrough_truncated, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_ip_options, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_two_comms, sgt_setup_shared, sgt_teardown_none),
 	};
 	int err;
 
@@ -718,15 +678,9 @@ int main(void)
 		printf("SKIP: the BPF datapath tests need root (CAP_BPF, CAP_NET_ADMIN)\n");
 		return SGT_EXIT_SKIP;
 	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		printf("SKIP: cannot create a network namespace: %s\n", strerror(errno));
-		return SGT_EXIT_SKIP;
-	}
-	err = lo_up();
-	if (err) {
-		fprintf(stderr, "cannot bring lo up in the test namespace: %s\n", strerror(-err));
-		return 1;
-	}
+	err = sgt_private_netns();
+	if (err)
+		return err;
 	if (sgt_should_skip())
 		return SGT_EXIT_SKIP;
 	err = cap_open();
