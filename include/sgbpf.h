@@ -97,6 +97,27 @@ SGBPF_API size_t sg_datatype_size(enum sg_datatype dt);
 
 typedef struct sg_comm sg_comm;
 
+/** How a communicator moves data (docs/transports.md compares them). */
+enum sg_transport_kind {
+	/** The SG_TRANSPORT environment variable ("ebpf", "io_uring", "epoll",
+	 * "naive") when it is set; otherwise ebpf, falling back to io_uring (and
+	 * to epoll if io_uring is unavailable) with a logged reason when the BPF
+	 * programs cannot be loaded or attached. */
+	SG_TRANSPORT_AUTO = 0,
+	SG_TRANSPORT_EBPF,     /**< fan-out by TC egress, reduction by XDP, in the kernel */
+	SG_TRANSPORT_IO_URING, /**< user space: batched sends, multishot receive into a buffer ring */
+	SG_TRANSPORT_EPOLL,    /**< user space: sendmmsg, epoll and recvmmsg */
+	SG_TRANSPORT_NAIVE,    /**< user space: one blocking sendto/recvfrom per datagram */
+	SG_TRANSPORT_COUNT
+};
+
+/** Name of @p kind ("auto", "ebpf", "io_uring", "epoll", "naive"), or NULL. */
+SGBPF_API const char *sg_transport_name(enum sg_transport_kind kind);
+
+/** The transport named @p name (as sg_transport_name(), case-sensitive).
+ * @return 0, or -EINVAL for an unknown name (the message lists the known ones). */
+SGBPF_API int sg_transport_from_name(const char *name, enum sg_transport_kind *kind);
+
 /** Options of sg_comm_create(). Unset fields are zero. */
 struct sg_comm_opts {
 	size_t sz;                 /**< sizeof(struct sg_comm_opts) */
@@ -121,18 +142,27 @@ struct sg_comm_opts {
 	 * program. Collectives select it with op SG_OP_USER. */
 	const char *agg_object;
 	const char *agg_program;
+	/** The transport (default SG_TRANSPORT_AUTO). An explicit choice is
+	 * never replaced by another: if it cannot be set up, sg_comm_create()
+	 * fails. The user-space transports reduce in the coordinator process and
+	 * need no privileges; they do not run user aggregation programs
+	 * (@ref agg_object) or pass responses on (@ref pass_responses), and
+	 * busy_poll makes them poll their socket without sleeping. */
+	enum sg_transport_kind transport;
 };
-#define sg_comm_opts__last_field agg_program
+#define sg_comm_opts__last_field transport
 
 /**
  * Create a communicator: resolve the workers' link-layer addresses, load and
  * attach the kernel programs (XDP on @ref sg_comm_opts::ifname for the gather,
  * TC egress for the fan-out) and bind the coordinator's socket.
  *
- * Needs CAP_BPF and CAP_NET_ADMIN. Communicators of one process on one
- * interface share the attached programs (up to 4 per interface, distinct
- * ports); the programs are detached when the last one is destroyed or the
- * process exits.
+ * The ebpf transport needs CAP_BPF and CAP_NET_ADMIN. Communicators of one
+ * process on one interface share the attached programs (up to 4 per
+ * interface, distinct ports); the programs are detached when the last one is
+ * destroyed or the process exits. The user-space transports need no
+ * privileges (see sg_comm_opts::transport); `sgbpf-probe` tells whether this
+ * machine can run the ebpf one.
  *
  * @return 0 and *@p comm, or -EINVAL (bad option; see sg_errmsg()),
  * -E2BIG (more than SG_MAX_WORKERS_PER_COMM workers), -ENODEV (no such
@@ -146,6 +176,9 @@ SGBPF_API int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **comm);
 
 /** Detach and free everything @p comm holds. NULL is allowed. */
 SGBPF_API void sg_comm_destroy(sg_comm *comm);
+
+/** The transport @p comm runs on (never SG_TRANSPORT_AUTO). */
+SGBPF_API enum sg_transport_kind sg_comm_transport(const sg_comm *comm);
 
 /** Number of workers of @p comm. */
 SGBPF_API size_t sg_comm_size(const sg_comm *comm);
