@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The workers every benchmark runs against, identical for all transports.
+ *
+ * Layout: a netlab (tools/netlab.h) with @nns worker namespaces; rank r lives
+ * in namespace r / per_ns, at that namespace's address, UDP port
+ * BENCH_PORT + r % per_ns.
+ *
+ * Contribution: every worker answers a SCATTER with the request's own bytes
+ * (the request must be count * element size bytes), so a SUM over n workers
+ * is n times the request, which the driver checks for every collective. It
+ * acknowledges allgather RESULTs as the worker API does and ignores BCASTs
+ * (they are counted).
+ *
+ * Modes:
+ *  - BENCH_WORKERS_HOST: ONE process serving every rank's address (sockets
+ *    opened in each namespace, one epoll loop), pinned with hwloc to core
+ *    @cpu, built on the worker API (sg_worker_*).
+ *  - BENCH_WORKERS_REFLECTOR: no process; an XDP program on each worker
+ *    namespace's sg0 turns the SCATTER into the RESPONSE (and a RESULT into its
+ *    acknowledgement) and sends it back (XDP_TX), so only the coordinator's
+ *    own cost is measured.
+ */
+#ifndef SGBPF_BENCH_WORKERS_H
+#define SGBPF_BENCH_WORKERS_H
+
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "tools/netlab.h"
+
+#define BENCH_PORT 9000
+
+enum bench_worker_mode {
+	BENCH_WORKERS_HOST = 0,
+	BENCH_WORKERS_REFLECTOR,
+};
+
+struct bench_workers;
+
+/* Start serving ranks 0 .. nns * per_ns - 1 of @lab (which has at least @nns
+ * worker namespaces); returns once every rank answers. @cpu: the core for
+ * the host process (-1: let hwloc pick the last core). 0 or -errno, with a
+ * message on stderr. */
+int bench_workers_start(struct netlab *lab, int nns, int per_ns, enum bench_worker_mode mode,
+			int cpu, struct bench_workers **out);
+
+/* Stop serving and detach/free everything (NULL allowed). */
+void bench_workers_stop(struct bench_workers *w);
+
+struct sockaddr_in bench_worker_addr(const struct bench_workers *w, uint32_t rank);
+
+/* Datagrams the workers received / sent so far (host mode: counted by the
+ * process; reflector mode: counted by the XDP program). */
+int bench_workers_counters(const struct bench_workers *w, uint64_t *rx, uint64_t *tx);
+
+#endif
