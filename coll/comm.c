@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -79,6 +80,88 @@ int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const vo
 	return 0;
 }
 
+static const struct sg_transport_ops *const transports[SG_TRANSPORT_COUNT] = {
+	[SG_TRANSPORT_EBPF] = &sg_transport_ebpf,
+	[SG_TRANSPORT_IO_URING] = &sg_transport_io_uring,
+	[SG_TRANSPORT_EPOLL] = &sg_transport_epoll,
+	[SG_TRANSPORT_NAIVE] = &sg_transport_naive,
+};
+
+const char *sg_transport_name(enum sg_transport_kind kind)
+{
+	if ((unsigned int)kind >= SG_TRANSPORT_COUNT)
+		return NULL;
+	return kind == SG_TRANSPORT_AUTO ? "auto" : transports[kind]->name;
+}
+
+int sg_transport_from_name(const char *name, enum sg_transport_kind *kind)
+{
+	if (!name || !kind)
+		return sg_fail(-EINVAL, "sg_transport_from_name: name and kind must not be NULL");
+	for (int k = 0; k < SG_TRANSPORT_COUNT; k++) {
+		if (!strcmp(name, sg_transport_name(k))) {
+			*kind = k;
+			return 0;
+		}
+	}
+	return sg_fail(-EINVAL, "unknown transport '%s' (auto, ebpf, io_uring, epoll, naive)", name);
+}
+
+enum sg_transport_kind sg_comm_transport(const sg_comm *comm)
+{
+	for (int k = SG_TRANSPORT_EBPF; comm && k < SG_TRANSPORT_COUNT; k++)
+		if (comm->ops == transports[k])
+			return k;
+	return SG_TRANSPORT_AUTO;
+}
+
+static int try_transport(struct sg_comm *comm, enum sg_transport_kind kind)
+{
+	if (kind != SG_TRANSPORT_EBPF && (comm->agg_object || comm->pass_responses))
+		return sg_fail(-EOPNOTSUPP, "the %s transport reduces in user space: it runs no "
+			       "aggregation program (agg_object) and passes no responses on "
+			       "(pass_responses); use the ebpf transport", transports[kind]->name);
+	comm->ops = transports[kind];
+	return comm->ops->create(comm, &comm->tp);
+}
+
+/* The transport asked for, or for SG_TRANSPORT_AUTO: $SG_TRANSPORT, else the
+ * first of ebpf, io_uring, epoll that can be set up, saying why the others
+ * could not. Failures that another transport would meet too end the search. */
+static int create_transport(struct sg_comm *comm, enum sg_transport_kind kind)
+{
+	static const enum sg_transport_kind order[] = { SG_TRANSPORT_EBPF, SG_TRANSPORT_IO_URING,
+							SG_TRANSPORT_EPOLL };
+	const char *env = getenv("SG_TRANSPORT");
+	int err = 0;
+
+	if ((unsigned int)kind >= SG_TRANSPORT_COUNT)
+		return sg_fail(-EINVAL, "sg_comm_opts: unknown transport %d", (int)kind);
+	if (kind == SG_TRANSPORT_AUTO && env && *env) {
+		err = sg_transport_from_name(env, &kind);
+		if (err)
+			return sg_fail(err, "SG_TRANSPORT: %s", sg_errmsg());
+	}
+	if (kind != SG_TRANSPORT_AUTO)
+		return try_transport(comm, kind);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		char why[256];
+
+		err = try_transport(comm, order[i]);
+		if (!err)
+			return 0;
+		comm->ops = NULL;
+		comm->tp = NULL;
+		if (err == -ENOMEM || err == -EHOSTUNREACH || err == -EOPNOTSUPP ||
+		    i + 1 == sizeof(order) / sizeof(order[0]))
+			return err;
+		snprintf(why, sizeof(why), "%s", sg_errmsg());
+		sg_log(SG_LOG_WARN, "%s transport unavailable (%s); falling back to %s",
+		       transports[order[i]]->name, why, transports[order[i + 1]]->name);
+	}
+	return err;
+}
+
 static int load_workers(struct sg_comm *comm, const struct sg_comm_opts *opts)
 {
 	if (!!opts->workers == !!opts->workers_file)
@@ -107,7 +190,7 @@ int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **out)
 
 	if (!opts || !out)
 		return sg_fail(-EINVAL, "sg_comm_create: opts and comm must not be NULL");
-	err = sg_opts_check(opts, opts->sz, SG_OPTS_KNOWN(sg_comm_opts, agg_program),
+	err = sg_opts_check(opts, opts->sz, SG_OPTS_KNOWN(sg_comm_opts, transport),
 			    "sg_comm_opts");
 	if (err)
 		return err;
@@ -163,8 +246,7 @@ int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **out)
 	if (err < 0)
 		goto fail;
 	comm->sock = err;
-	comm->ops = &sg_transport_ebpf;
-	err = comm->ops->create(comm, &comm->tp);
+	err = create_transport(comm, opts->transport);
 	if (err)
 		goto fail;
 	sg_log(SG_LOG_INFO, "communicator on %s port %u with %zu workers (%s transport)",

@@ -7,7 +7,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -494,13 +493,6 @@ static void pool_free(struct sg_datapath *dp, uint32_t base, uint32_t n)
 		dp->pool_used[j / 64] &= ~(1ULL << (j % 64));
 }
 
-static uint32_t response_chunks(const struct sg_tp_reduce *r)
-{
-	uint32_t cb = sg_wire_response_chunk(r->dtype);
-
-	return (r->msg_len + cb - 1) / cb;
-}
-
 static int ebpf_arm(struct sg_transport *tp, struct sg_tp_reduce *r)
 {
 	struct sg_datapath *dp = tp->dp;
@@ -517,7 +509,7 @@ static int ebpf_arm(struct sg_transport *tp, struct sg_tp_reduce *r)
 	uint32_t key = slot_key(tp, r->coll_id);
 	int err;
 
-	r->nchunks = response_chunks(r);
+	r->nchunks = sg_response_nchunks(r);
 	pthread_mutex_lock(&dp->lock);
 	err = pool_alloc(dp, r->nchunks, &r->pool_base);
 	r->gen = ++dp->gen;
@@ -615,33 +607,6 @@ static int ebpf_wait(struct sg_transport *tp, const struct sg_tp_reduce *r, int 
 	}
 }
 
-static void copy_result(const struct sg_datapath *dp, const struct sg_tp_reduce *r, void *out)
-{
-	uint32_t cb = sg_wire_response_chunk(r->dtype);
-
-	if (r->op == SG_OP_SUM && (r->dtype == SG_FLOAT32 || r->dtype == SG_FLOAT64)) {
-		for (uint32_t j = 0; j < r->count; j++) {
-			size_t e = r->pool_base + j / SG_FSUM_ELEMS, k = j % SG_FSUM_ELEMS;
-			int64_t m;
-			long double v;
-
-			memcpy(&m, dp->results + e * SG_CHUNK_BYTES + k * 8, sizeof(m));
-			v = sg_fsum_value(m, dp->aux[e * SG_FSUM_ELEMS + k]);
-			if (r->dtype == SG_FLOAT32)
-				((float *)out)[j] = (float)v;
-			else
-				((double *)out)[j] = (double)v;
-		}
-		return;
-	}
-	for (uint32_t c = 0; c < r->nchunks; c++) {
-		size_t len = r->msg_len - (size_t)c * cb < cb ? r->msg_len - (size_t)c * cb : cb;
-
-		memcpy((uint8_t *)out + (size_t)c * cb,
-		       dp->results + (size_t)(r->pool_base + c) * SG_CHUNK_BYTES, len);
-	}
-}
-
 static int ebpf_report(struct sg_transport *tp, const struct sg_tp_reduce *r, uint64_t *done,
 		       unsigned int *ndone)
 {
@@ -664,7 +629,8 @@ static int ebpf_report(struct sg_transport *tp, const struct sg_tp_reduce *r, ui
 static int ebpf_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
 			uint64_t *contributors, unsigned int *ncontributors, int done)
 {
-	copy_result(tp->dp, r, result);
+	sg_result_copy(tp->dp->results + (size_t)r->pool_base * SG_CHUNK_BYTES,
+		       tp->dp->aux + (size_t)r->pool_base * SG_FSUM_ELEMS, r, result);
 	if (done && r->target == tp->comm->nworkers) {
 		/* Everyone contributed: no need to ask the kernel who. */
 		memset(contributors, 0, SG_WORKER_WORDS * sizeof(uint64_t));

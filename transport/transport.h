@@ -3,8 +3,9 @@
  * How bytes move for a communicator. The collective layer (coll/) decides what
  * to send and when a collective is complete; a transport moves the datagrams
  * to the workers and collects and reduces their contributions. The eBPF
- * transport does both in the kernel; user-space transports (sockets, epoll,
- * io_uring) will implement the same table.
+ * transport does both in the kernel; the user-space transports (naive,
+ * epoll, io_uring) move datagrams with system calls and reduce with the
+ * kernel's own fold code (transport/ureduce.h).
  */
 #ifndef SG_TRANSPORT_H
 #define SG_TRANSPORT_H
@@ -60,5 +61,17 @@ struct sg_transport_ops {
 };
 
 extern const struct sg_transport_ops sg_transport_ebpf;
+extern const struct sg_transport_ops sg_transport_io_uring;
+extern const struct sg_transport_ops sg_transport_epoll;
+extern const struct sg_transport_ops sg_transport_naive;
+
+/* Turn the accumulators of @r (@r->nchunks chunks of SG_CHUNK_BYTES at @acc,
+ * SG_FSUM_ELEMS aux words per chunk at @aux) into its result vector. The
+ * layout is the kernel's, so every transport shares this. */
+void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_reduce *r,
+		    void *out);
+
+/* Contribution chunks of @r (response chunks of its datatype). */
+uint32_t sg_response_nchunks(const struct sg_tp_reduce *r);
 
 #endif

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The naive transport: what a plain sockets program does. One blocking
+ * sendto per worker and chunk, one blocking recvfrom per contribution chunk,
+ * reduction in the coordinator (transport/ureduce.c). The baseline every
+ * other transport is measured against, and a fallback that needs nothing.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "coll/comm.h"
+#include "coll/log.h"
+#include "transport/ureduce.h"
+
+/* A blocking recvfrom wakes up at least this often to let the collective
+ * layer check its deadlines (set once: no setsockopt per wait). */
+#define SG_NAIVE_TICK_US 2000
+/* Datagrams taken per non-blocking pump, so one call cannot spin forever. */
+#define SG_NAIVE_DRAIN 4096
+
+struct sg_transport {
+	struct sg_ureduce u;	/* first: the shared ops take the transport */
+	int sock;
+	uint64_t buf[(SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 8) / 8];
+};
+
+/* One datagram per blocking call; with @timeout_ms 0 what is queued. */
+static int naive_pump(struct sg_transport *tp, int timeout_ms)
+{
+	for (int i = 0; i < SG_NAIVE_DRAIN; i++) {
+		struct sockaddr_in from;
+		socklen_t alen = sizeof(from);
+		ssize_t n;
+
+		n = recvfrom(tp->sock, tp->buf, sizeof(tp->buf), timeout_ms ? 0 : MSG_DONTWAIT,
+			     (struct sockaddr *)&from, &alen);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				return 0;
+			return sg_fail(-errno, "recvfrom: %s", strerror(errno));
+		}
+		sg_ureduce_input(&tp->u, tp->buf, (size_t)n, &from);
+		if (timeout_ms)
+			return 0;
+	}
+	return 0;
+}
+
+static int naive_create(struct sg_comm *comm, struct sg_transport **out)
+{
+	struct timeval tick = { .tv_usec = SG_NAIVE_TICK_US };
+	struct sg_transport *tp;
+	int err;
+
+	tp = calloc(1, sizeof(*tp));
+	if (!tp)
+		return sg_fail(-ENOMEM, "out of memory");
+	err = sg_ureduce_init(&tp->u, comm, naive_pump);
+	if (err) {
+		free(tp);
+		return err;
+	}
+	tp->sock = comm->sock;
+	sg_ureduce_size_socket(tp->sock);
+	if (setsockopt(tp->sock, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof(tick)) < 0) {
+		err = sg_fail(-errno, "SO_RCVTIMEO: %s", strerror(errno));
+		sg_ureduce_fini(&tp->u);
+		free(tp);
+		return err;
+	}
+	*out = tp;
+	return 0;
+}
+
+static void naive_destroy(struct sg_transport *tp)
+{
+	if (!tp)
+		return;
+	sg_ureduce_fini(&tp->u);
+	free(tp);
+}
+
+static int naive_send_all(struct sg_transport *tp, void *dgram, size_t len)
+{
+	struct sg_comm *comm = tp->u.comm;
+
+	for (size_t i = 0; i < comm->nworkers; i++) {
+		ssize_t n;
+
+		do {
+			n = sendto(tp->sock, dgram, len, 0, (const struct sockaddr *)&comm->workers[i],
+				   sizeof(comm->workers[i]));
+		} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
+		if (n < 0)
+			return sg_fail(-errno, "sendto worker %zu: %s", i, strerror(errno));
+		tp->u.stats.tx_fanout++;
+	}
+	return 0;
+}
+
+static int naive_fd(struct sg_transport *tp)
+{
+	return tp->sock;
+}
+
+const struct sg_transport_ops sg_transport_naive = {
+	.name = "naive",
+	.create = naive_create,
+	.destroy = naive_destroy,
+	.send_all = naive_send_all,
+	.fd = naive_fd,
+	SG_UREDUCE_OPS,
+};

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The reduction of the user-space transports: what the XDP gather program
+ * does in the kernel, done in the coordinator process on the datagrams a
+ * transport received. Same checks in the same order, same counters, same
+ * completion policy, and the same fold code (bpf/fold.bpf.h, compiled for
+ * the host), so every transport returns bit-identical results.
+ *
+ * A transport embeds a struct sg_ureduce, implements how datagrams are sent
+ * and received, and forwards the rest of its ops table here.
+ */
+#ifndef SG_UREDUCE_H
+#define SG_UREDUCE_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sgbpf/wire.h"
+#include "transport/transport.h"
+
+struct sg_ureduce_slot;
+struct sg_ureduce_worker;
+
+/* Receive for up to @timeout_ms (0: only what is already queued; negative:
+ * until something arrives) and feed every datagram to sg_ureduce_input().
+ * Returns 0, or a negative errno from the system. */
+typedef int (*sg_ureduce_pump_fn)(struct sg_transport *tp, int timeout_ms);
+
+/* The first member of the struct sg_transport of every user-space transport,
+ * so the ops below can take the transport itself. */
+struct sg_ureduce {
+	struct sg_comm *comm;
+	sg_ureduce_pump_fn pump;
+	size_t nworkers;
+	size_t words;				/* 64-bit words of a worker bitmap */
+	struct sg_ureduce_worker *by_addr;	/* workers sorted by address */
+	struct sg_ureduce_slot *slots;		/* SG_SLOTS */
+	uint64_t gen;
+	struct sg_comm_stats stats;
+};
+
+int sg_ureduce_init(struct sg_ureduce *u, struct sg_comm *comm, sg_ureduce_pump_fn pump);
+void sg_ureduce_fini(struct sg_ureduce *u);
+
+/* A datagram of @len bytes from @from: validated, folded or dropped and
+ * counted, like the XDP program does it. */
+void sg_ureduce_input(struct sg_ureduce *u, const void *buf, size_t len,
+		      const struct sockaddr_in *from);
+
+/* Ask for a receive buffer that holds a burst of contributions. */
+void sg_ureduce_size_socket(int fd);
+
+/* The ops that are the same for every user-space transport; wait pumps
+ * until the collective completes (busy-polling communicators pump without
+ * sleeping). */
+int sg_ureduce_arm(struct sg_transport *tp, struct sg_tp_reduce *r);
+void sg_ureduce_release(struct sg_transport *tp, struct sg_tp_reduce *r);
+int sg_ureduce_wait(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms);
+int sg_ureduce_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
+		       uint64_t *contributors, unsigned int *ncontributors, int completed);
+int sg_ureduce_report(struct sg_transport *tp, const struct sg_tp_reduce *r, uint64_t *done,
+		      unsigned int *ndone);
+int sg_ureduce_get_stats(struct sg_transport *tp, struct sg_comm_stats *stats);
+
+#define SG_UREDUCE_OPS							\
+	.arm = sg_ureduce_arm,						\
+	.release = sg_ureduce_release,					\
+	.wait = sg_ureduce_wait,					\
+	.collect = sg_ureduce_collect,					\
+	.report = sg_ureduce_report,					\
+	.get_stats = sg_ureduce_get_stats
+
+#endif
