@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "sgbpf.h"
+#include "sgbpf/wire.h"
 #include "tools/netlab.h"
 #include "bench/workers.h"
 #include "bench/syscount.h"
@@ -74,6 +75,7 @@ struct cfg {
 	int iters;
 	int warmup;
 	double time_cap_s;
+	double warmup_cap_s;
 	int timeout_ms;
 	enum bench_worker_mode wmode;
 	const char *out_dir;
@@ -114,6 +116,7 @@ struct ctx {
 	uint32_t *res;		/* window x count results */
 	struct sg_reduce_params *params;	/* window */
 	long reported;		/* error messages printed for this point */
+	long bcasts;		/* broadcasts sent (warm-up included) */
 };
 
 static double now_s(void)
@@ -247,7 +250,8 @@ static void usage(FILE *f)
 "  --window-bytes B  cap the window so W x fanout x bytes <= B (default 16M)\n"
 "  --iters N         measured collectives per point (default 1000)\n"
 "  --warmup N        unmeasured collectives first (default iters/10, 1..100)\n"
-"  --time-cap S      seconds per point, warm-up and measured loop each (default 2)\n"
+"  --time-cap S      seconds of the measured loop of a point (default 2)\n"
+"  --warmup-cap S    seconds of its warm-up (default: the smaller of 0.25 and S)\n"
 "  --timeout-ms MS   timeout of one collective (default 1000)\n"
 "  --workers MODE    host (one worker process) or reflector (XDP on the workers)\n"
 "  --ns N --per-ns P worker namespaces and ports per namespace (default from\n"
@@ -271,6 +275,7 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 		{ "iters", required_argument, NULL, 'N' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "time-cap", required_argument, NULL, 'T' },
+		{ "warmup-cap", required_argument, NULL, 'x' },
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "workers", required_argument, NULL, 'k' },
 		{ "ns", required_argument, NULL, 'n' },
@@ -302,6 +307,7 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 		case 'N': cfg->iters = atoi(optarg); break;
 		case 'w': cfg->warmup = atoi(optarg); break;
 		case 'T': cfg->time_cap_s = atof(optarg); break;
+		case 'x': cfg->warmup_cap_s = atof(optarg); break;
 		case 't': cfg->timeout_ms = atoi(optarg); break;
 		case 'k':
 			if (!strcmp(optarg, "host"))
@@ -342,6 +348,8 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 		cfg->sizes[cfg->nsizes++] = 64;
 	if (cfg->warmup < 0)
 		cfg->warmup = cfg->iters / 10 < 1 ? 1 : cfg->iters / 10 > 100 ? 100 : cfg->iters / 10;
+	if (cfg->warmup_cap_s <= 0)
+		cfg->warmup_cap_s = cfg->time_cap_s < 0.25 ? cfg->time_cap_s : 0.25;
 	if (cfg->window < 1 || cfg->window > (int)SG_MAX_INFLIGHT || cfg->iters < 1 ||
 	    cfg->time_cap_s <= 0 || cfg->timeout_ms < 1 || cfg->nns < 0 || cfg->per_ns < 0 ||
 	    cfg->nns > NETLAB_MAX_WORKER_NS || cfg->window_bytes < 1)
@@ -409,6 +417,8 @@ static int run_one(struct ctx *c, uint32_t salt)
 		err = sg_bcast(c->comm, c->req, c->pt->bytes);
 		if (err)
 			report_error(c, "sg_bcast", err);
+		else
+			c->bcasts++;
 		return err;
 	default:
 		return -EINVAL;
@@ -460,6 +470,8 @@ static int finish_one(struct ctx *c, int k, uint32_t salt, sg_request **req)
 		report_error(c, "sg_wait", err);
 		return err;
 	}
+	if (c->pt->coll == COLL_BCAST)
+		c->bcasts++;
 	if (c->pt->coll != COLL_BCAST && !result_ok(c, c->res + (size_t)k * c->count, salt)) {
 		report_error(c, "check", 0);
 		return 1;
@@ -515,7 +527,7 @@ static int measure_latency(struct ctx *c, struct outcome *o)
 
 	if (!lat)
 		return -ENOMEM;
-	deadline = now_s() + cfg->time_cap_s;
+	deadline = now_s() + cfg->warmup_cap_s;
 	for (int i = 0; i < cfg->warmup && now_s() < deadline; i++)
 		run_one(c, salt++);
 	c->reported = 0;
@@ -563,7 +575,7 @@ static int measure_throughput(struct ctx *c, struct outcome *o)
 		goto out;
 	}
 	/* Warm-up: a few windows, bounded by count and time. */
-	deadline = now_s() + cfg->time_cap_s;
+	deadline = now_s() + cfg->warmup_cap_s;
 	for (int round = 0; round < 2 && now_s() < deadline; round++) {
 		for (int k = 0; k < w; k++) {
 			salts[k] = salt++;
@@ -695,11 +707,40 @@ static void csv_row(struct bench *b, const struct point *p, const struct outcome
 	fflush(b->csv);
 }
 
+/* A broadcast completes when it is sent: check that the workers received
+ * every datagram of the @c->bcasts broadcasts sent since their counter read
+ * @rx0 (waiting up to 300 ms for stragglers), and count the broadcasts that
+ * did not fully arrive as errors. */
+static void check_bcast_delivery(struct bench *b, struct ctx *c, uint64_t rx0,
+				 struct outcome *o)
+{
+	uint64_t per = (uint64_t)c->pt->fanout *
+		       ((c->pt->bytes + SG_CHUNK_BYTES - 1) / SG_CHUNK_BYTES);
+	uint64_t want = per * (uint64_t)c->bcasts, rx = 0, tx, got = 0;
+	long lost;
+
+	for (int i = 0; i < 30; i++) {
+		if (bench_workers_counters(b->workers, &rx, &tx))
+			return;	/* not counted: nothing to check */
+		got = rx - rx0;
+		if (got >= want)
+			return;
+		usleep(10000);
+	}
+	lost = (long)((want - got + per - 1) / per);
+	fprintf(stderr, "sgbench: %s bcast fanout %d bytes %zu: the workers received %llu of "
+		"%llu datagrams; %ld broadcasts counted as errors\n", sg_transport_name(c->pt->impl),
+		c->pt->fanout, c->pt->bytes, (unsigned long long)got, (unsigned long long)want,
+		lost);
+	o->errors += lost;
+}
+
 static int run_point(struct bench *b, sg_comm *comm, const struct point *p)
 {
 	struct outcome o = { 0 };
 	struct ctx c = { .cfg = &b->cfg, .pt = p, .comm = comm, .sc = &b->sc };
 	int w = p->mode == MODE_THROUGHPUT ? p->window : 1, err;
+	uint64_t rx0 = 0, tx0;
 
 	c.count = p->bytes / sizeof(uint32_t);
 	c.base = malloc(p->bytes);
@@ -712,9 +753,13 @@ static int run_point(struct bench *b, sg_comm *comm, const struct point *p)
 	}
 	for (size_t i = 0; i < c.count; i++)
 		c.base[i] = (uint32_t)(i * 2654435761u) ^ (uint32_t)p->bytes;
+	if (p->coll == COLL_BCAST && bench_workers_counters(b->workers, &rx0, &tx0))
+		rx0 = UINT64_MAX;
 	err = p->mode == MODE_LATENCY ? measure_latency(&c, &o) : measure_throughput(&c, &o);
 	if (err)
 		goto out;
+	if (p->coll == COLL_BCAST && rx0 != UINT64_MAX)
+		check_bcast_delivery(b, &c, rx0, &o);
 	csv_row(b, p, &o);
 	if (!b->cfg.quiet)
 		fprintf(stderr, "%-8s %-14s %-10s fanout %4d bytes %7zu W %2d: %5ld colls, "
