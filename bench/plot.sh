@@ -1,0 +1,96 @@
+#!/bin/sh
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# PNG plots of a results folder with gnuplot: bench/plot.sh RESULTS_DIR
+#
+# Against fan-out (64-byte contributions, log2 x axis, one line per transport,
+# per collective): p50 latency, throughput, coordinator syscalls per
+# collective, coordinator CPU and whole-machine CPU per collective (solid:
+# latency mode, dashed: throughput mode). Against size (fan-out 64,
+# scatter-reduce): p50 latency and throughput.
+set -eu
+
+out=${1:?usage: plot.sh RESULTS_DIR}
+csv=$out/results.csv
+[ -s "$csv" ] || { echo "plot.sh: no $csv" >&2; exit 1; }
+command -v gnuplot >/dev/null || { echo "plot.sh: gnuplot not found (apt-get install gnuplot-nox)" >&2; exit 1; }
+dat=$out/plotdata
+mkdir -p "$dat"
+
+impls="ebpf io_uring epoll naive"
+colls="scatter_reduce allgather bcast"
+
+# extract FILE COLL MODE XCOL YCOL FIXCOL FIXVAL: "x y" lines of one transport
+extract() {
+	awk -F, -v impl="$1" -v coll="$2" -v mode="$3" -v xc="$4" -v yc="$5" \
+		-v fc="$6" -v fv="$7" \
+		'$1 == impl && $2 == coll && $3 == mode && $fc == fv && $yc != "" { print $xc, $yc }' \
+		"$csv" | sort -n
+}
+
+for coll in $colls; do
+	for impl in $impls; do
+		for mode in latency throughput; do
+			f=$dat/$coll.$impl.$mode
+			extract "$impl" "$coll" "$mode" 4 8 5 64 > "$f.p50"
+			extract "$impl" "$coll" "$mode" 4 11 5 64 > "$f.tput"
+			extract "$impl" "$coll" "$mode" 4 12 5 64 > "$f.sys"
+			extract "$impl" "$coll" "$mode" 4 13 5 64 > "$f.cpu"
+			extract "$impl" "$coll" "$mode" 4 14 5 64 > "$f.mcpu"
+			extract "$impl" "$coll" "$mode" 5 8 4 64 > "$f.size_p50"
+			extract "$impl" "$coll" "$mode" 5 11 4 64 > "$f.size_tput"
+		done
+	done
+done
+
+# plot PNG TITLE XLABEL YLABEL LOGY SUFFIX MODES
+plot() {
+	png=$1 title=$2 xlabel=$3 ylabel=$4 logy=$5 suffix=$6 modes=$7 coll=$8
+	{
+		echo "set terminal pngcairo size 900,600 noenhanced"
+		echo "set output '$out/$png'"
+		echo "set title '$title'"
+		echo "set xlabel '$xlabel'"
+		echo "set ylabel '$ylabel'"
+		echo "set logscale x 2"
+		[ "$logy" = 1 ] && echo "set logscale y 10"
+		echo "set grid"
+		echo "set key outside right top"
+		echo "set pointsize 1.2"
+		sep="plot"
+		i=1
+		for impl in $impls; do
+			for mode in $modes; do
+				f=$dat/$coll.$impl.$mode.$suffix
+				[ -s "$f" ] || continue
+				dt=1; [ "$mode" = throughput ] && [ "$modes" != throughput ] && dt=2
+				label=$impl; [ "$modes" = "latency throughput" ] && label="$impl ($mode)"
+				echo "$sep '$f' using 1:2 with linespoints lc $i dt $dt pt $((i + 4)) title '$label' \\"
+				sep=","
+			done
+			i=$((i + 1))
+		done
+		echo
+	} > "$dat/$png.gp"
+	if grep -q "^plot" "$dat/$png.gp"; then
+		gnuplot "$dat/$png.gp"
+	fi
+}
+
+for coll in $colls; do
+	plot "latency_vs_fanout_$coll.png" "$coll: p50 latency, one collective at a time, 64 B" \
+		"fan-out (workers)" "p50 latency (us)" 1 p50 latency "$coll"
+	plot "throughput_vs_fanout_$coll.png" "$coll: throughput, closed loop with a window in flight, 64 B" \
+		"fan-out (workers)" "collectives per second" 1 tput throughput "$coll"
+	plot "syscalls_vs_fanout_$coll.png" "$coll: coordinator system calls per collective, 64 B (dashed: throughput mode)" \
+		"fan-out (workers)" "system calls per collective" 1 sys "latency throughput" "$coll"
+	plot "cpu_vs_fanout_$coll.png" "$coll: coordinator CPU time per collective, 64 B (dashed: throughput mode)" \
+		"fan-out (workers)" "coordinator CPU (us) per collective" 1 cpu "latency throughput" "$coll"
+	plot "machine_cpu_vs_fanout_$coll.png" "$coll: whole-machine CPU time per collective, 64 B (dashed: throughput mode)" \
+		"fan-out (workers)" "machine CPU (us) per collective" 1 mcpu "latency throughput" "$coll"
+done
+plot "latency_vs_size_scatter_reduce.png" "scatter_reduce at fan-out 64: p50 latency vs contribution size" \
+	"contribution size (bytes)" "p50 latency (us)" 1 size_p50 latency scatter_reduce
+plot "throughput_vs_size_scatter_reduce.png" "scatter_reduce at fan-out 64: throughput vs contribution size" \
+	"contribution size (bytes)" "collectives per second" 1 size_tput throughput scatter_reduce
+ls "$out"/*.png 2>/dev/null | wc -l | sed 's/$/ plots/' >&2

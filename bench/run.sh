@@ -1,0 +1,105 @@
+#!/bin/sh
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# The benchmark suite in one command: the default sweep (under 10 minutes on
+# a 2-core machine), the Open MPI comparison when it is built, then the OSU
+# style tables, the plots and the summary of the targets, all in one folder.
+#
+#   bench/run.sh [RESULTS_DIR]        (default bench/results/<UTC date-time>)
+#   make bench                        (the same, from the build directory)
+#
+# Environment: SGBENCH (the sgbench binary; default <build>/bench/sgbench),
+# SGB_ITERS, SGB_CAP (seconds per point), SGB_WINDOW (throughput window),
+# SGB_QUICK=1 (a tiny sweep, to check the pipeline in a minute).
+# Needs root (namespaces, BPF). The lab is removed even when interrupted.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+srcdir=$(cd "$here/.." && pwd)
+SGBENCH=${SGBENCH:-$srcdir/bench/sgbench}
+out=${1:-$srcdir/bench/results/$(date -u +%Y%m%d-%H%M%S)}
+iters=${SGB_ITERS:-2000}
+cap=${SGB_CAP:-0.4}
+window=${SGB_WINDOW:-16}
+
+if [ ! -x "$SGBENCH" ]; then
+	echo "run.sh: $SGBENCH not found: build first (make), or set SGBENCH" >&2
+	exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "run.sh: needs root (network namespaces, BPF programs)" >&2
+	exit 1
+fi
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+rm -f "$out/results.csv" "$out/reflector.csv"
+start=$(date +%s)
+
+all_fanouts=1,2,4,8,16,32,64,128,256,512,1024
+sizes=4,16,64,256,1K,4K,16K,64K,256K,1M
+reflector_fanouts=64,256
+if [ "${SGB_QUICK:-0}" = 1 ]; then
+	iters=50 cap=0.1 all_fanouts=1,8,64 sizes=4,64,4K reflector_fanouts=8
+fi
+common="--iters $iters --time-cap $cap --window $window --out $out --quiet"
+
+{
+	echo "# machine"
+	echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "kernel: $(uname -r)"
+	echo "commit: $(git -C "$srcdir" rev-parse HEAD 2>/dev/null || echo unknown)$(
+		git -C "$srcdir" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
+	echo "command: bench/run.sh $out"
+	echo "settings: iters=$iters time_cap_s=$cap window=$window"
+	echo
+	lscpu
+	echo
+	free -m 2>/dev/null || true
+} > "$out/machine.txt"
+
+step() {
+	echo "run.sh: $1 ($(($(date +%s) - start)) s)" >&2
+}
+
+status=0
+# 1. Fan-out sweep: 64-byte contributions, every transport, collective and mode.
+step "fan-out sweep 1..1024, 64 B, host workers"
+"$SGBENCH" $common --fanouts "$all_fanouts" --sizes 64 || status=1
+
+# 2. Size sweep: scatter-reduce at fan-out 64, 4 B .. 1 MiB.
+step "size sweep at fan-out 64, scatter_reduce, host workers"
+"$SGBENCH" $common --fanouts 64 --colls scatter_reduce --sizes "$sizes" \
+	--timeout-ms 3000 || status=1
+
+# 3. Reflector workers: the coordinator's own cost.
+step "reflector workers at fan-out $reflector_fanouts"
+"$SGBENCH" $common --fanouts "$reflector_fanouts" --sizes 64 --workers reflector \
+	--csv reflector.csv || status=1
+
+# 4. Open MPI over the same lab, when it was built.
+if [ -x "$srcdir/bench/mpi/run_mpi.sh" ]; then
+	step "Open MPI (bench/mpi/run_mpi.sh)"
+	"$srcdir/bench/mpi/run_mpi.sh" "$out" || echo "run.sh: the MPI comparison failed" >&2
+else
+	step "no bench/mpi/run_mpi.sh: Open MPI comparison skipped"
+fi
+
+step "tables, plots, summary"
+awk -F, -f "$here/osu.awk" "$out/results.csv" > "$out/osu.txt"
+if [ -s "$out/reflector.csv" ]; then
+	{ echo; echo "# ---- reflector workers (XDP on the worker side) ----"
+	  awk -F, -v label=" reflector" -f "$here/osu.awk" "$out/reflector.csv"; } >> "$out/osu.txt"
+fi
+if [ -s "$out/mpi.csv" ]; then
+	{ echo; echo "# ---- Open MPI ----"
+	  awk -F, -f "$here/osu.awk" "$out/mpi.csv"; } >> "$out/osu.txt"
+fi
+"$here/plot.sh" "$out" || echo "run.sh: plotting failed (is gnuplot installed?)" >&2
+awk -F, -f "$here/summary.awk" "$out/results.csv" \
+	$( [ -s "$out/reflector.csv" ] && echo "$out/reflector.csv" ) \
+	$( [ -s "$out/mpi.csv" ] && echo "$out/mpi.csv" ) > "$out/summary.txt"
+elapsed=$(($(date +%s) - start))
+echo "elapsed: $elapsed s" >> "$out/machine.txt"
+cat "$out/summary.txt"
+echo "run.sh: results in $out ($elapsed s)"
+exit $status

@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# The issue's targets computed from sgbench CSV files:
+#   awk -F, -f summary.awk results.csv [reflector.csv] [mpi.csv]
+# (files are told apart by name). Every target line ends in MET or MISSED
+# (or NO DATA). Targets, at fan-out 64 and 256 with 64-byte contributions:
+#   eBPF throughput >= 2x the best user-space transport (same run);
+#   eBPF unloaded p50 <= 0.6x the best user-space transport;
+#   eBPF coordinator syscalls per collective <= 2, independent of fan-out;
+#   at 8 and 32 workers, eBPF scatter-reduce >= 1.5x Open MPI MPI_Reduce over
+#   TCP, in throughput and in latency.
+function src(f) {
+	if (f ~ /reflector[^\/]*$/) return "reflector"
+	if (f ~ /mpi[^\/]*$/) return "mpi"
+	return "host"
+}
+function have(k) { return (k in v) }
+function fmt(x) { return sprintf("%.2f", x) }
+function verdict(ok) { return ok ? "MET" : "MISSED" }
+$1 == "impl" { next }
+{
+	s = src(FILENAME)
+	k = s SUBSEP $1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5
+	v[k] = 1; p50[k] = $8; tput[k] = $11; sys[k] = $12; cpu[k] = $13; mcpu[k] = $14
+	errs[s] += $15; rows[s]++
+	if ($1 == "ebpf" && $5 == 64 && $12 != "") {
+		sk = s SUBSEP $2 SUBSEP $3
+		if (!(sk in smin) || $12 + 0 < smin[sk]) smin[sk] = $12 + 0
+		if (!(sk in smax) || $12 + 0 > smax[sk]) smax[sk] = $12 + 0
+		srange[sk] = 1
+	}
+}
+# Best user-space value of @field at a point: max throughput or min p50.
+function best_user(s, coll, mode, f, what,    i, impl, k, b, x) {
+	b = -1; best_impl = ""
+	for (i = 1; i <= 3; i++) {
+		impl = user[i]
+		k = s SUBSEP impl SUBSEP coll SUBSEP mode SUBSEP f SUBSEP 64
+		if (!have(k)) continue
+		x = (what == "tput") ? tput[k] + 0 : p50[k] + 0
+		if (b < 0 || (what == "tput" && x > b) || (what == "p50" && x < b)) { b = x; best_impl = impl }
+	}
+	return b
+}
+function targets(s, coll, title,    fi, f, k, e, b) {
+	printf "\n## %s: %s, 64 B\n", title, coll
+	for (fi = 1; fi <= 2; fi++) {
+		f = fans[fi]
+		k = s SUBSEP "ebpf" SUBSEP coll SUBSEP "throughput" SUBSEP f SUBSEP 64
+		b = best_user(s, coll, "throughput", f, "tput")
+		if (!have(k) || b <= 0)
+			printf "fan-out %4d  throughput ebpf / best user-space >= 2x: NO DATA\n", f
+		else {
+			e = tput[k] / b
+			printf "fan-out %4d  throughput ebpf / best user-space (%s) = %.0f / %.0f coll/s = %sx (target >= 2x): %s\n", f, best_impl, tput[k], b, fmt(e), verdict(e >= 2)
+		}
+		k = s SUBSEP "ebpf" SUBSEP coll SUBSEP "latency" SUBSEP f SUBSEP 64
+		b = best_user(s, coll, "latency", f, "p50")
+		if (!have(k) || b <= 0)
+			printf "fan-out %4d  p50 ebpf / best user-space <= 0.6x: NO DATA\n", f
+		else {
+			e = p50[k] / b
+			printf "fan-out %4d  p50 latency ebpf / best user-space (%s) = %.1f / %.1f us = %sx (target <= 0.6x): %s\n", f, best_impl, p50[k], b, fmt(e), verdict(e <= 0.6)
+		}
+		for (mi = 1; mi <= 2; mi++) {
+			k = s SUBSEP "ebpf" SUBSEP coll SUBSEP modes[mi] SUBSEP f SUBSEP 64
+			if (!have(k) || sys[k] == "")
+				printf "fan-out %4d  ebpf syscalls per collective (%s) <= 2: NO DATA\n", f, modes[mi]
+			else
+				printf "fan-out %4d  ebpf syscalls per collective (%s mode) = %s (target <= 2): %s\n", f, modes[mi], fmt(sys[k]), verdict(sys[k] <= 2)
+		}
+	}
+	for (mi = 1; mi <= 2; mi++) {
+		k64 = s SUBSEP "ebpf" SUBSEP coll SUBSEP modes[mi] SUBSEP 64 SUBSEP 64
+		k256 = s SUBSEP "ebpf" SUBSEP coll SUBSEP modes[mi] SUBSEP 256 SUBSEP 64
+		sk = s SUBSEP coll SUBSEP modes[mi]
+		if (!have(k64) || !have(k256) || sys[k64] == "" || sys[k256] == "") {
+			printf "ebpf syscalls independent of fan-out (%s): NO DATA\n", modes[mi]
+			continue
+		}
+		d = sys[k256] - sys[k64]; if (d < 0) d = -d
+		printf "ebpf syscalls independent of fan-out (%s mode): %s at 64, %s at 256 (difference <= 0.25): %s", modes[mi], fmt(sys[k64]), fmt(sys[k256]), verdict(d <= 0.25)
+		if (sk in srange) printf "; whole sweep %s..%s", fmt(smin[sk]), fmt(smax[sk])
+		printf "\n"
+	}
+}
+function mpi_targets(    fi, f, ke, km, r) {
+	printf "\n## eBPF scatter_reduce vs Open MPI MPI_Reduce over TCP (mpi_tcp), 64 B\n"
+	for (fi = 1; fi <= 2; fi++) {
+		f = mfans[fi]
+		ke = "host" SUBSEP "ebpf" SUBSEP "scatter_reduce" SUBSEP "throughput" SUBSEP f SUBSEP 64
+		km = "mpi" SUBSEP "mpi_tcp" SUBSEP "reduce" SUBSEP "throughput" SUBSEP f SUBSEP 64
+		if (!have(ke) || !have(km) || tput[km] <= 0)
+			printf "%2d workers  throughput ebpf / mpi_tcp >= 1.5x: NO DATA\n", f
+		else {
+			r = tput[ke] / tput[km]
+			printf "%2d workers  throughput ebpf / mpi_tcp = %.0f / %.0f coll/s = %sx (target >= 1.5x): %s\n", f, tput[ke], tput[km], fmt(r), verdict(r >= 1.5)
+		}
+		ke = "host" SUBSEP "ebpf" SUBSEP "scatter_reduce" SUBSEP "latency" SUBSEP f SUBSEP 64
+		km = "mpi" SUBSEP "mpi_tcp" SUBSEP "reduce" SUBSEP "latency" SUBSEP f SUBSEP 64
+		if (!have(ke) || !have(km) || p50[ke] <= 0)
+			printf "%2d workers  p50 latency mpi_tcp / ebpf >= 1.5x: NO DATA\n", f
+		else {
+			r = p50[km] / p50[ke]
+			printf "%2d workers  p50 latency mpi_tcp / ebpf = %.1f / %.1f us = %sx (target >= 1.5x): %s\n", f, p50[km], p50[ke], fmt(r), verdict(r >= 1.5)
+		}
+		km = "mpi" SUBSEP "mpi_sm" SUBSEP "reduce" SUBSEP "latency" SUBSEP f SUBSEP 64
+		if (have(km) && p50[ke] > 0)
+			printf "%2d workers  (for reference, shared memory, not a target) p50 mpi_sm / ebpf = %.1f / %.1f us = %sx\n", f, p50[km], p50[ke], fmt(p50[km] / p50[ke])
+	}
+}
+function syscall_table(s, f,    i, c, mi, k, impl) {
+	printf "\n## Coordinator syscalls per collective at fan-out %d, 64 B (%s workers)\n", f, s
+	printf "%-10s", "impl"
+	for (c = 1; c <= 3; c++) for (mi = 1; mi <= 2; mi++) printf " %22s", colls[c] "/" substr(modes[mi], 1, 3)
+	printf "\n"
+	for (i = 1; i <= 4; i++) {
+		impl = impls[i]
+		printf "%-10s", impl
+		for (c = 1; c <= 3; c++) for (mi = 1; mi <= 2; mi++) {
+			k = s SUBSEP impl SUBSEP colls[c] SUBSEP modes[mi] SUBSEP f SUBSEP 64
+			printf " %22s", (have(k) && sys[k] != "") ? fmt(sys[k]) : "-"
+		}
+		printf "\n"
+	}
+}
+END {
+	split("io_uring epoll naive", user, " ")
+	split("ebpf io_uring epoll naive", impls, " ")
+	split("scatter_reduce allgather bcast", colls, " ")
+	split("latency throughput", modes, " ")
+	fans[1] = 64; fans[2] = 256; mfans[1] = 8; mfans[2] = 32
+	print "# sgbench summary: the issue's targets (MET / MISSED per line)"
+	printf "rows: %d host-worker points with %d errors", rows["host"], errs["host"]
+	if (rows["reflector"]) printf "; %d reflector points with %d errors", rows["reflector"], errs["reflector"]
+	if (rows["mpi"]) printf "; %d MPI points with %d errors", rows["mpi"], errs["mpi"]
+	printf "\n"
+	targets("host", "scatter_reduce", "Targets (host workers)")
+	if (rows["mpi"]) mpi_targets()
+	else printf "\n## eBPF vs Open MPI: NO DATA (no mpi.csv)\n"
+	syscall_table("host", 64)
+	if (rows["reflector"]) {
+		targets("reflector", "scatter_reduce", "Reflector workers (coordinator cost only)")
+		syscall_table("reflector", 64)
+	}
+	printf "\n# Other collectives (same targets, for reference)\n"
+	targets("host", "allgather", "host workers")
+	targets("host", "bcast", "host workers")
+}
