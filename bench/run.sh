@@ -32,16 +32,17 @@ if [ "$(id -u)" != 0 ]; then
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -f "$out/results.csv" "$out/reflector.csv"
+rm -f "$out/results.csv" "$out/reflector.csv" "$out/sgbench.log"
 start=$(date +%s)
 
 all_fanouts=1,2,4,8,16,32,64,128,256,512,1024
-sizes=4,16,64,256,1K,4K,16K,64K,256K,1M
+sizes=4,16,256,1K,4K,16K,64K,256K,1M   # 64 B comes from the fan-out sweep
 reflector_fanouts=64,256
 if [ "${SGB_QUICK:-0}" = 1 ]; then
-	iters=50 cap=0.1 all_fanouts=1,8,64 sizes=4,64,4K reflector_fanouts=8
+	iters=50 cap=0.1 all_fanouts=1,8,64 sizes=4,4K reflector_fanouts=8
 fi
-common="--iters $iters --time-cap $cap --window $window --out $out --quiet"
+common="--iters $iters --time-cap $cap --window $window --out $out"
+log=$out/sgbench.log
 
 {
 	echo "# machine"
@@ -58,30 +59,33 @@ common="--iters $iters --time-cap $cap --window $window --out $out --quiet"
 } > "$out/machine.txt"
 
 step() {
-	echo "run.sh: $1 ($(($(date +%s) - start)) s)" >&2
+	echo "run.sh: $1 ($(($(date +%s) - start)) s)" | tee -a "$log" >&2
 }
 
 status=0
 # 1. Fan-out sweep: 64-byte contributions, every transport, collective and mode.
 step "fan-out sweep 1..1024, 64 B, host workers"
-"$SGBENCH" $common --fanouts "$all_fanouts" --sizes 64 || status=1
+"$SGBENCH" $common --fanouts "$all_fanouts" --sizes 64 2>> "$log" || status=1
 
 # 2. Size sweep: scatter-reduce at fan-out 64, 4 B .. 1 MiB.
 step "size sweep at fan-out 64, scatter_reduce, host workers"
 "$SGBENCH" $common --fanouts 64 --colls scatter_reduce --sizes "$sizes" \
-	--timeout-ms 3000 || status=1
+	--timeout-ms 3000 2>> "$log" || status=1
 
 # 3. Reflector workers: the coordinator's own cost.
 step "reflector workers at fan-out $reflector_fanouts"
 "$SGBENCH" $common --fanouts "$reflector_fanouts" --sizes 64 --workers reflector \
-	--csv reflector.csv || status=1
+	--csv reflector.csv 2>> "$log" || status=1
 
-# 4. Open MPI over the same lab, when it was built.
-if [ -x "$srcdir/bench/mpi/run_mpi.sh" ]; then
+# 4. Open MPI over the same kind of lab, when it was built (mpicc found).
+mpi_args=
+[ "${SGB_QUICK:-0}" = 1 ] && mpi_args="--workers 8 --size-workers none --modes latency"
+if [ -x "$srcdir/bench/mpi/run_mpi.sh" ] && [ -x "$srcdir/bench/mpi/mpi_bench" ]; then
 	step "Open MPI (bench/mpi/run_mpi.sh)"
-	"$srcdir/bench/mpi/run_mpi.sh" "$out" || echo "run.sh: the MPI comparison failed" >&2
+	"$srcdir/bench/mpi/run_mpi.sh" "$out" $mpi_args >> "$log" 2>&1 ||
+		echo "run.sh: the MPI comparison failed (see $log)" >&2
 else
-	step "no bench/mpi/run_mpi.sh: Open MPI comparison skipped"
+	step "Open MPI not built (no bench/mpi/run_mpi.sh or mpi_bench): comparison skipped"
 fi
 
 step "tables, plots, summary"

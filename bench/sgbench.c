@@ -72,6 +72,7 @@ struct cfg {
 	int nsizes;
 	int window;
 	size_t window_bytes;	/* cap on window x fanout x bytes in flight */
+	int window_msgs;	/* cap on window x fanout (requests in flight) */
 	int iters;
 	int warmup;
 	double time_cap_s;
@@ -135,6 +136,16 @@ static void report_error(struct ctx *c, const char *what, int err)
 		sg_transport_name(c->pt->impl), coll_names[c->pt->coll], c->pt->fanout,
 		c->pt->bytes, what, err ? sg_strerror(err) : "wrong result",
 		err ? ": " : "", err ? sg_errmsg() : "");
+}
+
+/* The library's log: the first few messages of each point, then silence
+ * (every failure is counted in the CSV anyway). */
+static long log_budget = 3;
+
+static void bench_log(enum sg_log_level level, const char *msg, void *ctx)
+{
+	if (log_budget-- > 0)
+		fprintf(stderr, "sgbpf: %s\n", msg);
 }
 
 /* --------------------------------------------------------------- options */
@@ -248,6 +259,7 @@ static void usage(FILE *f)
 "  --sizes LIST      contribution bytes, multiple of 4, K/M suffixes (default 64)\n"
 "  --window W        collectives in flight in throughput mode, 1..64 (default 16)\n"
 "  --window-bytes B  cap the window so W x fanout x bytes <= B (default 16M)\n"
+"  --window-msgs M   and so W x fanout <= M (default 2048)\n"
 "  --iters N         measured collectives per point (default 1000)\n"
 "  --warmup N        unmeasured collectives first (default iters/10, 1..100)\n"
 "  --time-cap S      seconds of the measured loop of a point (default 2)\n"
@@ -272,6 +284,7 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 		{ "sizes", required_argument, NULL, 'S' },
 		{ "window", required_argument, NULL, 'W' },
 		{ "window-bytes", required_argument, NULL, 'B' },
+		{ "window-msgs", required_argument, NULL, 'm' },
 		{ "iters", required_argument, NULL, 'N' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "time-cap", required_argument, NULL, 'T' },
@@ -291,7 +304,7 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 	int opt, err = 0;
 
 	*cfg = (struct cfg){
-		.window = 16, .window_bytes = 16u << 20, .iters = 1000, .warmup = -1,
+		.window = 16, .window_bytes = 16u << 20, .window_msgs = 2048, .iters = 1000, .warmup = -1,
 		.time_cap_s = 2.0, .timeout_ms = 1000, .wmode = BENCH_WORKERS_HOST,
 		.out_dir = ".", .csv_name = "results.csv", .cpu = 0, .worker_cpu = -1,
 	};
@@ -304,6 +317,7 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 		case 'S': err = each_item(optarg, add_size, cfg); break;
 		case 'W': cfg->window = atoi(optarg); break;
 		case 'B': err = parse_size(optarg, &cfg->window_bytes); break;
+		case 'm': cfg->window_msgs = atoi(optarg); break;
 		case 'N': cfg->iters = atoi(optarg); break;
 		case 'w': cfg->warmup = atoi(optarg); break;
 		case 'T': cfg->time_cap_s = atof(optarg); break;
@@ -352,7 +366,8 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 		cfg->warmup_cap_s = cfg->time_cap_s < 0.25 ? cfg->time_cap_s : 0.25;
 	if (cfg->window < 1 || cfg->window > (int)SG_MAX_INFLIGHT || cfg->iters < 1 ||
 	    cfg->time_cap_s <= 0 || cfg->timeout_ms < 1 || cfg->nns < 0 || cfg->per_ns < 0 ||
-	    cfg->nns > NETLAB_MAX_WORKER_NS || cfg->window_bytes < 1)
+	    cfg->nns > NETLAB_MAX_WORKER_NS || cfg->window_bytes < 1 ||
+	    cfg->window_msgs < 1)
 		goto bad;
 	return 0;
 bad:
@@ -741,7 +756,9 @@ static int run_point(struct bench *b, sg_comm *comm, const struct point *p)
 	struct ctx c = { .cfg = &b->cfg, .pt = p, .comm = comm, .sc = &b->sc };
 	int w = p->mode == MODE_THROUGHPUT ? p->window : 1, err;
 	uint64_t rx0 = 0, tx0;
+	struct sg_comm_stats st0, st1;
 
+	log_budget = 3;
 	c.count = p->bytes / sizeof(uint32_t);
 	c.base = malloc(p->bytes);
 	c.req = malloc(p->bytes);
@@ -755,20 +772,25 @@ static int run_point(struct bench *b, sg_comm *comm, const struct point *p)
 		c.base[i] = (uint32_t)(i * 2654435761u) ^ (uint32_t)p->bytes;
 	if (p->coll == COLL_BCAST && bench_workers_counters(b->workers, &rx0, &tx0))
 		rx0 = UINT64_MAX;
+	if (sg_comm_get_stats(comm, &st0))
+		memset(&st0, 0, sizeof(st0));
 	err = p->mode == MODE_LATENCY ? measure_latency(&c, &o) : measure_throughput(&c, &o);
 	if (err)
 		goto out;
 	if (p->coll == COLL_BCAST && rx0 != UINT64_MAX)
 		check_bcast_delivery(b, &c, rx0, &o);
+	if (sg_comm_get_stats(comm, &st1))
+		st1 = st0;
 	csv_row(b, p, &o);
 	if (!b->cfg.quiet)
 		fprintf(stderr, "%-8s %-14s %-10s fanout %4d bytes %7zu W %2d: %5ld colls, "
 			"p50 %8.1f us, p99 %8.1f us, %9.0f coll/s, %7.2f syscalls, "
-			"%7.1f us cpu, %7.1f us machine, %ld errors\n",
+			"%7.1f us cpu, %7.1f us machine, %ld errors, %llu retransmits\n",
 			sg_transport_name(p->impl), coll_names[p->coll], mode_names[p->mode],
 			p->fanout, p->bytes, p->window, o.iters, o.lat.p50, o.lat.p99,
 			o.coll_per_s, o.syscalls_per_coll, o.cpu_us_per_coll,
-			o.machine_cpu_us_per_coll, o.errors);
+			o.machine_cpu_us_per_coll, o.errors,
+			(unsigned long long)(st1.retransmits - st0.retransmits));
 out:
 	free(c.base);
 	free(c.req);
@@ -783,6 +805,8 @@ static int effective_window(const struct cfg *cfg, int fanout, size_t bytes)
 
 	if (per * w > cfg->window_bytes)
 		w = cfg->window_bytes / per;
+	if ((size_t)fanout * w > (size_t)cfg->window_msgs)
+		w = (size_t)cfg->window_msgs / (size_t)fanout;
 	return w < 1 ? 1 : (int)w;
 }
 
@@ -929,6 +953,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pin_self(b.cfg.cpu);
+	sg_set_log(bench_log, SG_LOG_WARN, NULL);
 	if (!b.cfg.quiet)
 		fprintf(stderr, "sgbench: %d worker namespaces x %d ports, %s workers, lab ready "
 			"in %.1f s\n", b.nns, b.per_ns,
