@@ -240,14 +240,39 @@ static void check_nothing_left(struct run *r)
 	}
 }
 
+/* Field @name of the @proto line pair of /proc/net/snmp, in the calling
+ * thread's namespace; -1 if absent. */
+static long long snmp(const char *proto, const char *name)
+{
+	char keys[2048], vals[2048], *ks, *vs, *k, *v;
+	size_t plen = strlen(proto);
+	long long found = -1;
+	FILE *f = fopen("/proc/net/snmp", "r");
+
+	assert_non_null(f);
+	while (found < 0 && fgets(keys, sizeof(keys), f) && fgets(vals, sizeof(vals), f)) {
+		if (strncmp(keys, proto, plen) || keys[plen] != ':')
+			continue;
+		k = strtok_r(keys + plen + 1, " \n", &ks);
+		v = strtok_r(vals + plen + 1, " \n", &vs);
+		for (; k && v; k = strtok_r(NULL, " \n", &ks), v = strtok_r(NULL, " \n", &vs))
+			if (!strcmp(k, name))
+				found = atoll(v);
+	}
+	fclose(f);
+	return found;
+}
+
 static void run_all(enum bench_worker_mode mode, enum sg_transport_kind transport, uint16_t port)
 {
 	struct run r = { .mode = mode, .transport = transport, .port = port };
 	struct sockaddr_in workers[NRANKS];
 	SG_OPTS_INIT(sg_comm_opts, o);
+	long long csum_errs = snmp("Udp", "InCsumErrors"), hdr_errs = snmp("Ip", "InHdrErrors");
 	uint64_t rx, tx;
 	int err;
 
+	assert_true(csum_errs >= 0 && hdr_errs >= 0);
 	assert_int_equal(bench_workers_start(lab, NS, PER_NS, mode, -1, &r.bw), 0);
 	/* The probe of start is not reported. */
 	assert_int_equal(bench_workers_counters(r.bw, &rx, &tx), 0);
@@ -292,6 +317,11 @@ static void run_all(enum bench_worker_mode mode, enum sg_transport_kind transpor
 	one_bcast(&r, 1);
 	one_bcast(&r, 100);
 	one_bcast(&r, 3000);
+
+	/* What reached the coordinator's stack (the probe, and every answer
+	 * with the user-space transport) had valid checksums. */
+	assert_int_equal(snmp("Udp", "InCsumErrors"), csum_errs);
+	assert_int_equal(snmp("Ip", "InHdrErrors"), hdr_errs);
 
 	sg_comm_destroy(r.comm);
 	bench_workers_stop(r.bw);
