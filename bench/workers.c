@@ -556,6 +556,14 @@ static int probe(struct bench_workers *w)
 		}
 	}
 	if (left) {
+		uint64_t rx = 0, tx = 0;
+
+		/* Did the requests arrive, or did the answers get lost? */
+		raw_counters(w, &rx, &tx);
+		fprintf(stderr, "bench workers: the workers counted %llu datagrams in, %llu out%s\n",
+			(unsigned long long)rx, (unsigned long long)tx,
+			w->sh && __atomic_load_n(&w->sh->errors, __ATOMIC_RELAXED) ?
+			", with errors" : "");
 		for (uint32_t r = 0; r < nranks; r++) {
 			struct sockaddr_in a = bench_worker_addr(w, r);
 			char s[INET_ADDRSTRLEN];

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The benchmark workers (bench/workers.h) in both modes, against the ebpf
- * transport and a user-space one (epoll, whose receiving stack checks every
- * checksum the reflector wrote): scatter-reduce results equal n times the
+ * transport and the user-space ones (epoll, io_uring: the coordinator's stack
+ * checks every checksum the reflector wrote): scatter-reduce results equal n times the
  * request for one- and multi-chunk requests, allgather and bcast are
  * delivered, the workers' counters move by the datagrams sent, and stopping
  * leaves no process, socket or XDP program behind.
@@ -240,14 +240,39 @@ static void check_nothing_left(struct run *r)
 	}
 }
 
+/* Field @name of the @proto line pair of /proc/net/snmp, in the calling
+ * thread's namespace; -1 if absent. */
+static long long snmp(const char *proto, const char *name)
+{
+	char keys[2048], vals[2048], *ks, *vs, *k, *v;
+	size_t plen = strlen(proto);
+	long long found = -1;
+	FILE *f = fopen("/proc/net/snmp", "r");
+
+	assert_non_null(f);
+	while (found < 0 && fgets(keys, sizeof(keys), f) && fgets(vals, sizeof(vals), f)) {
+		if (strncmp(keys, proto, plen) || keys[plen] != ':')
+			continue;
+		k = strtok_r(keys + plen + 1, " \n", &ks);
+		v = strtok_r(vals + plen + 1, " \n", &vs);
+		for (; k && v; k = strtok_r(NULL, " \n", &ks), v = strtok_r(NULL, " \n", &vs))
+			if (!strcmp(k, name))
+				found = atoll(v);
+	}
+	fclose(f);
+	return found;
+}
+
 static void run_all(enum bench_worker_mode mode, enum sg_transport_kind transport, uint16_t port)
 {
 	struct run r = { .mode = mode, .transport = transport, .port = port };
 	struct sockaddr_in workers[NRANKS];
 	SG_OPTS_INIT(sg_comm_opts, o);
+	long long csum_errs = snmp("Udp", "InCsumErrors"), hdr_errs = snmp("Ip", "InHdrErrors");
 	uint64_t rx, tx;
 	int err;
 
+	assert_true(csum_errs >= 0 && hdr_errs >= 0);
 	assert_int_equal(bench_workers_start(lab, NS, PER_NS, mode, -1, &r.bw), 0);
 	/* The probe of start is not reported. */
 	assert_int_equal(bench_workers_counters(r.bw, &rx, &tx), 0);
@@ -293,6 +318,11 @@ static void run_all(enum bench_worker_mode mode, enum sg_transport_kind transpor
 	one_bcast(&r, 100);
 	one_bcast(&r, 3000);
 
+	/* What reached the coordinator's stack (the probe, and every answer
+	 * with the user-space transport) had valid checksums. */
+	assert_int_equal(snmp("Udp", "InCsumErrors"), csum_errs);
+	assert_int_equal(snmp("Ip", "InHdrErrors"), hdr_errs);
+
 	sg_comm_destroy(r.comm);
 	bench_workers_stop(r.bw);
 	check_nothing_left(&r);
@@ -318,6 +348,15 @@ static void test_reflector_epoll(void **state)
 	run_all(BENCH_WORKERS_REFLECTOR, SG_TRANSPORT_EPOLL, 6104);
 }
 
+static void test_reflector_io_uring(void **state)
+{
+	run_all(BENCH_WORKERS_REFLECTOR, SG_TRANSPORT_IO_URING, 6106);
+}
+
+static void quiet(enum sg_log_level level, const char *msg, void *ctx)
+{
+}
+
 /* A float32 request above 512 bytes would need two response frames: the
  * reflector drops it, and the collective times out. */
 static void test_reflector_float32_limit(void **state)
@@ -338,8 +377,10 @@ static void test_reflector_float32_limit(void **state)
 	o.transport = SG_TRANSPORT_EBPF;
 	assert_int_equal(sg_comm_create(&o, &comm), 0);
 	p.timeout_ms = 100;
+	sg_set_log(quiet, SG_LOG_ERROR, NULL); /* the timeout is the expected outcome */
 	assert_int_equal(sg_scatter_reduce(comm, req, sizeof(req), got, 200, SG_FLOAT32,
 					   SG_OP_SUM, &p), -ETIMEDOUT);
+	sg_set_log(NULL, SG_LOG_WARN, NULL);
 	sg_comm_destroy(comm);
 	bench_workers_stop(bw);
 }
@@ -397,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_host_epoll),
 		cmocka_unit_test(test_reflector_ebpf),
 		cmocka_unit_test(test_reflector_epoll),
+		cmocka_unit_test(test_reflector_io_uring),
 		cmocka_unit_test(test_reflector_float32_limit),
 	};
 	char why[256];
