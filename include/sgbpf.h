@@ -204,7 +204,11 @@ SGBPF_API int sg_comm_get_stats(const sg_comm *comm, struct sg_comm_stats *stats
 
 /** An fd that becomes readable when a collective of @p comm may have
  * completed, for the application's own poll/epoll loop (then call sg_test()).
- * Communicators on one interface share it. */
+ * On the ebpf transport, communicators on one interface share it (a ring
+ * buffer's fd); on io_uring it is the ring's fd, and the ring delivers its
+ * completions as task work, which interrupts a sleeping poll/epoll_wait of the
+ * same thread like a signal: expect EINTR there and call sg_test(); on epoll
+ * it is the transport's epoll fd and on naive its socket. */
 SGBPF_API int sg_comm_fd(const sg_comm *comm);
 
 /** One worker's response, passed on with sg_comm_opts::pass_responses. */
