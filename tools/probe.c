@@ -184,17 +184,16 @@ static void check_privileges(void)
 	if (!net_ok)
 		set_fix(c, FIX_CAPS);
 
-	/* Without CAP_PERFMON the verifier adds Spectre mitigations and
-	 * refuses some pointer arithmetic; the load check below is the judge. */
-	c = add("privileges", "CAP_PERFMON", false,
+	/* Without CAP_PERFMON the verifier forbids pointer arithmetic that
+	 * sgbpf's programs do ("pointer arithmetic with it prohibited for
+	 * !root", measured on 6.18), so it is required like the other two. */
+	c = add("privileges", "CAP_PERFMON", true,
 		has_cap(CAP_PERFMON) || has_cap(CAP_SYS_ADMIN) ? ST_OK : ST_MISSING, "%s",
 		has_cap(CAP_PERFMON) ? "effective" :
 		has_cap(CAP_SYS_ADMIN) ? "not held, CAP_SYS_ADMIN covers it" :
-		"not held: the verifier applies Spectre hardening (the load check tells "
-		"whether sgbpf's programs pass without it)");
+		"not held: the verifier rejects sgbpf's pointer arithmetic without it");
 	if (c->st != ST_OK)
-		set_fix(c, "grant it with the others: setcap cap_bpf,cap_net_admin,cap_perfmon+ep "
-			"./your-program");
+		set_fix(c, FIX_CAPS);
 
 	c = add("privileges", "CAP_SYS_ADMIN", false, has_cap(CAP_SYS_ADMIN) ? ST_OK : ST_NA, "%s",
 		has_cap(CAP_SYS_ADMIN) ? "effective" :
@@ -217,7 +216,7 @@ static void check_privileges(void)
 				      "bpf() refused without CAP_BPF");
 		if (unpriv)
 			set_fix(c, "not the fix: sgbpf loads XDP and TC programs, which need "
-				"CAP_BPF and CAP_NET_ADMIN whatever this says (%s)",
+				"CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON whatever this says (%s)",
 				unpriv == 2 ? "sysctl -w kernel.unprivileged_bpf_disabled=0 would "
 					      "only allow socket filters" :
 					      "1 cannot be changed before a reboot");
@@ -471,6 +470,39 @@ struct child_result {
 
 static char libbpf_log[8192];
 static size_t libbpf_log_len;
+static char verifier_err[256];	/* "prog: the verifier's complaint" */
+
+/* libbpf prints a rejected program's log in one message, between BEGIN and
+ * END markers; its complaint is the line before "processed N insns". */
+static void note_verifier_log(const char *msg)
+{
+	const char *b = strstr(msg, "-- BEGIN PROG LOAD LOG --"), *name, *e, *line, *p;
+	int namelen = 0;
+
+	if (!b || verifier_err[0])
+		return;
+	name = strstr(msg, "prog '");
+	if (name && name < b) {
+		name += 6;
+		namelen = (int)strcspn(name, "'");
+	}
+	b = strchr(b, '\n');
+	e = b ? strstr(b, "-- END PROG LOAD LOG --") : NULL;
+	if (!b || !e)
+		return;
+	line = NULL;
+	for (p = b + 1; p < e; p = strchr(p, '\n') + 1) {
+		if (!strncmp(p, "processed ", 10))
+			break;
+		if (*p != '\n')
+			line = p;
+		if (!strchr(p, '\n'))
+			break;
+	}
+	if (line)
+		snprintf(verifier_err, sizeof(verifier_err), "%.*s: %.*s", namelen,
+			 name ? name : "", (int)strcspn(line, "\n"), line);
+}
 
 /* libbpf's messages (verifier log included) are kept for the failure report;
  * -v passes them through. */
@@ -485,6 +517,14 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 	}
 	if (level == LIBBPF_DEBUG)
 		return 0;
+	if (!verifier_err[0]) {
+		static char msg[1 << 16];
+
+		va_copy(cp, ap);
+		vsnprintf(msg, sizeof(msg), fmt, cp);
+		va_end(cp);
+		note_verifier_log(msg);
+	}
 	if (libbpf_log_len >= sizeof(libbpf_log) - 1)
 		libbpf_log_len = 0;	/* keep the latest messages */
 	libbpf_log_len += (size_t)vsnprintf(libbpf_log + libbpf_log_len,
@@ -734,8 +774,13 @@ static int child_main(int wfd)
 	err = sgbpf_bpf__load(skel);
 	r.load_ms = (long)(now_ms() - t0);
 	if (err) {
-		step_set(&r.load, err, "%s%s%s", strerror(-err), libbpf_log_len ? "; libbpf: " : "",
-			 libbpf_last_line());
+		if (verifier_err[0])
+			step_set(&r.load, err, "%s: the verifier rejected %s", strerror(-err),
+				 verifier_err);
+		else if (err == -EPERM)
+			step_set(&r.load, err, "%s", strerror(-err));
+		else
+			step_set(&r.load, err, "%s; %s", strerror(-err), libbpf_last_line());
 		goto out;
 	}
 	bpf_object__for_each_program(prog, skel->obj) {
@@ -844,7 +889,8 @@ static void report_child(void)
 	} else {
 		c = add("sgbpf programs", "load sgbpf programs (verifier)", true, ST_MISSING, "%s",
 			s->msg);
-		if (s->err == -EPERM)
+		if (s->err == -EPERM || (s->err == -EACCES && !has_cap(CAP_PERFMON) &&
+					 !has_cap(CAP_SYS_ADMIN)))
 			set_fix(c, FIX_CAPS);
 		else if (s->err == -ENOMEM)
 			set_fix(c, "raise RLIMIT_MEMLOCK (ulimit -l unlimited) or use a kernel >= 5.11");
@@ -1196,12 +1242,18 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nchecks; i++) {
 		if (!checks[i].required || checks[i].st != ST_MISSING)
 			continue;
-		if (ebpf_ok && (!strcmp(checks[i].name, "CAP_BPF") ||
-				!strcmp(checks[i].name, "CAP_NET_ADMIN"))) {
-			snprintf(reason, sizeof(reason), "missing capabilities %s%s%s: run as root or "
-				 "grant them with setcap", !has_cap(CAP_BPF) ? "CAP_BPF" : "",
-				 !has_cap(CAP_BPF) && !has_cap(CAP_NET_ADMIN) ? ", " : "",
-				 !has_cap(CAP_NET_ADMIN) ? "CAP_NET_ADMIN" : "");
+		if (ebpf_ok && !strncmp(checks[i].name, "CAP_", 4)) {
+			char caps[64] = "";
+
+			/* Every missing one, not just the first. */
+			for (int j = i; j < nchecks; j++)
+				if (!strncmp(checks[j].name, "CAP_", 4) && checks[j].required &&
+				    checks[j].st == ST_MISSING)
+					snprintf(caps + strlen(caps), sizeof(caps) - strlen(caps),
+						 "%s%s", caps[0] ? ", " : "", checks[j].name);
+			snprintf(reason, sizeof(reason), "missing capabilit%s %s: run as root or "
+				 "grant %s with setcap", strchr(caps, ',') ? "ies" : "y", caps,
+				 strchr(caps, ',') ? "them" : "it");
 		} else if (ebpf_ok) {
 			snprintf(reason, sizeof(reason), "%s: %s", checks[i].name, checks[i].detail);
 		}
