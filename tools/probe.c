@@ -464,8 +464,10 @@ struct child_result {
 	int nprogs;
 	long load_ms;
 	int xdp_mode;		/* XDP_ATTACHED_DRV or _SKB */
-	uint32_t ids[MAX_IDS];	/* programs and links this child made, for tests */
-	int nids;
+	/* Programs and links this child made, for the tests to check that
+	 * none outlives the probe. */
+	uint32_t prog_ids[MAX_IDS], link_ids[4];
+	int nprog_ids, nlink_ids;
 };
 
 static char libbpf_log[8192];
@@ -560,14 +562,17 @@ static const char *libbpf_last_line(void)
 	return line;
 }
 
-static void add_id(struct child_result *r, int fd)
+static void add_id(uint32_t *ids, int *n, int max, int fd)
 {
 	struct bpf_prog_info info = {};	/* id is at the same offset in link info */
 	uint32_t len = sizeof(info);
 
-	if (fd >= 0 && r->nids < MAX_IDS && !bpf_obj_get_info_by_fd(fd, &info, &len))
-		r->ids[r->nids++] = info.id;
+	if (fd >= 0 && *n < max && !bpf_obj_get_info_by_fd(fd, &info, &len))
+		ids[(*n)++] = info.id;
 }
+
+#define add_link_id(r, fd) add_id((r)->link_ids, &(r)->nlink_ids, 4, fd)
+#define add_prog_id(r, fd) add_id((r)->prog_ids, &(r)->nprog_ids, MAX_IDS, fd)
 
 /* rtnetlink, just enough for one veth pair. */
 struct nl_req {
@@ -699,7 +704,7 @@ static void child_attach(struct sgbpf_bpf *skel, struct child_result *r)
 		err = -errno;
 		step_set(&r->xdp, err, "bpf_program__attach_xdp: %s", strerror(-err));
 	} else {
-		add_id(r, bpf_link__fd(xdp));
+		add_link_id(r, bpf_link__fd(xdp));
 		err = bpf_xdp_query(ifindex, 0, &xq);
 		r->xdp_mode = err ? 0 : xq.attach_mode;
 		step_set(&r->xdp, 0, "%s", r->xdp_mode == XDP_ATTACHED_DRV ? "native (driver) mode" :
@@ -710,7 +715,7 @@ static void child_attach(struct sgbpf_bpf *skel, struct child_result *r)
 	 * filter on clsact. Both are tried so both are reported. */
 	tcx_fd = bpf_link_create(prog_fd, ifindex, PROBE_TCX_EGRESS, NULL);
 	if (tcx_fd >= 0) {
-		add_id(r, tcx_fd);
+		add_link_id(r, tcx_fd);
 		step_set(&r->tcx, 0, "bpf_link_create(BPF_TCX_EGRESS)");
 		close(tcx_fd);
 	} else {
@@ -785,7 +790,7 @@ static int child_main(int wfd)
 	}
 	bpf_object__for_each_program(prog, skel->obj) {
 		r.nprogs++;
-		add_id(&r, bpf_program__fd(prog));
+		add_prog_id(&r, bpf_program__fd(prog));
 	}
 	step_set(&r.load, 0, "%d programs verified and loaded in %ld ms", r.nprogs, r.load_ms);
 	child_attach(skel, &r);
@@ -906,7 +911,10 @@ static void report_child(void)
 		c = add("attach", "throw-away network namespace", false,
 			s->err == -EPERM ? ST_NA : ST_MISSING, "%s%s", s->msg,
 			s->err == -EPERM ? " (needs CAP_SYS_ADMIN; the library does not)" : "");
-		if (s->err != -EPERM)
+		if (s->err == -EPERM)
+			set_fix(c, "to test attaching too, run this probe as root (or add "
+				"cap_sys_admin to its file capabilities)");
+		else
 			set_fix(c, "kernel lacks CONFIG_NET_NS: the attach checks cannot run here");
 		untested = "not tested: no throw-away network namespace";
 		goto attach_rest;
@@ -1313,9 +1321,12 @@ int main(int argc, char **argv)
 			fputs("null", stdout);
 		/* Ids of the programs and links the probe made (all gone now): the
 		 * tests check that none survived. */
-		printf(",\"bpf_ids\":[");
-		for (int i = 0; i < child.nids; i++)
-			printf("%s%u", i ? "," : "", child.ids[i]);
+		printf(",\"prog_ids\":[");
+		for (int i = 0; i < child.nprog_ids; i++)
+			printf("%s%u", i ? "," : "", child.prog_ids[i]);
+		printf("],\"link_ids\":[");
+		for (int i = 0; i < child.nlink_ids; i++)
+			printf("%s%u", i ? "," : "", child.link_ids[i]);
 		printf("],\"exit_status\":%d}\n", ebpf_ok ? 0 : 1);
 		return ebpf_ok ? 0 : 1;
 	}
