@@ -70,9 +70,9 @@
 #define CHILD_TIMEOUT_MS 120000
 #define MAX_CHECKS 40
 #define MAX_IDS 24
-#define FIX_CAPS "run as root, or grant the capabilities to the program: " \
+#define FIX_CAPS "run as root, or grant the program the capabilities: " \
 	"setcap cap_bpf,cap_net_admin,cap_perfmon+ep ./your-program " \
-	"(kernels before 5.8 have no CAP_BPF and need CAP_SYS_ADMIN instead)"
+	"(kernels < 5.8 have no CAP_BPF: cap_sys_admin,cap_net_admin)"
 
 enum status { ST_OK, ST_MISSING, ST_NA };
 static const char *const st_name[] = { "ok", "missing", "n/a" };
@@ -215,11 +215,11 @@ static void check_privileges(void)
 			unpriv == 1 ? "bpf() refused without CAP_BPF, until reboot" :
 				      "bpf() refused without CAP_BPF");
 		if (unpriv)
-			set_fix(c, "not the fix: sgbpf loads XDP and TC programs, which need "
-				"CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON whatever this says (%s)",
+			set_fix(c, "leave it: sgbpf's XDP and TC programs need CAP_BPF, "
+				"CAP_NET_ADMIN and CAP_PERFMON whatever it says (%s)",
 				unpriv == 2 ? "sysctl -w kernel.unprivileged_bpf_disabled=0 would "
 					      "only allow socket filters" :
-					      "1 cannot be changed before a reboot");
+					      "and 1 cannot be changed before a reboot");
 	}
 }
 
@@ -239,7 +239,8 @@ static void check_bpf_syscall(void)
 		return;
 	}
 	fd = -errno;
-	c = add("kernel", "bpf() syscall (array map)", true, ST_MISSING, "%s", strerror(-fd));
+	c = add("kernel", "bpf() syscall (array map)", true, ST_MISSING, "%s%s", strerror(-fd),
+		fd == -EPERM && !has_cap(CAP_BPF) ? " (CAP_BPF not held)" : "");
 	if (fd == -ENOSYS)
 		set_fix(c, "kernel lacks CONFIG_BPF_SYSCALL: use a kernel built with it");
 	else if (fd == -EPERM || fd == -EACCES)
@@ -1332,6 +1333,8 @@ int main(int argc, char **argv)
 	}
 
 	if (!opt_quiet) {
+		const char *last_fix = "";
+
 		printf("sgbpf-probe %s: kernel %s %s, euid %u\n", PACKAGE_VERSION, u.release,
 		       u.machine, (unsigned int)geteuid());
 		for (int i = 0; i < nchecks; i++) {
@@ -1340,8 +1343,12 @@ int main(int argc, char **argv)
 			if (!group || strcmp(group, c->group))
 				printf("\n%s\n", group = c->group);
 			printf("  %-40s %-7s %s\n", c->name, st_name[c->st], c->detail);
+			/* The same advice again would only be noise. */
 			if (c->fix[0])
-				printf("  %-40s   fix: %s\n", "", c->fix);
+				printf("  %-40s   fix: %s\n", "",
+				       strcmp(c->fix, last_fix) ? c->fix : "the same as above");
+			if (c->fix[0])
+				last_fix = c->fix;
 		}
 		putchar('\n');
 	}
