@@ -873,6 +873,7 @@ static int run_child(struct child_result *r, char *why, size_t whylen)
 
 static struct child_result child;
 static bool attach_tested;
+static bool internal_error;	/* the child gave no answer: exit status 2 */
 
 static void report_child(void)
 {
@@ -883,8 +884,9 @@ static void report_child(void)
 	const char *untested = NULL;
 
 	if (err) {
-		c = add("sgbpf programs", "load sgbpf programs (verifier)", true, ST_MISSING, "%s",
-			why);
+		internal_error = true;
+		c = add("sgbpf programs", "load sgbpf programs (verifier)", true, ST_MISSING,
+			"internal error: %s", why);
 		set_fix(c, "run sgbpf-probe -v to see libbpf's messages");
 		untested = "not tested: the load did not finish";
 		goto attach_na;
@@ -1011,6 +1013,11 @@ static int uring_multishot(struct io_uring *ring, struct io_uring_buf_ring *br, 
 				      io_uring_buf_ring_mask(URING_NBUFS), i);
 	io_uring_buf_ring_advance(br, URING_NBUFS);
 	sqe = io_uring_get_sqe(ring);
+	if (!sqe) {
+		err = -EBUSY;
+		snprintf(why, whylen, "no free submission entry");
+		goto out;
+	}
 	io_uring_prep_recvmsg_multishot(sqe, sock, &mh, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = URING_BGID;
@@ -1202,7 +1209,7 @@ int main(int argc, char **argv)
 	char reason[400] = "", auto_note[160] = "";
 	bool ebpf_ok = true;
 	struct utsname u = {};
-	int opt;
+	int opt, status;
 
 	while ((opt = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -1270,6 +1277,7 @@ int main(int argc, char **argv)
 	}
 	if (!ebpf_ok && !reason[0])
 		snprintf(reason, sizeof(reason), "see the checks above");
+	status = internal_error ? 2 : ebpf_ok ? 0 : 1;
 	fallback = uring_ok ? "io_uring" : "epoll";
 	autopick = ebpf_ok ? "ebpf" : fallback;
 	if (env && *env) {
@@ -1328,8 +1336,8 @@ int main(int argc, char **argv)
 		printf("],\"link_ids\":[");
 		for (int i = 0; i < child.nlink_ids; i++)
 			printf("%s%u", i ? "," : "", child.link_ids[i]);
-		printf("],\"exit_status\":%d}\n", ebpf_ok ? 0 : 1);
-		return ebpf_ok ? 0 : 1;
+		printf("],\"exit_status\":%d}\n", status);
+		return status;
 	}
 
 	if (!opt_quiet) {
@@ -1361,5 +1369,5 @@ int main(int argc, char **argv)
 	if (!opt_quiet)
 		printf("AUTO transport: %s%s%s%s\n", autopick, auto_note[0] ? " (" : "", auto_note,
 		       auto_note[0] ? ")" : "");
-	return ebpf_ok ? 0 : 1;
+	return status;
 }
