@@ -157,7 +157,9 @@ struct sg_comm_opts {
  * attach the kernel programs (XDP on @ref sg_comm_opts::ifname for the gather,
  * TC egress for the fan-out) and bind the coordinator's socket.
  *
- * The ebpf transport needs CAP_BPF and CAP_NET_ADMIN. Communicators of one
+ * The ebpf transport needs CAP_BPF, CAP_PERFMON (the verifier refuses the
+ * fan-out program's pointer arithmetic without it) and CAP_NET_ADMIN, or
+ * root; sgbpf-probe checks. Communicators of one
  * process on one interface share the attached programs (up to 4 per
  * interface, distinct ports); the programs are detached when the last one is
  * destroyed or the process exits. The user-space transports need no
