@@ -144,15 +144,23 @@ static int create_transport(struct sg_comm *comm, enum sg_transport_kind kind)
 	}
 	if (kind != SG_TRANSPORT_AUTO)
 		return try_transport(comm, kind);
+	/* Aggregation programs and passed-on responses exist only in XDP:
+	 * no user-space transport can stand in. */
+	if (comm->agg_object || comm->pass_responses)
+		return try_transport(comm, SG_TRANSPORT_EBPF);
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		char why[256];
 
+		/* Only the last attempt speaks at its own level; the others
+		 * are summed up in one warning. */
+		sg_log_demote(i + 1 < sizeof(order) / sizeof(order[0]));
 		err = try_transport(comm, order[i]);
+		sg_log_demote(false);
 		if (!err)
 			return 0;
 		comm->ops = NULL;
 		comm->tp = NULL;
-		if (err == -ENOMEM || err == -EHOSTUNREACH || err == -EOPNOTSUPP ||
+		if (err == -ENOMEM || err == -EHOSTUNREACH ||
 		    i + 1 == sizeof(order) / sizeof(order[0]))
 			return err;
 		snprintf(why, sizeof(why), "%s", sg_errmsg());

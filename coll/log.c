@@ -24,6 +24,7 @@
 
 static __thread char errmsg_buf[SG_ERRMSG_LEN];
 static __thread char strerror_buf[48];
+static __thread bool demoted;	/* sg_log_demote() */
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 /* Recursive, and held while the callback runs: a callback may itself log or
@@ -123,6 +124,8 @@ static void sg_vlog(enum sg_log_level level, const char *fmt, va_list ap)
 	size_t len;
 	int n;
 
+	if (demoted)
+		level = SG_LOG_DEBUG;
 	if (!sg_log_enabled(level))
 		return;
 
@@ -152,6 +155,11 @@ static void sg_vlog(enum sg_log_level level, const char *fmt, va_list ap)
 		pthread_mutex_unlock(&log_lock);
 	}
 	free(heap);
+}
+
+void sg_log_demote(bool on)
+{
+	demoted = on;
 }
 
 void sg_log(enum sg_log_level level, const char *fmt, ...)

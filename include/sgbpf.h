@@ -157,7 +157,9 @@ struct sg_comm_opts {
  * attach the kernel programs (XDP on @ref sg_comm_opts::ifname for the gather,
  * TC egress for the fan-out) and bind the coordinator's socket.
  *
- * The ebpf transport needs CAP_BPF and CAP_NET_ADMIN. Communicators of one
+ * The ebpf transport needs CAP_BPF, CAP_PERFMON (the verifier refuses the
+ * fan-out program's pointer arithmetic without it) and CAP_NET_ADMIN, or
+ * root; sgbpf-probe checks. Communicators of one
  * process on one interface share the attached programs (up to 4 per
  * interface, distinct ports); the programs are detached when the last one is
  * destroyed or the process exits. The user-space transports need no
@@ -204,7 +206,11 @@ SGBPF_API int sg_comm_get_stats(const sg_comm *comm, struct sg_comm_stats *stats
 
 /** An fd that becomes readable when a collective of @p comm may have
  * completed, for the application's own poll/epoll loop (then call sg_test()).
- * Communicators on one interface share it. */
+ * On the ebpf transport, communicators on one interface share it (a ring
+ * buffer's fd); on io_uring it is the ring's fd, and the ring delivers its
+ * completions as task work, which interrupts a sleeping poll/epoll_wait of the
+ * same thread like a signal: expect EINTR there and call sg_test(); on epoll
+ * it is the transport's epoll fd and on naive its socket. */
 SGBPF_API int sg_comm_fd(const sg_comm *comm);
 
 /** One worker's response, passed on with sg_comm_opts::pass_responses. */

@@ -165,7 +165,9 @@ static int dp_create(int ifindex, const char *ifname, struct sg_datapath **out)
 	err = sgbpf_bpf__load(dp->skel);
 	if (err) {
 		err = sg_fail(err, "cannot load the BPF programs: %s%s", strerror((int)-err),
-			      err == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" :
+			      err == -EPERM || err == -EACCES ?
+			      " (needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or root; "
+			      "sgbpf-probe tells what is missing)" :
 			      " (the verifier log went to the log callback)");
 		goto fail;
 	}
