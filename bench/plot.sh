@@ -20,12 +20,25 @@ mkdir -p "$dat"
 impls="ebpf io_uring epoll naive"
 colls="scatter_reduce allgather bcast"
 
-# extract FILE COLL MODE XCOL YCOL FIXCOL FIXVAL: "x y" lines of one transport
+# Open MPI's rows (mpi.csv, same columns) join the plots of the matching
+# collective: MPI_Reduce with scatter_reduce, MPI_Allreduce with allgather.
+mpi=$out/mpi.csv
+[ -s "$mpi" ] && impls="$impls mpi_tcp mpi_sm"
+
+# extract IMPL COLL MODE XCOL YCOL FIXCOL FIXVAL: "x y" lines of one transport
 extract() {
-	awk -F, -v impl="$1" -v coll="$2" -v mode="$3" -v xc="$4" -v yc="$5" \
+	file=$csv mcoll=$2
+	case $1 in
+	mpi_*)
+		file=$mpi
+		case $2 in scatter_reduce) mcoll=reduce ;; allgather) mcoll=allreduce ;; esac
+		;;
+	esac
+	[ -s "$file" ] || return 0
+	awk -F, -v impl="$1" -v coll="$mcoll" -v mode="$3" -v xc="$4" -v yc="$5" \
 		-v fc="$6" -v fv="$7" \
 		'$1 == impl && $2 == coll && $3 == mode && $fc == fv && $yc != "" { print $xc, $yc }' \
-		"$csv" | sort -n
+		"$file" | sort -n
 }
 
 for coll in $colls; do
@@ -42,6 +55,10 @@ for coll in $colls; do
 		done
 	done
 done
+
+mpi_name() {
+	case $1 in scatter_reduce) echo MPI_Reduce ;; allgather) echo MPI_Allreduce ;; *) echo MPI_Bcast ;; esac
+}
 
 # plot PNG TITLE XLABEL YLABEL LOGY SUFFIX MODES
 plot() {
@@ -64,7 +81,9 @@ plot() {
 				f=$dat/$coll.$impl.$mode.$suffix
 				[ -s "$f" ] || continue
 				dt=1; [ "$mode" = throughput ] && [ "$modes" != throughput ] && dt=2
-				label=$impl; [ "$modes" = "latency throughput" ] && label="$impl ($mode)"
+				label=$impl
+				case $impl in mpi_*) label="$impl ($(mpi_name "$coll"))" ;; esac
+				[ "$modes" = "latency throughput" ] && label="$label ($mode)"
 				echo "$sep '$f' using 1:2 with linespoints lc $i dt $dt pt $((i + 4)) title '$label' \\"
 				sep=","
 			done
