@@ -19,7 +19,7 @@ srcdir=$(cd "$here/.." && pwd)
 SGBENCH=${SGBENCH:-$srcdir/bench/sgbench}
 out=${1:-$srcdir/bench/results/$(date -u +%Y%m%d-%H%M%S)}
 iters=${SGB_ITERS:-2000}
-cap=${SGB_CAP:-0.4}
+cap=${SGB_CAP:-0.5}
 window=${SGB_WINDOW:-16}
 
 if [ ! -x "$SGBENCH" ]; then
@@ -86,6 +86,36 @@ if [ -x "$srcdir/bench/mpi/run_mpi.sh" ] && [ -x "$srcdir/bench/mpi/mpi_bench" ]
 		echo "run.sh: the MPI comparison failed (see $log)" >&2
 else
 	step "Open MPI not built (no bench/mpi/run_mpi.sh or mpi_bench): comparison skipped"
+fi
+
+# 5. Where the time goes: a whole-machine perf profile of the eBPF transport
+# and of io_uring on the same point (scatter-reduce, fan-out 64, 64 B,
+# throughput mode), unless SGB_PROFILE=0 or perf is missing.
+if [ "${SGB_PROFILE:-1}" = 1 ] && command -v perf >/dev/null 2>&1; then
+	for impl in ebpf io_uring; do
+		step "perf profile of $impl, scatter_reduce, fan-out 64"
+		pdir=$out/profile
+		mkdir -p "$pdir"
+		if perf record -a -g -q -o "$pdir/$impl.perf.data" -- "$SGBENCH" --impls "$impl" \
+			--colls scatter_reduce --modes throughput --fanouts 64 --sizes 64 \
+			--iters 100000 --time-cap 3 --window "$window" --out "$pdir" \
+			--csv profiled.csv >> "$log" 2>&1; then
+			{
+				echo "# perf record -a -g: whole machine while sgbench ran $impl"
+				echo "# scatter_reduce, fan-out 64, 64 B, throughput mode, 3 s"
+				echo "# (lab and communicator set-up included; the workers' process is also 'sgbench')"
+				echo "# ---- by process"
+				perf report -i "$pdir/$impl.perf.data" --no-children --sort comm \
+					--stdio -g none 2>/dev/null | grep '%' | head -10
+				echo "# ---- hottest symbols"
+				perf report -i "$pdir/$impl.perf.data" --no-children --sort comm,dso,sym \
+					--stdio -g none 2>/dev/null | grep '%' | head -40
+			} > "$out/profile_$impl.txt"
+			rm -f "$pdir/$impl.perf.data.old"
+		else
+			echo "run.sh: perf record failed (see $log)" >&2
+		fi
+	done
 fi
 
 step "tables, plots, summary"

@@ -22,6 +22,8 @@ $1 == "impl" { next }
 	k = s SUBSEP $1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5
 	v[k] = 1; p50[k] = $8; tput[k] = $11; sys[k] = $12; cpu[k] = $13; mcpu[k] = $14
 	errs[s] += $15; rows[s]++
+	if ($15 > 0)
+		bad[++nbad] = sprintf("%s %s %s %s fan-out %s, %s B: %s errors of %s", s, $1, $2, $3, $4, $5, $15, $7)
 	if ($1 == "ebpf" && $5 == 64 && $12 != "") {
 		sk = s SUBSEP $2 SUBSEP $3
 		if (!(sk in smin) || $12 + 0 < smin[sk]) smin[sk] = $12 + 0
@@ -134,6 +136,8 @@ END {
 	if (rows["reflector"]) printf "; %d reflector points with %d errors", rows["reflector"], errs["reflector"]
 	if (rows["mpi"]) printf "; %d MPI points with %d errors", rows["mpi"], errs["mpi"]
 	printf "\n"
+	for (i = 1; i <= nbad; i++)
+		printf "  errors at: %s\n", bad[i]
 	targets("host", "scatter_reduce", "Targets (host workers)")
 	if (rows["mpi"]) mpi_targets()
 	else printf "\n## eBPF vs Open MPI: NO DATA (no mpi.csv)\n"
