@@ -107,9 +107,12 @@ if [ "${SGB_PROFILE:-1}" = 1 ] && command -v perf >/dev/null 2>&1; then
 				echo "# ---- by process"
 				perf report -i "$pdir/$impl.perf.data" --no-children --sort comm \
 					--stdio -g none 2>/dev/null | grep '%' | head -10
-				echo "# ---- hottest symbols"
-				perf report -i "$pdir/$impl.perf.data" --no-children --sort comm,dso,sym \
-					--stdio -g none 2>/dev/null | grep '%' | head -40
+				echo "# ---- sgbench (coordinator and workers) by kernel / user space"
+				perf report -i "$pdir/$impl.perf.data" --no-children --comms sgbench \
+					--sort dso --stdio -g none 2>/dev/null | grep '%' | head -8
+				echo "# ---- hottest symbols of sgbench"
+				perf report -i "$pdir/$impl.perf.data" --no-children --comms sgbench \
+					--sort sym --stdio -g none 2>/dev/null | grep '%' | head -40
 			} > "$out/profile_$impl.txt"
 			rm -f "$pdir/$impl.perf.data.old"
 		else
