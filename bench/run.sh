@@ -108,11 +108,11 @@ if [ "${SGB_PROFILE:-1}" = 1 ] && command -v perf >/dev/null 2>&1; then
 				perf report -i "$pdir/$impl.perf.data" --no-children --sort comm \
 					--stdio -g none 2>/dev/null | grep '%' | head -10
 				echo "# ---- sgbench (coordinator and workers) by kernel / user space"
-				perf report -i "$pdir/$impl.perf.data" --no-children --comms sgbench \
-					--sort dso --stdio -g none 2>/dev/null | grep '%' | head -8
+				perf report -i "$pdir/$impl.perf.data" --no-children --sort comm,dso \
+					--stdio -g none 2>/dev/null | grep '%' | grep sgbench | head -12
 				echo "# ---- hottest symbols of sgbench"
-				perf report -i "$pdir/$impl.perf.data" --no-children --comms sgbench \
-					--sort sym --stdio -g none 2>/dev/null | grep '%' | head -40
+				perf report -i "$pdir/$impl.perf.data" --no-children --sort comm,sym \
+					--stdio -g none 2>/dev/null | grep '%' | grep sgbench | head -40
 			} > "$out/profile_$impl.txt"
 			rm -f "$pdir/$impl.perf.data.old"
 		else
