@@ -37,7 +37,7 @@ extract() {
 	[ -s "$file" ] || return 0
 	awk -F, -v impl="$1" -v coll="$mcoll" -v mode="$3" -v xc="$4" -v yc="$5" \
 		-v fc="$6" -v fv="$7" \
-		'$1 == impl && $2 == coll && $3 == mode && $fc == fv && $yc != "" { print $xc, $yc }' \
+		'$1 == impl && $2 == coll && $3 == mode && $fc == fv && $yc != "" && !(mode == "throughput" && $6 == 0) { print $xc, $yc }' \
 		"$file" | sort -n
 }
 

@@ -20,10 +20,16 @@ $1 == "impl" { next }
 {
 	s = src(FILENAME)
 	k = s SUBSEP $1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5
-	v[k] = 1; p50[k] = $8; tput[k] = $11; sys[k] = $12; cpu[k] = $13; mcpu[k] = $14
+	# Several rows of one point (Open MPI's blocking back-to-back run has
+	# window 0 beside the windowed one): keep each window's throughput.
+	tputw[k, $6] = $11; havew[k, $6] = 1
 	errs[s] += $15; rows[s]++
 	if ($15 > 0)
-		bad[++nbad] = sprintf("%s %s %s %s fan-out %s, %s B: %s errors of %s", s, $1, $2, $3, $4, $5, $15, $7)
+		bad[++nbad] = sprintf("%s %s %s %s fan-out %s, %s B, window %s: %s errors of %s", s, $1, $2, $3, $4, $5, $6, $15, $7)
+	if (s == "mpi" && $3 == "throughput" && (k in v) && $6 != win[k])
+		next	# the first row of a point is the one compared by default
+	v[k] = 1; p50[k] = $8; tput[k] = $11; sys[k] = $12; cpu[k] = $13; mcpu[k] = $14
+	win[k] = $6
 	if ($1 == "ebpf" && $5 == 64 && $12 != "") {
 		sk = s SUBSEP $2 SUBSEP $3
 		if (!(sk in smin) || $12 + 0 < smin[sk]) smin[sk] = $12 + 0
@@ -91,12 +97,15 @@ function mpi_targets(    fi, f, ke, km, r) {
 		f = mfans[fi]
 		ke = "host" SUBSEP "ebpf" SUBSEP "scatter_reduce" SUBSEP "throughput" SUBSEP f SUBSEP 64
 		km = "mpi" SUBSEP "mpi_tcp" SUBSEP "reduce" SUBSEP "throughput" SUBSEP f SUBSEP 64
-		if (!have(ke) || !have(km) || tput[km] <= 0)
-			printf "%2d workers  throughput ebpf / mpi_tcp >= 1.5x: NO DATA\n", f
+		# The same window as the eBPF run.
+		if (!have(ke) || !((km, win[ke]) in havew) || tputw[km, win[ke]] <= 0)
+			printf "%2d workers  throughput ebpf / mpi_tcp (same window) >= 1.5x: NO DATA\n", f
 		else {
-			r = tput[ke] / tput[km]
-			printf "%2d workers  throughput ebpf / mpi_tcp = %.0f / %.0f coll/s = %sx (target >= 1.5x): %s\n", f, tput[ke], tput[km], fmt(r), verdict(r >= 1.5)
+			r = tput[ke] / tputw[km, win[ke]]
+			printf "%2d workers  throughput ebpf / mpi_tcp, window %d = %.0f / %.0f coll/s = %sx (target >= 1.5x): %s\n", f, win[ke], tput[ke], tputw[km, win[ke]], fmt(r), verdict(r >= 1.5)
 		}
+		if (have(ke) && ((km, 0) in havew) && tputw[km, 0] > 0)
+			printf "%2d workers  (for reference, not a target) mpi_tcp blocking MPI_Reduce back to back (window 0): %.0f coll/s; ebpf / that = %sx\n", f, tputw[km, 0], fmt(tput[ke] / tputw[km, 0])
 		ke = "host" SUBSEP "ebpf" SUBSEP "scatter_reduce" SUBSEP "latency" SUBSEP f SUBSEP 64
 		km = "mpi" SUBSEP "mpi_tcp" SUBSEP "reduce" SUBSEP "latency" SUBSEP f SUBSEP 64
 		if (!have(ke) || !have(km) || p50[ke] <= 0)
