@@ -64,7 +64,7 @@ mpi_name() {
 plot() {
 	png=$1 title=$2 xlabel=$3 ylabel=$4 logy=$5 suffix=$6 modes=$7 coll=$8
 	{
-		echo "set terminal pngcairo size 900,600 noenhanced"
+		echo "set terminal pngcairo size 1150,650 noenhanced font 'sans,10'"
 		echo "set output '$out/$png'"
 		echo "set title '$title'"
 		echo "set xlabel '$xlabel'"
