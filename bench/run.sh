@@ -80,8 +80,11 @@ step "reflector workers at fan-out $reflector_fanouts"
 # 4. Open MPI over the same kind of lab, when it was built (mpicc found).
 mpi_args=
 [ "${SGB_QUICK:-0}" = 1 ] && mpi_args="--workers 8 --size-workers none --modes latency"
-if [ -x "$srcdir/bench/mpi/run_mpi.sh" ] && [ -x "$srcdir/bench/mpi/mpi_bench" ]; then
+builddir=$(cd "$(dirname "$SGBENCH")/.." && pwd)
+if [ -x "$srcdir/bench/mpi/run_mpi.sh" ] && [ -x "$builddir/bench/mpi/mpi_bench" ]; then
 	step "Open MPI (bench/mpi/run_mpi.sh)"
+	MPI_BENCH=${MPI_BENCH:-$builddir/bench/mpi/mpi_bench} \
+	MPILAB=${MPILAB:-$builddir/bench/mpi/mpilab} \
 	"$srcdir/bench/mpi/run_mpi.sh" "$out" $mpi_args >> "$log" 2>&1 ||
 		echo "run.sh: the MPI comparison failed (see $log)" >&2
 else
