@@ -177,11 +177,18 @@ static int host_main(void *arg)
 	struct bench_workers *w = arg;
 	int n = w->nns * w->per_ns, self = -1, ep = -1, err = 0;
 	struct sigaction sa = { .sa_handler = on_term };
+	sigset_t term, waitmask;
 	struct rlimit rl;
 	sg_worker **wk;
 
+	/* SIGTERM is blocked except inside epoll_pwait, so that one arriving
+	 * between the check of host_stop and the wait is not lost. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL); /* no SA_RESTART: epoll_wait returns */
+	sigaction(SIGTERM, &sa, NULL);
 	wk = calloc((size_t)n, sizeof(*wk));
 	if (!wk) {
 		err = -ENOMEM;
@@ -241,11 +248,11 @@ out:
 	__atomic_store_n(&w->sh->ready, err ? err : 1, __ATOMIC_RELEASE);
 	while (!err && !host_stop) {
 		struct epoll_event evs[HOST_EVENTS];
-		int nev = epoll_wait(ep, evs, HOST_EVENTS, -1);
+		int nev = epoll_pwait(ep, evs, HOST_EVENTS, -1, &waitmask);
 
 		if (nev < 0 && errno != EINTR) {
 			err = -errno;
-			fprintf(stderr, "bench workers: epoll_wait: %s\n", strerror(errno));
+			fprintf(stderr, "bench workers: epoll_pwait: %s\n", strerror(errno));
 		}
 		for (int i = 0; i < nev; i++)
 			serve(wk[evs[i].data.u32], w->sh);
@@ -317,6 +324,9 @@ static void host_stop_proc(struct bench_workers *w)
 				(int)w->pid);
 			kill(w->pid, SIGKILL);
 			netlab_wait(w->lab, w->pid, STOP_GRACE_MS);
+		} else if (st) {
+			fprintf(stderr, "bench workers: host process %d ended with status %d\n",
+				(int)w->pid, st);
 		}
 		w->pid = 0;
 	}

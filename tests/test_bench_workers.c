@@ -309,6 +309,7 @@ static void run_all(enum bench_worker_mode mode, enum sg_transport_kind transpor
 	one_reduce(&r, SG_FLOAT32, 128, 0); /* 512 bytes: the reflector's largest */
 	if (mode == BENCH_WORKERS_HOST)
 		one_reduce(&r, SG_FLOAT32, 600, 0);
+	one_reduce(&r, SG_UINT32, SG_MAX_MESSAGE_BYTES / 4, 0); /* the largest: 1024 chunks */
 	for (int i = 0; i < 20; i++) /* back to back: no state between rounds */
 		one_reduce(&r, SG_UINT32, 16, 0);
 
