@@ -70,6 +70,7 @@
 #define MAX_SIZES 32
 #define MAX_BYTES (1u << 20)
 #define MAX_WINDOW 64
+#define MAX_PLANS 8
 #define WINDOW_MEM (32u << 20)	/* per rank, send + receive buffers */
 
 enum coll { C_REDUCE, C_ALLREDUCE, C_BCAST, C_N };
@@ -81,10 +82,13 @@ static struct cfg {
 	const char *impl;
 	const char *out;
 	const char *ifname;
-	int colls[C_N], ncolls;
+	struct plan {
+		int colls[C_N], ncolls;
+		unsigned sizes[MAX_SIZES];
+		int nsizes;
+	} plan[MAX_PLANS];	/* [0]: --colls x --sizes; more from --run */
+	int nplans;
 	int modes[M_N], nmodes;
-	unsigned sizes[MAX_SIZES];
-	int nsizes;
 	int window;
 	int warmup;
 	long budget_ms;
@@ -671,6 +675,8 @@ static void usage(FILE *f)
 		"  --out FILE         CSV to append to (header written when empty)\n"
 		"  --colls LIST       reduce,allreduce,bcast (default all)\n"
 		"  --sizes LIST       contribution bytes, multiples of 4 up to 1 MiB (default 64)\n"
+		"  --run COLLS:SIZES  instead of --colls/--sizes, repeatable: e.g.\n"
+		"                     --run reduce:4,64,1024 --run allreduce,bcast:64\n"
 		"  --modes LIST       latency,throughput (default both)\n"
 		"  --window W         collectives in flight in throughput mode (default 16)\n"
 		"  --budget-ms MS     target duration of one measurement (default 300)\n"
@@ -698,15 +704,41 @@ static int parse_list(char *s, const char *const *names, int nnames, int *out, i
 	return n;
 }
 
+static void parse_sizes(char *arg, struct plan *pl)
+{
+	char *save = NULL;
+
+	pl->nsizes = 0;
+	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		unsigned long v = strtoul(tok, &end, 10);
+
+		if (*end || v < 4 || v > MAX_BYTES || v % 4 || pl->nsizes == MAX_SIZES)
+			die("sizes: up to %d sizes, multiples of 4 from 4 to %u "
+			    "(int32 elements): '%s'", MAX_SIZES, MAX_BYTES, tok);
+		pl->sizes[pl->nsizes++] = (unsigned)v;
+	}
+	if (!pl->nsizes)
+		die("sizes: empty list");
+}
+
+static void parse_colls(char *arg, struct plan *pl)
+{
+	pl->ncolls = parse_list(arg, coll_name, C_N, pl->colls, C_N);
+	if (pl->ncolls <= 0)
+		die("collectives: a comma-separated list of reduce, allreduce, bcast");
+}
+
 static void parse_args(int argc, char **argv)
 {
-	enum { O_IMPL = 256, O_OUT, O_COLLS, O_SIZES, O_MODES, O_WINDOW, O_BUDGET, O_MIN,
+	enum { O_IMPL = 256, O_OUT, O_COLLS, O_SIZES, O_RUN, O_MODES, O_WINDOW, O_BUDGET, O_MIN,
 	       O_MAX, O_WARM, O_IF };
 	static const struct option opts[] = {
 		{ "impl", required_argument, 0, O_IMPL },
 		{ "out", required_argument, 0, O_OUT },
 		{ "colls", required_argument, 0, O_COLLS },
 		{ "sizes", required_argument, 0, O_SIZES },
+		{ "run", required_argument, 0, O_RUN },
 		{ "modes", required_argument, 0, O_MODES },
 		{ "window", required_argument, 0, O_WINDOW },
 		{ "budget-ms", required_argument, 0, O_BUDGET },
@@ -719,44 +751,41 @@ static void parse_args(int argc, char **argv)
 	};
 	int o;
 
-	cfg.ncolls = 3;
-	cfg.colls[0] = C_REDUCE;
-	cfg.colls[1] = C_ALLREDUCE;
-	cfg.colls[2] = C_BCAST;
+	int runs = 0;
+
+	cfg.plan[0].ncolls = 3;
+	cfg.plan[0].colls[0] = C_REDUCE;
+	cfg.plan[0].colls[1] = C_ALLREDUCE;
+	cfg.plan[0].colls[2] = C_BCAST;
+	cfg.plan[0].nsizes = 1;
+	cfg.plan[0].sizes[0] = 64;
+	cfg.nplans = 1;
 	cfg.nmodes = 2;
 	cfg.modes[0] = M_LAT;
 	cfg.modes[1] = M_TP;
-	cfg.nsizes = 1;
-	cfg.sizes[0] = 64;
 	opterr = rank == 0;
 	while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (o) {
 		case O_IMPL: cfg.impl = optarg; break;
 		case O_OUT: cfg.out = optarg; break;
-		case O_COLLS:
-			cfg.ncolls = parse_list(optarg, coll_name, C_N, cfg.colls, C_N);
-			if (cfg.ncolls <= 0)
-				die("--colls: a comma-separated list of reduce, allreduce, bcast");
+		case O_COLLS: parse_colls(optarg, &cfg.plan[0]); break;
+		case O_RUN: {
+			char *colon = strchr(optarg, ':');
+
+			if (!colon || runs == MAX_PLANS)
+				die("--run COLLS:SIZES, at most %d times", MAX_PLANS);
+			*colon = 0;
+			parse_colls(optarg, &cfg.plan[runs]);
+			parse_sizes(colon + 1, &cfg.plan[runs]);
+			cfg.nplans = ++runs;
 			break;
+		}
 		case O_MODES:
 			cfg.nmodes = parse_list(optarg, mode_name, M_N, cfg.modes, M_N);
 			if (cfg.nmodes <= 0)
 				die("--modes: a comma-separated list of latency, throughput");
 			break;
-		case O_SIZES:
-			cfg.nsizes = 0;
-			for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
-				char *end;
-				unsigned long v = strtoul(tok, &end, 10);
-
-				if (*end || v < 4 || v > MAX_BYTES || v % 4 || cfg.nsizes == MAX_SIZES)
-					die("--sizes: up to %d sizes, multiples of 4 from 4 to %u "
-					    "(int32 elements): '%s'", MAX_SIZES, MAX_BYTES, tok);
-				cfg.sizes[cfg.nsizes++] = (unsigned)v;
-			}
-			if (!cfg.nsizes)
-				die("--sizes: empty list");
-			break;
+		case O_SIZES: parse_sizes(optarg, &cfg.plan[0]); break;
 		case O_WINDOW:
 			cfg.window = atoi(optarg);
 			if (cfg.window < 1 || cfg.window > MAX_WINDOW)
@@ -825,12 +854,14 @@ int main(int argc, char **argv)
 	}
 	MPI_Barrier(comm);
 
-	for (int ci = 0; ci < cfg.ncolls; ci++) {
-		for (int si = 0; si < cfg.nsizes; si++) {
+	for (int pi = 0; pi < cfg.nplans; pi++)
+	for (int ci = 0; ci < cfg.plan[pi].ncolls; ci++) {
+		for (int si = 0; si < cfg.plan[pi].nsizes; si++) {
 			for (int mi = 0; mi < cfg.nmodes; mi++) {
-				enum coll c = (enum coll)cfg.colls[ci];
+				enum coll c = (enum coll)cfg.plan[pi].colls[ci];
 				enum mode m = (enum mode)cfg.modes[mi];
-				long n = cfg.sizes[si] / 4;
+				unsigned bytes = cfg.plan[pi].sizes[si];
+				long n = bytes / 4;
 				struct row r = { 0 };
 				char p50[32], p99[32], mean[32], ps[32], sys[32], cpu[32], mc[32];
 				char line[512];
@@ -850,7 +881,7 @@ int main(int argc, char **argv)
 				fmt_num(mc, sizeof(mc), r.mcpu, "%.2f");
 				snprintf(line, sizeof(line),
 					 "%s,%s,%s,%d,%u,%d,%ld,%s,%s,%s,%s,%s,%s,%s,%lld", cfg.impl,
-					 coll_name[c], mode_name[m], nranks - 1, cfg.sizes[si],
+					 coll_name[c], mode_name[m], nranks - 1, bytes,
 					 r.window, r.iters, p50, p99, mean, ps, sys, cpu, mc,
 					 r.errors);
 				fprintf(csv, "%s\n", line);
