@@ -439,79 +439,80 @@ struct row {
 	long long errors;
 };
 
-/* Iterations for the budget, decided at the root from @per_op_us. */
-static long pick_iters(double per_op_us)
+/* The root's decision to go on: until the budget is spent, at least
+ * min_iters and at most max_iters. */
+static int root_goes_on(long done, double elapsed_us)
 {
-	long it = 0;
-
-	if (rank == 0) {
-		double want = (double)cfg.budget_ms * 1000.0 / (per_op_us > 1 ? per_op_us : 1);
-
-		it = want > (double)cfg.max_iters ? cfg.max_iters : (long)want;
-		if (it < cfg.min_iters)
-			it = cfg.min_iters;
-	}
-	MPI_Bcast(&it, 1, MPI_LONG, 0, comm);
-	return it;
+	if (done >= cfg.max_iters)
+		return 0;
+	return done < cfg.min_iters || elapsed_us < (double)cfg.budget_ms * 1000.0;
 }
 
-/* One latency iteration. reduce/allreduce: the root broadcasts a 4-byte
- * request (the collective's number, from which every rank derives element 0
- * of its contribution), then the collective; the root's time covers both,
- * the round trip an sgbpf scatter-reduce makes. bcast: a barrier (not timed),
- * then the broadcast. Returns the errors. */
-static long long lat_iter(enum coll c, struct bufs *b, long seq, double *lat)
+/* One latency iteration, or the end of the loop when the root's @go is 0
+ * (returns 1 then, on every rank).
+ * reduce/allreduce: the root broadcasts a 4-byte request (the collective's
+ * number, from which every rank derives element 0 of its contribution; -1
+ * ends the loop), then the collective; the root's time covers both, the
+ * round trip an sgbpf scatter-reduce makes.
+ * bcast: an MPI_Allreduce of the root's go flag (not timed: a barrier that
+ * also ends the loop), then the broadcast, timed with the syscall counter
+ * enabled around it. */
+static int lat_iter(enum coll c, struct bufs *b, long seq, int go, double *lat,
+		    long long *errors)
 {
-	long long errors = 0;
 	double ta, tb;
 
 	if (c == C_BCAST) {
+		int flag = rank == 0 ? go : 1, all = 0;
+
+		*errors += MPI_Allreduce(&flag, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS;
+		if (!all)
+			return 1;
 		prepare(c, b, 0, seq);
-		MPI_Barrier(comm);
 		if (rank == 0)
 			sc_enable();
 		ta = now_us();
-		errors += MPI_Bcast(b->rcv[0], (int)b->n, MPI_INT32_T, 0, comm) != MPI_SUCCESS;
+		*errors += MPI_Bcast(b->rcv[0], (int)b->n, MPI_INT32_T, 0, comm) != MPI_SUCCESS;
 		tb = now_us();
 		if (rank == 0)
 			sc_disable();
 	} else {
-		int32_t req = (int32_t)seq;
+		int32_t req = go ? (int32_t)seq : -1;
 
 		if (rank == 0)
 			prepare(c, b, 0, seq);
 		ta = now_us();
-		errors += MPI_Bcast(&req, 1, MPI_INT32_T, 0, comm) != MPI_SUCCESS;
+		*errors += MPI_Bcast(&req, 1, MPI_INT32_T, 0, comm) != MPI_SUCCESS;
+		if (req < 0)
+			return 1;
 		if (rank != 0)
 			prepare(c, b, 0, req);
-		errors += blocking(c, b, 0) != MPI_SUCCESS;
+		*errors += blocking(c, b, 0) != MPI_SUCCESS;
 		tb = now_us();
 	}
 	if (lat)
 		*lat = tb - ta;
-	errors += check(c, b, 0, seq) != 0;
-	return errors;
+	*errors += check(c, b, 0, seq) != 0;
+	return 0;
 }
 
 static void run_latency(enum coll c, long n, struct row *out)
 {
 	struct bufs b;
-	long long errors = 0, all_errors = 0, sys1;
-	double t0, *lat, timed = 0, c0, c1, m0, m1, w0, w1;
-	long iters, seq = 0;
+	long long errors = 0, all_errors = 0, sys1 = -1;
+	double *lat = NULL, timed = 0, c0, c1 = 0, m0, m1 = -1, w0, w1 = 0;
+	long iters = 0, seq = 0;
 	int barrier = c == C_BCAST;
 
 	bufs_alloc(&b, 1, n);
+	if (rank == 0) {
+		lat = calloc((size_t)cfg.max_iters, sizeof(*lat));
+		if (!lat)
+			die("out of memory");
+	}
 
-	/* Warm-up, also the estimate of one iteration. */
-	MPI_Barrier(comm);
-	t0 = now_us();
 	for (int i = 0; i < cfg.warmup; i++, seq++)
-		errors += lat_iter(c, &b, seq, NULL);
-	iters = pick_iters((now_us() - t0) / (cfg.warmup > 0 ? cfg.warmup : 1));
-	lat = calloc((size_t)iters, sizeof(*lat));
-	if (!lat)
-		die("out of memory");
+		lat_iter(c, &b, seq, 1, NULL, &errors);
 
 	MPI_Barrier(comm);
 	sc_reset();
@@ -520,14 +521,26 @@ static void run_latency(enum coll c, long n, struct row *out)
 	m0 = machine_busy_us();
 	c0 = rusage_us();
 	w0 = now_us();
-	for (long j = 0; j < iters; j++, seq++)
-		errors += lat_iter(c, &b, seq, rank == 0 ? &lat[j] : NULL);
-	w1 = now_us();
-	if (!barrier)
-		sc_disable();
-	c1 = rusage_us();
-	m1 = machine_busy_us();
-	sys1 = sc_read();
+	/* Bounded: the root stops at max_iters at the latest. */
+	for (;; seq++) {
+		int go = 1;
+
+		if (rank == 0) {
+			go = root_goes_on(iters, now_us() - w0);
+			if (!go) {
+				/* Stop counting before the request that ends the loop. */
+				w1 = now_us();
+				if (!barrier)
+					sc_disable();
+				c1 = rusage_us();
+				m1 = machine_busy_us();
+				sys1 = sc_read();
+			}
+		}
+		if (lat_iter(c, &b, seq, go, rank == 0 ? &lat[iters] : NULL, &errors))
+			break;
+		iters++;
+	}
 
 	MPI_Reduce(&errors, &all_errors, 1, MPI_LONG_LONG, MPI_SUM, 0, comm);
 	if (rank == 0) {
@@ -543,8 +556,8 @@ static void run_latency(enum coll c, long n, struct row *out)
 		out->p99 = pct(lat, iters, 0.99);
 		out->mean = sum / (double)iters;
 		out->per_s = out->mean > 0 ? 1e6 / out->mean : 0;
-		/* Each disable was counted once: one per iteration with barriers,
-		 * one in all without. */
+		/* Each disable was counted once: one per iteration with
+		 * barriers, one in all without. */
 		out->sys = sys1 >= 0 ? (double)(sys1 - (barrier ? iters : 1)) / (double)iters : -1;
 		/* With barriers, CPU time is pro-rated to the timed share of the
 		 * loop, as the machine's; without, the whole loop is the
@@ -608,37 +621,71 @@ static long long window_loop(enum coll c, struct bufs *b, int w, long iters, lon
 	return errors;
 }
 
+/* Throughput: closed loops of non-blocking collectives in rounds; between
+ * rounds the root broadcasts the size of the next one (0: stop), chosen
+ * from the rate so far to fill the budget. The decisions are not timed and
+ * their syscalls not counted; rounds hold at least 4 windows, so the
+ * window drains at most once per 4W collectives. */
 static void run_throughput(enum coll c, long n, struct row *out)
 {
 	struct bufs b;
 	long long errors = 0, all_errors = 0, sys1;
-	double t0, *lat, c0, c1, m0, m1, w0, w1;
-	long iters, seq = 0, warm;
+	double *lat = NULL, c0, c1, m0, m1, timed = 0;
+	long iters = 0, seq = 0, rounds = 0, next;
 	int w = cfg.window;
 
 	while (w > 1 && (unsigned long long)w * 2 * (unsigned long long)n * 4 > WINDOW_MEM)
 		w /= 2;
 	bufs_alloc(&b, w, n);
+	if (rank == 0) {
+		lat = calloc((size_t)cfg.max_iters, sizeof(*lat));
+		if (!lat)
+			die("out of memory");
+	}
 
-	/* Warm-up of one window of collectives, also the estimate of one. */
-	warm = w;
+	/* Warm-up: one window. */
 	MPI_Barrier(comm);
-	t0 = now_us();
-	errors += window_loop(c, &b, w, warm, &seq, NULL);
-	iters = pick_iters((now_us() - t0) / (double)warm);
-	lat = calloc((size_t)iters, sizeof(*lat));
-	if (!lat)
-		die("out of memory");
+	errors += window_loop(c, &b, w, w, &seq, NULL);
 
 	MPI_Barrier(comm);
 	m0 = machine_busy_us();
 	c0 = rusage_us();
 	sc_reset();
-	sc_enable();
-	w0 = now_us();
-	errors += window_loop(c, &b, w, iters, &seq, rank == 0 ? lat : NULL);
-	w1 = now_us();
-	sc_disable();
+	next = 4L * w;
+	/* Bounded: every round adds at least one collective, the root stops
+	 * at max_iters. */
+	for (;;) {
+		double t0;
+
+		if (rank == 0) {
+			if (!root_goes_on(iters, timed)) {
+				next = 0;
+			} else if (rounds > 0) {
+				double per_op = timed / (double)iters;
+				double left = (double)cfg.budget_ms * 1000.0 - timed;
+
+				next = per_op > 0 ? (long)(left / per_op) : 4L * w;
+				if (next < 4L * w)
+					next = 4L * w;
+				if (next < cfg.min_iters - iters)
+					next = cfg.min_iters - iters;
+			}
+			if (next > cfg.max_iters - iters)
+				next = cfg.max_iters - iters;
+		}
+		MPI_Bcast(&next, 1, MPI_LONG, 0, comm);
+		if (next <= 0)
+			break;
+		if (rank == 0)
+			sc_enable();
+		t0 = now_us();
+		errors += window_loop(c, &b, w, next, &seq, rank == 0 ? lat + iters : NULL);
+		timed += now_us() - t0;
+		if (rank == 0)
+			sc_disable();
+		iters += next;
+		rounds++;
+	}
 	c1 = rusage_us();
 	m1 = machine_busy_us();
 	sys1 = sc_read();
@@ -655,8 +702,9 @@ static void run_throughput(enum coll c, long n, struct row *out)
 		out->p50 = pct(lat, iters, 0.50);
 		out->p99 = pct(lat, iters, 0.99);
 		out->mean = sum / (double)iters;
-		out->per_s = (double)iters * 1e6 / (w1 - w0);
-		out->sys = sys1 >= 0 ? (double)(sys1 - 1) / (double)iters : -1;
+		out->per_s = (double)iters * 1e6 / timed;
+		/* One disable counted per round. */
+		out->sys = sys1 >= 0 ? (double)(sys1 - rounds) / (double)iters : -1;
 		out->cpu = (c1 - c0) / (double)iters;
 		out->mcpu = m0 >= 0 && m1 >= 0 ? (m1 - m0) / (double)iters : -1;
 		out->errors = all_errors;

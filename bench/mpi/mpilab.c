@@ -13,7 +13,7 @@
  *	default 3600), then destroy the lab and exit 0. netlab's watchdog deletes the
  *	namespaces even if this process is killed with SIGKILL.
  *
- *   mpilab exec [-f FILE] [-1|-c] -- PROG ARGS...
+ *   mpilab exec [-f FILE] [-1|-c] [-p R:W] -- PROG ARGS...
  *	What mpirun runs for every rank: read OMPI_COMM_WORLD_RANK and
  *	OMPI_COMM_WORLD_SIZE, setns() into the rank's namespace, exec PROG.
  *	Rank 0 (the root) goes to the coordinator's namespace; worker w = rank-1
@@ -22,7 +22,9 @@
  *	With -1 every rank goes to the coordinator's namespace (shared memory
  *	runs). With -c the program goes to the coordinator's namespace and no
  *	MPI environment is needed (to start mpirun itself there). FILE defaults
- *	to $MPILAB_NSFILE.
+ *	to $MPILAB_NSFILE. -p R:W pins the root to CPU R and every worker to
+ *	CPU W (-1: not pinned, -2: the last CPU), the placement of the sgbpf
+ *	benchmarks (coordinator on one core, the host workers on another).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -47,7 +49,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mpilab lab [-n NS] [-p PREFIX] [-t SECONDS] -f FILE [-- CMD ARGS...]\n"
-		"       mpilab exec [-f FILE] [-1|-c] -- PROG ARGS...\n");
+		"       mpilab exec [-f FILE] [-1|-c] [-p R:W] -- PROG ARGS...\n");
 }
 
 static int write_nsfile(struct netlab *lab, int nns, const char *file)
@@ -217,10 +219,17 @@ static int cmd_exec(int argc, char **argv)
 	static char names[MAX_NS_LINES][NAME_MAX_LEN];
 	const char *file = getenv("MPILAB_NSFILE");
 	int all_coord = 0, no_rank = 0, opt, n, rank = 0, size = 1, ns, fd;
+	int root_cpu = -1, worker_cpu = -1;
 	char path[128];
 
-	while ((opt = getopt(argc, argv, "+f:1ch")) != -1) {
+	while ((opt = getopt(argc, argv, "+f:1cp:h")) != -1) {
 		switch (opt) {
+		case 'p':
+			if (sscanf(optarg, "%d:%d", &root_cpu, &worker_cpu) != 2) {
+				fprintf(stderr, "mpilab exec: -p ROOT_CPU:WORKER_CPU (-1: no pinning)\n");
+				return 2;
+			}
+			break;
 		case 'c': no_rank = 1; break;
 		case 'f': file = optarg; break;
 		case '1': all_coord = 1; break;
@@ -264,6 +273,24 @@ static int cmd_exec(int argc, char **argv)
 		return 1;
 	}
 	close(fd);
+	if (!no_rank) {
+		int cpu = rank == 0 ? root_cpu : worker_cpu;
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+		if (cpu == -2)	/* the last CPU */
+			cpu = (int)ncpu - 1;
+		if (cpu >= 0) {
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			CPU_SET(cpu, &set);
+			if (cpu >= ncpu || sched_setaffinity(0, sizeof(set), &set)) {
+				fprintf(stderr, "mpilab exec: rank %d: cannot pin to CPU %d: %s\n",
+					rank, cpu, cpu >= ncpu ? "no such CPU" : strerror(errno));
+				return 1;
+			}
+		}
+	}
 	setenv("MPILAB_NS", names[ns], 1);
 	execvp(argv[optind], argv + optind);
 	fprintf(stderr, "mpilab exec: rank %d: cannot run %s: %s\n", rank, argv[optind],
