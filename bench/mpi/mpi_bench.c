@@ -31,7 +31,9 @@
  *    root over the whole loop; p50/p99/mean are per-collective times from
  *    post to completion at the root under that load. All costs are counted
  *    over the whole loop. W is capped so that a rank's buffers stay within
- *    32 MiB; the row gives the window used.
+ *    32 MiB; the row gives the window used. --window 0: blocking
+ *    collectives back to back (MPI_Reduce, ...: no window, no request),
+ *    p50/p99/mean are then the root's time per call; window is 0 in the row.
  *
  * Costs at the root: system calls of the root's main thread (a perf counter
  * on the tracepoint raw_syscalls:sys_enter, pid 0 / this thread; tracefs is
@@ -582,6 +584,21 @@ static long long window_loop(enum coll c, struct bufs *b, int w, long iters, lon
 	long posted = 0, done = 0, base = *seq;
 	long long errors = 0;
 
+	if (w == 0) {
+		/* Blocking collectives back to back, no window. */
+		for (long j = 0; j < iters; j++) {
+			double ta;
+
+			prepare(c, b, 0, base + j);
+			ta = now_us();
+			errors += blocking(c, b, 0) != MPI_SUCCESS;
+			if (lat)
+				lat[j] = now_us() - ta;
+			errors += check(c, b, 0, base + j) != 0;
+		}
+		*seq = base + iters;
+		return errors;
+	}
 	for (int s = 0; s < w; s++)
 		req[s] = MPI_REQUEST_NULL;
 	for (int s = 0; s < w && posted < iters; s++, posted++) {
@@ -624,19 +641,23 @@ static long long window_loop(enum coll c, struct bufs *b, int w, long iters, lon
 /* Throughput: closed loops of non-blocking collectives in rounds; between
  * rounds the root broadcasts the size of the next one (0: stop), chosen
  * from the rate so far to fill the budget. The decisions are not timed and
- * their syscalls not counted; rounds hold at least 4 windows, so the
- * window drains at most once per 4W collectives. */
+ * their syscalls not counted. The first round is 2W collectives, later
+ * ones at least W, so the window drains at most once per W collectives
+ * (once per measurement when the budget allows, usually two or three
+ * times). */
 static void run_throughput(enum coll c, long n, struct row *out)
 {
 	struct bufs b;
 	long long errors = 0, all_errors = 0, sys1;
 	double *lat = NULL, c0, c1, m0, m1, timed = 0;
 	long iters = 0, seq = 0, rounds = 0, next;
-	int w = cfg.window;
+	int w = cfg.window, slots, step;
 
 	while (w > 1 && (unsigned long long)w * 2 * (unsigned long long)n * 4 > WINDOW_MEM)
 		w /= 2;
-	bufs_alloc(&b, w, n);
+	slots = w ? w : 1;
+	step = w ? w : 8;	/* round granularity */
+	bufs_alloc(&b, slots, n);
 	if (rank == 0) {
 		lat = calloc((size_t)cfg.max_iters, sizeof(*lat));
 		if (!lat)
@@ -645,13 +666,13 @@ static void run_throughput(enum coll c, long n, struct row *out)
 
 	/* Warm-up: one window. */
 	MPI_Barrier(comm);
-	errors += window_loop(c, &b, w, w, &seq, NULL);
+	errors += window_loop(c, &b, w, step, &seq, NULL);
 
 	MPI_Barrier(comm);
 	m0 = machine_busy_us();
 	c0 = rusage_us();
 	sc_reset();
-	next = 4L * w;
+	next = 2L * step;
 	/* Bounded: every round adds at least one collective, the root stops
 	 * at max_iters. */
 	for (;;) {
@@ -664,9 +685,9 @@ static void run_throughput(enum coll c, long n, struct row *out)
 				double per_op = timed / (double)iters;
 				double left = (double)cfg.budget_ms * 1000.0 - timed;
 
-				next = per_op > 0 ? (long)(left / per_op) : 4L * w;
-				if (next < 4L * w)
-					next = 4L * w;
+				next = per_op > 0 ? (long)(left / per_op) : 2L * step;
+				if (next < step)
+					next = step;
 				if (next < cfg.min_iters - iters)
 					next = cfg.min_iters - iters;
 			}
@@ -726,7 +747,8 @@ static void usage(FILE *f)
 		"  --run COLLS:SIZES  instead of --colls/--sizes, repeatable: e.g.\n"
 		"                     --run reduce:4,64,1024 --run allreduce,bcast:64\n"
 		"  --modes LIST       latency,throughput (default both)\n"
-		"  --window W         collectives in flight in throughput mode (default 16)\n"
+		"  --window W         collectives in flight in throughput mode (default 16;\n"
+		"                     0: blocking collectives back to back, no window)\n"
 		"  --budget-ms MS     target duration of one measurement (default 300)\n"
 		"  --min-iters N      at least N iterations (default 10)\n"
 		"  --max-iters N      at most N iterations (default 100000)\n"
@@ -836,8 +858,8 @@ static void parse_args(int argc, char **argv)
 		case O_SIZES: parse_sizes(optarg, &cfg.plan[0]); break;
 		case O_WINDOW:
 			cfg.window = atoi(optarg);
-			if (cfg.window < 1 || cfg.window > MAX_WINDOW)
-				die("--window: 1..%d", MAX_WINDOW);
+			if (cfg.window < 0 || cfg.window > MAX_WINDOW)
+				die("--window: 0..%d", MAX_WINDOW);
 			break;
 		case O_BUDGET: cfg.budget_ms = atol(optarg); break;
 		case O_MIN: cfg.min_iters = atol(optarg); break;

@@ -16,11 +16,14 @@
 #   --sizes LIST         sizes of the size sweep (default 4,16,...,1048576)
 #   --impls LIST         tcp,sm (default both)
 #   --modes LIST         latency,throughput (default both)
-#   --window W           collectives in flight in throughput mode (default 16)
-#   --budget-ms MS       target time of one measurement (default 120)
+#   --window W           collectives in flight in throughput mode (default 16;
+#                        0: blocking collectives back to back)
+#   --budget-ms MS       target time of one measurement (default 250)
 #   --min-iters N        (default 10)
 #   --nns N              worker namespaces (default 64; workers beyond share them)
 #   --timeout S          bound on one mpirun (default 120)
+#   --pin R:W            mpi_tcp: root on CPU R, workers on CPU W (-2: last CPU;
+#                        default -1:-1, not pinned: see README.md)
 #
 # Needs root for mpi_tcp (network namespaces); without it only mpi_sm runs.
 # Exits 0 without output when Open MPI (mpirun, or mpi_bench built by mpicc)
@@ -30,7 +33,7 @@ set -u
 
 me=run_mpi.sh
 die() { echo "$me: $*" >&2; exit 1; }
-usage() { sed -n '10,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '10,29p' "$0" | sed 's/^# \{0,1\}//'; }
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 case "$1" in -h|--help) usage; exit 0 ;; -*) usage >&2; exit 2 ;; esac
@@ -46,10 +49,11 @@ sizes=4,16,64,256,1024,4096,16384,65536,262144,1048576
 impls=tcp,sm
 modes=latency,throughput
 window=16
-budget=120
+budget=250
 min_iters=10
 nns=64
 tmo=120
+pin=-1:-1
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || die "option $1 needs a value"
 	case "$1" in
@@ -66,6 +70,7 @@ while [ $# -gt 0 ]; do
 	--min-iters) min_iters=$2 ;;
 	--nns) nns=$2 ;;
 	--timeout) tmo=$2 ;;
+	--pin) pin=$2 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 	shift 2
@@ -212,7 +217,7 @@ run_one() {	# IMPL FANOUT
 			env PMIX_MCA_ptl_base_if_include=sg0 \
 			timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
 			--mca btl tcp,self --mca btl_tcp_if_include sg0 --mca oob_tcp_if_include sg0 \
-			"$MPILAB" exec -f "$nsfile" -- "${bench[@]}" 2>&1)
+			"$MPILAB" exec -f "$nsfile" -p "$pin" -- "${bench[@]}" 2>&1)
 		rc=$?
 	else
 		out=$(timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
