@@ -33,7 +33,7 @@ set -u
 
 me=run_mpi.sh
 die() { echo "$me: $*" >&2; exit 1; }
-usage() { sed -n '10,29p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '/^# usage:/,/^$/p' "$0" | sed 's/^# \{0,1\}//'; }
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 case "$1" in -h|--help) usage; exit 0 ;; -*) usage >&2; exit 2 ;; esac
