@@ -10,8 +10,9 @@
  *	namespace. With CMD: run it (in this namespace) with MPILAB_NSFILE=FILE
  *	in its environment, then destroy the lab and exit with CMD's status.
  *	Without CMD: wait for SIGTERM, SIGINT or SIGHUP (at most -t SECONDS,
- *	default 3600), then destroy the lab and exit 0. netlab's watchdog deletes the
- *	namespaces even if this process is killed with SIGKILL.
+ *	default 3600) or for its parent to die, then destroy the lab and exit
+ *	0. netlab's watchdog deletes the namespaces even if this process is
+ *	killed with SIGKILL.
  *
  *   mpilab exec [-f FILE] [-1|-c] [-p R:W] -- PROG ARGS...
  *	What mpirun runs for every rank: read OMPI_COMM_WORLD_RANK and
@@ -33,6 +34,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +115,14 @@ static int cmd_lab(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* A parent killed with SIGKILL (a script) takes the lab along. */
+	{
+		pid_t parent = getppid();
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			return 1;
+	}
 
 	err = netlab_create(&o, &lab);
 	if (err) {

@@ -132,13 +132,27 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # every process may run on either core (2 cores, many ranks).
 mpi_common="--oversubscribe --bind-to none --mca pml ob1 --mca btl_base_warn_component_unused 0"
 
+# mpirun (through timeout) gets SIGTERM if this script is killed outright.
+deathsig=
+command -v setpriv >/dev/null 2>&1 && deathsig="setpriv --pdeathsig TERM"
+
 # ---------------------------------------------------------------- cleanup
 tmp=$(mktemp -d /tmp/run_mpi.XXXXXX) || die "mktemp failed"
 nsfile=$tmp/ns.txt
 labpid=
 lab_names=
+child=
 cleanup() {
 	local i
+	if [ -n "$child" ]; then
+		kill -TERM "$child" 2>/dev/null
+		for i in $(seq 100); do
+			kill -0 "$child" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$child" 2>/dev/null
+		child=
+	fi
 	if [ -n "$labpid" ]; then
 		kill -TERM "$labpid" 2>/dev/null
 		for i in $(seq 50); do
@@ -213,17 +227,23 @@ run_one() {	# IMPL FANOUT
 		# mpirun in the coordinator's namespace; PMIx listens on its sg0
 		# address (the workers' namespaces cannot reach its loopback);
 		# each rank enters its namespace before MPI_Init.
-		out=$("$MPILAB" exec -c -f "$nsfile" -- \
+		"$MPILAB" exec -c -f "$nsfile" -- \
 			env PMIX_MCA_ptl_base_if_include=sg0 \
-			timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
+			$deathsig timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
 			--mca btl tcp,self --mca btl_tcp_if_include sg0 --mca oob_tcp_if_include sg0 \
-			"$MPILAB" exec -f "$nsfile" -p "$pin" -- "${bench[@]}" 2>&1)
-		rc=$?
+			"$MPILAB" exec -f "$nsfile" -p "$pin" -- "${bench[@]}" >"$tmp/out" 2>&1 &
 	else
-		out=$(timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
-			--mca btl vader,self "${bench[@]}" 2>&1)
-		rc=$?
+		$deathsig timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
+			--mca btl vader,self "${bench[@]}" >"$tmp/out" 2>&1 &
 	fi
+	# In the background so that a signal reaches the trap at once; the
+	# child is `timeout` (mpilab and env exec it), which passes SIGTERM on
+	# to mpirun.
+	child=$!
+	wait "$child"
+	rc=$?
+	child=
+	out=$(cat "$tmp/out")
 	printf '%s\n' "$out" >>"$log"
 	runs=$((runs + 1))
 	if [ $rc != 0 ]; then
