@@ -30,8 +30,9 @@
  *    (MPI_Waitany, then the freed slot posts the next one), ops/s at the
  *    root over the whole loop; p50/p99/mean are per-collective times from
  *    post to completion at the root under that load. All costs are counted
- *    over the whole loop. W is capped so that a rank's buffers stay within
- *    32 MiB; the row gives the window used. --window 0: blocking
+ *    over the whole loop. W is capped as bench/sgbench.c caps it (W x fanout
+ *    x bytes <= --window-bytes, W x fanout <= --window-msgs), so both run
+ *    the same window; the row gives the window used. --window 0: blocking
  *    collectives back to back (MPI_Reduce, ...: no window, no request),
  *    p50/p99/mean are then the root's time per call; window is 0 in the row.
  *
@@ -73,7 +74,7 @@
 #define MAX_BYTES (1u << 20)
 #define MAX_WINDOW 64
 #define MAX_PLANS 8
-#define WINDOW_MEM (32u << 20)	/* per rank, send + receive buffers */
+#define MAX_WINDOWS 8
 
 enum coll { C_REDUCE, C_ALLREDUCE, C_BCAST, C_N };
 static const char *const coll_name[C_N] = { "reduce", "allreduce", "bcast" };
@@ -91,7 +92,9 @@ static struct cfg {
 	} plan[MAX_PLANS];	/* [0]: --colls x --sizes; more from --run */
 	int nplans;
 	int modes[M_N], nmodes;
-	int window;
+	int windows[MAX_WINDOWS], nwindows;
+	unsigned long long window_bytes;	/* cap on W x fanout x bytes */
+	long window_msgs;			/* cap on W x fanout */
 	int warmup;
 	long budget_ms;
 	long min_iters, max_iters;
@@ -99,7 +102,10 @@ static struct cfg {
 } cfg = {
 	.impl = "mpi_tcp",
 	.ifname = "sg0",
-	.window = 16,
+	.windows = { 16 },
+	.nwindows = 1,
+	.window_bytes = 16u << 20,
+	.window_msgs = 2048,
 	.warmup = 5,
 	.budget_ms = 300,
 	.min_iters = 10,
@@ -645,16 +651,25 @@ static long long window_loop(enum coll c, struct bufs *b, int w, long iters, lon
  * ones at least W, so the window drains at most once per W collectives
  * (once per measurement when the budget allows, usually two or three
  * times). */
-static void run_throughput(enum coll c, long n, struct row *out)
+static void run_throughput(enum coll c, long n, int window, struct row *out)
 {
 	struct bufs b;
 	long long errors = 0, all_errors = 0, sys1;
 	double *lat = NULL, c0, c1, m0, m1, timed = 0;
 	long iters = 0, seq = 0, rounds = 0, next;
-	int w = cfg.window, slots, step;
+	int w = window, slots, step;
 
-	while (w > 1 && (unsigned long long)w * 2 * (unsigned long long)n * 4 > WINDOW_MEM)
-		w /= 2;
+	if (w > 0) {
+		/* The cap of bench/sgbench.c, so both run the same window. */
+		unsigned long long per = (unsigned long long)(nranks - 1) * (unsigned long long)n * 4;
+
+		if (per * (unsigned long long)w > cfg.window_bytes)
+			w = (int)(cfg.window_bytes / per);
+		if ((long)(nranks - 1) * w > cfg.window_msgs)
+			w = (int)(cfg.window_msgs / (nranks - 1));
+		if (w < 1)
+			w = 1;
+	}
 	slots = w ? w : 1;
 	step = w ? w : 8;	/* round granularity */
 	bufs_alloc(&b, slots, n);
@@ -747,8 +762,11 @@ static void usage(FILE *f)
 		"  --run COLLS:SIZES  instead of --colls/--sizes, repeatable: e.g.\n"
 		"                     --run reduce:4,64,1024 --run allreduce,bcast:64\n"
 		"  --modes LIST       latency,throughput (default both)\n"
-		"  --window W         collectives in flight in throughput mode (default 16;\n"
-		"                     0: blocking collectives back to back, no window)\n"
+		"  --window LIST      collectives in flight in throughput mode (default 16;\n"
+		"                     0: blocking collectives back to back, no window);\n"
+		"                     one throughput row per window\n"
+		"  --window-bytes B   cap W so that W x fanout x bytes <= B (default 16777216)\n"
+		"  --window-msgs M    and W x fanout <= M (default 2048): bench/sgbench's caps\n"
 		"  --budget-ms MS     target duration of one measurement (default 300)\n"
 		"  --min-iters N      at least N iterations (default 10)\n"
 		"  --max-iters N      at most N iterations (default 100000)\n"
@@ -802,7 +820,7 @@ static void parse_colls(char *arg, struct plan *pl)
 static void parse_args(int argc, char **argv)
 {
 	enum { O_IMPL = 256, O_OUT, O_COLLS, O_SIZES, O_RUN, O_MODES, O_WINDOW, O_BUDGET, O_MIN,
-	       O_MAX, O_WARM, O_IF };
+	       O_MAX, O_WARM, O_IF, O_WBYTES, O_WMSGS };
 	static const struct option opts[] = {
 		{ "impl", required_argument, 0, O_IMPL },
 		{ "out", required_argument, 0, O_OUT },
@@ -816,6 +834,8 @@ static void parse_args(int argc, char **argv)
 		{ "max-iters", required_argument, 0, O_MAX },
 		{ "warmup", required_argument, 0, O_WARM },
 		{ "ifname", required_argument, 0, O_IF },
+		{ "window-bytes", required_argument, 0, O_WBYTES },
+		{ "window-msgs", required_argument, 0, O_WMSGS },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -856,16 +876,31 @@ static void parse_args(int argc, char **argv)
 				die("--modes: a comma-separated list of latency, throughput");
 			break;
 		case O_SIZES: parse_sizes(optarg, &cfg.plan[0]); break;
-		case O_WINDOW:
-			cfg.window = atoi(optarg);
-			if (cfg.window < 0 || cfg.window > MAX_WINDOW)
-				die("--window: 0..%d", MAX_WINDOW);
+		case O_WINDOW: {
+			char *save = NULL;
+
+			cfg.nwindows = 0;
+			for (char *tok = strtok_r(optarg, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				char *end;
+				long v = strtol(tok, &end, 10);
+
+				if (*end || v < 0 || v > MAX_WINDOW || cfg.nwindows == MAX_WINDOWS)
+					die("--window: up to %d values in 0..%d", MAX_WINDOWS,
+					    MAX_WINDOW);
+				cfg.windows[cfg.nwindows++] = (int)v;
+			}
+			if (!cfg.nwindows)
+				die("--window: empty list");
 			break;
+		}
 		case O_BUDGET: cfg.budget_ms = atol(optarg); break;
 		case O_MIN: cfg.min_iters = atol(optarg); break;
 		case O_MAX: cfg.max_iters = atol(optarg); break;
 		case O_WARM: cfg.warmup = atoi(optarg); break;
 		case O_IF: cfg.ifname = optarg; break;
+		case O_WBYTES: cfg.window_bytes = strtoull(optarg, NULL, 10); break;
+		case O_WMSGS: cfg.window_msgs = atol(optarg); break;
 		case 'v': cfg.verbose = 1; break;
 		case 'h':
 			if (rank == 0)
@@ -881,7 +916,7 @@ static void parse_args(int argc, char **argv)
 	if (!cfg.out)
 		die("--out FILE is required");
 	if (cfg.budget_ms < 1 || cfg.min_iters < 1 || cfg.max_iters < cfg.min_iters ||
-	    cfg.warmup < 0 || cfg.warmup > 10000)
+	    cfg.warmup < 0 || cfg.warmup > 10000 || cfg.window_bytes < 1 || cfg.window_msgs < 1)
 		die("bad --budget-ms/--min-iters/--max-iters/--warmup");
 }
 
@@ -891,6 +926,29 @@ static void fmt_num(char *buf, size_t len, double v, const char *fmt)
 		buf[0] = 0;	/* not measured */
 	else
 		snprintf(buf, len, fmt, v);
+}
+
+/* Write one CSV row; returns its errors. */
+static long long emit(FILE *csv, enum coll c, enum mode m, unsigned bytes, const struct row *r)
+{
+	char p50[32], p99[32], mean[32], ps[32], sys[32], cpu[32], mc[32];
+	char line[512];
+
+	fmt_num(p50, sizeof(p50), r->p50, "%.2f");
+	fmt_num(p99, sizeof(p99), r->p99, "%.2f");
+	fmt_num(mean, sizeof(mean), r->mean, "%.2f");
+	fmt_num(ps, sizeof(ps), r->per_s, "%.1f");
+	fmt_num(sys, sizeof(sys), r->sys, "%.2f");
+	fmt_num(cpu, sizeof(cpu), r->cpu, "%.2f");
+	fmt_num(mc, sizeof(mc), r->mcpu, "%.2f");
+	snprintf(line, sizeof(line), "%s,%s,%s,%d,%u,%d,%ld,%s,%s,%s,%s,%s,%s,%s,%lld",
+		 cfg.impl, coll_name[c], mode_name[m], nranks - 1, bytes, r->window, r->iters,
+		 p50, p99, mean, ps, sys, cpu, mc, r->errors);
+	fprintf(csv, "%s\n", line);
+	fflush(csv);
+	if (cfg.verbose)
+		printf("%s\n", line);
+	return r->errors;
 }
 
 int main(int argc, char **argv)
@@ -924,41 +982,28 @@ int main(int argc, char **argv)
 	}
 	MPI_Barrier(comm);
 
-	for (int pi = 0; pi < cfg.nplans; pi++)
-	for (int ci = 0; ci < cfg.plan[pi].ncolls; ci++) {
-		for (int si = 0; si < cfg.plan[pi].nsizes; si++) {
-			for (int mi = 0; mi < cfg.nmodes; mi++) {
-				enum coll c = (enum coll)cfg.plan[pi].colls[ci];
-				enum mode m = (enum mode)cfg.modes[mi];
-				unsigned bytes = cfg.plan[pi].sizes[si];
-				long n = bytes / 4;
-				struct row r = { 0 };
-				char p50[32], p99[32], mean[32], ps[32], sys[32], cpu[32], mc[32];
-				char line[512];
+	for (int pi = 0; pi < cfg.nplans; pi++) {
+		const struct plan *pl = &cfg.plan[pi];
 
-				if (m == M_LAT)
-					run_latency(c, n, &r);
-				else
-					run_throughput(c, n, &r);
-				if (rank)
-					continue;
-				fmt_num(p50, sizeof(p50), r.p50, "%.2f");
-				fmt_num(p99, sizeof(p99), r.p99, "%.2f");
-				fmt_num(mean, sizeof(mean), r.mean, "%.2f");
-				fmt_num(ps, sizeof(ps), r.per_s, "%.1f");
-				fmt_num(sys, sizeof(sys), r.sys, "%.2f");
-				fmt_num(cpu, sizeof(cpu), r.cpu, "%.2f");
-				fmt_num(mc, sizeof(mc), r.mcpu, "%.2f");
-				snprintf(line, sizeof(line),
-					 "%s,%s,%s,%d,%u,%d,%ld,%s,%s,%s,%s,%s,%s,%s,%lld", cfg.impl,
-					 coll_name[c], mode_name[m], nranks - 1, bytes,
-					 r.window, r.iters, p50, p99, mean, ps, sys, cpu, mc,
-					 r.errors);
-				fprintf(csv, "%s\n", line);
-				fflush(csv);
-				if (cfg.verbose)
-					printf("%s\n", line);
-				total_errors += r.errors;
+		for (int ci = 0; ci < pl->ncolls; ci++) {
+			for (int si = 0; si < pl->nsizes; si++) {
+				for (int mi = 0; mi < cfg.nmodes; mi++) {
+					enum coll c = (enum coll)pl->colls[ci];
+					enum mode m = (enum mode)cfg.modes[mi];
+					int nruns = m == M_LAT ? 1 : cfg.nwindows;
+
+					for (int wi = 0; wi < nruns; wi++) {
+						struct row r = { 0 };
+
+						if (m == M_LAT)
+							run_latency(c, pl->sizes[si] / 4, &r);
+						else
+							run_throughput(c, pl->sizes[si] / 4,
+								       cfg.windows[wi], &r);
+						if (rank == 0)
+							total_errors += emit(csv, c, m, pl->sizes[si], &r);
+					}
+				}
 			}
 		}
 	}

@@ -16,9 +16,9 @@
 #   --sizes LIST         sizes of the size sweep (default 4,16,...,1048576)
 #   --impls LIST         tcp,sm (default both)
 #   --modes LIST         latency,throughput (default both)
-#   --window W           collectives in flight in throughput mode (default 16;
-#                        0: blocking collectives back to back)
-#   --budget-ms MS       target time of one measurement (default 250)
+#   --window LIST        throughput mode: collectives in flight, one row per value
+#                        (default 16,0; 0: blocking collectives back to back)
+#   --budget-ms MS       target time of one measurement (default 200)
 #   --min-iters N        (default 10)
 #   --nns N              worker namespaces (default 64; workers beyond share them)
 #   --timeout S          bound on one mpirun (default 120)
@@ -48,8 +48,8 @@ size_colls=reduce
 sizes=4,16,64,256,1024,4096,16384,65536,262144,1048576
 impls=tcp,sm
 modes=latency,throughput
-window=16
-budget=250
+window=16,0
+budget=200
 min_iters=10
 nns=64
 tmo=120
