@@ -202,6 +202,42 @@ list_minus() {
 }
 fanouts=$(echo "${workers//,/ } ${size_workers//,/ }" | tr ' ' '\n' | grep . | sort -n -u)
 
+# Run one mpirun in the background (a signal reaches the trap at once; the
+# child is `timeout`, which mpilab and env exec and which passes SIGTERM on
+# to mpirun). Stops early when Open MPI reports a failed TCP connection,
+# after which the job hangs. Output in $tmp/out.
+launch() {	# IMPL FANOUT BENCH...
+	local impl=$1 w=$2 i rc
+	shift 2
+	if [ "$impl" = tcp ]; then
+		# mpirun in the coordinator's namespace; PMIx listens on its sg0
+		# address (the workers' namespaces cannot reach its loopback);
+		# each rank enters its namespace before MPI_Init.
+		"$MPILAB" exec -c -f "$nsfile" -- \
+			env PMIX_MCA_ptl_base_if_include=sg0 \
+			$deathsig timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
+			--mca btl tcp,self --mca btl_tcp_if_include sg0 --mca oob_tcp_if_include sg0 \
+			"$MPILAB" exec -f "$nsfile" -p "$pin" -- "$@" >"$tmp/out" 2>&1 &
+	else
+		$deathsig timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
+			--mca btl vader,self "$@" >"$tmp/out" 2>&1 &
+	fi
+	child=$!
+	# Bounded: timeout ends the child after $tmo (+5) seconds.
+	for i in $(seq $(( (tmo + 10) * 5 ))); do
+		kill -0 "$child" 2>/dev/null || break
+		if grep -q "failed to TCP connect" "$tmp/out" 2>/dev/null; then
+			sleep 1	# let the other ranks' messages in
+			kill -TERM "$child" 2>/dev/null
+		fi
+		sleep 0.2
+	done
+	wait "$child"
+	rc=$?
+	child=
+	return $rc
+}
+
 failures=0
 runs=0
 t_start=$(date +%s)
@@ -220,35 +256,30 @@ run_one() {	# IMPL FANOUT
 	else
 		plan+=(--run "$colls:$fanout_size")
 	fi
-	local bench=("$MPI_BENCH" --impl "mpi_$impl" --out "$csv" "${plan[@]}" --modes "$modes"
-		--window "$window" --budget-ms "$budget" --min-iters "$min_iters")
-	echo "== mpi_$impl fanout $w: ${plan[*]}" >>"$log"
-	if [ "$impl" = tcp ]; then
-		# mpirun in the coordinator's namespace; PMIx listens on its sg0
-		# address (the workers' namespaces cannot reach its loopback);
-		# each rank enters its namespace before MPI_Init.
-		"$MPILAB" exec -c -f "$nsfile" -- \
-			env PMIX_MCA_ptl_base_if_include=sg0 \
-			$deathsig timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
-			--mca btl tcp,self --mca btl_tcp_if_include sg0 --mca oob_tcp_if_include sg0 \
-			"$MPILAB" exec -f "$nsfile" -p "$pin" -- "${bench[@]}" >"$tmp/out" 2>&1 &
-	else
-		$deathsig timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
-			--mca btl vader,self "${bench[@]}" >"$tmp/out" 2>&1 &
-	fi
-	# In the background so that a signal reaches the trap at once; the
-	# child is `timeout` (mpilab and env exec it), which passes SIGTERM on
-	# to mpirun.
-	child=$!
-	wait "$child"
-	rc=$?
-	child=
-	out=$(cat "$tmp/out")
-	printf '%s\n' "$out" >>"$log"
-	runs=$((runs + 1))
+	local bench=("$MPI_BENCH" --impl "mpi_$impl" --out "$tmp/run.csv" "${plan[@]}"
+		--modes "$modes" --window "$window" --budget-ms "$budget" --min-iters "$min_iters")
+	local attempt
+	# A second attempt when Open MPI's TCP BTL fails to connect (it happens
+	# when the machine is overloaded: open-mpi/ompi#11508); the rows of a
+	# run go to mpi.csv only when the whole run succeeded.
+	for attempt in 1 2; do
+		echo "== mpi_$impl fanout $w (attempt $attempt): ${plan[*]}" >>"$log"
+		rm -f "$tmp/run.csv"
+		launch "$impl" "$w" "${bench[@]}"
+		rc=$?
+		out=$(cat "$tmp/out")
+		printf '%s\n' "$out" >>"$log"
+		runs=$((runs + 1))
+		[ $rc != 0 ] && printf '%s\n' "$out" | grep -q "failed to TCP connect" &&
+			[ $attempt = 1 ] && {
+			echo "$me: mpi_$impl with $w workers: Open MPI failed to TCP connect; again" >&2
+			continue
+		}
+		break
+	done
 	if [ $rc != 0 ]; then
 		echo "$me: mpi_$impl with $w workers failed (exit $rc$([ $rc = 124 ] && echo ", timed out after ${tmo}s")); see $log" >&2
-		printf '%s\n' "$out" | tail -n 5 >&2
+		printf '%s\n' "$out" | grep -v '^\[' | tail -n 8 >&2
 		failures=$((failures + 1))
 		return
 	fi
@@ -264,13 +295,15 @@ run_one() {	# IMPL FANOUT
 	else
 		echo "$me: mpi_sm   $w workers: ok"
 	fi
+	[ -s "$csv" ] || echo "$header" >"$csv"
+	grep -v '^impl,' "$tmp/run.csv" >>"$csv"
 }
 
 for w in $fanouts; do
 	[ $use_tcp = 1 ] && run_one tcp "$w"
 	[ $use_sm = 1 ] && run_one sm "$w"
 done
-echo "$me: $runs mpirun runs, $failures failed, $(( $(date +%s) - t_start )) s"
+echo "$me: $runs mpirun runs, $failures configurations failed, $(( $(date +%s) - t_start )) s"
 
 # ---------------------------------------------------------------- OSU tables
 new_rows() { tail -n +$((start_lines + 1)) "$csv" | grep -v '^impl,'; }
