@@ -13,28 +13,31 @@
  * region in latency mode and inside it in throughput mode, as in the sgbpf
  * driver.
  *
- * Modes (per collective and size, iterations chosen from a warm-up so that
- * each measurement takes about --budget-ms, within [--min-iters,
- * --max-iters], the count broadcast from the root so all ranks agree):
- *  - latency: one collective at a time. Each iteration is MPI_Barrier (not
- *    timed) then the collective, timed at the root from the call to its
- *    return (for reduce: until the root holds the result; for bcast: until
- *    the root's buffer may be reused, which is also when an sgbpf bcast
- *    completes). p50/p99 (nearest rank) and mean over the iterations;
- *    coll_per_s = 1e6 / mean. Syscalls and CPU time of the root are counted
- *    only inside the timed calls (the counter is enabled around each call).
- *    Machine CPU: busy jiffies of /proc/stat over the whole loop, barriers
- *    included, pro-rated to the timed share of the loop's wall time.
- *  - throughput: a closed loop of non-blocking collectives (MPI_Ireduce,
- *    MPI_Iallreduce, MPI_Ibcast) with --window W in flight on every rank
- *    (MPI_Waitany, then the freed slot posts the next one), ops/s at the
- *    root over the whole loop; p50/p99/mean are per-collective times from
- *    post to completion at the root under that load. All costs are counted
- *    over the whole loop. W is capped as bench/sgbench.c caps it (W x fanout
- *    x bytes <= --window-bytes, W x fanout <= --window-msgs), so both run
- *    the same window; the row gives the window used. --window 0: blocking
- *    collectives back to back (MPI_Reduce, ...: no window, no request),
- *    p50/p99/mean are then the root's time per call; window is 0 in the row.
+ * Each measurement runs for about --budget-ms after a warm-up, at least
+ * --min-iters and at most --max-iters collectives; the root decides when to
+ * stop and says so in its next message, so all ranks agree.
+ *  - latency: one collective at a time. reduce/allreduce: the root
+ *    broadcasts a 4-byte request (the collective's number, -1 to stop),
+ *    then the collective; timed at the root from the request until it holds
+ *    the result, the round trip of an sgbpf scatter-reduce. No barrier: no
+ *    rank can run ahead of the request. bcast: an MPI_Allreduce of the
+ *    root's go flag (a barrier, not timed), then MPI_Bcast, timed at the
+ *    root until it returns (the root's buffer may be reused, which is when
+ *    an sgbpf bcast completes too). p50/p99 (nearest rank) and mean;
+ *    coll_per_s = 1e6 / mean. Costs over the whole loop for reduce and
+ *    allreduce; for bcast the syscall counter is on only inside MPI_Bcast
+ *    and CPU/machine time are pro-rated to the timed share of the loop.
+ *  - throughput, once per --window value: W > 0: a closed loop of
+ *    non-blocking collectives (MPI_Ireduce, MPI_Iallreduce, MPI_Ibcast)
+ *    with W in flight on every rank (MPI_Waitany, then the freed slot posts
+ *    the next one), run in rounds whose sizes the root broadcasts (not
+ *    timed); ops/s at the root over the rounds, p50/p99/mean per collective
+ *    from post to completion at the root. W is capped as bench/sgbench.c
+ *    caps it (W x fanout x bytes <= --window-bytes, W x fanout <=
+ *    --window-msgs), so both run the same window; the row gives the window
+ *    used. W = 0: blocking collectives back to back (no window, no request;
+ *    workers run ahead), p50/p99/mean are the root's time per call.
+ *    Costs over the rounds.
  *
  * Costs at the root: system calls of the root's main thread (a perf counter
  * on the tracepoint raw_syscalls:sys_enter, pid 0 / this thread; tracefs is
