@@ -20,6 +20,20 @@
  *    namespace's sg0 turns the SCATTER into the RESPONSE (and a RESULT into its
  *    acknowledgement) and sends it back (XDP_TX), so only the coordinator's
  *    own cost is measured.
+ *
+ * Added notes (bench/workers.c, bench/reflector.bpf.c):
+ *  - Link with $(BENCH_WORKERS_LIBS) (bench/workers.am).
+ *  - Before start returns, every rank has answered a probe SCATTER sent from
+ *    the coordinator's namespace through its stack (so checksums are checked);
+ *    the probe is not in the counters.
+ *  - Host counters are derived from the messages the worker API returns
+ *    (chunks of each request, result and bcast; chunks of each answer, one
+ *    per ack); repeats it answers from its reply cache are not counted.
+ *  - The reflector answers chunk by chunk and acknowledges a RESULT on its
+ *    last chunk; a float32 request above 512 bytes would need two response
+ *    frames and is dropped (the collective times out). It attaches a trivial
+ *    XDP program to each worker veth's switch-side peer too: a veth delivers
+ *    XDP_TX frames only to a peer running NAPI.
  */
 #ifndef SGBPF_BENCH_WORKERS_H
 #define SGBPF_BENCH_WORKERS_H
@@ -45,7 +59,8 @@ struct bench_workers;
 int bench_workers_start(struct netlab *lab, int nns, int per_ns, enum bench_worker_mode mode,
 			int cpu, struct bench_workers **out);
 
-/* Stop serving and detach/free everything (NULL allowed). */
+/* Stop serving and detach/free everything (NULL allowed). Call it before
+ * netlab_destroy() of the lab, which it uses to reap the host process. */
 void bench_workers_stop(struct bench_workers *w);
 
 struct sockaddr_in bench_worker_addr(const struct bench_workers *w, uint32_t rank);
