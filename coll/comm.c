@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -125,6 +126,15 @@ static int try_transport(struct sg_comm *comm, enum sg_transport_kind kind)
 	return comm->ops->create(comm, &comm->tp);
 }
 
+/* Whether AUTO tries the next transport after @err. Not after failures the
+ * next one would meet too (memory, a port in use, an unreachable worker), nor
+ * after the interface's limit of communicators: that is a limit to know
+ * about, not a missing feature to work around. */
+static bool falls_back(int err)
+{
+	return err != -ENOMEM && err != -EADDRINUSE && err != -EHOSTUNREACH && err != -ENOSPC;
+}
+
 /* The transport asked for, or for SG_TRANSPORT_AUTO: $SG_TRANSPORT, else the
  * first of ebpf, io_uring, epoll that can be set up, saying why the others
  * could not. Failures that another transport would meet too end the search. */
@@ -160,8 +170,7 @@ static int create_transport(struct sg_comm *comm, enum sg_transport_kind kind)
 			return 0;
 		comm->ops = NULL;
 		comm->tp = NULL;
-		if (err == -ENOMEM || err == -EHOSTUNREACH ||
-		    i + 1 == sizeof(order) / sizeof(order[0]))
+		if (!falls_back(err) || i + 1 == sizeof(order) / sizeof(order[0]))
 			return err;
 		snprintf(why, sizeof(why), "%s", sg_errmsg());
 		sg_log(SG_LOG_WARN, "%s transport unavailable (%s); falling back to %s",

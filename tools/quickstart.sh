@@ -11,7 +11,8 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
 	autoconf automake libtool pkg-config make gcc libc6-dev \
 	clang llvm libclang-rt-14-dev libbpf-dev libelf-dev zlib1g-dev bpftool \
-	libhwloc-dev libcmocka-dev liburing-dev iproute2 valgrind
+	libhwloc-dev libcmocka-dev liburing-dev iproute2 valgrind \
+	openmpi-bin libopenmpi-dev
 
 autoreconf -fi
 ./configure
