@@ -27,7 +27,8 @@ struct sg_comm {
 	char *agg_program;
 	uint32_t next_coll_id;
 	uint64_t inflight[SG_SLOTS / 64];	/* slots of requests not yet freed */
-	double srtt_ms;			/* smoothed completion time, 0: none yet */
+	double srtt_ms;			/* smoothed service time, 0: none yet */
+	long long last_done_us;		/* when the last collective completed */
 	uint64_t retransmits;
 	uint64_t nonce_state;
 	uint8_t dgram[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
@@ -49,6 +50,7 @@ struct sg_request {
 	struct sg_reduce_params *params;
 	int timeout_ms;			/* as given, for the report */
 	long long posted_us;
+	unsigned int ahead;		/* collectives in flight when it was posted */
 	long long deadline_us;		/* -1: none */
 	long long rto_us;		/* current retransmission timeout */
 	long long next_rto_us;

@@ -20,8 +20,10 @@
 #define SG_PARAMS_KNOWN \
 	(offsetof(struct sg_reduce_params, contributors_words) + sizeof(size_t))
 
-/* Retransmission timeout: twice the smoothed completion time plus the time
- * the data takes to arrive at a modest 64 MB/s, at least 5 ms. It doubles
+/* Retransmission timeout: twice the smoothed service time for each
+ * collective in flight when it was posted, itself included (they are served
+ * before it), plus the time the data takes to arrive at a modest 64 MB/s, at
+ * least 5 ms. It doubles
  * after a round in which fewer than half the missing workers completed (so
  * steady loss, which each round mostly repairs, does not inflate it), up to
  * 1 s or four times the transfer time if that is longer. */
@@ -55,7 +57,7 @@ static long long rto_cap(const struct sg_comm *comm, const struct sg_request *q)
 
 static long long initial_rto(const struct sg_comm *comm, const struct sg_request *q)
 {
-	long long rto = (long long)(2 * comm->srtt_ms * 1000) + SG_RTO_MIN_US +
+	long long rto = (long long)(2 * comm->srtt_ms * 1000 * (q->ahead + 1)) + SG_RTO_MIN_US +
 			transfer_us(comm, q);
 
 	return rto < rto_cap(comm, q) ? rto : rto_cap(comm, q);
@@ -153,6 +155,8 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return sg_fail(-ENOMEM, "out of memory");
+	for (size_t w = 0; w < SG_SLOTS / 64; w++)
+		q->ahead += (unsigned int)__builtin_popcountll(comm->inflight[w]);
 	err = sg_comm_take_id(comm, &q->r.coll_id);
 	if (err) {
 		free(q);
@@ -287,6 +291,7 @@ static int collect(struct sg_request *q, int werr)
 	struct sg_comm *comm = q->comm;
 	uint64_t contributors[SG_WORKER_WORDS];
 	unsigned int ncontrib = 0;
+	long long now;
 	int err;
 
 	err = comm->ops->collect(comm->tp, &q->r, q->result, contributors, &ncontrib, !werr);
@@ -301,12 +306,19 @@ static int collect(struct sg_request *q, int werr)
 	if (werr)
 		return sg_fail(werr, "collective %u: %u of %u workers contributed within %d ms",
 			       q->r.coll_id, ncontrib, q->r.target, q->timeout_ms);
+	now = now_us();
 	if (!q->retries) {
-		/* Karn: only collectives that needed no retransmission. */
-		double ms = (now_us() - q->posted_us) / 1000.0;
+		/* Karn: only collectives that needed no retransmission. The
+		 * service time starts when the collective was posted or when
+		 * the one before it completed, whichever is later, so that a
+		 * window of collectives in flight does not count its queueing
+		 * twice (initial_rto() multiplies by what was ahead). */
+		long long from = q->posted_us > comm->last_done_us ? q->posted_us : comm->last_done_us;
+		double ms = (now - from) / 1000.0;
 
 		comm->srtt_ms = comm->srtt_ms ? comm->srtt_ms * 0.875 + ms * 0.125 : ms;
 	}
+	comm->last_done_us = now;
 	return 0;
 }
 
