@@ -34,9 +34,12 @@ struct sg_reassembly {
 
 /* Messages already delivered, so a repeated one (a retransmission, or a
  * duplicate the network made) is not delivered twice; and the last answers,
- * so a repeated request is answered again without the application. */
-#define SG_SEEN_MSGS	64
-#define SG_CACHED_REPLIES 4
+ * so a repeated request is answered again without the application: as many
+ * as a coordinator can have collectives in flight, or a lost answer to one
+ * of a full window would never be sent again. A cached answer keeps its
+ * buffer (at most the largest answer given, 1 MiB each). */
+#define SG_SEEN_MSGS	(2 * (int)SG_MAX_INFLIGHT)
+#define SG_CACHED_REPLIES ((int)SG_MAX_INFLIGHT)
 
 struct sg_seen {
 	uint8_t type;
