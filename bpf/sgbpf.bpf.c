@@ -27,6 +27,83 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* ------------------------------------------------------------------ scatter */
 
+/* Arm descriptors, one per slot, mmapped read-write by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, SG_TOTAL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sg_arm_desc);
+} arm_descs SEC(".maps");
+
+/* Arm the slot of the collective a coordinator SCATTER or RESULT datagram
+ * belongs to from the slot's descriptor, the first time one of its datagrams
+ * passes. The descriptor must be this datagram's (id, nonce, and for a request
+ * the reduction it announces), or nothing is armed and it is counted: only the
+ * communicator's own socket reaches here, but the descriptor is user memory.
+ * The generation decides: a newer one arms (resetting what the gather program
+ * counts), the same one is a later chunk, batch or retransmission of the
+ * collective already armed, an older one is stale; so arming is idempotent
+ * and never goes back in time. Accumulators are not touched: a pool entry is
+ * reset by the first chunk of its new owner's generation (sg_agg_begin). */
+static __always_inline void sg_arm_slot(__u32 comm, struct sg_wire_hdr *hdr, struct sg_stats *st)
+{
+	__u32 key = comm * SG_SLOTS + hdr->coll_id % SG_SLOTS, want = hdr->coll_id;
+	struct sg_arm_desc *dp, d;
+	struct sg_slot *slot;
+	__u64 *progress;
+	int armed = 0;
+
+	if (hdr->type == SG_WIRE_RESULT)
+		want |= SG_COLL_ACK;	/* an allgather's delivery collects acks */
+	else if (hdr->type != SG_WIRE_SCATTER)
+		return;
+	dp = bpf_map_lookup_elem(&arm_descs, &key);
+	slot = bpf_map_lookup_elem(&slots, &key);
+	if (!dp || !slot)
+		return;
+	/* Read once (volatile): what is checked is what is armed. */
+	d = *(volatile struct sg_arm_desc *)dp;
+	if (d.coll_id != want || d.nonce != hdr->nonce ||
+	    (hdr->type == SG_WIRE_SCATTER &&
+	     (d.dtype != hdr->dtype || d.op != hdr->op || d.count != hdr->count))) {
+		SG_STAT_INC(st, tx_arm_mismatch);
+		return;
+	}
+	progress = (__u64 *)slot->progress;
+	bpf_spin_lock(&slot->lock);
+	if (d.gen > slot->gen) {
+		slot->coll_id = d.coll_id;
+		slot->nonce = d.nonce;
+		slot->gen = d.gen;
+		slot->chunk_base = d.chunk_base;
+		slot->active = 1;
+		slot->dtype = d.dtype;
+		slot->op = d.op;
+		slot->complete = 0;
+		slot->count = d.count;
+		slot->msg_len = d.msg_len;
+		slot->nchunks = d.nchunks;
+		slot->target = d.target;
+		slot->nadmitted = 0;
+		slot->ndone = 0;
+		/* Unrolled stores (volatile, or clang emits a memset call): no
+		 * helper may run under the lock. */
+#pragma unroll
+		for (int i = 0; i < SG_WORKER_WORDS; i++) {
+			((volatile __u64 *)slot->admitted)[i] = 0;
+			((volatile __u64 *)slot->done)[i] = 0;
+		}
+#pragma unroll
+		for (int i = 0; i < SG_MAX_WORKERS * 2 / 8; i++)
+			((volatile __u64 *)progress)[i] = 0;
+		armed = 1;
+	}
+	bpf_spin_unlock(&slot->lock);
+	if (armed)
+		SG_STAT_INC(st, tx_armed);
+}
+
 struct sg_fanout_loop {
 	struct __sk_buff *skb;
 	struct sg_stats *st;
@@ -92,10 +169,16 @@ int sg_scatter(struct __sk_buff *skb)
 	if (!cfg || !cfg->active || (cfg->local_ip && l4.ip->saddr != cfg->local_ip))
 		return TC_ACT_OK;
 	hdr = sg_parse_hdr(&l4, data_end);
-	if (!hdr || hdr->type == SG_WIRE_RESPONSE || (hdr->flags & SG_WIRE_F_UNICAST))
+	if (!hdr || hdr->type == SG_WIRE_RESPONSE)
 		return TC_ACT_OK;
 	/* The payload may lie past the linear data: check the whole length. */
 	if (skb->len < l4.ip_off + bpf_ntohs(l4.ip->tot_len))
+		return TC_ACT_OK;
+	fl.st = bpf_map_lookup_elem(&stats, comm);
+	/* Unicast datagrams too: if the first send never reached this hook, a
+	 * retransmission arms the slot (once: the generation says so). */
+	sg_arm_slot(*comm, hdr, fl.st);
+	if (hdr->flags & SG_WIRE_F_UNICAST)
 		return TC_ACT_OK;
 	/* This datagram goes to one batch of the workers. */
 	first = hdr->fanout_first;
@@ -109,7 +192,6 @@ int sg_scatter(struct __sk_buff *skb)
 	fl.udp_off = l4.udp_off;
 	fl.old_ip = l4.ip->daddr;
 	fl.old_port = l4.udp->dest;
-	fl.st = bpf_map_lookup_elem(&stats, comm);
 	/* Clones inherit the mark and pass through this hook untouched. */
 	skb->mark = SG_CLONE_MARK;
 	bpf_loop(fl.n, sg_fanout_one, &fl, 0);

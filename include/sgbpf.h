@@ -195,7 +195,7 @@ struct sg_comm_stats {
 	uint64_t rx_stale;       /**< chunks of a collective that is no longer current */
 	uint64_t rx_late;        /**< chunks from workers beyond a first-N policy */
 	uint64_t rx_unknown_src; /**< datagrams from addresses that are not workers */
-	uint64_t rx_malformed;   /**< truncated or inconsistent datagrams, bad magic/version/nonce */
+	uint64_t rx_malformed;   /**< truncated or inconsistent datagrams, bad magic/version/nonce; on ebpf also own requests whose arm descriptor was not theirs */
 	uint64_t completed;      /**< collectives completed in the kernel */
 	uint64_t tx_fanout;      /**< datagrams fanned out (one per worker per chunk) */
 	uint64_t retransmits;    /**< requests sent again to workers that had not answered */

@@ -274,6 +274,8 @@ void sgt_fixture_close(struct sgt_fixture *f)
 		munmap(f->aux, f->aux_len);
 	if (f->completions)
 		munmap((void *)f->completions, f->completions_len);
+	if (f->arm_descs)
+		munmap(f->arm_descs, f->arm_descs_len);
 	sgbpf_bpf__destroy(f->skel);
 	for (int i = 0; i < SG_MAX_COMMS; i++)
 		free(f->comms[i].workers);
@@ -323,7 +325,8 @@ int sgt_fixture_open(struct sgt_fixture *f, char *reason, size_t reason_len)
 	f->results = map_mmap(f->skel->maps.results, &f->results_len);
 	f->aux = map_mmap(f->skel->maps.result_aux, &f->aux_len);
 	f->completions = map_mmap(f->skel->maps.completions, &f->completions_len);
-	if (!f->results || !f->aux || !f->completions) {
+	f->arm_descs = map_mmap(f->skel->maps.arm_descs, &f->arm_descs_len);
+	if (!f->results || !f->aux || !f->completions || !f->arm_descs) {
 		err = -errno;
 		snprintf(reason, reason_len, "cannot mmap the result maps: %s", strerror(-err));
 		sgt_fixture_close(f);
@@ -444,6 +447,7 @@ int sgt_fixture_reset(struct sgt_fixture *f)
 	memset(f->results, 0, f->results_len);
 	memset(f->aux, 0, f->aux_len);
 	memset((void *)f->completions, 0, f->completions_len);
+	memset(f->arm_descs, 0, f->arm_descs_len);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 
 	/* The fixture's own state. */
@@ -639,8 +643,10 @@ uint32_t sgt_pool_free(const struct sgt_fixture *f)
 	return n;
 }
 
+/* @desc_only: write the arm descriptor alone, as the transport does; else the
+ * descriptor and the slot itself, as if the request had passed sg_scatter. */
 static int arm(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m,
-	       uint32_t target, int64_t at)
+	       uint32_t target, int64_t at, bool desc_only)
 {
 	uint32_t key = sgt_slot_key(comm, m->coll_id), n = sgt_nchunks(m), base = 0;
 	struct sgt_arming *a = &f->arms[key];
@@ -674,8 +680,21 @@ static int arm(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m
 	slot.msg_len = m->msg_len;
 	slot.nchunks = (uint16_t)n;
 	slot.target = target;
-	err = bpf_map__update_elem(f->skel->maps.slots, &key, sizeof(key), &slot, sizeof(slot),
-				   BPF_F_LOCK);
+	f->arm_descs[key] = (struct sg_arm_desc){
+		.coll_id = slot.coll_id,
+		.count = slot.count,
+		.nonce = slot.nonce,
+		.gen = slot.gen,
+		.msg_len = slot.msg_len,
+		.target = slot.target,
+		.chunk_base = slot.chunk_base,
+		.nchunks = slot.nchunks,
+		.dtype = slot.dtype,
+		.op = slot.op,
+	};
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	err = desc_only ? 0 : bpf_map__update_elem(f->skel->maps.slots, &key, sizeof(key), &slot,
+						   sizeof(slot), BPF_F_LOCK);
 	if (err) {
 		pool_mark(f, base, n, false);
 		return err;
@@ -700,13 +719,23 @@ static int arm(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m
 
 int sgt_arm(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m, uint32_t target)
 {
-	return arm(f, comm, m, target, -1);
+	return arm(f, comm, m, target, -1, false);
+}
+
+int sgt_post(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m, uint32_t target)
+{
+	return arm(f, comm, m, target, -1, true);
+}
+
+struct sg_arm_desc *sgt_arm_desc(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
+{
+	return &f->arm_descs[sgt_slot_key(comm, coll_id)];
 }
 
 int sgt_arm_at(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m,
 	       uint32_t target, uint32_t base)
 {
-	return arm(f, comm, m, target, base);
+	return arm(f, comm, m, target, base, false);
 }
 
 void sgt_release(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)

@@ -136,6 +136,8 @@ struct sgt_fixture {
 	size_t aux_len;
 	volatile struct sg_completion *completions;	/* mmapped completion words */
 	size_t completions_len;
+	struct sg_arm_desc *arm_descs;	/* mmapped arm descriptors */
+	size_t arm_descs_len;
 	struct ring_buffer *rb;
 	unsigned int nevents;		/* events consumed so far */
 	struct sg_event events[SGT_MAX_EVENTS];
@@ -175,13 +177,22 @@ int sgt_set_flags(struct sgt_fixture *f, uint32_t idx, uint8_t flags);
 uint32_t sgt_chunk_bytes(const struct sg_wire_msg *m);
 uint32_t sgt_nchunks(const struct sg_wire_msg *m);
 
-/* Post a collective like ebpf_arm(): nchunks = msg_len in chunks of
+/* Post a collective and arm its slot at once, as ebpf_arm() followed by the
+ * request passing sg_scatter would: nchunks = msg_len in chunks of
  * sg_wire_response_chunk(dtype), a first-fit run of nchunks free pool entries,
- * the next generation, the whole slot written with BPF_F_LOCK. The slot's
+ * the next generation, the arm descriptor written and the whole slot written
+ * with BPF_F_LOCK (for tests of sg_gather alone). The slot's
  * previous run is not released (ebpf_arm() does not either). Returns 0 or a
  * negative errno (-ENOSPC: no run that long). */
 int sgt_arm(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m, uint32_t target);
-/* The same with the run placed at @base (which must be free). */
+/* Post a collective as the transport's ebpf_arm() does: the pool run and the
+ * generation as sgt_arm(), but only the slot's arm descriptor is written (the
+ * slot is armed by sg_scatter when the request passes). Recorded like
+ * sgt_arm() so that sgt_entry() and friends find the run. */
+int sgt_post(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m, uint32_t target);
+/* The arm descriptor of @coll_id's slot, in the mmapped map. */
+struct sg_arm_desc *sgt_arm_desc(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);
+/* The same as sgt_arm() with the run placed at @base (which must be free). */
 int sgt_arm_at(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m,
 	       uint32_t target, uint32_t base);
 /* Release the pool run of the collective in @coll_id's slot, as

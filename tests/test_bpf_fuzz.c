@@ -189,6 +189,7 @@ struct tc_counts {
 	uint64_t fanned_out, untouched, clones;
 	uint64_t refused;			/* short IP frames test_run refuses */
 	uint64_t odd_type;			/* fanned out, type not 1..3 */
+	uint64_t arm_mismatch, arm_match;	/* SCATTER/RESULT vs their descriptor */
 	double secs;
 };
 
@@ -226,6 +227,8 @@ static struct sg_stats delta(const struct sg_stats *a, const struct sg_stats *b)
 		.rx_malformed = b->rx_malformed - a->rx_malformed,
 		.completed = b->completed - a->completed,
 		.tx_fanout = b->tx_fanout - a->tx_fanout,
+		.tx_armed = b->tx_armed - a->tx_armed,
+		.tx_arm_mismatch = b->tx_arm_mismatch - a->tx_arm_mismatch,
 	};
 
 	return d;
@@ -234,18 +237,20 @@ static struct sg_stats delta(const struct sg_stats *a, const struct sg_stats *b)
 static bool stats_zero(const struct sg_stats *d)
 {
 	return !d->rx_accepted && !d->rx_duplicate && !d->rx_stale && !d->rx_late &&
-	       !d->rx_unknown_src && !d->rx_malformed && !d->completed && !d->tx_fanout;
+	       !d->rx_unknown_src && !d->rx_malformed && !d->completed && !d->tx_fanout &&
+	       !d->tx_armed && !d->tx_arm_mismatch;
 }
 
 static void fmt_stats(char *buf, size_t n, const struct sg_stats *d)
 {
 	snprintf(buf, n,
 		 "accepted %llu duplicate %llu stale %llu late %llu unknown_src %llu "
-		 "malformed %llu completed %llu tx_fanout %llu",
+		 "malformed %llu completed %llu tx_fanout %llu armed %llu arm_mismatch %llu",
 		 (unsigned long long)d->rx_accepted, (unsigned long long)d->rx_duplicate,
 		 (unsigned long long)d->rx_stale, (unsigned long long)d->rx_late,
 		 (unsigned long long)d->rx_unknown_src, (unsigned long long)d->rx_malformed,
-		 (unsigned long long)d->completed, (unsigned long long)d->tx_fanout);
+		 (unsigned long long)d->completed, (unsigned long long)d->tx_fanout,
+		 (unsigned long long)d->tx_armed, (unsigned long long)d->tx_arm_mismatch);
 }
 
 /* Consume completion events; the fuzz phase's are only counted. */
@@ -524,6 +529,50 @@ static uint32_t classify_scatter(const uint8_t *fr, size_t len, uint32_t mark, u
 	return n;
 }
 
+/* What sg_scatter's arming must do with a frame (bpf/sgbpf.bpf.c
+ * sg_arm_slot()): 0 nothing, 1 count a mismatch, 2 arm the slot, 3 nothing
+ * (its own descriptor, but not newer than the slot's). A coordinator
+ * SCATTER or RESULT (unicast ones too) is checked against its slot's
+ * descriptor (id, nonce, and for SCATTER dtype, op, count); a match arms only
+ * a newer generation than the slot's. */
+static int classify_arm(const uint8_t *fr, size_t len, uint32_t mark, uint32_t *comm_out)
+{
+	const struct sg_arm_desc *d;
+	struct sg_slot slot;
+	uint32_t coll, want;
+	uint64_t nonce;
+	struct l4 l;
+	uint8_t type;
+	size_t sg;
+	int comm;
+
+	if (mark == SG_CLONE_MARK || !parse_udp(fr, len, &l))
+		return 0;
+	comm = comm_of_port(l.sport);
+	if (comm < 0 || l.saddr != F->comms[comm].local.ip)
+		return 0;
+	sg = parse_hdr(fr, len, &l);
+	if (!sg || len < SGT_IP_OFF + (size_t)l.ip_len)
+		return 0;
+	type = fr[sg + SGT_HDR_TYPE];
+	if (type != SG_WIRE_SCATTER && type != SG_WIRE_RESULT)
+		return 0;
+	*comm_out = (uint32_t)comm;
+	coll = sgt_get32(fr, sg + SGT_HDR_COLL_ID);
+	want = type == SG_WIRE_RESULT ? coll | SG_COLL_ACK : coll;
+	nonce = sgt_get32(fr, sg + SGT_HDR_NONCE) |
+		(uint64_t)sgt_get32(fr, sg + SGT_HDR_NONCE + 4) << 32;
+	d = sgt_arm_desc(F, (uint32_t)comm, coll);
+	if (d->coll_id != want || d->nonce != nonce ||
+	    (type == SG_WIRE_SCATTER &&
+	     (d->dtype != fr[sg + SGT_HDR_DTYPE] || d->op != fr[sg + SGT_HDR_OP] ||
+	      d->count != sgt_get32(fr, sg + SGT_HDR_COUNT))))
+		return 1;
+	if (sgt_read_slot(F, (uint32_t)comm, coll, &slot))
+		fail_msg("cannot read a slot: %s", strerror(errno));
+	return d->gen > slot.gen ? 2 : 3;
+}
+
 /* ---------------------------------------------------------------- builders */
 
 static const struct sg_wire_msg *fslot_msg(unsigned int i)
@@ -564,6 +613,20 @@ static size_t build_request(uint8_t *fr, uint32_t comm)
 	m.msg_len = chance(50) ? rn(SG_CHUNK_BYTES + 1) : rn(8 * SG_CHUNK_BYTES);
 	m.count = m.type == SG_WIRE_BCAST ? 0 : m.msg_len / 4;
 	m.nonce = rnd();
+	if (chance(25)) {
+		/* The request of a collective armed now, as a retransmission
+		 * or later chunk would carry it: it must not re-arm. */
+		const struct fslot *fs = &fslots[rn(NFSLOTS)];
+
+		if (fs->comm == comm) {
+			m.type = SG_WIRE_SCATTER;
+			m.coll_id = fs->m.coll_id;
+			m.nonce = fs->m.nonce;
+			m.dtype = fs->m.dtype;
+			m.op = fs->m.op;
+			m.count = fs->m.count;
+		}
+	}
 	nchunks = sg_wire_nchunks(m.msg_len);
 	chunk = rn(nchunks);
 	len = (uint32_t)sg_wire_chunk_len(m.msg_len, chunk);
@@ -1788,6 +1851,8 @@ static void tc_one(const uint8_t *fr, size_t len, uint32_t mark)
 	static struct tc_out o;
 	struct sg_stats now_st[NCOMMS], d[NCOMMS];
 	uint32_t comm = 0, first = 0, n = classify_scatter(fr, len, mark, &comm, &first);
+	uint32_t acomm = 0;
+	int arm = classify_arm(fr, len, mark, &acomm);
 	uint64_t idx = tcc.frames++;
 	char buf[256];
 	int err;
@@ -1823,13 +1888,20 @@ static void tc_one(const uint8_t *fr, size_t len, uint32_t mark)
 
 		if (n && c == comm)
 			e.tx_fanout = n;
+		if (arm == 1 && c == acomm)
+			e.tx_arm_mismatch = 1;
+		if (arm == 2 && c == acomm)
+			e.tx_armed = 1;
 		if (memcmp(&e, &d[c], sizeof(e))) {
 			fmt_stats(buf, sizeof(buf), &d[c]);
 			fail_frame("sg_scatter", idx, fr, len, mark,
-				   "comm %u counted %s, expected tx_fanout %u", c, buf,
-				   (unsigned int)e.tx_fanout);
+				   "comm %u counted %s, expected tx_fanout %u, arm_mismatch %u, "
+				   "armed %u", c, buf, (unsigned int)e.tx_fanout,
+				   (unsigned int)e.tx_arm_mismatch, (unsigned int)e.tx_armed);
 		}
 	}
+	tcc.arm_mismatch += arm == 1;
+	tcc.arm_match += arm == 3;
 	if (!n) {
 		if (memcmp(o.data, fr, len))
 			fail_frame("sg_scatter", idx, fr, len, mark, "frame not to fan out changed");
@@ -2077,6 +2149,9 @@ static void report(void)
 	       (unsigned long long)tcc.untouched, (unsigned long long)tcc.refused);
 	printf("fuzz:   fanned out although the type is not SCATTER/BCAST/RESULT: %llu\n",
 	       (unsigned long long)tcc.odd_type);
+	printf("fuzz:   SCATTER/RESULT against their slot's arm descriptor: %llu mismatched "
+	       "(counted, not armed), %llu matched an armed collective (not re-armed)\n",
+	       (unsigned long long)tcc.arm_mismatch, (unsigned long long)tcc.arm_match);
 	printf("fuzz: frames run through the programs: %llu (sg_gather %llu + sg_scatter %llu)\n",
 	       (unsigned long long)(xc.frames + tcc.frames - tcc.refused),
 	       (unsigned long long)xc.frames, (unsigned long long)(tcc.frames - tcc.refused));

@@ -638,6 +638,347 @@ static void test_two_comms(void **state)
 	assert_int_equal(tx_fanout(f, 1), 3);
 }
 
+/* ------------------------------------------------------------------ arming */
+
+static uint32_t gather(struct sgt_fixture *f, const uint8_t *fr, size_t len)
+{
+	uint32_t rv = ~0u;
+	int err = sgt_run(bpf_program__fd(f->skel->progs.sg_gather), fr, len, NULL, NULL, &rv);
+
+	if (err)
+		fail_msg("sg_gather test run: %s", strerror(-err));
+	return rv;
+}
+
+/* Chunk @chunk of coordinator message @m (SCATTER, BCAST or RESULT, its own
+ * msg_len) for the batch at @first, addressed to that worker; @unicast marks
+ * it a retransmission. Payload bytes derive from @seed. */
+static size_t coord_frame(uint8_t *fr, struct sgt_fixture *f, uint32_t comm,
+			  const struct sg_wire_msg *m, unsigned int chunk, uint32_t first,
+			  bool unicast, uint64_t seed)
+{
+	uint8_t dgram[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
+	struct sg_wire_msg um = *m;
+	size_t len = sg_wire_chunk_len(m->msg_len, chunk);
+
+	if (unicast)
+		um.flags |= SG_WIRE_F_UNICAST;
+	sg_wire_encode(dgram, &um, chunk);
+	sg_wire_set_fanout_first(dgram, first);
+	for (size_t i = 0; i < len; i++)
+		dgram[SG_WIRE_HDR_LEN + i] = (uint8_t)sgt_rand64(&seed);
+	return sgt_build_ip(fr, &f->comms[comm].local, &f->comms[comm].workers[first], 17, dgram,
+			    SG_WIRE_HDR_LEN + len, true);
+}
+
+/* The request (type SCATTER, @req_len bytes) of reduction @red. */
+static struct sg_wire_msg request_of(const struct sg_wire_msg *red, uint32_t req_len)
+{
+	struct sg_wire_msg m = *red;
+
+	m.type = SG_WIRE_SCATTER;
+	m.msg_len = req_len;
+	return m;
+}
+
+/* Element i of worker @w's vector of int64: w * 1000 + i. */
+static uint32_t respond(struct sgt_fixture *f, uint32_t comm, uint32_t w,
+			const struct sg_wire_msg *red, unsigned int chunk)
+{
+	uint8_t fr[SGT_FRAME_MAX], payload[SG_CHUNK_BYTES];
+	uint32_t cb = sgt_chunk_bytes(red), esz = sg_wire_dtype_size(red->dtype);
+
+	for (uint32_t i = 0; i < cb / esz; i++) {
+		int64_t v = (int64_t)w * 1000 + chunk * (cb / esz) + i;
+
+		memcpy(payload + (size_t)i * esz, &v, esz);
+	}
+	return gather(f, fr, sgt_build_frame(fr, &f->comms[comm].workers[w],
+					     &f->comms[comm].local, red, chunk, payload));
+}
+
+static struct sg_slot slot_of(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
+{
+	struct sg_slot s;
+
+	assert_int_equal(sgt_read_slot(f, comm, coll_id, &s), 0);
+	return s;
+}
+
+static struct sg_stats stats_of(struct sgt_fixture *f, uint32_t comm)
+{
+	struct sg_stats st;
+
+	assert_int_equal(sgt_stats(f, comm, &st), 0);
+	return st;
+}
+
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* The slot must hold what the fixture posted for @coll_id, freshly armed:
+ * nobody admitted, done or counted. */
+static void expect_fresh(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, const char *what)
+{
+	const struct sgt_arming *a = sgt_armed(f, comm, coll_id);
+	struct sg_slot s = slot_of(f, comm, coll_id);
+
+	if (s.coll_id != a->coll_id || s.nonce != a->nonce || s.gen != a->gen ||
+	    s.chunk_base != a->base || s.nchunks != a->nchunks || s.dtype != a->dtype ||
+	    s.op != a->op || s.count != a->count || s.msg_len != a->msg_len ||
+	    s.target != a->target || !s.active)
+		fail_msg("%s: slot holds id %u gen %llu, not the posted id %u gen %llu (or "
+			 "another field differs)", what, s.coll_id, (unsigned long long)s.gen,
+			 a->coll_id, (unsigned long long)a->gen);
+	if (s.complete || s.nadmitted || s.ndone || !all_zero(s.admitted, sizeof(s.admitted)) ||
+	    !all_zero(s.done, sizeof(s.done)) || !all_zero(s.progress, sizeof(s.progress)))
+		fail_msg("%s: the armed slot kept counts of its previous collective", what);
+}
+
+/* A request arms its slot from the descriptor; its retransmissions, its other
+ * chunks and a unicast copy do not re-arm it; the gather program then folds
+ * the workers' answers into it and completes it. */
+static void test_arm_from_request(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg old = sgt_msg(6, 0x1111, SG_INT32, SG_OP_SUM, 256);
+	struct sg_wire_msg red = sgt_msg(70, 0xabcdef0123456789ull, SG_INT64, SG_OP_MAX, 300);
+	struct sg_wire_msg req = request_of(&red, 1500);	/* two chunks */
+	uint8_t fr[SGT_FRAME_MAX], fr1[SGT_FRAME_MAX];
+	struct sg_slot before, s;
+	struct sg_completion c;
+	struct sg_stats st;
+	int64_t out[300];
+	size_t n, n1;
+
+	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
+	/* The slot's previous collective, with answers counted in it. */
+	assert_int_equal(sgt_arm(f, 0, &old, 4), 0);
+	assert_int_equal(respond(f, 0, 0, &old, 0), XDP_DROP);
+	assert_int_equal(respond(f, 0, 1, &old, 0), XDP_DROP);
+	assert_int_equal(slot_of(f, 0, 6).ndone, 2);
+	sgt_release(f, 0, 6);
+
+	/* Posting writes the descriptor only: the slot is not armed yet, and an
+	 * answer to the new collective is stale. */
+	assert_int_equal(sgt_post(f, 0, &red, 3), 0);
+	assert_int_equal(sgt_arm_desc(f, 0, 70)->gen, sgt_armed(f, 0, 70)->gen);
+	assert_int_equal(slot_of(f, 0, 70).coll_id, 6);
+	assert_int_equal(respond(f, 0, 2, &red, 0), XDP_DROP);
+	assert_int_equal(stats_of(f, 0).rx_stale, 1);
+
+	n = coord_frame(fr, f, 0, &req, 0, 0, false, 100);
+	check_fanout(f, 0, fr, n, 0, 4, "arming request");
+	expect_fresh(f, 0, 70, "after the request");
+	st = stats_of(f, 0);
+	assert_int_equal(st.tx_armed, 1);
+	assert_int_equal(st.tx_arm_mismatch, 0);
+
+	/* An answer folds in; nothing the request passes again undoes it. */
+	assert_int_equal(respond(f, 0, 2, &red, 0), XDP_DROP);
+	before = slot_of(f, 0, 70);
+	assert_int_equal(before.nadmitted, 1);
+	assert_int_equal(before.progress[2], 1);
+	check_fanout(f, 0, fr, n, 0, 4, "retransmitted request");
+	n1 = coord_frame(fr1, f, 0, &req, 1, 0, false, 101);
+	check_fanout(f, 0, fr1, n1, 0, 4, "second chunk of the request");
+	n1 = coord_frame(fr1, f, 0, &req, 0, 3, true, 100);
+	expect_untouched(f, fr1, n1, 0, "unicast retransmission");
+	s = slot_of(f, 0, 70);
+	assert_memory_equal(&s, &before, sizeof(s));
+	st = stats_of(f, 0);
+	assert_int_equal(st.tx_armed, 1);
+	assert_int_equal(st.tx_arm_mismatch, 0);
+
+	/* The rest of the answers: the first three workers complete it. */
+	for (unsigned int ch = 1; ch < 3; ch++)
+		assert_int_equal(respond(f, 0, 2, &red, ch), XDP_DROP);
+	for (uint32_t w = 0; w < 2; w++)
+		for (unsigned int ch = 0; ch < 3; ch++)
+			assert_int_equal(respond(f, 0, w, &red, ch), XDP_DROP);
+	assert_int_equal(respond(f, 0, 3, &red, 0), XDP_DROP);
+	c = sgt_completion(f, 0, 70);
+	assert_int_equal(c.gen, sgt_armed(f, 0, 70)->gen);
+	assert_int_equal(c.ndone, 3);
+	st = stats_of(f, 0);
+	assert_int_equal(st.rx_accepted, 2 + 9);
+	assert_int_equal(st.rx_late, 1);
+	assert_int_equal(st.completed, 1);	/* the old one never completed */
+	sgt_copy_result(f, 0, 70, out);
+	for (int i = 0; i < 300; i++)
+		if (out[i] != 2000 + i)
+			fail_msg("element %d is %lld, expected %d", i, (long long)out[i], 2000 + i);
+}
+
+/* A descriptor that is not the datagram's arms nothing and is counted; the
+ * datagram is still fanned out. A descriptor older than the slot's
+ * collective is neither armed nor counted. */
+static void test_arm_mismatch(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg old = sgt_msg(6, 0x1111, SG_INT32, SG_OP_SUM, 256);
+	struct sg_wire_msg red = sgt_msg(70, 0x5eed5eed5eed5eedull, SG_INT32, SG_OP_SUM, 256);
+	struct sg_wire_msg req = request_of(&red, 64), bad[6];
+	uint8_t fr[SGT_FRAME_MAX];
+	struct sg_slot before, s;
+	struct sg_arm_desc keep;
+	struct sg_stats st;
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
+	assert_int_equal(sgt_arm(f, 0, &old, 4), 0);
+	assert_int_equal(respond(f, 0, 0, &old, 0), XDP_DROP);
+	sgt_release(f, 0, 6);
+	assert_int_equal(sgt_post(f, 0, &red, 4), 0);
+	before = slot_of(f, 0, 70);
+	for (size_t i = 0; i < 6; i++)
+		bad[i] = req;
+	bad[0].nonce ^= 1;			/* forged or stale nonce */
+	bad[1].coll_id += SG_SLOTS;		/* another id of the same slot */
+	bad[2].dtype = SG_UINT32;		/* not the posted reduction */
+	bad[3].op = SG_OP_MAX;
+	bad[4].count = 255;
+	bad[5].type = SG_WIRE_RESULT;		/* a delivery arms id | SG_COLL_ACK */
+	for (size_t i = 0; i < 6; i++) {
+		char what[48];
+
+		snprintf(what, sizeof(what), "mismatch %zu", i);
+		n = coord_frame(fr, f, 0, &bad[i], 0, 0, false, 200 + i);
+		check_fanout(f, 0, fr, n, 0, 4, what);
+		s = slot_of(f, 0, 70);
+		if (memcmp(&s, &before, sizeof(s)))
+			fail_msg("%s: the slot changed", what);
+		st = stats_of(f, 0);
+		assert_int_equal(st.tx_arm_mismatch, i + 1);
+		assert_int_equal(st.tx_armed, 0);
+	}
+	/* A broadcast arms nothing and is no mismatch. */
+	bad[0] = req;
+	bad[0].type = SG_WIRE_BCAST;
+	bad[0].count = 0;
+	n = coord_frame(fr, f, 0, &bad[0], 0, 0, false, 210);
+	check_fanout(f, 0, fr, n, 0, 4, "broadcast");
+	/* Another port of the coordinator's host: not the communicator's. */
+	n = coord_frame(fr, f, 0, &req, 0, 0, false, 211);
+	fr[SGT_UDP_OFF] ^= 0x40;
+	sgt_fix_csums(fr, n);
+	expect_untouched(f, fr, n, 0, "other source port");
+	s = slot_of(f, 0, 70);
+	assert_memory_equal(&s, &before, sizeof(s));
+	st = stats_of(f, 0);
+	assert_int_equal(st.tx_arm_mismatch, 6);
+	assert_int_equal(st.tx_armed, 0);
+	/* Nothing armed: answers to the posted collective are stale. */
+	assert_int_equal(respond(f, 0, 1, &red, 0), XDP_DROP);
+	assert_int_equal(stats_of(f, 0).rx_stale, 1);
+
+	/* The real request arms it; then a descriptor of an older generation
+	 * with the same id and nonce is neither armed nor counted. */
+	n = coord_frame(fr, f, 0, &req, 0, 0, false, 212);
+	check_fanout(f, 0, fr, n, 0, 4, "the real request");
+	expect_fresh(f, 0, 70, "the real request");
+	assert_int_equal(respond(f, 0, 1, &red, 0), XDP_DROP);
+	before = slot_of(f, 0, 70);
+	keep = *sgt_arm_desc(f, 0, 70);
+	sgt_arm_desc(f, 0, 70)->gen = keep.gen - 1;
+	check_fanout(f, 0, fr, n, 0, 4, "older descriptor");
+	*sgt_arm_desc(f, 0, 70) = keep;
+	s = slot_of(f, 0, 70);
+	assert_memory_equal(&s, &before, sizeof(s));
+	st = stats_of(f, 0);
+	assert_int_equal(st.tx_armed, 1);
+	assert_int_equal(st.tx_arm_mismatch, 6);
+	assert_int_equal(st.rx_accepted, 2);
+}
+
+/* A unicast retransmission arms the slot if the request never passed the
+ * hook (once: the fanned-out request after it does not re-arm). */
+static void test_arm_by_retransmission(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg red = sgt_msg(3, 77, SG_UINT16, SG_OP_BXOR, 10);
+	struct sg_wire_msg req = request_of(&red, 0);
+	uint8_t fr[SGT_FRAME_MAX];
+	struct sg_slot before, s;
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
+	assert_int_equal(sgt_post(f, 0, &red, 4), 0);
+	n = coord_frame(fr, f, 0, &req, 0, 2, true, 300);
+	expect_untouched(f, fr, n, 0, "unicast retransmission");
+	expect_fresh(f, 0, 3, "armed by a retransmission");
+	assert_int_equal(respond(f, 0, 2, &red, 0), XDP_DROP);
+	before = slot_of(f, 0, 3);
+	n = coord_frame(fr, f, 0, &req, 0, 0, false, 301);
+	check_fanout(f, 0, fr, n, 0, 4, "request after the retransmission");
+	s = slot_of(f, 0, 3);
+	assert_memory_equal(&s, &before, sizeof(s));
+	assert_int_equal(stats_of(f, 0).tx_armed, 1);
+}
+
+/* Large communicators: the first batch's datagram arms, the next batch's
+ * (the same chunk for other workers) finds the slot armed. */
+static void test_arm_batches(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg red = sgt_msg(1000, 0x1234, SG_INT64, SG_OP_SUM, 128);
+	struct sg_wire_msg req = request_of(&red, 32);
+	uint8_t fr[SGT_FRAME_MAX];
+	struct sg_slot before, s;
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 300), 0);
+	assert_int_equal(sgt_post(f, 0, &red, 300), 0);
+	n = coord_frame(fr, f, 0, &req, 0, 0, false, 400);
+	check_fanout(f, 0, fr, n, 0, SG_FANOUT_BATCH, "first batch");
+	expect_fresh(f, 0, 1000, "first batch");
+	assert_int_equal(respond(f, 0, 5, &red, 0), XDP_DROP);
+	before = slot_of(f, 0, 1000);
+	assert_int_equal(before.ndone, 1);
+	n = coord_frame(fr, f, 0, &req, 0, SG_FANOUT_BATCH, false, 401);
+	check_fanout(f, 0, fr, n, SG_FANOUT_BATCH, 300 - SG_FANOUT_BATCH, "second batch");
+	s = slot_of(f, 0, 1000);
+	assert_memory_equal(&s, &before, sizeof(s));
+	assert_int_equal(stats_of(f, 0).tx_armed, 1);
+}
+
+/* An allgather's delivery: the RESULT datagram of collective X arms the slot
+ * for the acknowledgements, id X | SG_COLL_ACK, which then complete it. */
+static void test_arm_allgather_delivery(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg red = sgt_msg(9, 0x99, SG_INT64, SG_OP_SUM, 128);
+	struct sg_wire_msg ack = sgt_msg(9 | SG_COLL_ACK, 0x4242, SG_UINT8, SG_OP_BOR, 1);
+	struct sg_wire_msg res = red;
+	uint8_t fr[SGT_FRAME_MAX];
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
+	assert_int_equal(sgt_arm(f, 0, &red, 4), 0);
+	for (uint32_t w = 0; w < 4; w++)
+		assert_int_equal(respond(f, 0, w, &red, 0), XDP_DROP);
+	assert_int_equal(sgt_completion(f, 0, 9).gen, sgt_armed(f, 0, 9)->gen);
+	sgt_release(f, 0, 9);
+	assert_int_equal(sgt_post(f, 0, &ack, 4), 0);
+	res.type = SG_WIRE_RESULT;
+	res.nonce = ack.nonce;
+	n = coord_frame(fr, f, 0, &res, 0, 0, false, 500);
+	check_fanout(f, 0, fr, n, 0, 4, "result");
+	expect_fresh(f, 0, 9 | SG_COLL_ACK, "result");
+	for (uint32_t w = 0; w < 4; w++)
+		assert_int_equal(respond(f, 0, w, &ack, 0), XDP_DROP);
+	assert_int_equal(sgt_completion(f, 0, 9).gen, sgt_armed(f, 0, 9 | SG_COLL_ACK)->gen);
+	assert_int_equal(stats_of(f, 0).tx_armed, 1);
+	assert_int_equal(stats_of(f, 0).completed, 2);
+}
+
 /* The capture itself: a datagram sent on lo by a socket is seen once as
  * PACKET_OUTGOING, so a missing clone cannot hide behind the capture. */
 static void test_capture_sees_lo(void **state)
@@ -671,6 +1012,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_passthrough_truncated, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_ip_options, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_two_comms, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_arm_from_request, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_arm_mismatch, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_arm_by_retransmission, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_arm_batches, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_arm_allgather_delivery, sgt_setup_shared, sgt_teardown_none),
 	};
 	int err;
 

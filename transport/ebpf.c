@@ -49,6 +49,9 @@ struct sg_datapath {
 	size_t aux_len;
 	volatile struct sg_completion *completions;
 	size_t completions_len;
+	/* Mmapped read-write: arm descriptors, one per slot. */
+	struct sg_arm_desc *arm_descs;
+	size_t arm_descs_len;
 	struct ring_buffer *rb;
 	int ncpus;
 	pthread_mutex_t lock;		/* everything below, and ring consumption */
@@ -122,6 +125,8 @@ static void dp_free(struct sg_datapath *dp)
 		munmap(dp->aux, dp->aux_len);
 	if (dp->completions)
 		munmap((void *)dp->completions, dp->completions_len);
+	if (dp->arm_descs)
+		munmap(dp->arm_descs, dp->arm_descs_len);
 	detach_tc(dp);
 	bpf_link__destroy(dp->xdp_link);
 	sgbpf_bpf__destroy(dp->skel);
@@ -186,7 +191,9 @@ static int dp_create(int ifindex, const char *ifname, struct sg_datapath **out)
 	dp->results = map_mmap(dp->skel->maps.results, PROT_READ, &dp->results_len);
 	dp->aux = map_mmap(dp->skel->maps.result_aux, PROT_READ, &dp->aux_len);
 	dp->completions = map_mmap(dp->skel->maps.completions, PROT_READ, &dp->completions_len);
-	if (!dp->results || !dp->aux || !dp->completions) {
+	dp->arm_descs = map_mmap(dp->skel->maps.arm_descs, PROT_READ | PROT_WRITE,
+				 &dp->arm_descs_len);
+	if (!dp->results || !dp->aux || !dp->completions || !dp->arm_descs) {
 		err = sg_fail(-errno, "cannot mmap the result maps: %s", strerror(errno));
 		goto fail;
 	}
@@ -328,7 +335,10 @@ static int install_comm(struct sg_transport *tp)
 			goto out;
 		}
 	}
-	/* Start from inactive slots, then open the communicator. */
+	/* Start from inactive slots and empty descriptors (a previous
+	 * communicator of this index may have left some), then open the
+	 * communicator. */
+	memset(&tp->dp->arm_descs[tp->idx * SG_SLOTS], 0, SG_SLOTS * sizeof(struct sg_arm_desc));
 	for (uint32_t s = 0; s < SG_SLOTS; s++) {
 		struct sg_slot slot = {};
 		uint32_t key = tp->idx * SG_SLOTS + s;
@@ -495,20 +505,15 @@ static void pool_free(struct sg_datapath *dp, uint32_t base, uint32_t n)
 		dp->pool_used[j / 64] &= ~(1ULL << (j % 64));
 }
 
+/* Write the slot's arm descriptor; the TC program arms the slot from it when
+ * the collective's first datagram (its SCATTER, or an allgather's RESULT)
+ * passes, so arming costs no system call. The descriptor is ours until that
+ * sendto: the slot is free (sg_comm_take_id), and the previous collective of
+ * the slot sends nothing more. */
 static int ebpf_arm(struct sg_transport *tp, struct sg_tp_reduce *r)
 {
 	struct sg_datapath *dp = tp->dp;
-	struct sg_slot slot = {
-		.coll_id = r->coll_id,
-		.nonce = r->nonce,
-		.active = 1,
-		.dtype = (uint8_t)r->dtype,
-		.op = (uint8_t)r->op,
-		.count = r->count,
-		.msg_len = r->msg_len,
-		.target = r->target,
-	};
-	uint32_t key = slot_key(tp, r->coll_id);
+	struct sg_arm_desc *d = &dp->arm_descs[slot_key(tp, r->coll_id)];
 	int err;
 
 	r->nchunks = sg_response_nchunks(r);
@@ -519,21 +524,24 @@ static int ebpf_arm(struct sg_transport *tp, struct sg_tp_reduce *r)
 	if (err)
 		return sg_fail(err, "no room for %u more accumulator chunks on %s (pool of %u)",
 			       r->nchunks, tp->comm->ifname, SG_POOL_CHUNKS);
-	slot.nchunks = (uint16_t)r->nchunks;
-	slot.gen = r->gen;
-	slot.chunk_base = r->pool_base;
-	err = bpf_map__update_elem(dp->skel->maps.slots, &key, sizeof(key), &slot, sizeof(slot),
-				   BPF_F_LOCK);
-	if (err) {
-		pthread_mutex_lock(&dp->lock);
-		pool_free(dp, r->pool_base, r->nchunks);
-		pthread_mutex_unlock(&dp->lock);
-		return sg_fail(err, "cannot arm slot %u: %s", key, strerror(-err));
-	}
+	d->coll_id = r->coll_id;
+	d->count = r->count;
+	d->nonce = r->nonce;
+	d->gen = r->gen;
+	d->msg_len = r->msg_len;
+	d->target = r->target;
+	d->chunk_base = r->pool_base;
+	d->nchunks = (uint16_t)r->nchunks;
+	d->dtype = (uint8_t)r->dtype;
+	d->op = (uint8_t)r->op;
+	/* The sendto that follows orders these stores before the TC program's
+	 * loads anyway; the fence documents it and keeps the compiler honest. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	return 0;
 }
 
-/* The slot stays armed: stragglers of @r are counted against it until it is
+/* The slot stays armed (until the TC program arms it for its next
+ * collective): stragglers of @r are counted against it until it is
  * armed again, and the generation check keeps them out of the pool entries'
  * next owners. */
 static void ebpf_release(struct sg_transport *tp, struct sg_tp_reduce *r)
@@ -674,6 +682,9 @@ static int ebpf_get_stats(struct sg_transport *tp, struct sg_comm_stats *out)
 		.completed = sum.completed,
 		.tx_fanout = sum.tx_fanout,
 	};
+	/* A request whose arm descriptor was not its own went out unarmed: the
+	 * public counters file it with the other inconsistent datagrams. */
+	out->rx_malformed += sum.tx_arm_mismatch;
 	free(percpu);
 	return 0;
 }

@@ -47,9 +47,10 @@ struct sg_worker_key {
 	__u16 pad;
 };
 
-/* One collective in flight. User space writes the whole value (BPF_F_LOCK)
- * when it posts the collective; the gather program admits workers and counts
- * their chunks under the lock. */
+/* One collective in flight. The TC program writes it from the slot's arm
+ * descriptor (struct sg_arm_desc) when the collective's first coordinator
+ * datagram passes; the gather program admits workers and counts their chunks
+ * under the lock. */
 struct sg_slot {
 	struct bpf_spin_lock lock;
 	__u32 coll_id;
@@ -71,6 +72,26 @@ struct sg_slot {
 	__u64 admitted[SG_WORKER_WORDS];
 	__u64 done[SG_WORKER_WORDS];
 	__u16 progress[SG_MAX_WORKERS];	/* distinct chunks received per worker */
+};
+
+/* Arm descriptor of a slot, in an mmapped array beside the slots (which hold a
+ * spin lock and so cannot be mmapped). User space fills it with plain stores
+ * before it sends the collective's first coordinator datagram; the TC program
+ * copies it into the slot, under the slot's lock, when that datagram passes
+ * (a SCATTER with id coll_id, or a RESULT with id coll_id & ~SG_COLL_ACK)
+ * with the same nonce, and only if gen is newer than the slot's: arming costs
+ * no system call of its own, and a retransmission never re-arms. */
+struct sg_arm_desc {
+	__u32 coll_id;
+	__u32 count;
+	__u64 nonce;
+	__u64 gen;
+	__u32 msg_len;
+	__u32 target;
+	__u32 chunk_base;
+	__u16 nchunks;
+	__u8 dtype;
+	__u8 op;
 };
 
 /* Per pool entry: which workers this chunk already folded. The owner's
@@ -120,6 +141,8 @@ struct sg_stats {
 	__u64 rx_malformed;
 	__u64 completed;
 	__u64 tx_fanout;
+	__u64 tx_armed;		/* slots armed from their descriptor by the TC program */
+	__u64 tx_arm_mismatch;	/* SCATTER/RESULT whose slot's descriptor is not theirs */
 };
 
 #ifndef __BPF__
@@ -151,6 +174,8 @@ static inline void sg_stats_sum(struct sg_stats *acc, const struct sg_stats *per
 		acc->rx_malformed += percpu[c].rx_malformed;
 		acc->completed += percpu[c].completed;
 		acc->tx_fanout += percpu[c].tx_fanout;
+		acc->tx_armed += percpu[c].tx_armed;
+		acc->tx_arm_mismatch += percpu[c].tx_arm_mismatch;
 	}
 }
 #endif
