@@ -29,6 +29,7 @@ struct sg_comm {
 	uint64_t inflight[SG_SLOTS / 64];	/* slots of requests not yet freed */
 	double srtt_ms;			/* smoothed service time, 0: none yet */
 	long long last_done_us;		/* when the last collective completed */
+	long long rto_floor_us;		/* since the last clean sample, see request.c */
 	uint64_t retransmits;
 	uint64_t nonce_state;
 	uint8_t dgram[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];

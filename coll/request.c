@@ -60,6 +60,9 @@ static long long initial_rto(const struct sg_comm *comm, const struct sg_request
 	long long rto = (long long)(2 * comm->srtt_ms * 1000 * (q->ahead + 1)) + SG_RTO_MIN_US +
 			transfer_us(comm, q);
 
+	if (rto < comm->rto_floor_us)
+		rto = comm->rto_floor_us;
+
 	return rto < rto_cap(comm, q) ? rto : rto_cap(comm, q);
 }
 
@@ -317,6 +320,21 @@ static int collect(struct sg_request *q, int werr)
 		double ms = (now - from) / 1000.0;
 
 		comm->srtt_ms = comm->srtt_ms ? comm->srtt_ms * 0.875 + ms * 0.125 : ms;
+		comm->rto_floor_us = 0;
+	} else if (!comm->srtt_ms) {
+		/* Karn's rule leaves no sample when every collective is
+		 * retransmitted, as when the first timeout (5 ms with no
+		 * sample) is below the real completion time: the timeout
+		 * would stay there, resending every collective. Until the
+		 * first sample, the time a collective took (an upper bound)
+		 * is a floor for the next, at most 8 times the first timeout
+		 * so that loss from the start cannot ratchet it up. Once
+		 * there are samples, loss backs off per collective only. */
+		long long took = now - q->posted_us, most = 8 * (SG_RTO_MIN_US + transfer_us(comm, q));
+
+		took = took < most ? took : most;
+		if (took > comm->rto_floor_us)
+			comm->rto_floor_us = took;
 	}
 	comm->last_done_us = now;
 	return 0;
