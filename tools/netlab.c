@@ -515,6 +515,29 @@ static int ns_disable_ipv6(struct netlab *lab, int idx)
 	return err;
 }
 
+/* The switch runs no firewall: where br_netfilter is in the kernel, bridged
+ * frames go through the iptables hooks while either this namespace's sysctl
+ * or the bridge's own option asks for it, and the sysctl defaults to on. */
+static int ns_no_bridge_netfilter(struct netlab *lab, int idx)
+{
+	static const char *const knobs[] = {
+		"/proc/sys/net/bridge/bridge-nf-call-iptables",
+		"/proc/sys/net/bridge/bridge-nf-call-ip6tables",
+		"/proc/sys/net/bridge/bridge-nf-call-arptables",
+	};
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]) && !err; i++) {
+		err = write_file(knobs[i], "0");
+		if (err == -ENOENT) /* no br_netfilter: nothing to turn off */
+			err = 0;
+	}
+	if (err)
+		fprintf(stderr, "netlab: %s: bridge netfilter: %s\n", ns_name_of(lab, idx),
+			strerror(-err));
+	return err;
+}
+
 /* TX checksum offload off on sg0: see netlab_opts::csum_offload. (RX
  * offload makes no difference: a veth never marks packets as verified.) */
 static int ns_csum_offload_off(struct netlab *lab, int idx)
@@ -615,9 +638,8 @@ static int build(struct netlab *lab)
 
 	/* The switch: the bridge, and every veth pair created from here with
 	 * its other end (sg0) directly in the coordinator or worker ns, so
-	 * that names need only be unique per namespace. A switch does not
-	 * run the host's firewall: no bridge netfilter hooks (on by default
-	 * where br_netfilter is built in, they cost every packet). */
+	 * that names need only be unique per namespace. No bridge netfilter
+	 * (see ns_no_bridge_netfilter()). */
 	sb.len = 0;
 	sb_printf(&sb, "link set lo up\n"
 		       "link add sgbr type bridge forward_delay 0 stp_state 0 mcast_snooping 0 "
@@ -637,6 +659,8 @@ static int build(struct netlab *lab)
 			  port, NETLAB_IFNAME, ns_name_of(lab, i == 0 ? 0 : i + 1), port, port);
 	}
 	err = sb.err ? sb.err : run_ip(ns_name_of(lab, 1), sb.p);
+	if (!err)
+		err = in_ns(lab, 1, ns_no_bridge_netfilter);
 
 	for (int i = -1; i < lab->nworker && !err; i++) {
 		struct in_addr a = i < 0 ? netlab_coordinator_addr(lab) : netlab_worker_addr(lab, i);
