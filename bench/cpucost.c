@@ -7,7 +7,7 @@
 
 #include "bench/cpucost.h"
 
-static double machine_busy_us(void)
+double cpu_machine_busy_us(void)
 {
 	unsigned long long user, nice, sys, idle, iowait, irq, softirq, steal;
 	long hz = sysconf(_SC_CLK_TCK);
@@ -33,7 +33,7 @@ int cpu_snap(struct cpu_snap *s)
 		return -errno;
 	s->thread_us = ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_sec * 1e6 +
 		       ru.ru_stime.tv_usec;
-	s->machine_us = machine_busy_us();
+	s->machine_us = cpu_machine_busy_us();
 	return 0;
 }
 

@@ -16,6 +16,10 @@ struct cpu_snap {
 
 int cpu_snap(struct cpu_snap *s);
 
+/* Busy time of all CPUs so far, in microseconds; -1 if /proc/stat is
+ * unreadable. */
+double cpu_machine_busy_us(void);
+
 /* Microseconds of CPU between @a and @b: thread and machine. */
 void cpu_delta(const struct cpu_snap *a, const struct cpu_snap *b, double *thread_us,
 	       double *machine_us);

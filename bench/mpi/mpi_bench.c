@@ -57,19 +57,18 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
-#include <linux/perf_event.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench/cpucost.h"
+#include "bench/syscount.h"
 
 #define CSV_HEADER "impl,coll,mode,fanout,bytes,window,iters,p50_us,p99_us,mean_us," \
 	"coll_per_s,syscalls_per_coll,cpu_us_per_coll,machine_cpu_us_per_coll,errors"
@@ -151,25 +150,6 @@ static double rusage_us(void)
 	       ru.ru_stime.tv_usec;
 }
 
-/* Busy time of all CPUs in microseconds (user nice system idle iowait irq
- * softirq steal: everything but idle and iowait); -1 if unreadable. */
-static double machine_busy_us(void)
-{
-	unsigned long long v[8] = { 0 };
-	FILE *f = fopen("/proc/stat", "r");
-	int n;
-
-	if (!f)
-		return -1;
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-		   &v[3], &v[4], &v[5], &v[6], &v[7]);
-	fclose(f);
-	if (n < 4)
-		return -1;
-	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * 1e6 /
-	       (double)sysconf(_SC_CLK_TCK);
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -193,83 +173,39 @@ static double pct(const double *v, long n, double q)
 
 /* ------------------------------------------------------------------ syscalls */
 
-static int sc_fd = -1;
+/* The root's counter (bench/syscount.h), summed over the stretches it is
+ * on: the collectives, not the barriers and broadcasts between rounds. */
+static struct syscount sc = { .fd = -1 };
+static uint64_t sc_total;
+static int sc_ok;
 
-static int tracepoint_id(long long *id)
+static void sc_reset(void)
 {
-	static const char *const paths[] = {
-		"/sys/kernel/tracing/events/raw_syscalls/sys_enter/id",
-		"/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id",
-	};
-
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-			FILE *f = fopen(paths[i], "r");
-			int ok;
-
-			if (!f)
-				continue;
-			ok = fscanf(f, "%lld", id) == 1;
-			fclose(f);
-			if (ok)
-				return 0;
-		}
-		/* tracefs is not mounted by default on this platform. */
-		if (pass == 0 && mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) &&
-		    errno != EBUSY)
-			break;
-	}
-	return -1;
+	sc_total = 0;
+	sc_ok = sc.fd >= 0;
 }
 
-static void syscount_open(void)
-{
-	struct perf_event_attr attr;
-	long long id;
-
-	if (tracepoint_id(&id)) {
-		fprintf(stderr, "mpi_bench: tracepoint raw_syscalls:sys_enter not found "
-			"(tracefs could not be mounted?): syscalls_per_coll will be empty\n");
-		return;
-	}
-	memset(&attr, 0, sizeof(attr));
-	attr.size = sizeof(attr);
-	attr.type = PERF_TYPE_TRACEPOINT;
-	attr.config = (unsigned long long)id;
-	attr.disabled = 1;
-	sc_fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
-	if (sc_fd < 0)
-		fprintf(stderr, "mpi_bench: perf_event_open(raw_syscalls:sys_enter): %s: "
-			"syscalls_per_coll will be empty\n", strerror(errno));
-}
-
-/* The counter accumulates while enabled; each disable is counted once (its
- * entry happens while the counter is on) and subtracted by the caller. */
 static void sc_enable(void)
 {
-	if (sc_fd >= 0)
-		ioctl(sc_fd, PERF_EVENT_IOC_ENABLE, 0);
+	if (sc_ok && syscount_start(&sc))
+		sc_ok = 0;
 }
 
 static void sc_disable(void)
 {
-	if (sc_fd >= 0)
-		ioctl(sc_fd, PERF_EVENT_IOC_DISABLE, 0);
-}
+	uint64_t n;
 
-static void sc_reset(void)
-{
-	if (sc_fd >= 0)
-		ioctl(sc_fd, PERF_EVENT_IOC_RESET, 0);
+	if (!sc_ok)
+		return;
+	if (syscount_stop(&sc, &n))
+		sc_ok = 0;
+	else
+		sc_total += n;
 }
 
 static long long sc_read(void)
 {
-	uint64_t v;
-
-	if (sc_fd < 0 || read(sc_fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
-		return -1;
-	return (long long)v;
+	return sc_ok ? (long long)sc_total : -1;
 }
 
 /* ------------------------------------------------------------------ sg0 counters */
@@ -529,7 +465,7 @@ static void run_latency(enum coll c, long n, struct row *out)
 	sc_reset();
 	if (!barrier)
 		sc_enable();
-	m0 = machine_busy_us();
+	m0 = cpu_machine_busy_us();
 	c0 = rusage_us();
 	w0 = now_us();
 	/* Bounded: the root stops at max_iters at the latest. */
@@ -544,7 +480,7 @@ static void run_latency(enum coll c, long n, struct row *out)
 				if (!barrier)
 					sc_disable();
 				c1 = rusage_us();
-				m1 = machine_busy_us();
+				m1 = cpu_machine_busy_us();
 				sys1 = sc_read();
 			}
 		}
@@ -567,9 +503,7 @@ static void run_latency(enum coll c, long n, struct row *out)
 		out->p99 = pct(lat, iters, 0.99);
 		out->mean = sum / (double)iters;
 		out->per_s = out->mean > 0 ? 1e6 / out->mean : 0;
-		/* Each disable was counted once: one per iteration with
-		 * barriers, one in all without. */
-		out->sys = sys1 >= 0 ? (double)(sys1 - (barrier ? iters : 1)) / (double)iters : -1;
+		out->sys = sys1 >= 0 ? (double)sys1 / (double)iters : -1;
 		/* With barriers, CPU time is pro-rated to the timed share of the
 		 * loop, as the machine's; without, the whole loop is the
 		 * collectives (and the checks). */
@@ -687,7 +621,7 @@ static void run_throughput(enum coll c, long n, int window, struct row *out)
 	errors += window_loop(c, &b, w, step, &seq, NULL);
 
 	MPI_Barrier(comm);
-	m0 = machine_busy_us();
+	m0 = cpu_machine_busy_us();
 	c0 = rusage_us();
 	sc_reset();
 	next = 2L * step;
@@ -726,7 +660,7 @@ static void run_throughput(enum coll c, long n, int window, struct row *out)
 		rounds++;
 	}
 	c1 = rusage_us();
-	m1 = machine_busy_us();
+	m1 = cpu_machine_busy_us();
 	sys1 = sc_read();
 
 	MPI_Reduce(&errors, &all_errors, 1, MPI_LONG_LONG, MPI_SUM, 0, comm);
@@ -742,8 +676,7 @@ static void run_throughput(enum coll c, long n, int window, struct row *out)
 		out->p99 = pct(lat, iters, 0.99);
 		out->mean = sum / (double)iters;
 		out->per_s = (double)iters * 1e6 / timed;
-		/* One disable counted per round. */
-		out->sys = sys1 >= 0 ? (double)(sys1 - rounds) / (double)iters : -1;
+		out->sys = sys1 >= 0 ? (double)sys1 / (double)iters : -1;
 		out->cpu = (c1 - c0) / (double)iters;
 		out->mcpu = m0 >= 0 && m1 >= 0 ? (m1 - m0) / (double)iters : -1;
 		out->errors = all_errors;
@@ -980,7 +913,8 @@ int main(int argc, char **argv)
 		if (end == 0)
 			fprintf(csv, "%s\n", CSV_HEADER);
 		fflush(csv);
-		syscount_open();
+		if (syscount_open(&sc))
+			fprintf(stderr, "mpi_bench: syscalls_per_coll will be empty\n");
 		nd0 = netdev_read(cfg.ifname);
 	}
 	MPI_Barrier(comm);
@@ -1027,8 +961,7 @@ int main(int argc, char **argv)
 		if (total_errors)
 			fprintf(stderr, "mpi_bench: %lld verification errors\n", total_errors);
 		fclose(csv);
-		if (sc_fd >= 0)
-			close(sc_fd);
+		syscount_close(&sc);
 	}
 	MPI_Finalize();
 	return total_errors ? 3 : 0;
