@@ -58,7 +58,6 @@ int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const vo
 	}
 	for (unsigned int c = 0; c < nchunks; c++) {
 		size_t len = sg_wire_chunk_len(m->msg_len, c);
-		ssize_t n;
 		int err;
 
 		sg_wire_encode(comm->dgram, m, c);
@@ -71,12 +70,9 @@ int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const vo
 				return err;
 			continue;
 		}
-		do {
-			n = sendto(comm->sock, comm->dgram, SG_WIRE_HDR_LEN + len, 0,
-				   (const struct sockaddr *)to, sizeof(*to));
-		} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
-		if (n < 0)
-			return sg_fail(-errno, "sendto: %s", strerror(errno));
+		err = sg_udp_sendto(comm->sock, comm->dgram, SG_WIRE_HDR_LEN + len, to);
+		if (err)
+			return sg_fail(err, "sendto: %s", strerror(-err));
 	}
 	return 0;
 }

@@ -347,16 +347,13 @@ static int send_reply(struct sg_worker *w, const struct sg_wire_msg *m,
 
 	for (unsigned int c = 0; c < sg_wire_nchunks_of(len, cb); c++) {
 		size_t clen = sg_wire_chunk_len_of(len, c, cb);
-		ssize_t n;
+		int err;
 
 		sg_wire_encode(w->tx, m, c);
 		memcpy(w->tx + SG_WIRE_HDR_LEN, (const uint8_t *)data + (size_t)c * cb, clen);
-		do {
-			n = sendto(w->fd, w->tx, SG_WIRE_HDR_LEN + clen, 0,
-				   (const struct sockaddr *)to, sizeof(*to));
-		} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
-		if (n < 0)
-			return sg_fail(-errno, "sendto: %s", strerror(errno));
+		err = sg_udp_sendto(w->fd, w->tx, SG_WIRE_HDR_LEN + clen, to);
+		if (err)
+			return sg_fail(err, "sendto: %s", strerror(-err));
 	}
 	return 0;
 }

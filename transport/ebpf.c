@@ -25,6 +25,7 @@
 #include "coll/log.h"
 #include "transport/neigh.h"
 #include "transport/transport.h"
+#include "transport/udp.h"
 
 /* The kernel's enum bpf_attach_type values of tcx (Linux 6.6), which the
  * installed UAPI headers may predate. */
@@ -554,19 +555,15 @@ static void ebpf_release(struct sg_transport *tp, struct sg_tp_reduce *r)
 static int ebpf_send_all(struct sg_transport *tp, void *dgram, size_t len)
 {
 	struct sg_comm *comm = tp->comm;
-	ssize_t n;
 
 	/* One datagram per batch of SG_FANOUT_BATCH workers, addressed to the
 	 * batch's first worker; the TC program clones it to the whole batch. */
 	for (uint32_t first = 0; first < comm->nworkers; first += SG_FANOUT_BATCH) {
 		sg_wire_set_fanout_first(dgram, first);
-		do {
-			n = sendto(comm->sock, dgram, len, 0,
-				   (const struct sockaddr *)&comm->workers[first],
-				   sizeof(comm->workers[first]));
-		} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
-		if (n < 0)
-			return sg_fail(-errno, "sendto: %s", strerror(errno));
+		int err = sg_udp_sendto(comm->sock, dgram, len, &comm->workers[first]);
+
+		if (err)
+			return sg_fail(err, "sendto: %s", strerror(-err));
 	}
 	return 0;
 }

@@ -25,7 +25,6 @@
 
 struct sg_transport {
 	struct sg_ureduce u;	/* first: the shared ops take the transport */
-	int sock;
 	int epfd;
 	struct iovec send_iov;
 	struct mmsghdr *send;	/* one per worker, addressed once */
@@ -54,7 +53,7 @@ static int epoll_pump(struct sg_transport *tp, int timeout_ms)
 
 		for (int i = 0; i < SG_EPOLL_RECV_BATCH; i++)
 			tp->recv[i].msg_hdr.msg_namelen = sizeof(tp->from[i]);
-		n = recvmmsg(tp->sock, tp->recv, SG_EPOLL_RECV_BATCH, MSG_DONTWAIT, NULL);
+		n = recvmmsg(tp->u.sock, tp->recv, SG_EPOLL_RECV_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				return 0;
@@ -75,8 +74,7 @@ static void epoll_destroy(struct sg_transport *tp)
 	if (tp->epfd >= 0)
 		close(tp->epfd);
 	free(tp->send);
-	sg_ureduce_fini(&tp->u);
-	free(tp);
+	sg_ureduce_free(tp);
 }
 
 static int epoll_create_tp(struct sg_comm *comm, struct sg_transport **out)
@@ -85,29 +83,17 @@ static int epoll_create_tp(struct sg_comm *comm, struct sg_transport **out)
 	struct sg_transport *tp;
 	int err;
 
-	tp = calloc(1, sizeof(*tp));
-	if (!tp)
-		return sg_fail(-ENOMEM, "out of memory");
-	tp->epfd = -1;
-	err = sg_ureduce_init(&tp->u, comm, epoll_pump);
-	if (err) {
-		free(tp);
+	err = sg_ureduce_new(comm, sizeof(*tp), epoll_pump, &tp);
+	if (err)
 		return err;
-	}
-	tp->sock = comm->sock;
-	sg_ureduce_size_socket(tp->sock);
+	tp->epfd = -1;
 	tp->send = calloc(comm->nworkers, sizeof(*tp->send));
 	if (!tp->send) {
 		err = sg_fail(-ENOMEM, "out of memory");
 		goto fail;
 	}
 	for (size_t i = 0; i < comm->nworkers; i++)
-		tp->send[i].msg_hdr = (struct msghdr){
-			.msg_name = &comm->workers[i],
-			.msg_namelen = sizeof(comm->workers[i]),
-			.msg_iov = &tp->send_iov,
-			.msg_iovlen = 1,
-		};
+		tp->send[i].msg_hdr = sg_ureduce_msghdr(&tp->u, i, &tp->send_iov);
 	for (int i = 0; i < SG_EPOLL_RECV_BATCH; i++) {
 		tp->recv_iov[i] = (struct iovec){ .iov_base = tp->bufs[i], .iov_len = SG_EPOLL_BUF };
 		tp->recv[i].msg_hdr = (struct msghdr){
@@ -117,7 +103,7 @@ static int epoll_create_tp(struct sg_comm *comm, struct sg_transport **out)
 		};
 	}
 	tp->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (tp->epfd < 0 || epoll_ctl(tp->epfd, EPOLL_CTL_ADD, tp->sock, &ev) < 0) {
+	if (tp->epfd < 0 || epoll_ctl(tp->epfd, EPOLL_CTL_ADD, tp->u.sock, &ev) < 0) {
 		err = sg_fail(-errno, "epoll: %s", strerror(errno));
 		goto fail;
 	}
@@ -136,7 +122,7 @@ static int epoll_send_all(struct sg_transport *tp, void *dgram, size_t len)
 	while (sent < n) {
 		unsigned int batch = n - sent < SG_EPOLL_SEND_BATCH ? (unsigned int)(n - sent) :
 								       SG_EPOLL_SEND_BATCH;
-		int k = sendmmsg(tp->sock, tp->send + sent, batch, 0);
+		int k = sendmmsg(tp->u.sock, tp->send + sent, batch, 0);
 
 		if (k < 0) {
 			if (errno == EINTR || errno == ENOBUFS || errno == EAGAIN)

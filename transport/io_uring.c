@@ -34,7 +34,6 @@
 
 struct sg_transport {
 	struct sg_ureduce u;	/* first: the shared ops take the transport */
-	int sock;
 	int ring_ready;
 	struct io_uring ring;
 	struct io_uring_buf_ring *br;
@@ -47,7 +46,6 @@ struct sg_transport {
 	unsigned int sends_pending;
 	struct msghdr *send_msgs;	/* one per worker, addressed once */
 	struct iovec send_iov;
-	uint64_t send_buf[(SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 7) / 8];
 };
 
 static struct io_uring_sqe *get_sqe(struct sg_transport *tp)
@@ -68,7 +66,7 @@ static int arm_recv(struct sg_transport *tp)
 
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_recvmsg_multishot(sqe, tp->sock, &tp->recv_msg, 0);
+	io_uring_prep_recvmsg_multishot(sqe, tp->u.sock, &tp->recv_msg, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = SG_URING_BGID;
 	io_uring_sqe_set_data64(sqe, SG_URING_RECV);
@@ -82,7 +80,7 @@ static int queue_send(struct sg_transport *tp, size_t worker)
 
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_sendmsg(sqe, tp->sock, &tp->send_msgs[worker], 0);
+	io_uring_prep_sendmsg(sqe, tp->u.sock, &tp->send_msgs[worker], 0);
 	io_uring_sqe_set_data64(sqe, SG_URING_SEND | worker);
 	tp->sends_pending++;
 	return 0;
@@ -194,9 +192,9 @@ static int uring_send_all(struct sg_transport *tp, void *dgram, size_t len)
 	size_t n = tp->u.nworkers;
 	int err;
 
-	/* The entries point at this copy until every one has completed. */
-	memcpy(tp->send_buf, dgram, len);
-	tp->send_iov.iov_len = len;
+	/* The entries point at @dgram: it stays put until they have all
+	 * completed, below. */
+	tp->send_iov = (struct iovec){ .iov_base = dgram, .iov_len = len };
 	for (size_t i = 0; i < n; i++) {
 		err = queue_send(tp, i);
 		if (err)
@@ -222,8 +220,7 @@ static void uring_destroy(struct sg_transport *tp)
 		munmap(tp->br, tp->br_len);
 	free(tp->bufs);
 	free(tp->send_msgs);
-	sg_ureduce_fini(&tp->u);
-	free(tp);
+	sg_ureduce_free(tp);
 }
 
 static int setup_ring(struct sg_transport *tp)
@@ -281,29 +278,16 @@ static int uring_create(struct sg_comm *comm, struct sg_transport **out)
 	struct sg_transport *tp;
 	int err;
 
-	tp = calloc(1, sizeof(*tp));
-	if (!tp)
-		return sg_fail(-ENOMEM, "out of memory");
-	err = sg_ureduce_init(&tp->u, comm, uring_pump);
-	if (err) {
-		free(tp);
+	err = sg_ureduce_new(comm, sizeof(*tp), uring_pump, &tp);
+	if (err)
 		return err;
-	}
-	tp->sock = comm->sock;
-	sg_ureduce_size_socket(tp->sock);
-	tp->send_iov.iov_base = tp->send_buf;
 	tp->send_msgs = calloc(comm->nworkers, sizeof(*tp->send_msgs));
 	if (!tp->send_msgs) {
 		err = sg_fail(-ENOMEM, "out of memory");
 		goto fail;
 	}
 	for (size_t i = 0; i < comm->nworkers; i++)
-		tp->send_msgs[i] = (struct msghdr){
-			.msg_name = &comm->workers[i],
-			.msg_namelen = sizeof(comm->workers[i]),
-			.msg_iov = &tp->send_iov,
-			.msg_iovlen = 1,
-		};
+		tp->send_msgs[i] = sg_ureduce_msghdr(&tp->u, i, &tp->send_iov);
 	err = setup_ring(tp);
 	if (err)
 		goto fail;

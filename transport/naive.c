@@ -13,6 +13,7 @@
 
 #include "coll/comm.h"
 #include "coll/log.h"
+#include "transport/udp.h"
 #include "transport/ureduce.h"
 
 /* A blocking recvfrom wakes up at least this often to let the collective
@@ -23,7 +24,6 @@
 
 struct sg_transport {
 	struct sg_ureduce u;	/* first: the shared ops take the transport */
-	int sock;
 	uint64_t buf[(SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 8) / 8];
 };
 
@@ -35,7 +35,7 @@ static int naive_pump(struct sg_transport *tp, int timeout_ms)
 		socklen_t alen = sizeof(from);
 		ssize_t n;
 
-		n = recvfrom(tp->sock, tp->buf, sizeof(tp->buf), timeout_ms ? 0 : MSG_DONTWAIT,
+		n = recvfrom(tp->u.sock, tp->buf, sizeof(tp->buf), timeout_ms ? 0 : MSG_DONTWAIT,
 			     (struct sockaddr *)&from, &alen);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -55,47 +55,28 @@ static int naive_create(struct sg_comm *comm, struct sg_transport **out)
 	struct sg_transport *tp;
 	int err;
 
-	tp = calloc(1, sizeof(*tp));
-	if (!tp)
-		return sg_fail(-ENOMEM, "out of memory");
-	err = sg_ureduce_init(&tp->u, comm, naive_pump);
-	if (err) {
-		free(tp);
+	err = sg_ureduce_new(comm, sizeof(*tp), naive_pump, &tp);
+	if (err)
 		return err;
-	}
-	tp->sock = comm->sock;
-	sg_ureduce_size_socket(tp->sock);
-	if (setsockopt(tp->sock, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof(tick)) < 0) {
+	if (setsockopt(tp->u.sock, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof(tick)) < 0) {
 		err = sg_fail(-errno, "SO_RCVTIMEO: %s", strerror(errno));
-		sg_ureduce_fini(&tp->u);
-		free(tp);
+		sg_ureduce_free(tp);
 		return err;
 	}
 	*out = tp;
 	return 0;
 }
 
-static void naive_destroy(struct sg_transport *tp)
-{
-	if (!tp)
-		return;
-	sg_ureduce_fini(&tp->u);
-	free(tp);
-}
 
 static int naive_send_all(struct sg_transport *tp, void *dgram, size_t len)
 {
 	struct sg_comm *comm = tp->u.comm;
 
 	for (size_t i = 0; i < comm->nworkers; i++) {
-		ssize_t n;
+		int err = sg_udp_sendto(tp->u.sock, dgram, len, &comm->workers[i]);
 
-		do {
-			n = sendto(tp->sock, dgram, len, 0, (const struct sockaddr *)&comm->workers[i],
-				   sizeof(comm->workers[i]));
-		} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
-		if (n < 0)
-			return sg_fail(-errno, "sendto worker %zu: %s", i, strerror(errno));
+		if (err)
+			return sg_fail(err, "sendto worker %zu: %s", i, strerror(-err));
 		tp->u.stats.tx_fanout++;
 	}
 	return 0;
@@ -103,13 +84,13 @@ static int naive_send_all(struct sg_transport *tp, void *dgram, size_t len)
 
 static int naive_fd(struct sg_transport *tp)
 {
-	return tp->sock;
+	return tp->u.sock;
 }
 
 const struct sg_transport_ops sg_transport_naive = {
 	.name = "naive",
 	.create = naive_create,
-	.destroy = naive_destroy,
+	.destroy = sg_ureduce_free,
 	.send_all = naive_send_all,
 	.fd = naive_fd,
 	SG_UREDUCE_OPS,

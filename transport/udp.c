@@ -58,3 +58,13 @@ void sg_udp_grow_rcvbuf(int fd, int bytes)
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
 }
+
+int sg_udp_sendto(int fd, const void *buf, size_t len, const struct sockaddr_in *to)
+{
+	ssize_t n;
+
+	do {
+		n = sendto(fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to));
+	} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
+	return n < 0 ? -errno : 0;
+}

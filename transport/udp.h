@@ -12,6 +12,11 @@ int sg_udp_socket(const struct sockaddr_in *local, const char *ifname);
 /* First IPv4 address of @ifname, or -EADDRNOTAVAIL. */
 int sg_if_ipv4(const char *ifname, struct in_addr *addr);
 
+/* Send one datagram to @to, again after transient failures (EINTR, and the
+ * full queues ENOBUFS/EAGAIN). 0 or -errno; no message: the caller knows
+ * what it was sending. */
+int sg_udp_sendto(int fd, const void *buf, size_t len, const struct sockaddr_in *to);
+
 /* Ask for a receive buffer of @bytes, past rmem_max when privileged. */
 void sg_udp_grow_rcvbuf(int fd, int bytes);
 

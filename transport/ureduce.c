@@ -52,10 +52,12 @@ static int addr_cmp(const void *a, const void *b)
 	return x->port < y->port ? -1 : x->port > y->port;
 }
 
-int sg_ureduce_init(struct sg_ureduce *u, struct sg_comm *comm, sg_ureduce_pump_fn pump)
+static void ureduce_fini(struct sg_ureduce *u);
+
+static int ureduce_init(struct sg_ureduce *u, struct sg_comm *comm, sg_ureduce_pump_fn pump)
 {
-	memset(u, 0, sizeof(*u));
 	u->comm = comm;
+	u->sock = comm->sock;
 	u->pump = pump;
 	u->nworkers = comm->nworkers;
 	u->words = (comm->nworkers + 63) / 64;
@@ -81,11 +83,11 @@ int sg_ureduce_init(struct sg_ureduce *u, struct sg_comm *comm, sg_ureduce_pump_
 	}
 	return 0;
 nomem:
-	sg_ureduce_fini(u);
+	ureduce_fini(u);
 	return sg_fail(-ENOMEM, "out of memory");
 }
 
-void sg_ureduce_fini(struct sg_ureduce *u)
+static void ureduce_fini(struct sg_ureduce *u)
 {
 	for (int s = 0; u->slots && s < SG_SLOTS; s++) {
 		struct sg_ureduce_slot *sl = &u->slots[s];
@@ -99,12 +101,44 @@ void sg_ureduce_fini(struct sg_ureduce *u)
 	}
 	free(u->slots);
 	free(u->by_addr);
-	memset(u, 0, sizeof(*u));
 }
 
-void sg_ureduce_size_socket(int fd)
+int sg_ureduce_new(struct sg_comm *comm, size_t size, sg_ureduce_pump_fn pump,
+		   struct sg_transport **out)
 {
-	sg_udp_grow_rcvbuf(fd, SG_UREDUCE_RCVBUF);
+	struct sg_ureduce *u = calloc(1, size);
+	int err;
+
+	if (!u)
+		return sg_fail(-ENOMEM, "out of memory");
+	err = ureduce_init(u, comm, pump);
+	if (err) {
+		free(u);
+		return err;
+	}
+	sg_udp_grow_rcvbuf(u->sock, SG_UREDUCE_RCVBUF);
+	*out = (struct sg_transport *)u;
+	return 0;
+}
+
+void sg_ureduce_free(struct sg_transport *tp)
+{
+	struct sg_ureduce *u = (struct sg_ureduce *)tp;
+
+	if (!u)
+		return;
+	ureduce_fini(u);
+	free(u);
+}
+
+struct msghdr sg_ureduce_msghdr(const struct sg_ureduce *u, size_t worker, struct iovec *iov)
+{
+	return (struct msghdr){
+		.msg_name = &u->comm->workers[worker],
+		.msg_namelen = sizeof(u->comm->workers[worker]),
+		.msg_iov = iov,
+		.msg_iovlen = 1,
+	};
 }
 
 /* Room for @n chunks in @sl (kept between collectives: no allocation on the

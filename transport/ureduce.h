@@ -31,6 +31,7 @@ typedef int (*sg_ureduce_pump_fn)(struct sg_transport *tp, int timeout_ms);
  * so the ops below can take the transport itself. */
 struct sg_ureduce {
 	struct sg_comm *comm;
+	int sock;				/* the communicator's socket */
 	sg_ureduce_pump_fn pump;
 	size_t nworkers;
 	size_t words;				/* 64-bit words of a worker bitmap */
@@ -40,16 +41,22 @@ struct sg_ureduce {
 	struct sg_comm_stats stats;
 };
 
-int sg_ureduce_init(struct sg_ureduce *u, struct sg_comm *comm, sg_ureduce_pump_fn pump);
-void sg_ureduce_fini(struct sg_ureduce *u);
+/* A zeroed transport of @size bytes, which starts with its struct
+ * sg_ureduce, set up for @comm (whose socket gets a receive buffer for a
+ * burst of contributions) with @pump. 0 or -errno. */
+int sg_ureduce_new(struct sg_comm *comm, size_t size, sg_ureduce_pump_fn pump,
+		   struct sg_transport **out);
+/* Free what sg_ureduce_new() made, after the transport freed its own
+ * (NULL allowed). */
+void sg_ureduce_free(struct sg_transport *tp);
+
+/* The message that sends @iov to worker @worker. */
+struct msghdr sg_ureduce_msghdr(const struct sg_ureduce *u, size_t worker, struct iovec *iov);
 
 /* A datagram of @len bytes from @from: validated, folded or dropped and
  * counted, like the XDP program does it. */
 void sg_ureduce_input(struct sg_ureduce *u, const void *buf, size_t len,
 		      const struct sockaddr_in *from);
-
-/* Ask for a receive buffer that holds a burst of contributions. */
-void sg_ureduce_size_socket(int fd);
 
 /* The ops that are the same for every user-space transport; wait pumps
  * until the collective completes (busy-polling communicators pump without
