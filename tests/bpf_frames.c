@@ -1183,3 +1183,19 @@ int sgt_teardown_none(void **state)
 {
 	return 0;
 }
+
+struct sg_slot sgt_slot(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
+{
+	struct sg_slot s;
+
+	assert_int_equal(sgt_read_slot(f, comm, coll_id, &s), 0);
+	return s;
+}
+
+struct sg_stats sgt_counters(struct sgt_fixture *f, uint32_t comm)
+{
+	struct sg_stats st;
+
+	assert_int_equal(sgt_stats(f, comm, &st), 0);
+	return st;
+}

@@ -231,6 +231,9 @@ void sgt_copy_result(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, voi
 struct sg_completion sgt_completion(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);
 /* The per-CPU counters of @comm, summed. */
 int sgt_stats(struct sgt_fixture *f, uint32_t comm, struct sg_stats *out);
+/* sgt_read_slot() and sgt_stats() asserting success, for tests. */
+struct sg_slot sgt_slot(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);
+struct sg_stats sgt_counters(struct sgt_fixture *f, uint32_t comm);
 /* Consume pending completion events into f->events; returns how many new. */
 int sgt_poll_events(struct sgt_fixture *f);
 

@@ -68,14 +68,6 @@ static int gather_fd(struct sgt_fixture *f)
 	return bpf_program__fd(f->skel->progs.sg_gather);
 }
 
-static struct sg_stats read_stats(struct sgt_fixture *f, uint32_t comm)
-{
-	struct sg_stats st;
-
-	assert_int_equal(sgt_stats(f, comm, &st), 0);
-	return st;
-}
-
 /* ------------------------------------------------------------- collectives */
 
 /* One collective of communicator 0: @nw workers send @count elements of
@@ -185,7 +177,7 @@ static void coll_run(struct sgt_fixture *f, struct coll *c, enum order order, ui
 			pairs[j] = t;
 		}
 	}
-	st0 = read_stats(f, 0);
+	st0 = sgt_counters(f, 0);
 	sgt_poll_events(f);
 	f->nevents = 0;
 	assert_int_equal(sgt_arm(f, 0, &m, c->nw), 0);
@@ -204,7 +196,7 @@ static void coll_run(struct sgt_fixture *f, struct coll *c, enum order order, ui
 		}
 	}
 	free(pairs);
-	st = read_stats(f, 0);
+	st = sgt_counters(f, 0);
 	if (st.rx_accepted - st0.rx_accepted != npairs || st.completed - st0.completed != 1 ||
 	    st.rx_malformed != st0.rx_malformed || st.rx_duplicate != st0.rx_duplicate ||
 	    st.rx_stale != st0.rx_stale || st.rx_late != st0.rx_late)
@@ -1440,7 +1432,7 @@ static void test_all_valid_ops(void **state)
 
 		assert_true(sg_wire_op_valid(dt, SG_OP_USER));
 		assert_int_equal(sgt_arm(f, 0, &m, 16), 0);
-		st0 = read_stats(f, 0);
+		st0 = sgt_counters(f, 0);
 		assert_int_equal(sgt_snapshot_take(f, &snap), 0);
 		n = sgt_build_frame(fr, &f->comms[0].workers[3], &f->comms[0].local, &m, 0, pl);
 		assert_int_equal(sgt_run(gather_fd(f), fr, n, NULL, NULL, &rv), 0);
@@ -1453,7 +1445,7 @@ static void test_all_valid_ops(void **state)
 		diff = sgt_snapshot_diff(f, &snap, &ex, true);
 		sgt_snapshot_free(&snap);
 		assert_int_equal(diff, 0);
-		st = read_stats(f, 0);
+		st = sgt_counters(f, 0);
 		assert_int_equal(st.rx_malformed, st0.rx_malformed + 1);
 		assert_int_equal(st.rx_accepted, st0.rx_accepted);
 		assert_int_equal(sgt_read_slot(f, 0, m.coll_id, &s), 0);

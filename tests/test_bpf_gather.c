@@ -102,22 +102,6 @@ static uint32_t send_chunk(struct sgt_fixture *f, uint32_t comm, uint32_t w,
 	return run(f, fr, chunk_frame(f, fr, comm, w, m, chunk, vec));
 }
 
-static struct sg_slot read_slot(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
-{
-	struct sg_slot s;
-
-	assert_int_equal(sgt_read_slot(f, comm, coll_id, &s), 0);
-	return s;
-}
-
-static struct sg_stats read_stats(struct sgt_fixture *f, uint32_t comm)
-{
-	struct sg_stats st;
-
-	assert_int_equal(sgt_stats(f, comm, &st), 0);
-	return st;
-}
-
 #define STAT_FIELDS(X) X(rx_accepted) X(rx_duplicate) X(rx_stale) X(rx_late) \
 	X(rx_unknown_src) X(rx_malformed) X(completed) X(tx_fanout)
 
@@ -166,7 +150,7 @@ static void expect_rejected(struct sgt_fixture *f, uint32_t comm, const uint8_t 
 		fail_msg("%s: verdict %u, expected %u", what, rv, want);
 	if (want == XDP_PASS && (out_len != len || memcmp(out, fr, len)))
 		fail_msg("%s: passed frame was changed", what);
-	after = read_stats(f, comm);
+	after = sgt_counters(f, comm);
 	expect_stats(what, &after, &expected);
 	if (diff)
 		fail_msg("%s: state changed", what);
@@ -407,7 +391,7 @@ static void check_op(void **state, uint8_t op)
 		expect_event(f, events - 1, 0, coll_id, NWORKERS);
 		expect_result(f, 0, coll_id, vs.ref, vs.msg_len, what);
 
-		s = read_slot(f, 0, coll_id);
+		s = sgt_slot(f, 0, coll_id);
 		assert_int_equal(s.coll_id, coll_id);
 		assert_int_equal(s.gen, sgt_armed(f, 0, coll_id)->gen);
 		assert_int_equal(s.chunk_base, sgt_armed(f, 0, coll_id)->base);
@@ -421,7 +405,7 @@ static void check_op(void **state, uint8_t op)
 		for (uint32_t w = 0; w < NWORKERS; w++)
 			assert_int_equal(s.progress[w], 1);
 		expect_chunk(f, 0, coll_id, 0, (1u << NWORKERS) - 1);
-		st = read_stats(f, 0);
+		st = sgt_counters(f, 0);
 		assert_int_equal(st.rx_accepted, (uint64_t)NWORKERS * (dt + 1));
 		assert_int_equal(st.completed, dt + 1);
 		assert_int_equal(st.rx_malformed + st.rx_duplicate + st.rx_stale + st.rx_late +
@@ -481,7 +465,7 @@ static void check_vector_at(struct sgt_fixture *f, uint8_t dtype, uint8_t op, ui
 	struct sg_wire_msg m = sgt_msg(coll_id, seed * 31 + 7, dtype, op, count);
 	uint32_t npairs = NWORKERS * nchunks, *order, sent[NWORKERS] = { 0 }, ndone = 0;
 	unsigned int events0 = f->nevents;
-	struct sg_stats st0 = read_stats(f, 0), st;
+	struct sg_stats st0 = sgt_counters(f, 0), st;
 	const struct sgt_arming *a;
 	struct vecs vs;
 	char what[48];
@@ -514,7 +498,7 @@ static void check_vector_at(struct sgt_fixture *f, uint8_t dtype, uint8_t op, ui
 			fail_msg("msg_len %u: worker %u chunk %u not dropped", msg_len, w, c);
 		if (++sent[w] == nchunks)
 			ndone++;
-		s = read_slot(f, 0, coll_id);
+		s = sgt_slot(f, 0, coll_id);
 		if (s.progress[w] != sent[w])
 			fail_msg("msg_len %u: worker %u progress %u after %u chunks", msg_len, w,
 				 s.progress[w], sent[w]);
@@ -534,7 +518,7 @@ static void check_vector_at(struct sgt_fixture *f, uint8_t dtype, uint8_t op, ui
 	expect_result(f, 0, coll_id, vs.ref, msg_len, "vector");
 	for (uint32_t c = 0; c < nchunks; c++)
 		expect_chunk(f, 0, coll_id, c, (1u << NWORKERS) - 1);
-	st = read_stats(f, 0);
+	st = sgt_counters(f, 0);
 	assert_int_equal(st.rx_accepted - st0.rx_accepted, npairs);
 	assert_int_equal(st.completed - st0.completed, 1);
 	assert_int_equal(st.rx_malformed + st.rx_duplicate + st.rx_stale + st.rx_late, 0);
@@ -657,8 +641,8 @@ static void test_chunks_adjacent_slots(void **state)
 	}
 	expect_completion(f, 0, 8, NWORKERS, "run a");
 	expect_completion(f, 0, 7, NWORKERS, "run b");
-	assert_int_equal(read_stats(f, 0).rx_accepted, 2 * 64 * NWORKERS);
-	assert_int_equal(read_stats(f, 0).rx_stale + read_stats(f, 0).rx_duplicate, 0);
+	assert_int_equal(sgt_counters(f, 0).rx_accepted, 2 * 64 * NWORKERS);
+	assert_int_equal(sgt_counters(f, 0).rx_stale + sgt_counters(f, 0).rx_duplicate, 0);
 	vecs_free(&va);
 	vecs_free(&vb);
 }
@@ -688,7 +672,7 @@ static void test_duplicate(void **state)
 		fr2[i] ^= 0x5a;
 	sgt_fix_csums(fr2, n2);
 	expect_rejected(f, 0, fr2, n2, XDP_DROP, STAT(rx_duplicate), "altered duplicate");
-	s = read_slot(f, 0, 3);
+	s = sgt_slot(f, 0, 3);
 	assert_int_equal(s.progress[0], 1);
 
 	/* Finish the collective, then duplicate a chunk of each worker. */
@@ -703,13 +687,13 @@ static void test_duplicate(void **state)
 		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_duplicate),
 				"duplicate after completion");
 	}
-	s = read_slot(f, 0, 3);
+	s = sgt_slot(f, 0, 3);
 	assert_int_equal(s.ndone, NWORKERS);
 	for (uint32_t w = 0; w < NWORKERS; w++)
 		assert_int_equal(s.progress[w], 2);
 	expect_result(f, 0, 3, vs.ref, vs.msg_len, "duplicates");
-	assert_int_equal(read_stats(f, 0).rx_duplicate, 2 + NWORKERS);
-	assert_int_equal(read_stats(f, 0).rx_accepted, 2 * NWORKERS);
+	assert_int_equal(sgt_counters(f, 0).rx_duplicate, 2 + NWORKERS);
+	assert_int_equal(sgt_counters(f, 0).rx_accepted, 2 * NWORKERS);
 	assert_int_equal(f->nevents, 1);
 	vecs_free(&vs);
 }
@@ -746,8 +730,8 @@ static void test_unknown_src(void **state)
 	/* A worker of communicator 1 writing to communicator 0. */
 	n = sgt_build_frame(fr, &f->comms[1].workers[0], &f->comms[0].local, &m, 0, pl);
 	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_unknown_src), "other communicator's worker");
-	assert_int_equal(read_stats(f, 0).rx_unknown_src, 4);
-	assert_int_equal(read_stats(f, 1).rx_unknown_src, 0);
+	assert_int_equal(sgt_counters(f, 0).rx_unknown_src, 4);
+	assert_int_equal(sgt_counters(f, 1).rx_unknown_src, 0);
 }
 
 /* ------------------------------------------------------------ stale coll ids */
@@ -788,9 +772,9 @@ static void test_stale_coll_id(void **state)
 	for (uint32_t w = 1; w < NWORKERS; w++)
 		assert_int_equal(send_chunk(f, 0, w, &m65, 0, vs.v[w]), XDP_DROP);
 	expect_result(f, 0, 65, vs.ref, vs.msg_len, "after stale");
-	assert_int_equal(read_slot(f, 0, 65).ndone, NWORKERS);
+	assert_int_equal(sgt_slot(f, 0, 65).ndone, NWORKERS);
 	expect_completion(f, 0, 65, NWORKERS, "after stale");
-	assert_int_equal(read_stats(f, 0).rx_stale, 5);
+	assert_int_equal(sgt_counters(f, 0).rx_stale, 5);
 	vecs_free(&vs);
 }
 
@@ -835,7 +819,7 @@ static void test_chunk_reset_by_newer(void **state)
 	assert_true(a2->gen > a1->gen);
 	assert_int_equal(send_chunk(f, 0, 0, &m2, 0, v2.v[0]), XDP_DROP);
 	expect_chunk(f, 0, 2, 0, 0x1);
-	s = read_slot(f, 0, 2);
+	s = sgt_slot(f, 0, 2);
 	assert_int_equal(s.progress[0], 1);
 	/* Entry 1 still belongs to coll 1 until coll 2 touches it. */
 	assert_int_equal(sgt_read_chunk(f, 0, 2, 1, &cs), 0);
@@ -852,8 +836,8 @@ static void test_chunk_reset_by_newer(void **state)
 	assert_int_equal(sgt_read_chunk(f, 0, 2, 1, &cs), 0);
 	assert_int_equal(cs.gen, a1->gen);
 	assert_int_equal(cs.seen[0], 0x5);
-	assert_int_equal(read_slot(f, 0, 1).progress[0], 2);
-	assert_int_equal(read_slot(f, 0, 1).ndone, 1);
+	assert_int_equal(sgt_slot(f, 0, 1).progress[0], 2);
+	assert_int_equal(sgt_slot(f, 0, 1).ndone, 1);
 	expect_completion(f, 0, 1, -1, "coll 1");
 
 	/* ... and reset by coll 2's first chunk there. */
@@ -878,10 +862,10 @@ static void test_chunk_reset_by_newer(void **state)
 	n = chunk_frame(f, fr, 0, 0, &m1, 0, v1.v[0]);
 	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_stale), "coll 1 duplicate straggler");
 	expect_result(f, 0, 2, v2.ref, v2.msg_len, "coll 2 after stragglers");
-	assert_int_equal(read_stats(f, 0).rx_duplicate, 0);
-	assert_int_equal(read_stats(f, 0).rx_stale, 3);
-	assert_int_equal(read_stats(f, 0).rx_accepted, 4 + 2 * NWORKERS);
-	assert_int_equal(read_stats(f, 0).completed, 1);
+	assert_int_equal(sgt_counters(f, 0).rx_duplicate, 0);
+	assert_int_equal(sgt_counters(f, 0).rx_stale, 3);
+	assert_int_equal(sgt_counters(f, 0).rx_accepted, 4 + 2 * NWORKERS);
+	assert_int_equal(sgt_counters(f, 0).completed, 1);
 	vecs_free(&v1);
 	vecs_free(&v2);
 }
@@ -918,7 +902,7 @@ static void test_stale_after_rearm(void **state)
 	expect_result(f, 0, 65, v65.ref, v65.msg_len, "coll 65");
 	expect_completion(f, 0, 65, NWORKERS, "coll 65");
 	assert_memory_equal(sgt_entry_acc(f, old_base), old_acc, sizeof(old_acc));
-	assert_int_equal(read_stats(f, 0).rx_stale, NWORKERS);
+	assert_int_equal(sgt_counters(f, 0).rx_stale, NWORKERS);
 	vecs_free(&v1);
 	vecs_free(&v65);
 }
@@ -1010,8 +994,8 @@ static void test_malformed_vs_slot(void **state)
 	/* A valid datagram still goes through afterwards. */
 	m = bad_msg();
 	assert_int_equal(run(f, fr, good_frame(f, fr, &m, 1)), XDP_DROP);
-	assert_int_equal(read_slot(f, 0, BAD_COLL).progress[1], 1);
-	assert_int_equal(read_stats(f, 0).rx_accepted, 2);
+	assert_int_equal(sgt_slot(f, 0, BAD_COLL).progress[1], 1);
+	assert_int_equal(sgt_counters(f, 0).rx_accepted, 2);
 }
 
 /* Chunk fields that are inconsistent in themselves. */
@@ -1092,7 +1076,7 @@ static void test_malformed_chunking(void **state)
 	n = set_dgram_len(fr, SG_WIRE_HDR_LEN);
 	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "zero-length payload");
 
-	assert_int_equal(read_stats(f, 0).rx_malformed, 12);
+	assert_int_equal(sgt_counters(f, 0).rx_malformed, 12);
 }
 
 /* nchunks must agree with msg_len, as sg_wire_decode() requires ("the kernel
@@ -1151,7 +1135,7 @@ static void test_malformed_header(void **state)
 		sgt_fix_csums(fr, n);
 		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), what);
 	}
-	assert_int_equal(read_stats(f, 0).rx_malformed, 4 + sizeof(types));
+	assert_int_equal(sgt_counters(f, 0).rx_malformed, 4 + sizeof(types));
 }
 
 /* IP total length and UDP length disagreeing with the frame or each other. */
@@ -1202,9 +1186,9 @@ static void test_malformed_lengths(void **state)
 	n = good_frame(f, fr, &m, 1);
 	memset(fr + n, 0, 6);
 	assert_int_equal(run(f, fr, n + 6), XDP_DROP);
-	assert_int_equal(read_slot(f, 0, BAD_COLL).progress[1], 1);
-	assert_int_equal(read_stats(f, 0).rx_accepted, 2);
-	assert_int_equal(read_stats(f, 0).rx_malformed, sizeof(cases) / sizeof(cases[0]) + 1);
+	assert_int_equal(sgt_slot(f, 0, BAD_COLL).progress[1], 1);
+	assert_int_equal(sgt_counters(f, 0).rx_accepted, 2);
+	assert_int_equal(sgt_counters(f, 0).rx_malformed, sizeof(cases) / sizeof(cases[0]) + 1);
 }
 
 /* A valid frame cut short. Before the UDP header is complete the frame cannot
@@ -1272,7 +1256,7 @@ static void test_malformed_truncated(void **state)
 	n = set_dgram_len(fr, SG_WIRE_HDR_LEN + 200);
 	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "cut, lengths fixed");
 	nmal++;
-	assert_int_equal(read_stats(f, 0).rx_malformed, nmal);
+	assert_int_equal(sgt_counters(f, 0).rx_malformed, nmal);
 	assert_int_equal(npass, 7);
 }
 
@@ -1336,7 +1320,7 @@ static void test_not_for_us(void **state)
 	n = good_frame(f, fr, &m, 1);
 	fr[SGT_IP_OFF] = 0x44;
 	expect_rejected(f, 0, fr, n, XDP_PASS, -1, "IHL 4");
-	assert_int_equal(read_stats(f, 0).rx_malformed, 0);
+	assert_int_equal(sgt_counters(f, 0).rx_malformed, 0);
 }
 
 /* A valid response whose IP header has options: the UDP header is found
@@ -1359,8 +1343,8 @@ static void test_ip_options(void **state)
 	sgt_fix_csums(fr, n);
 	assert_int_equal(sgt_check_csums(fr, n, false), 0);
 	assert_int_equal(run(f, fr, n), XDP_DROP);
-	assert_int_equal(read_slot(f, 0, BAD_COLL).progress[1], 1);
-	assert_int_equal(read_stats(f, 0).rx_accepted, 2);
+	assert_int_equal(sgt_slot(f, 0, BAD_COLL).progress[1], 1);
+	assert_int_equal(sgt_counters(f, 0).rx_accepted, 2);
 	assert_memory_equal(sgt_result(f, 0, BAD_COLL) + SG_CHUNK_BYTES, bad_vec + SG_CHUNK_BYTES,
 			    BAD_COUNT - SG_CHUNK_BYTES);
 }
@@ -1383,7 +1367,7 @@ static void test_policy_wait_n(void **state)
 	/* Workers 0 and 2 are admitted; 1 is late whatever it sends. */
 	n = chunk_frame(f, fr, 0, 1, &m, 0, vs.v[1]);
 	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_late), "third worker, chunk 0");
-	s = read_slot(f, 0, 4);
+	s = sgt_slot(f, 0, 4);
 	assert_int_equal(s.nadmitted, 2);
 	assert_int_equal(s.admitted[0], 0x5);
 	assert_int_equal(send_chunk(f, 0, 0, &m, 1, vs.v[0]), XDP_DROP);
@@ -1401,16 +1385,16 @@ static void test_policy_wait_n(void **state)
 	n = chunk_frame(f, fr, 0, 1, &m, 0, vs.v[1]);
 	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_late), "third worker after completion");
 
-	s = read_slot(f, 0, 4);
+	s = sgt_slot(f, 0, 4);
 	assert_int_equal(s.ndone, 2);
 	assert_int_equal(s.complete, 1);
 	assert_int_equal(s.done[0], 0x5);
 	assert_int_equal(s.progress[1], 0);
 	vecs_ref_subset(&vs, SG_INT64, SG_OP_SUM, 0x5);
 	expect_result(f, 0, 4, vs.ref, vs.msg_len, "WAIT_N 2 of 3");
-	assert_int_equal(read_stats(f, 0).rx_late, 3);
-	assert_int_equal(read_stats(f, 0).rx_accepted, 4);
-	assert_int_equal(read_stats(f, 0).completed, 1);
+	assert_int_equal(sgt_counters(f, 0).rx_late, 3);
+	assert_int_equal(sgt_counters(f, 0).rx_accepted, 4);
+	assert_int_equal(sgt_counters(f, 0).completed, 1);
 	vecs_free(&vs);
 }
 
@@ -1438,7 +1422,7 @@ static void test_policy_any(void **state)
 	expect_completion(f, 0, 6, 1, "ANY");
 	n = chunk_frame(f, fr, 0, 2, &m, 1, vs.v[2]);
 	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_late), "third worker after completion");
-	s = read_slot(f, 0, 6);
+	s = sgt_slot(f, 0, 6);
 	assert_int_equal(s.ndone, 1);
 	assert_int_equal(s.done[0], 0x2);
 	assert_int_equal(s.admitted[0], 0x2);
@@ -1506,9 +1490,9 @@ static void test_two_comms(void **state)
 
 	expect_result(f, 0, 1, v0.ref, v0.msg_len, "communicator 0");
 	expect_result(f, 1, 1, v1.ref, v1.msg_len, "communicator 1");
-	assert_int_equal(read_stats(f, 0).rx_accepted, 2 * NWORKERS);
-	assert_int_equal(read_stats(f, 1).rx_accepted, 4);
-	assert_int_equal(read_stats(f, 1).completed, 1);
+	assert_int_equal(sgt_counters(f, 0).rx_accepted, 2 * NWORKERS);
+	assert_int_equal(sgt_counters(f, 1).rx_accepted, 4);
+	assert_int_equal(sgt_counters(f, 1).completed, 1);
 	vecs_free(&v0);
 	vecs_free(&v1);
 }
@@ -1587,7 +1571,7 @@ static void test_completion_word(void **state)
 	expect_event(f, 0, 0, 11, 1);
 	expect_event(f, 1, 0, 10, NWORKERS);
 	expect_event(f, 2, 0, 74, 2);
-	assert_int_equal(read_stats(f, 0).completed, 3);
+	assert_int_equal(sgt_counters(f, 0).completed, 3);
 	vecs_free(&v10);
 	vecs_free(&v11);
 	vecs_free(&v74);
@@ -1612,11 +1596,11 @@ static void test_no_events(void **state)
 		}
 	}
 	expect_completion(f, 0, 20, NWORKERS, "NO_EVENTS");
-	assert_int_equal(read_slot(f, 0, 20).complete, 1);
+	assert_int_equal(sgt_slot(f, 0, 20).complete, 1);
 	expect_result(f, 0, 20, vs.ref, vs.msg_len, "NO_EVENTS");
 	assert_int_equal(sgt_poll_events(f), 0);
 	assert_int_equal(f->nevents, 0);
-	assert_int_equal(read_stats(f, 0).completed, 1);
+	assert_int_equal(sgt_counters(f, 0).completed, 1);
 
 	/* Events again without the flag (so the check above can fail). */
 	assert_int_equal(sgt_set_flags(f, 0, 0), 0);
@@ -1655,7 +1639,7 @@ static void test_pass(void **state)
 			assert_int_equal(rv, XDP_PASS);
 			assert_int_equal(out_len, n);
 			assert_memory_equal(out, fr, n);
-			assert_int_equal(read_slot(f, 0, 30).progress[w], c + 1);
+			assert_int_equal(sgt_slot(f, 0, 30).progress[w], c + 1);
 		}
 	}
 	expect_completion(f, 0, 30, 2, "PASS");
@@ -1672,8 +1656,8 @@ static void test_pass(void **state)
 	fr[SGT_SG_OFF + SGT_HDR_VERSION] = 0;
 	sgt_fix_csums(fr, n);
 	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "PASS: malformed");
-	assert_int_equal(read_stats(f, 0).rx_accepted, 4);
-	assert_int_equal(read_stats(f, 0).completed, 1);
+	assert_int_equal(sgt_counters(f, 0).rx_accepted, 4);
+	assert_int_equal(sgt_counters(f, 0).completed, 1);
 	/* And PASS alone (with events). */
 	assert_int_equal(sgt_set_flags(f, 0, SG_CFG_PASS), 0);
 	stale.coll_id = 31;
@@ -1726,7 +1710,7 @@ static void test_geometry(void **state)
 		assert_int_equal(sgt_chunk_bytes(&m), cb);
 		assert_int_equal(sgt_arm(f, 0, &m, NWORKERS), 0);
 		a = sgt_armed(f, 0, coll_id);
-		s = read_slot(f, 0, coll_id);
+		s = sgt_slot(f, 0, coll_id);
 		assert_int_equal(s.nchunks, 3);
 		assert_int_equal(a->nchunks, 3);
 		assert_int_equal(s.msg_len, 3 * cb - size);
@@ -1769,9 +1753,9 @@ static void test_geometry(void **state)
 		}
 		free(vec);
 	}
-	assert_int_equal(read_stats(f, 0).rx_accepted, 3 * NWORKERS * SG_DATATYPE_COUNT);
-	assert_int_equal(read_stats(f, 0).rx_malformed, 0);
-	assert_int_equal(read_stats(f, 0).completed, SG_DATATYPE_COUNT);
+	assert_int_equal(sgt_counters(f, 0).rx_accepted, 3 * NWORKERS * SG_DATATYPE_COUNT);
+	assert_int_equal(sgt_counters(f, 0).rx_malformed, 0);
+	assert_int_equal(sgt_counters(f, 0).completed, SG_DATATYPE_COUNT);
 }
 
 /* Responses in the wrong geometry for their type are malformed: a float32
@@ -1795,8 +1779,8 @@ static void test_geometry_malformed(void **state)
 	assert_int_equal(sgt_arm(f, 0, &m32, NWORKERS), 0);
 	assert_int_equal(sgt_arm(f, 0, &m32max, NWORKERS), 0);
 	assert_int_equal(sgt_arm(f, 0, &m64, NWORKERS), 0);
-	assert_int_equal(read_slot(f, 0, 50).nchunks, 3);
-	assert_int_equal(read_slot(f, 0, 51).nchunks, 2);
+	assert_int_equal(sgt_slot(f, 0, 50).nchunks, 3);
+	assert_int_equal(sgt_slot(f, 0, 51).nchunks, 2);
 	/* Some accepted state first. */
 	assert_int_equal(send_chunk(f, 0, 0, &m32, 0, vec), XDP_DROP);
 	assert_int_equal(send_chunk(f, 0, 0, &m64, 0, vec), XDP_DROP);
@@ -1853,10 +1837,10 @@ static void test_geometry_malformed(void **state)
 		assert_int_equal(send_chunk(f, 0, 1, &m32, c, vec), XDP_DROP);
 	for (unsigned int c = 0; c < 2; c++)
 		assert_int_equal(send_chunk(f, 0, 1, &m64, c, vec), XDP_DROP);
-	assert_int_equal(read_slot(f, 0, 50).progress[1], 3);
-	assert_int_equal(read_slot(f, 0, 51).progress[1], 2);
-	assert_int_equal(read_stats(f, 0).rx_malformed, nmal);
-	assert_int_equal(read_stats(f, 0).rx_accepted, 7);
+	assert_int_equal(sgt_slot(f, 0, 50).progress[1], 3);
+	assert_int_equal(sgt_slot(f, 0, 51).progress[1], 2);
+	assert_int_equal(sgt_counters(f, 0).rx_malformed, nmal);
+	assert_int_equal(sgt_counters(f, 0).rx_accepted, 7);
 }
 
 /* The largest float32 vector sg_reduce() accepts (SG_MAX_MESSAGE_BYTES,
@@ -1879,16 +1863,16 @@ static void test_float32_large_vector(void **state)
 	}
 	assert_int_equal(nchunks, 2 * SG_MAX_CHUNKS);
 	assert_int_equal(sgt_arm(f, 0, &m, 1), 0);
-	assert_int_equal(read_slot(f, 0, 60).nchunks, nchunks);
+	assert_int_equal(sgt_slot(f, 0, 60).nchunks, nchunks);
 	for (uint32_t c = 0; c < nchunks; c++) {
 		size_t n = chunk_frame(f, fr, 0, 0, &m, c, vec);
-		uint64_t mal = read_stats(f, 0).rx_malformed;
+		uint64_t mal = sgt_counters(f, 0).rx_malformed;
 
 		assert_int_equal(run(f, fr, n), XDP_DROP);
-		if (read_stats(f, 0).rx_malformed != mal && !rejected++)
+		if (sgt_counters(f, 0).rx_malformed != mal && !rejected++)
 			first_bad = c;
 	}
-	st = read_stats(f, 0);
+	st = sgt_counters(f, 0);
 	if (rejected) {
 		bool strict = getenv("SGT_STRICT") && *getenv("SGT_STRICT") == '1';
 

@@ -697,22 +697,6 @@ static uint32_t respond(struct sgt_fixture *f, uint32_t comm, uint32_t w,
 					     &f->comms[comm].local, red, chunk, payload));
 }
 
-static struct sg_slot slot_of(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
-{
-	struct sg_slot s;
-
-	assert_int_equal(sgt_read_slot(f, comm, coll_id, &s), 0);
-	return s;
-}
-
-static struct sg_stats stats_of(struct sgt_fixture *f, uint32_t comm)
-{
-	struct sg_stats st;
-
-	assert_int_equal(sgt_stats(f, comm, &st), 0);
-	return st;
-}
-
 static bool all_zero(const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -728,7 +712,7 @@ static bool all_zero(const void *p, size_t n)
 static void expect_fresh(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, const char *what)
 {
 	const struct sgt_arming *a = sgt_armed(f, comm, coll_id);
-	struct sg_slot s = slot_of(f, comm, coll_id);
+	struct sg_slot s = sgt_slot(f, comm, coll_id);
 
 	if (s.coll_id != a->coll_id || s.nonce != a->nonce || s.gen != a->gen ||
 	    s.chunk_base != a->base || s.nchunks != a->nchunks || s.dtype != a->dtype ||
@@ -763,27 +747,27 @@ static void test_arm_from_request(void **state)
 	assert_int_equal(sgt_arm(f, 0, &old, 4), 0);
 	assert_int_equal(respond(f, 0, 0, &old, 0), XDP_DROP);
 	assert_int_equal(respond(f, 0, 1, &old, 0), XDP_DROP);
-	assert_int_equal(slot_of(f, 0, 6).ndone, 2);
+	assert_int_equal(sgt_slot(f, 0, 6).ndone, 2);
 	sgt_release(f, 0, 6);
 
 	/* Posting writes the descriptor only: the slot is not armed yet, and an
 	 * answer to the new collective is stale. */
 	assert_int_equal(sgt_post(f, 0, &red, 3), 0);
 	assert_int_equal(sgt_arm_desc(f, 0, 70)->gen, sgt_armed(f, 0, 70)->gen);
-	assert_int_equal(slot_of(f, 0, 70).coll_id, 6);
+	assert_int_equal(sgt_slot(f, 0, 70).coll_id, 6);
 	assert_int_equal(respond(f, 0, 2, &red, 0), XDP_DROP);
-	assert_int_equal(stats_of(f, 0).rx_stale, 1);
+	assert_int_equal(sgt_counters(f, 0).rx_stale, 1);
 
 	n = coord_frame(fr, f, 0, &req, 0, 0, false, 100);
 	check_fanout(f, 0, fr, n, 0, 4, "arming request");
 	expect_fresh(f, 0, 70, "after the request");
-	st = stats_of(f, 0);
+	st = sgt_counters(f, 0);
 	assert_int_equal(st.tx_armed, 1);
 	assert_int_equal(st.tx_arm_mismatch, 0);
 
 	/* An answer folds in; nothing the request passes again undoes it. */
 	assert_int_equal(respond(f, 0, 2, &red, 0), XDP_DROP);
-	before = slot_of(f, 0, 70);
+	before = sgt_slot(f, 0, 70);
 	assert_int_equal(before.nadmitted, 1);
 	assert_int_equal(before.progress[2], 1);
 	check_fanout(f, 0, fr, n, 0, 4, "retransmitted request");
@@ -791,9 +775,9 @@ static void test_arm_from_request(void **state)
 	check_fanout(f, 0, fr1, n1, 0, 4, "second chunk of the request");
 	n1 = coord_frame(fr1, f, 0, &req, 0, 3, true, 100);
 	expect_untouched(f, fr1, n1, 0, "unicast retransmission");
-	s = slot_of(f, 0, 70);
+	s = sgt_slot(f, 0, 70);
 	assert_memory_equal(&s, &before, sizeof(s));
-	st = stats_of(f, 0);
+	st = sgt_counters(f, 0);
 	assert_int_equal(st.tx_armed, 1);
 	assert_int_equal(st.tx_arm_mismatch, 0);
 
@@ -807,7 +791,7 @@ static void test_arm_from_request(void **state)
 	c = sgt_completion(f, 0, 70);
 	assert_int_equal(c.gen, sgt_armed(f, 0, 70)->gen);
 	assert_int_equal(c.ndone, 3);
-	st = stats_of(f, 0);
+	st = sgt_counters(f, 0);
 	assert_int_equal(st.rx_accepted, 2 + 9);
 	assert_int_equal(st.rx_late, 1);
 	assert_int_equal(st.completed, 1);	/* the old one never completed */
@@ -837,7 +821,7 @@ static void test_arm_mismatch(void **state)
 	assert_int_equal(respond(f, 0, 0, &old, 0), XDP_DROP);
 	sgt_release(f, 0, 6);
 	assert_int_equal(sgt_post(f, 0, &red, 4), 0);
-	before = slot_of(f, 0, 70);
+	before = sgt_slot(f, 0, 70);
 	for (size_t i = 0; i < 6; i++)
 		bad[i] = req;
 	bad[0].nonce ^= 1;			/* forged or stale nonce */
@@ -852,10 +836,10 @@ static void test_arm_mismatch(void **state)
 		snprintf(what, sizeof(what), "mismatch %zu", i);
 		n = coord_frame(fr, f, 0, &bad[i], 0, 0, false, 200 + i);
 		check_fanout(f, 0, fr, n, 0, 4, what);
-		s = slot_of(f, 0, 70);
+		s = sgt_slot(f, 0, 70);
 		if (memcmp(&s, &before, sizeof(s)))
 			fail_msg("%s: the slot changed", what);
-		st = stats_of(f, 0);
+		st = sgt_counters(f, 0);
 		assert_int_equal(st.tx_arm_mismatch, i + 1);
 		assert_int_equal(st.tx_armed, 0);
 	}
@@ -870,14 +854,14 @@ static void test_arm_mismatch(void **state)
 	fr[SGT_UDP_OFF] ^= 0x40;
 	sgt_fix_csums(fr, n);
 	expect_untouched(f, fr, n, 0, "other source port");
-	s = slot_of(f, 0, 70);
+	s = sgt_slot(f, 0, 70);
 	assert_memory_equal(&s, &before, sizeof(s));
-	st = stats_of(f, 0);
+	st = sgt_counters(f, 0);
 	assert_int_equal(st.tx_arm_mismatch, 6);
 	assert_int_equal(st.tx_armed, 0);
 	/* Nothing armed: answers to the posted collective are stale. */
 	assert_int_equal(respond(f, 0, 1, &red, 0), XDP_DROP);
-	assert_int_equal(stats_of(f, 0).rx_stale, 1);
+	assert_int_equal(sgt_counters(f, 0).rx_stale, 1);
 
 	/* The real request arms it; then a descriptor of an older generation
 	 * with the same id and nonce is neither armed nor counted. */
@@ -885,14 +869,14 @@ static void test_arm_mismatch(void **state)
 	check_fanout(f, 0, fr, n, 0, 4, "the real request");
 	expect_fresh(f, 0, 70, "the real request");
 	assert_int_equal(respond(f, 0, 1, &red, 0), XDP_DROP);
-	before = slot_of(f, 0, 70);
+	before = sgt_slot(f, 0, 70);
 	keep = *sgt_arm_desc(f, 0, 70);
 	sgt_arm_desc(f, 0, 70)->gen = keep.gen - 1;
 	check_fanout(f, 0, fr, n, 0, 4, "older descriptor");
 	*sgt_arm_desc(f, 0, 70) = keep;
-	s = slot_of(f, 0, 70);
+	s = sgt_slot(f, 0, 70);
 	assert_memory_equal(&s, &before, sizeof(s));
-	st = stats_of(f, 0);
+	st = sgt_counters(f, 0);
 	assert_int_equal(st.tx_armed, 1);
 	assert_int_equal(st.tx_arm_mismatch, 6);
 	assert_int_equal(st.rx_accepted, 2);
@@ -915,12 +899,12 @@ static void test_arm_by_retransmission(void **state)
 	expect_untouched(f, fr, n, 0, "unicast retransmission");
 	expect_fresh(f, 0, 3, "armed by a retransmission");
 	assert_int_equal(respond(f, 0, 2, &red, 0), XDP_DROP);
-	before = slot_of(f, 0, 3);
+	before = sgt_slot(f, 0, 3);
 	n = coord_frame(fr, f, 0, &req, 0, 0, false, 301);
 	check_fanout(f, 0, fr, n, 0, 4, "request after the retransmission");
-	s = slot_of(f, 0, 3);
+	s = sgt_slot(f, 0, 3);
 	assert_memory_equal(&s, &before, sizeof(s));
-	assert_int_equal(stats_of(f, 0).tx_armed, 1);
+	assert_int_equal(sgt_counters(f, 0).tx_armed, 1);
 }
 
 /* Large communicators: the first batch's datagram arms, the next batch's
@@ -940,13 +924,13 @@ static void test_arm_batches(void **state)
 	check_fanout(f, 0, fr, n, 0, SG_FANOUT_BATCH, "first batch");
 	expect_fresh(f, 0, 1000, "first batch");
 	assert_int_equal(respond(f, 0, 5, &red, 0), XDP_DROP);
-	before = slot_of(f, 0, 1000);
+	before = sgt_slot(f, 0, 1000);
 	assert_int_equal(before.ndone, 1);
 	n = coord_frame(fr, f, 0, &req, 0, SG_FANOUT_BATCH, false, 401);
 	check_fanout(f, 0, fr, n, SG_FANOUT_BATCH, 300 - SG_FANOUT_BATCH, "second batch");
-	s = slot_of(f, 0, 1000);
+	s = sgt_slot(f, 0, 1000);
 	assert_memory_equal(&s, &before, sizeof(s));
-	assert_int_equal(stats_of(f, 0).tx_armed, 1);
+	assert_int_equal(sgt_counters(f, 0).tx_armed, 1);
 }
 
 /* An allgather's delivery: the RESULT datagram of collective X arms the slot
@@ -975,8 +959,8 @@ static void test_arm_allgather_delivery(void **state)
 	for (uint32_t w = 0; w < 4; w++)
 		assert_int_equal(respond(f, 0, w, &ack, 0), XDP_DROP);
 	assert_int_equal(sgt_completion(f, 0, 9).gen, sgt_armed(f, 0, 9 | SG_COLL_ACK)->gen);
-	assert_int_equal(stats_of(f, 0).tx_armed, 1);
-	assert_int_equal(stats_of(f, 0).completed, 2);
+	assert_int_equal(sgt_counters(f, 0).tx_armed, 1);
+	assert_int_equal(sgt_counters(f, 0).completed, 2);
 }
 
 /* The capture itself: a datagram sent on lo by a socket is seen once as
