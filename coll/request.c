@@ -31,14 +31,6 @@
 #define SG_RTO_MAX_US		1000000LL
 #define SG_RTO_BYTES_PER_US	64
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 static long long transfer_us(const struct sg_comm *comm, const struct sg_request *q)
 {
 	/* Contributions in, and for an allgather's delivery the result out. */
@@ -170,7 +162,7 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 	q->result = result;
 	q->params = p;
 	q->timeout_ms = !p || p->timeout_ms == 0 ? SG_DEFAULT_TIMEOUT_MS : p->timeout_ms;
-	q->posted_us = now_us();
+	q->posted_us = sg_now_us();
 	q->deadline_us = q->timeout_ms < 0 ? -1 : q->posted_us + q->timeout_ms * 1000LL;
 	q->r.nonce = sg_comm_nonce(comm);
 	q->r.dtype = dt;
@@ -243,7 +235,7 @@ static int retransmit(struct sg_request *q)
 		q->rto_us = q->rto_us * 2 < rto_cap(comm, q) ? q->rto_us * 2 : rto_cap(comm, q);
 	q->last_ndone = ndone;
 	q->retries++;
-	q->next_rto_us = now_us() + q->rto_us;
+	q->next_rto_us = sg_now_us() + q->rto_us;
 	return 0;
 }
 
@@ -283,7 +275,7 @@ static int start_delivery(struct sg_request *q)
 	q->retries = 0;
 	q->last_ndone = 0;
 	q->rto_us = initial_rto(comm, q);
-	q->next_rto_us = now_us() + q->rto_us;
+	q->next_rto_us = sg_now_us() + q->rto_us;
 	return sg_comm_send_msg(comm, &q->msg, q->result, NULL);
 }
 
@@ -309,7 +301,7 @@ static int collect(struct sg_request *q, int werr)
 	if (werr)
 		return sg_fail(werr, "collective %u: %u of %u workers contributed within %d ms",
 			       q->r.coll_id, ncontrib, q->r.target, q->timeout_ms);
-	now = now_us();
+	now = sg_now_us();
 	if (!q->retries) {
 		/* Karn: only collectives that needed no retransmission. The
 		 * service time starts when the collective was posted or when
@@ -381,7 +373,7 @@ static int progress(struct sg_request *q, int block, int *done)
 	if (q->kind == SG_REQ_BCAST)
 		return finish(q, 0);
 	for (;;) {
-		long long now = now_us(), until = q->next_rto_us;
+		long long now = sg_now_us(), until = q->next_rto_us;
 		int slice;
 
 		if (q->deadline_us >= 0 && q->deadline_us < until)
@@ -400,7 +392,7 @@ static int progress(struct sg_request *q, int block, int *done)
 			*done = 0;
 			return werr;
 		}
-		now = now_us();
+		now = sg_now_us();
 		if (q->deadline_us >= 0 && now >= q->deadline_us)
 			return finish(q, -ETIMEDOUT);	/* never 1: the wait failed */
 		if (now >= q->next_rto_us) {

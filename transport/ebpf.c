@@ -568,14 +568,6 @@ static int ebpf_send_all(struct sg_transport *tp, void *dgram, size_t len)
 	return 0;
 }
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 static int completed(const struct sg_transport *tp, const struct sg_tp_reduce *r)
 {
 	const volatile struct sg_completion *c = &tp->dp->completions[slot_key(tp, r->coll_id)];
@@ -585,7 +577,7 @@ static int completed(const struct sg_transport *tp, const struct sg_tp_reduce *r
 
 static int ebpf_wait(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms)
 {
-	long long deadline = timeout_ms < 0 ? -1 : now_us() + timeout_ms * 1000LL;
+	long long deadline = timeout_ms < 0 ? -1 : sg_now_us() + timeout_ms * 1000LL;
 	struct pollfd pfd = { .fd = ring_buffer__epoll_fd(tp->dp->rb), .events = POLLIN };
 
 	for (;;) {
@@ -595,7 +587,7 @@ static int ebpf_wait(struct sg_transport *tp, const struct sg_tp_reduce *r, int 
 			return 0;
 		if (timeout_ms == 0)
 			return -EAGAIN;
-		left = deadline < 0 ? -1 : deadline - now_us();
+		left = deadline < 0 ? -1 : deadline - sg_now_us();
 		if (deadline >= 0 && left <= 0)
 			return -ETIMEDOUT;
 		if (tp->comm->busy_poll) {

@@ -12,7 +12,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include "sgbpf.h"
+
+/* Monotonic time in microseconds: deadlines and timeouts everywhere. */
+static inline long long sg_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
 
 struct sg_comm;
 struct sg_transport;

@@ -330,14 +330,6 @@ void sg_ureduce_input(struct sg_ureduce *u, const void *buf, size_t len,
 	}
 }
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 int sg_ureduce_get_stats(struct sg_transport *tp, struct sg_comm_stats *stats)
 {
 	*stats = ((struct sg_ureduce *)tp)->stats;
@@ -347,10 +339,10 @@ int sg_ureduce_get_stats(struct sg_transport *tp, struct sg_comm_stats *stats)
 int sg_ureduce_wait(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms)
 {
 	struct sg_ureduce *u = (struct sg_ureduce *)tp;
-	long long deadline = timeout_ms < 0 ? -1 : now_us() + timeout_ms * 1000LL;
+	long long deadline = timeout_ms < 0 ? -1 : sg_now_us() + timeout_ms * 1000LL;
 
 	for (;;) {
-		long long left = deadline < 0 ? -1 : deadline - now_us();
+		long long left = deadline < 0 ? -1 : deadline - sg_now_us();
 		int slice, err;
 
 		if (complete(u, r))
