@@ -32,7 +32,7 @@
 #include <linux/if_link.h>
 
 #include "sgbpf.h"
-#include "coll/wire.h"
+#include "common/codec.h"
 #include "bench/workers.h"
 #include "bench/reflector.h"
 #include "bench/reflector.skel.h"

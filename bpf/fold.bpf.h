@@ -8,7 +8,7 @@
 
 #include "sgbpf/types.h"
 #include "sgbpf/wire.h"
-#include "sgbpf/maps.h"
+#include "maps.h"
 
 /* for each element k of the chunk: the body (...), with a_ and b_ the accumulator and
  * source arrays of T. */

@@ -50,22 +50,20 @@ static __always_inline int sg_parse_udp(void *data, void *data_end, struct sg_l4
 	return 0;
 }
 
-/* The sgbpf header after @udp, or NULL if the frame is too short, the magic or
- * version are wrong, or the IP or UDP lengths disagree with the payload the
- * header announces (truncated, padded or oversized datagrams). */
+/* The sgbpf header after @udp, or NULL if the frame is too short, its framing
+ * is wrong (sg_wire_framing_ok()), or the IP or UDP lengths disagree with the
+ * payload the header announces (truncated, padded or oversized datagrams). */
 static __always_inline struct sg_wire_hdr *sg_parse_hdr(struct sg_l4 *l4, void *data_end)
 {
 	struct sg_wire_hdr *hdr = (void *)(l4->udp + 1);
-	__u32 udp_len, ip_len, len;
+	__u32 udp_len, ip_len;
 
 	if ((void *)(hdr + 1) > data_end)
 		return NULL;
-	if (hdr->magic != SG_WIRE_MAGIC || hdr->version != SG_WIRE_VERSION)
-		return NULL;
-	len = hdr->len;
 	udp_len = bpf_ntohs(l4->udp->len);
 	ip_len = bpf_ntohs(l4->ip->tot_len);
-	if (len > SG_CHUNK_BYTES || udp_len != sizeof(struct udphdr) + SG_WIRE_HDR_LEN + len ||
+	if (udp_len < sizeof(struct udphdr) + SG_WIRE_HDR_LEN ||
+	    !sg_wire_framing_ok(hdr, udp_len - sizeof(struct udphdr) - SG_WIRE_HDR_LEN) ||
 	    ip_len != l4->udp_off - l4->ip_off + udp_len || (l4->ip->frag_off & bpf_htons(0x2000)))
 		return NULL;
 	return hdr;

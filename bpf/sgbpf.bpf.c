@@ -19,22 +19,14 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "sgbpf/agg.bpf.h"
+#include "maps.bpf.h"
+#include "admit.bpf.h"
 #include "parse.bpf.h"
 #include "fold.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* ------------------------------------------------------------------ scatter */
-
-/* Arm descriptors, one per slot, mmapped read-write by user space. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, SG_TOTAL_SLOTS);
-	__type(key, __u32);
-	__type(value, struct sg_arm_desc);
-} arm_descs SEC(".maps");
 
 /* Arm the slot of the collective a coordinator SCATTER or RESULT datagram
  * belongs to from the slot's descriptor, the first time one of its datagrams
@@ -44,15 +36,13 @@ struct {
  * The generation decides: a newer one arms (resetting what the gather program
  * counts), the same one is a later chunk, batch or retransmission of the
  * collective already armed, an older one is stale; so arming is idempotent
- * and never goes back in time. Accumulators are not touched: a pool entry is
- * reset by the first chunk of its new owner's generation (sg_agg_begin). */
+ * and never goes back in time (sg_slot_arm()). */
 static __always_inline void sg_arm_slot(__u32 comm, struct sg_wire_hdr *hdr, struct sg_stats *st)
 {
 	__u32 key = comm * SG_SLOTS + hdr->coll_id % SG_SLOTS, want = hdr->coll_id;
 	struct sg_arm_desc *dp, d;
 	struct sg_slot *slot;
-	__u64 *progress;
-	int armed = 0;
+	int armed;
 
 	if (hdr->type == SG_WIRE_RESULT)
 		want |= SG_COLL_ACK;	/* an allgather's delivery collects acks */
@@ -70,35 +60,8 @@ static __always_inline void sg_arm_slot(__u32 comm, struct sg_wire_hdr *hdr, str
 		SG_STAT_INC(st, tx_arm_mismatch);
 		return;
 	}
-	progress = (__u64 *)slot->progress;
 	bpf_spin_lock(&slot->lock);
-	if (d.gen > slot->gen) {
-		slot->coll_id = d.coll_id;
-		slot->nonce = d.nonce;
-		slot->gen = d.gen;
-		slot->chunk_base = d.chunk_base;
-		slot->active = 1;
-		slot->dtype = d.dtype;
-		slot->op = d.op;
-		slot->complete = 0;
-		slot->count = d.count;
-		slot->msg_len = d.msg_len;
-		slot->nchunks = d.nchunks;
-		slot->target = d.target;
-		slot->nadmitted = 0;
-		slot->ndone = 0;
-		/* Unrolled stores (volatile, or clang emits a memset call): no
-		 * helper may run under the lock. */
-#pragma unroll
-		for (int i = 0; i < SG_WORKER_WORDS; i++) {
-			((volatile __u64 *)slot->admitted)[i] = 0;
-			((volatile __u64 *)slot->done)[i] = 0;
-		}
-#pragma unroll
-		for (int i = 0; i < SG_MAX_WORKERS * 2 / 8; i++)
-			((volatile __u64 *)progress)[i] = 0;
-		armed = 1;
-	}
+	armed = sg_slot_arm(slot, &d);
 	bpf_spin_unlock(&slot->lock);
 	if (armed)
 		SG_STAT_INC(st, tx_armed);
@@ -200,19 +163,77 @@ int sg_scatter(struct __sk_buff *skb)
 
 /* ------------------------------------------------------------------- gather */
 
-static __always_inline int sg_fold_builtin(int op)
+/* The end of every chunk's way: count its verdict and, for a folded chunk,
+ * the worker's progress; complete the collective when its policy is met. */
+static __always_inline int sg_gather_finish(struct sg_fold_ctx *fc)
+{
+	struct sg_stats *st = bpf_map_lookup_elem(&stats, &fc->comm);
+	struct sg_completion *comp;
+	struct sg_comm_cfg *cfg;
+	struct sg_slot *slot;
+	__u32 ndone = 0;
+	int done;
+
+	sg_verdict_count(st, fc->verdict);
+	if (fc->verdict != SG_VERDICT_ACCEPT)
+		return XDP_DROP;
+	slot = bpf_map_lookup_elem(&slots, &fc->slot);
+	if (!slot)
+		return XDP_DROP;
+	bpf_spin_lock(&slot->lock);
+	done = sg_slot_progress(slot, fc->gen, fc->worker, &ndone);
+	bpf_spin_unlock(&slot->lock);
+
+	cfg = bpf_map_lookup_elem(&comms, &fc->comm);
+	if (done) {
+		SG_STAT_INC(st, completed);
+		comp = bpf_map_lookup_elem(&completions, &fc->slot);
+		if (comp) {
+			comp->ndone = ndone;
+			/* Full barrier: user space sees ndone once it sees gen. */
+			__sync_lock_test_and_set(&comp->gen, fc->gen);
+		}
+		if (cfg && !(cfg->flags & SG_CFG_NO_EVENTS)) {
+			struct sg_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+			if (ev) {
+				ev->comm = fc->comm;
+				ev->slot = fc->slot % SG_SLOTS;
+				ev->coll_id = fc->coll_id;
+				ev->ndone = ndone;
+				bpf_ringbuf_submit(ev, 0);
+			}
+		}
+	}
+	return cfg && (cfg->flags & SG_CFG_PASS) ? XDP_PASS : XDP_DROP;
+}
+
+/* Tail-called by sg_agg_end() of aggregation programs (sgbpf/agg.bpf.h). */
+SEC("xdp")
+int sg_finish(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+	struct sg_fold_ctx *fc = bpf_map_lookup_elem(&fold_scratch, &zero);
+
+	return fc ? sg_gather_finish(fc) : XDP_DROP;
+}
+
+/* The built-in ops finish inline: no tail call of their own. */
+static __always_inline int sg_fold_builtin(struct xdp_md *ctx, int op)
 {
 	struct sg_agg a;
-	int verdict = sg_agg_begin(&a);
+	int verdict = sg_agg_begin(ctx, &a);
 
 	if (verdict)
 		return verdict;
 	sg_fold(a.acc, a.aux, a.fc->data, a.fc->len, a.fc->dtype, op, a.first);
-	return sg_agg_end(&a);
+	sg_agg_unlock(&a);
+	a.fc->verdict = SG_VERDICT_ACCEPT;
+	return sg_gather_finish(a.fc);
 }
 
 #define SG_DEFINE_FOLD_PROG(name, op)						\
-	SEC("xdp") int sg_fold_##name(struct xdp_md *ctx) { return sg_fold_builtin(op); }
+	SEC("xdp") int sg_fold_##name(struct xdp_md *ctx) { return sg_fold_builtin(ctx, op); }
 
 SG_DEFINE_FOLD_PROG(sum, SG_OP_SUM)
 SG_DEFINE_FOLD_PROG(prod, SG_OP_PROD)
@@ -245,22 +266,27 @@ struct {
 	},
 };
 
+/* Drop a chunk of a communicator's traffic, counted. */
+static __always_inline int sg_reject(struct sg_stats *st, enum sg_verdict v)
+{
+	sg_verdict_count(st, v);
+	return XDP_DROP;
+}
+
 SEC("xdp")
 int sg_gather(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct sg_worker_key wkey = {};
+	struct sg_wire_hdr *hdr, h;
 	struct sg_comm_cfg *cfg;
-	struct sg_wire_hdr *hdr;
 	struct sg_fold_ctx *fc;
 	struct sg_slot *slot;
 	struct sg_stats *st;
 	struct sg_l4 l4;
-	__u32 zero = 0, *comm, *worker, slot_idx, coll_id, len, chunk, expect, word, msg_len;
-	__u32 cbytes, entry;
-	__u64 nonce, bit, gen;
-	__u8 dtype, op;
-	int verdict = 0; /* 0 ok, 1 stale, 2 malformed, 3 late */
+	__u32 zero = 0, *comm, *worker, slot_idx, len, entry;
+	enum sg_verdict v;
+	__u64 gen;
 
 	if (sg_parse_udp(data, data_end, &l4) < 0)
 		return XDP_PASS;
@@ -278,89 +304,48 @@ int sg_gather(struct xdp_md *ctx)
 	wkey.ip = l4.ip->saddr;
 	wkey.port = l4.udp->source;
 	worker = bpf_map_lookup_elem(&worker_by_addr, &wkey);
-	if (!worker) {
-		SG_STAT_INC(st, rx_unknown_src);
-		return XDP_DROP;
-	}
+	if (!worker)
+		return sg_reject(st, SG_VERDICT_UNKNOWN_SRC);
 	hdr = sg_parse_hdr(&l4, data_end);
-	if (!hdr || hdr->type != SG_WIRE_RESPONSE || hdr->len == 0)
-		goto malformed;
-
-	coll_id = hdr->coll_id;
-	chunk = hdr->chunk;
-	nonce = hdr->nonce;
-	dtype = hdr->dtype;
-	op = hdr->op;
-	len = hdr->len;
-	msg_len = hdr->msg_len;
-	/* Geometry: chunks of sg_wire_response_chunk(dtype) bytes. */
-	cbytes = sg_wire_response_chunk(dtype);
-	if (chunk >= SG_MAX_RESPONSE_CHUNKS || hdr->chunk >= hdr->nchunks ||
-	    msg_len > SG_MAX_MSG_BYTES ||
-	    msg_len <= chunk * cbytes)
-		goto malformed;
-	expect = msg_len - chunk * cbytes;
-	if (len != (expect < cbytes ? expect : cbytes))
-		goto malformed;
+	if (!hdr)
+		return sg_reject(st, SG_VERDICT_MALFORMED);
+	h = *hdr;
+	if (!sg_is_contribution(&h))
+		return sg_reject(st, SG_VERDICT_MALFORMED);
 
 	fc = bpf_map_lookup_elem(&fold_scratch, &zero);
-	slot_idx = *comm * SG_SLOTS + coll_id % SG_SLOTS;
+	slot_idx = *comm * SG_SLOTS + h.coll_id % SG_SLOTS;
 	slot = bpf_map_lookup_elem(&slots, &slot_idx);
 	if (!fc || !slot)
 		return XDP_DROP;
-	len &= 2 * SG_CHUNK_BYTES - 1;
+	len = h.len & (2 * SG_CHUNK_BYTES - 1);
 	if (len == 0 || len > SG_CHUNK_BYTES)
-		goto malformed;
+		return sg_reject(st, SG_VERDICT_MALFORMED);
 	if (bpf_xdp_load_bytes(ctx, l4.udp_off + sizeof(struct udphdr) + SG_WIRE_HDR_LEN,
 			       fc->data, len) < 0)
-		goto malformed;
-	word = (*worker % SG_MAX_WORKERS) / 64;
-	bit = 1ULL << (*worker % 64);
+		return sg_reject(st, SG_VERDICT_MALFORMED);
 
 	/* Validate against the collective the slot holds and admit the worker
 	 * under the completion policy, in one critical section. */
 	bpf_spin_lock(&slot->lock);
-	if (!slot->active || slot->coll_id != coll_id)
-		verdict = 1;
-	else if (slot->nonce != nonce || slot->dtype != dtype || slot->op != op ||
-		 slot->msg_len != msg_len || slot->count != hdr->count ||
-		 slot->nchunks != hdr->nchunks)
-		verdict = 2;
-	else if (!(slot->admitted[word] & bit)) {
-		if (slot->nadmitted < slot->target) {
-			slot->admitted[word] |= bit;
-			slot->nadmitted++;
-		} else {
-			verdict = 3;
-		}
-	}
+	v = sg_slot_admit(slot, &h, *worker);
 	gen = slot->gen;
-	entry = slot->chunk_base + chunk;
+	entry = slot->chunk_base + h.chunk;
 	bpf_spin_unlock(&slot->lock);
-	if (verdict == 1) {
-		SG_STAT_INC(st, rx_stale);
-		return XDP_DROP;
-	}
-	if (verdict == 2)
-		goto malformed;
-	if (verdict == 3) {
-		SG_STAT_INC(st, rx_late);
-		return XDP_DROP;
-	}
+	if (v != SG_VERDICT_ACCEPT)
+		return sg_reject(st, v);
 
 	fc->comm = *comm;
 	fc->slot = slot_idx;
-	fc->chunk = chunk;
+	fc->chunk = h.chunk;
 	fc->entry = entry;
 	fc->worker = *worker;
-	fc->coll_id = coll_id;
+	fc->coll_id = h.coll_id;
 	fc->gen = gen;
 	fc->len = len;
-	fc->dtype = dtype;
-	fc->op = op;
+	fc->dtype = h.dtype;
+	fc->op = h.op;
 	/* A user op runs the aggregation program of this communicator. */
-	bpf_tail_call(ctx, &fold_progs, op == SG_OP_USER ? SG_OP_USER + *comm : op);
-malformed:
-	SG_STAT_INC(st, rx_malformed);
-	return XDP_DROP;
+	bpf_tail_call(ctx, &fold_progs, h.op == SG_OP_USER ? SG_OP_USER + *comm : h.op);
+	return sg_reject(st, SG_VERDICT_MALFORMED);
 }

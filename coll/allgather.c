@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Allgather: a scatter-reduce whose result the kernel then fans out to every
- * worker; the application sends it once per chunk, never once per worker (the
- * request layer does it when the reduction completes). */
-#include "coll/comm.h"
+/* Allgather: a scatter-reduce whose result is then delivered to every
+ * worker. The application sends it once per chunk, never once per worker:
+ * the transport fans it out. Each worker's library acknowledges the result,
+ * and workers that do not get it again, like a request. */
+#include <stdlib.h>
+
+#include "coll/request.h"
 
 int sg_iallgather(sg_comm *comm, const void *request, size_t request_len, void *result,
 		  size_t count, enum sg_datatype dt, enum sg_op op, struct sg_reduce_params *params,
@@ -19,4 +22,37 @@ int sg_allgather(sg_comm *comm, const void *request, size_t request_len, void *r
 	int err = sg_iallgather(comm, request, request_len, result, count, dt, op, params, &req);
 
 	return err ? err : sg_wait(&req);
+}
+
+/* The same slot is re-armed as a one-byte collective under id coll_id |
+ * SG_COLL_ACK that the workers' libraries answer on receiving the result, and
+ * the result is fanned out. */
+int sg_allgather_deliver(struct sg_request *q)
+{
+	struct sg_comm *comm = q->comm;
+	int err;
+
+	comm->ops->release(comm->tp, &q->r);
+	q->msg = (struct sg_wire_msg){
+		.type = SG_WIRE_RESULT,
+		.dtype = (uint8_t)q->r.dtype,
+		.op = (uint8_t)q->r.op,
+		.coll_id = q->r.coll_id,
+		.count = q->r.count,
+		.msg_len = q->r.msg_len,
+		.nonce = sg_comm_nonce(comm),
+	};
+	q->r.coll_id |= SG_COLL_ACK;
+	q->r.nonce = q->msg.nonce;
+	q->r.dtype = SG_UINT8;
+	q->r.op = SG_OP_BOR;
+	q->r.count = 1;
+	q->r.msg_len = 1;
+	err = comm->ops->arm(comm->tp, &q->r);
+	if (err)
+		return err;
+	q->phase = 1;
+	free(q->payload);
+	q->payload = NULL;
+	return sg_request_restart(q);
 }

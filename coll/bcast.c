@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "coll/comm.h"
-#include "coll/log.h"
+#include "coll/request.h"
+#include "common/log.h"
 
 int sg_ibcast(sg_comm *comm, const void *buf, size_t len, sg_request **req)
 {
@@ -25,12 +25,12 @@ int sg_ibcast(sg_comm *comm, const void *buf, size_t len, sg_request **req)
 		return sg_fail(-ENOMEM, "out of memory");
 	m = (struct sg_wire_msg){
 		.type = SG_WIRE_BCAST,
-		.coll_id = comm->next_coll_id++ & ~SG_COLL_ACK,
+		.coll_id = sg_comm_slotless_id(comm),
 		.msg_len = (uint32_t)len,
 		.nonce = sg_comm_nonce(comm),
 	};
 	q->r.coll_id = m.coll_id;
-	err = sg_comm_send_msg(comm, &m, buf, NULL);
+	err = sg_comm_send_msg(comm, &m, buf, -1);
 	if (err) {
 		free(q);
 		return err;

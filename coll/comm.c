@@ -15,23 +15,10 @@
 #include <unistd.h>
 
 #include "coll/comm.h"
-#include "coll/log.h"
-#include "coll/workers_file.h"
-#include "transport/udp.h"
-
-int sg_opts_check(const void *opts, size_t sz, size_t known, const char *name)
-{
-	if (sz < sizeof(size_t))
-		return sg_fail(-EINVAL, "%s: sz is %zu; set it to sizeof(struct %s)", name, sz, name);
-	for (size_t i = known; i < sz; i++)
-		if (((const unsigned char *)opts)[i])
-			return sg_fail(-EINVAL, "%s: fields unknown to this library version are set",
-				       name);
-	return 0;
-}
-
-#define SG_OPTS_KNOWN(type, last) \
-	(offsetof(struct type, last) + sizeof(((struct type *)0)->last))
+#include "common/log.h"
+#include "common/opts.h"
+#include "common/udp.h"
+#include "common/workers_file.h"
 
 uint64_t sg_comm_nonce(struct sg_comm *comm)
 {
@@ -45,12 +32,12 @@ uint64_t sg_comm_nonce(struct sg_comm *comm)
 }
 
 int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const void *payload,
-		     const struct sockaddr_in *to)
+		     long rank)
 {
 	unsigned int nchunks = sg_wire_nchunks(m->msg_len);
 	struct sg_wire_msg um;
 
-	if (to) {
+	if (rank >= 0) {
 		/* A retransmission: this worker only, past the fan-out program. */
 		um = *m;
 		um.flags |= SG_WIRE_F_UNICAST;
@@ -64,15 +51,13 @@ int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const vo
 		if (len)
 			memcpy(comm->dgram + SG_WIRE_HDR_LEN,
 			       (const uint8_t *)payload + (size_t)c * SG_CHUNK_BYTES, len);
-		if (!to) {
+		if (rank < 0)
 			err = comm->ops->send_all(comm->tp, comm->dgram, SG_WIRE_HDR_LEN + len);
-			if (err)
-				return err;
-			continue;
-		}
-		err = sg_udp_sendto(comm->sock, comm->dgram, SG_WIRE_HDR_LEN + len, to);
+		else
+			err = comm->ops->send_one(comm->tp, comm->dgram, SG_WIRE_HDR_LEN + len,
+						  (size_t)rank);
 		if (err)
-			return sg_fail(err, "sendto: %s", strerror(-err));
+			return err;
 	}
 	return 0;
 }
@@ -118,8 +103,21 @@ static int try_transport(struct sg_comm *comm, enum sg_transport_kind kind)
 		return sg_fail(-EOPNOTSUPP, "the %s transport reduces in user space: it runs no "
 			       "aggregation program (agg_object) and passes no responses on "
 			       "(pass_responses); use the ebpf transport", transports[kind]->name);
+	struct sg_transport_config cfg = {
+		.ifindex = comm->ifindex,
+		.local = comm->local,
+		.workers = comm->workers,
+		.nworkers = comm->nworkers,
+		.sock = comm->sock,
+		.busy_poll = comm->busy_poll,
+		.pass_responses = comm->pass_responses,
+		.agg_object = comm->agg_object,
+		.agg_program = comm->agg_program,
+	};
+
+	memcpy(cfg.ifname, comm->ifname, sizeof(cfg.ifname));
 	comm->ops = transports[kind];
-	return comm->ops->create(comm, &comm->tp);
+	return comm->ops->create(&cfg, &comm->tp);
 }
 
 /* Whether AUTO tries the next transport after @err. Not after failures the
@@ -203,8 +201,7 @@ int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **out)
 
 	if (!opts || !out)
 		return sg_fail(-EINVAL, "sg_comm_create: opts and comm must not be NULL");
-	err = sg_opts_check(opts, opts->sz, SG_OPTS_KNOWN(sg_comm_opts, transport),
-			    "sg_comm_opts");
+	err = SG_OPTS_CHECK(sg_comm_opts, opts);
 	if (err)
 		return err;
 	if (!opts->ifname || !*opts->ifname)
@@ -302,6 +299,13 @@ int sg_comm_worker(const sg_comm *comm, size_t rank, struct sockaddr_in *addr)
 		return sg_fail(-EINVAL, "rank %zu out of range (size %zu)", rank, comm->nworkers);
 	*addr = comm->workers[rank];
 	return 0;
+}
+
+int sg_comm_fd(const sg_comm *comm)
+{
+	if (!comm)
+		return sg_fail(-EINVAL, "comm must not be NULL");
+	return comm->ops->fd(comm->tp);
 }
 
 int sg_comm_get_stats(const sg_comm *comm, struct sg_comm_stats *stats)

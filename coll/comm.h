@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The communicator and what every collective shares: argument checks, sending
- * a message in chunks, collective ids and nonces. */
+/* The communicator and what every collective shares: sending a message in
+ * chunks through the transport, collective ids and nonces. */
 #ifndef SG_COMM_H
 #define SG_COMM_H
 
@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "sgbpf.h"
-#include "coll/wire.h"
+#include "common/codec.h"
 #include "transport/transport.h"
 
 struct sg_comm {
@@ -36,56 +36,23 @@ struct sg_comm {
 	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];	/* passed-on responses */
 };
 
-enum sg_request_kind {
-	SG_REQ_REDUCE,
-	SG_REQ_ALLGATHER,
-	SG_REQ_BCAST,
-};
-
-/* A collective in flight. */
-struct sg_request {
-	struct sg_comm *comm;
-	enum sg_request_kind kind;
-	struct sg_tp_reduce r;
-	void *result;
-	struct sg_reduce_params *params;
-	int timeout_ms;			/* as given, for the report */
-	long long posted_us;
-	unsigned int ahead;		/* collectives in flight when it was posted */
-	long long deadline_us;		/* -1: none */
-	long long rto_us;		/* current retransmission timeout */
-	long long next_rto_us;
-	int phase;			/* allgather: 0 reducing, 1 delivering */
-	unsigned int retries;
-	unsigned int last_ndone;	/* workers done at the last retransmission */
-	struct sg_wire_msg msg;		/* the request, for retransmission */
-	void *payload;			/* its bytes (a copy) */
-};
-
-/* Start a reduce or allgather: check arguments, take a slot, arm the
- * transport, send the request. */
-int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, const void *request,
-			   size_t request_len, void *result, size_t count, enum sg_datatype dt,
-			   enum sg_op op, struct sg_reduce_params *params, struct sg_request **req);
-
-/* A request that is complete once created (a broadcast already sent). */
-struct sg_request *sg_request_sent(struct sg_comm *comm);
-
-/* A collective id whose slot is free (and mark it taken), or -EBUSY. */
+/* Collective ids (coll/coll_id.c): one whose slot is free (and mark it
+ * taken), or -EBUSY; give it back; and an id for a collective that takes no
+ * slot (a broadcast). */
 int sg_comm_take_id(struct sg_comm *comm, uint32_t *coll_id);
 void sg_comm_free_id(struct sg_comm *comm, uint32_t coll_id);
+uint32_t sg_comm_slotless_id(struct sg_comm *comm);
+/* Collectives in flight now. */
+unsigned int sg_comm_inflight(const struct sg_comm *comm);
 
 /* Send message @m with payload @payload (m->msg_len bytes), one datagram per
- * chunk, to every worker, or to worker @to only when it is not NULL. */
+ * chunk, through the transport: to every worker, or with @rank >= 0 to that
+ * worker only (a retransmission). */
 int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const void *payload,
-		     const struct sockaddr_in *to);
+		     long rank);
 
 /* A fresh random token for a collective. */
 uint64_t sg_comm_nonce(struct sg_comm *comm);
-
-/* Check a caller's options struct: @sz must cover at least the first field and
- * any bytes past what this library knows (@known) must be zero. */
-int sg_opts_check(const void *opts, size_t sz, size_t known, const char *name);
 
 
 #endif

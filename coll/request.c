@@ -11,14 +11,12 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "coll/comm.h"
-#include "coll/log.h"
+#include "coll/request.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/opts.h"
 
-
-#define SG_PARAMS_KNOWN \
-	(offsetof(struct sg_reduce_params, contributors_words) + sizeof(size_t))
 
 /* Retransmission timeout: twice the smoothed service time for each
  * collective in flight when it was posted, itself included (they are served
@@ -58,29 +56,6 @@ static long long initial_rto(const struct sg_comm *comm, const struct sg_request
 	return rto < rto_cap(comm, q) ? rto : rto_cap(comm, q);
 }
 
-int sg_comm_take_id(struct sg_comm *comm, uint32_t *coll_id)
-{
-	for (uint32_t i = 0; i < SG_SLOTS; i++) {
-		uint32_t id = (comm->next_coll_id + i) & ~SG_COLL_ACK, s = id % SG_SLOTS;
-
-		if (!(comm->inflight[s / 64] & (1ULL << (s % 64)))) {
-			comm->inflight[s / 64] |= 1ULL << (s % 64);
-			comm->next_coll_id = id + 1;
-			*coll_id = id;
-			return 0;
-		}
-	}
-	return sg_fail(-EBUSY, "%u collectives in flight on this communicator; complete one first",
-		       SG_SLOTS);
-}
-
-void sg_comm_free_id(struct sg_comm *comm, uint32_t coll_id)
-{
-	uint32_t s = coll_id % SG_SLOTS;
-
-	comm->inflight[s / 64] &= ~(1ULL << (s % 64));
-}
-
 /* Check the arguments and work out how many workers complete the collective. */
 static int check_args(const struct sg_comm *comm, const void *request, size_t request_len,
 		      const void *result, size_t count, enum sg_datatype dt, enum sg_op op,
@@ -110,7 +85,7 @@ static int check_args(const struct sg_comm *comm, const void *request, size_t re
 	*target = (uint32_t)comm->nworkers;
 	if (!p)
 		return 0;
-	err = sg_opts_check(p, p->sz, SG_PARAMS_KNOWN, "sg_reduce_params");
+	err = SG_OPTS_CHECK(sg_reduce_params, p);
 	if (err)
 		return err;
 	switch (p->policy) {
@@ -150,8 +125,7 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return sg_fail(-ENOMEM, "out of memory");
-	for (size_t w = 0; w < SG_SLOTS / 64; w++)
-		q->ahead += (unsigned int)__builtin_popcountll(comm->inflight[w]);
+	q->ahead = sg_comm_inflight(comm);
 	err = sg_comm_take_id(comm, &q->r.coll_id);
 	if (err) {
 		free(q);
@@ -192,9 +166,7 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 		}
 		memcpy(q->payload, request, request_len);
 	}
-	q->rto_us = initial_rto(comm, q);
-	q->next_rto_us = q->posted_us + q->rto_us;
-	err = sg_comm_send_msg(comm, &q->msg, q->payload, NULL);
+	err = sg_request_restart(q);
 	if (err) {
 		comm->ops->release(comm->tp, &q->r);
 		goto fail;
@@ -223,8 +195,7 @@ static int retransmit(struct sg_request *q)
 	for (size_t i = 0; i < comm->nworkers; i++) {
 		if (done[i / 64] & (1ULL << (i % 64)))
 			continue;
-		err = sg_comm_send_msg(comm, &q->msg, q->phase ? q->result : q->payload,
-				       &comm->workers[i]);
+		err = sg_comm_send_msg(comm, &q->msg, q->phase ? q->result : q->payload, (long)i);
 		if (err)
 			return err;
 		comm->retransmits++;
@@ -239,44 +210,13 @@ static int retransmit(struct sg_request *q)
 	return 0;
 }
 
-/* Collect, report, re-broadcast an allgather result, free. @werr is the
- * outcome of the wait: 0 or -ETIMEDOUT. */
-/* Turn a completed allgather reduction into its delivery: the same slot is
- * re-armed as a one-byte collective under id coll_id | SG_COLL_ACK that the
- * workers' libraries answer on receiving the result, and the result is fanned
- * out; workers that do not acknowledge get it again, like a request. */
-static int start_delivery(struct sg_request *q)
+int sg_request_restart(struct sg_request *q)
 {
-	struct sg_comm *comm = q->comm;
-	int err;
-
-	comm->ops->release(comm->tp, &q->r);
-	q->msg = (struct sg_wire_msg){
-		.type = SG_WIRE_RESULT,
-		.dtype = (uint8_t)q->r.dtype,
-		.op = (uint8_t)q->r.op,
-		.coll_id = q->r.coll_id,
-		.count = q->r.count,
-		.msg_len = q->r.msg_len,
-		.nonce = sg_comm_nonce(comm),
-	};
-	q->r.coll_id |= SG_COLL_ACK;
-	q->r.nonce = q->msg.nonce;
-	q->r.dtype = SG_UINT8;
-	q->r.op = SG_OP_BOR;
-	q->r.count = 1;
-	q->r.msg_len = 1;
-	err = comm->ops->arm(comm->tp, &q->r);
-	if (err)
-		return err;
-	q->phase = 1;
-	free(q->payload);
-	q->payload = NULL;
 	q->retries = 0;
 	q->last_ndone = 0;
-	q->rto_us = initial_rto(comm, q);
+	q->rto_us = initial_rto(q->comm, q);
 	q->next_rto_us = sg_now_us() + q->rto_us;
-	return sg_comm_send_msg(comm, &q->msg, q->result, NULL);
+	return sg_comm_send_msg(q->comm, &q->msg, q->phase ? q->result : q->payload, -1);
 }
 
 /* The reduction of @q is over (@werr 0 or -ETIMEDOUT): copy the result and
@@ -299,8 +239,8 @@ static int collect(struct sg_request *q, int werr)
 			       (comm->nworkers + 63) / 64 * sizeof(uint64_t));
 	}
 	if (werr)
-		return sg_fail(werr, "collective %u: %u of %u workers contributed within %d ms",
-			       q->r.coll_id, ncontrib, q->r.target, q->timeout_ms);
+		return sg_outcome(werr, "collective %u: %u of %u workers contributed within %d ms",
+				  q->r.coll_id, ncontrib, q->r.target, q->timeout_ms);
 	now = sg_now_us();
 	if (!q->retries) {
 		/* Karn: only collectives that needed no retransmission. The
@@ -344,13 +284,13 @@ static int finish(struct sg_request *q, int werr)
 	if (q->phase == 0) {
 		err = collect(q, werr);
 		if (!err && q->kind == SG_REQ_ALLGATHER) {
-			err = start_delivery(q);
+			err = sg_allgather_deliver(q);
 			if (!err)
 				return 1;
 		}
 	} else if (werr) {
-		err = sg_fail(werr, "collective %u: the result reached only some workers in %d ms",
-			      q->r.coll_id & ~SG_COLL_ACK, q->timeout_ms);
+		err = sg_outcome(werr, "collective %u: the result reached only some workers in %d ms",
+				 q->r.coll_id & ~SG_COLL_ACK, q->timeout_ms);
 	}
 out:
 	if (q->kind != SG_REQ_BCAST) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Scatter-reduce: one request out, every worker's vector reduced in the
  * transport, one result back. */
-#include "coll/comm.h"
+#include "coll/request.h"
 
 int sg_iscatter_reduce(sg_comm *comm, const void *request, size_t request_len, void *result,
 		       size_t count, enum sg_datatype dt, enum sg_op op,

@@ -5,18 +5,18 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "coll/comm.h"
-#include "coll/log.h"
-#include "coll/wire.h"
-#include "transport/udp.h"
+#include "sgbpf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/opts.h"
+#include "common/codec.h"
+#include "common/udp.h"
 
 /* Room for a burst of a 1 MiB message (about 2.3 KiB of kernel memory per
  * 1 KiB chunk) with margin. */
@@ -78,8 +78,7 @@ int sg_worker_create(const struct sg_worker_opts *opts, sg_worker **out)
 
 	if (!opts || !out)
 		return sg_fail(-EINVAL, "sg_worker_create: opts and worker must not be NULL");
-	err = sg_opts_check(opts, opts->sz, offsetof(struct sg_worker_opts, port) + sizeof(uint16_t),
-			    "sg_worker_opts");
+	err = SG_OPTS_CHECK(sg_worker_opts, opts);
 	if (err)
 		return err;
 	if (opts->addr && inet_pton(AF_INET, opts->addr, &local.sin_addr) != 1)
@@ -253,45 +252,20 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 	return !repeated(w, msg);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 int sg_worker_recv(sg_worker *w, struct sg_msg *msg, int timeout_ms)
 {
-	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	long long deadline = sg_deadline_us(timeout_ms);
 
 	if (!w || !msg)
 		return sg_fail(-EINVAL, "sg_worker_recv: worker and msg must not be NULL");
 	for (;;) {
 		struct sockaddr_in from;
-		socklen_t alen = sizeof(from);
-		struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
-		ssize_t n;
-		int left;
+		ssize_t n = sg_udp_recv_until(w->fd, w->rx, sizeof(w->rx), &from, deadline);
 
-		n = recvfrom(w->fd, w->rx, sizeof(w->rx), MSG_DONTWAIT, (struct sockaddr *)&from,
-			     &alen);
-		if (n >= 0) {
-			if (take_datagram(w, (size_t)n, &from, msg))
-				return 0;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return sg_fail(-errno, "recvfrom: %s", strerror(errno));
-		if (timeout_ms == 0)
-			return -EAGAIN;
-		left = timeout_ms < 0 ? -1 : (int)(deadline - now_ms());
-		if (timeout_ms > 0 && left <= 0)
-			return -ETIMEDOUT;
-		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
-			return sg_fail(-errno, "poll: %s", strerror(errno));
+		if (n < 0)
+			return (int)n;
+		if (take_datagram(w, (size_t)n, &from, msg))
+			return 0;
 	}
 }
 

@@ -9,10 +9,10 @@ SEC("xdp")
 int out_of_bounds(struct xdp_md *ctx)
 {
 	struct sg_agg a;
-	int verdict = sg_agg_begin(&a);
+	int verdict = sg_agg_begin(ctx, &a);
 
 	if (verdict)
 		return verdict;
 	((__u8 *)a.acc)[a.fc->data[0] * 64] = 1;
-	return sg_agg_end(&a);
+	return sg_agg_end(ctx, &a);
 }

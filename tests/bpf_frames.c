@@ -24,6 +24,8 @@
 
 #include "sgbpf.skel.h"
 #include "bpf_frames.h"
+#include "bpf/admit.bpf.h"
+#include "common/log.h"
 
 uint64_t sgt_rand64(uint64_t *state)
 {
@@ -258,25 +260,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Bytes an mmapped array map spans (values rounded up to 8, as the kernel
- * lays them out). */
-static size_t map_span(const struct bpf_map *map)
-{
-	return (size_t)bpf_map__max_entries(map) * ((bpf_map__value_size(map) + 7) & ~7u);
-}
-
 void sgt_fixture_close(struct sgt_fixture *f)
 {
 	ring_buffer__free(f->rb);
-	if (f->results)
-		munmap(f->results, f->results_len);
-	if (f->aux)
-		munmap(f->aux, f->aux_len);
-	if (f->completions)
-		munmap((void *)f->completions, f->completions_len);
-	if (f->arm_descs)
-		munmap(f->arm_descs, f->arm_descs_len);
-	sgbpf_bpf__destroy(f->skel);
+	sg_dp_close(&f->dp);
 	for (int i = 0; i < SG_MAX_COMMS; i++)
 		free(f->comms[i].workers);
 	memset(f, 0, sizeof(*f));
@@ -287,52 +274,30 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	return 0;
 }
 
-static void *map_mmap(const struct bpf_map *map, size_t *len)
-{
-	void *p;
-
-	*len = map_span(map);
-	/* Writable only so that sgt_fixture_reset() can clear it. */
-	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
 int sgt_fixture_open(struct sgt_fixture *f, char *reason, size_t reason_len)
 {
+	struct sgbpf_bpf *skel;
 	int err;
 
 	memset(f, 0, sizeof(*f));
-	f->ncpus = libbpf_num_possible_cpus();
-	if (f->ncpus <= 0) {
-		snprintf(reason, reason_len, "cannot count possible CPUs");
-		return f->ncpus ? f->ncpus : -EINVAL;
+	/* The transport's own loader, with the result maps writable so that
+	 * sgt_fixture_reset() can clear them. */
+	err = sg_dp_open(&f->dp, true);
+	if (err) {
+		snprintf(reason, reason_len, "%s", sg_errmsg());
+		return err;
 	}
-	f->skel = sgbpf_bpf__open_and_load();
-	if (!f->skel) {
-		err = -errno;
-		snprintf(reason, reason_len, "cannot load the BPF object: %s", strerror(errno));
-		return err ? err : -EINVAL;
-	}
-	if (bpf_map__value_size(f->skel->maps.results) != SG_CHUNK_BYTES ||
-	    bpf_map__max_entries(f->skel->maps.results) != SG_POOL_CHUNKS ||
-	    bpf_map__value_size(f->skel->maps.result_aux) != SG_FSUM_ELEMS * 2 ||
-	    bpf_map__max_entries(f->skel->maps.completions) != SGT_TOTAL_SLOTS ||
-	    bpf_map__value_size(f->skel->maps.chunks) != sizeof(struct sg_chunk_state)) {
-		snprintf(reason, reason_len, "the maps disagree with include/sgbpf/maps.h");
+	skel = f->dp.skel;
+	if (bpf_map__value_size(skel->maps.results) != SG_CHUNK_BYTES ||
+	    bpf_map__max_entries(skel->maps.results) != SG_POOL_CHUNKS ||
+	    bpf_map__value_size(skel->maps.result_aux) != SG_FSUM_ELEMS * 2 ||
+	    bpf_map__max_entries(skel->maps.completions) != SGT_TOTAL_SLOTS ||
+	    bpf_map__value_size(skel->maps.chunks) != sizeof(struct sg_chunk_state)) {
+		snprintf(reason, reason_len, "the maps disagree with bpf/maps.h");
 		sgt_fixture_close(f);
 		return -EINVAL;
 	}
-	f->results = map_mmap(f->skel->maps.results, &f->results_len);
-	f->aux = map_mmap(f->skel->maps.result_aux, &f->aux_len);
-	f->completions = map_mmap(f->skel->maps.completions, &f->completions_len);
-	f->arm_descs = map_mmap(f->skel->maps.arm_descs, &f->arm_descs_len);
-	if (!f->results || !f->aux || !f->completions || !f->arm_descs) {
-		err = -errno;
-		snprintf(reason, reason_len, "cannot mmap the result maps: %s", strerror(-err));
-		sgt_fixture_close(f);
-		return err;
-	}
-	f->rb = ring_buffer__new(bpf_map__fd(f->skel->maps.events), on_event, f, NULL);
+	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, f, NULL);
 	if (!f->rb) {
 		err = -errno;
 		snprintf(reason, reason_len, "cannot open the ring buffer: %s", strerror(-err));
@@ -401,7 +366,7 @@ static int discard_event(void *ctx, void *data, size_t size)
 
 int sgt_fixture_reset(struct sgt_fixture *f)
 {
-	struct sgbpf_bpf *skel = f->skel;
+	struct sgbpf_bpf *skel = f->dp.skel;
 	struct sg_chunk_state *cs;
 	struct ring_buffer *rb;
 	void *percpu;
@@ -429,7 +394,7 @@ int sgt_fixture_reset(struct sgt_fixture *f)
 		err = zero_array(skel->maps.chunks, SG_POOL_CHUNKS, true);
 	if (err)
 		return err;
-	percpu = calloc((size_t)f->ncpus, ((bpf_map__value_size(skel->maps.fold_scratch) + 7) & ~7u));
+	percpu = calloc((size_t)f->dp.ncpus, ((bpf_map__value_size(skel->maps.fold_scratch) + 7) & ~7u));
 	if (!percpu)
 		return -ENOMEM;
 	for (uint32_t c = 0; c < SG_MAX_COMMS && !err; c++)
@@ -444,10 +409,10 @@ int sgt_fixture_reset(struct sgt_fixture *f)
 	free(percpu);
 	if (err)
 		return err;
-	memset(f->results, 0, f->results_len);
-	memset(f->aux, 0, f->aux_len);
-	memset((void *)f->completions, 0, f->completions_len);
-	memset(f->arm_descs, 0, f->arm_descs_len);
+	memset(f->dp.results, 0, f->dp.results_len);
+	memset(f->dp.aux, 0, f->dp.aux_len);
+	memset((void *)f->dp.completions, 0, f->dp.completions_len);
+	memset(f->dp.arm_descs, 0, f->dp.arm_descs_len);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 
 	/* The fixture's own state. */
@@ -456,8 +421,8 @@ int sgt_fixture_reset(struct sgt_fixture *f)
 	memset(f->comms, 0, sizeof(f->comms));
 	f->nevents = 0;
 	memset(f->events, 0, sizeof(f->events));
-	f->gen = 0;
-	memset(f->pool_used, 0, sizeof(f->pool_used));
+	f->dp.gen = 0;
+	memset(f->dp.pool_used, 0, sizeof(f->dp.pool_used));
 	memset(f->arms, 0, sizeof(f->arms));
 
 	/* Check it is all as just loaded, so no test can see another's state. */
@@ -496,22 +461,32 @@ int sgt_fixture_reset(struct sgt_fixture *f)
 	return err;
 }
 
-static int write_cfg(struct sgt_fixture *f, uint32_t idx, uint8_t flags)
+/* Communicator @idx as the datapath knows it (fan-out entries in @fe). */
+static struct sg_dp_comm dp_comm(const struct sgt_fixture *f, uint32_t idx, uint8_t flags,
+				 struct sg_fanout_entry *fe)
 {
-	struct sg_comm_cfg cfg;
+	const struct sgt_comm *c = &f->comms[idx];
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.local_ip = f->comms[idx].local.ip;
-	cfg.local_port = f->comms[idx].local.port;
-	cfg.nworkers = f->comms[idx].nworkers;
-	cfg.ifindex = 1;
-	cfg.active = 1;
-	cfg.flags = flags;
-	return bpf_map__update_elem(f->skel->maps.comms, &idx, sizeof(idx), &cfg, sizeof(cfg), 0);
+	for (uint32_t i = 0; fe && i < c->nworkers; i++) {
+		memset(&fe[i], 0, sizeof(fe[i]));
+		fe[i].ip = c->workers[i].ip;
+		fe[i].port = c->workers[i].port;
+		memcpy(fe[i].mac, c->workers[i].mac, 6);
+	}
+	return (struct sg_dp_comm){
+		.local_ip = c->local.ip,
+		.local_port = c->local.port,
+		.ifindex = 1,
+		.flags = flags,
+		.workers = fe,
+		.nworkers = c->nworkers,
+	};
 }
 
 int sgt_add_comm(struct sgt_fixture *f, uint32_t idx, uint32_t nworkers)
 {
+	struct sg_fanout_entry *fe;
+	struct sg_dp_comm dc;
 	struct sgt_comm *c;
 	int err;
 
@@ -520,57 +495,31 @@ int sgt_add_comm(struct sgt_fixture *f, uint32_t idx, uint32_t nworkers)
 	c = &f->comms[idx];
 	free(c->workers);
 	c->workers = calloc(nworkers, sizeof(*c->workers));
-	if (!c->workers)
+	fe = calloc(nworkers, sizeof(*fe));
+	if (!c->workers || !fe) {
+		free(fe);
 		return -ENOMEM;
+	}
 	c->idx = idx;
 	c->local = sgt_local_addr(idx);
 	c->nworkers = nworkers;
-
-	for (uint32_t i = 0; i < nworkers; i++) {
-		uint32_t key = idx * SG_MAX_WORKERS + i;
-		struct sg_fanout_entry fe = { 0 };
-		struct sg_worker_key wk = { 0 };
-
+	for (uint32_t i = 0; i < nworkers; i++)
 		c->workers[i] = sgt_worker_addr(idx, i);
-		fe.ip = c->workers[i].ip;
-		fe.port = c->workers[i].port;
-		memcpy(fe.mac, c->workers[i].mac, 6);
-		wk.comm = idx;
-		wk.ip = fe.ip;
-		wk.port = fe.port;
-		err = bpf_map__update_elem(f->skel->maps.fanout, &key, sizeof(key), &fe,
-					   sizeof(fe), 0);
-		if (!err)
-			err = bpf_map__update_elem(f->skel->maps.worker_by_addr, &wk, sizeof(wk),
-						   &i, sizeof(i), 0);
-		if (err)
-			return err;
-	}
-	for (uint32_t s = 0; s < SG_SLOTS; s++) {
-		struct sg_slot slot;
-		uint32_t key = idx * SG_SLOTS + s;
-
-		memset(&slot, 0, sizeof(slot));
-		err = bpf_map__update_elem(f->skel->maps.slots, &key, sizeof(key), &slot,
-					   sizeof(slot), BPF_F_LOCK);
-		if (err)
-			return err;
-	}
-	err = write_cfg(f, idx, 0);
-	if (!err) {
-		uint16_t port = c->local.port;
-
-		err = bpf_map__update_elem(f->skel->maps.comm_by_port, &port, sizeof(port), &idx,
-					   sizeof(idx), BPF_NOEXIST);
-	}
+	/* The transport's install_comm, with the test's addresses. */
+	dc = dp_comm(f, idx, 0, fe);
+	err = sg_dp_install_comm(&f->dp, idx, &dc);
+	free(fe);
 	return err;
 }
 
 int sgt_set_flags(struct sgt_fixture *f, uint32_t idx, uint8_t flags)
 {
+	struct sg_dp_comm dc;
+
 	if (idx >= SG_MAX_COMMS || !f->comms[idx].workers)
 		return -EINVAL;
-	return write_cfg(f, idx, flags);
+	dc = dp_comm(f, idx, flags, NULL);
+	return sg_dp_write_cfg(&f->dp, idx, &dc);
 }
 
 struct sg_wire_msg sgt_msg(uint32_t coll_id, uint64_t nonce, uint8_t dtype, uint8_t op,
@@ -600,46 +549,12 @@ uint32_t sgt_nchunks(const struct sg_wire_msg *m)
 	return sg_wire_nchunks_of(m->msg_len, sgt_chunk_bytes(m));
 }
 
-static bool pool_is_used(const struct sgt_fixture *f, uint32_t i)
-{
-	return f->pool_used[i / 64] >> (i % 64) & 1;
-}
-
-static void pool_mark(struct sgt_fixture *f, uint32_t base, uint32_t n, bool used)
-{
-	for (uint32_t j = base; j < base + n && j < SG_POOL_CHUNKS; j++) {
-		if (used)
-			f->pool_used[j / 64] |= 1ULL << (j % 64);
-		else
-			f->pool_used[j / 64] &= ~(1ULL << (j % 64));
-	}
-}
-
-/* First fit, as pool_alloc() in transport/ebpf.c. */
-static int pool_alloc(struct sgt_fixture *f, uint32_t n, uint32_t *base)
-{
-	uint32_t run = 0;
-
-	for (uint32_t i = 0; i < SG_POOL_CHUNKS; i++) {
-		if (pool_is_used(f, i)) {
-			run = 0;
-			continue;
-		}
-		if (++run == n) {
-			*base = i + 1 - n;
-			pool_mark(f, *base, n, true);
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
 uint32_t sgt_pool_free(const struct sgt_fixture *f)
 {
 	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < SG_POOL_CHUNKS; i++)
-		n += !pool_is_used(f, i);
+		n += !sg_dp_pool_used(&f->dp, i);
 	return n;
 }
 
@@ -648,55 +563,40 @@ uint32_t sgt_pool_free(const struct sgt_fixture *f)
 static int arm(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m,
 	       uint32_t target, int64_t at, bool desc_only)
 {
-	uint32_t key = sgt_slot_key(comm, m->coll_id), n = sgt_nchunks(m), base = 0;
+	uint32_t key = sgt_slot_key(comm, m->coll_id), n = sgt_nchunks(m);
 	struct sgt_arming *a = &f->arms[key];
+	struct sg_tp_reduce r = {
+		.coll_id = m->coll_id,
+		.nonce = m->nonce,
+		.dtype = m->dtype,
+		.op = m->op,
+		.count = m->count,
+		.msg_len = m->msg_len,
+		.target = target,
+		.nchunks = n,
+	};
+	struct sg_arm_desc d;
 	struct sg_slot slot;
 	int err;
 
 	if (comm >= SG_MAX_COMMS || n == 0)
 		return -EINVAL;
-	if (at < 0) {
-		err = pool_alloc(f, n, &base);
-		if (err)
-			return err;
-	} else {
-		if ((uint64_t)at + n > SG_POOL_CHUNKS)
-			return -EINVAL;
-		for (uint32_t j = 0; j < n; j++)
-			if (pool_is_used(f, (uint32_t)at + j))
-				return -EBUSY;
-		base = (uint32_t)at;
-		pool_mark(f, base, n, true);
-	}
+	if (at < 0)
+		err = sg_dp_pool_alloc(&f->dp, n, &r.pool_base);
+	else
+		err = sg_dp_pool_claim(&f->dp, (uint32_t)at, n);
+	if (err)
+		return err;
+	if (at >= 0)
+		r.pool_base = (uint32_t)at;
+	d = sg_dp_post(&f->dp, comm, &r);
+	/* The slot as sg_scatter arms it from the descriptor. */
 	memset(&slot, 0, sizeof(slot));
-	slot.coll_id = m->coll_id;
-	slot.nonce = m->nonce;
-	slot.gen = ++f->gen;
-	slot.chunk_base = base;
-	slot.active = 1;
-	slot.dtype = m->dtype;
-	slot.op = m->op;
-	slot.count = m->count;
-	slot.msg_len = m->msg_len;
-	slot.nchunks = (uint16_t)n;
-	slot.target = target;
-	f->arm_descs[key] = (struct sg_arm_desc){
-		.coll_id = slot.coll_id,
-		.count = slot.count,
-		.nonce = slot.nonce,
-		.gen = slot.gen,
-		.msg_len = slot.msg_len,
-		.target = slot.target,
-		.chunk_base = slot.chunk_base,
-		.nchunks = slot.nchunks,
-		.dtype = slot.dtype,
-		.op = slot.op,
-	};
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	err = desc_only ? 0 : bpf_map__update_elem(f->skel->maps.slots, &key, sizeof(key), &slot,
+	sg_slot_arm(&slot, &d);
+	err = desc_only ? 0 : bpf_map__update_elem(f->dp.skel->maps.slots, &key, sizeof(key), &slot,
 						   sizeof(slot), BPF_F_LOCK);
 	if (err) {
-		pool_mark(f, base, n, false);
+		sg_dp_pool_free(&f->dp, r.pool_base, n);
 		return err;
 	}
 	*a = (struct sgt_arming){
@@ -704,8 +604,8 @@ static int arm(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m
 		.held = true,
 		.coll_id = m->coll_id,
 		.nonce = m->nonce,
-		.gen = slot.gen,
-		.base = base,
+		.gen = r.gen,
+		.base = r.pool_base,
 		.nchunks = n,
 		.cbytes = sgt_chunk_bytes(m),
 		.dtype = m->dtype,
@@ -729,7 +629,7 @@ int sgt_post(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m, 
 
 struct sg_arm_desc *sgt_arm_desc(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
 {
-	return &f->arm_descs[sgt_slot_key(comm, coll_id)];
+	return &f->dp.arm_descs[sgt_slot_key(comm, coll_id)];
 }
 
 int sgt_arm_at(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m,
@@ -743,7 +643,7 @@ void sgt_release(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
 	struct sgt_arming *a = &f->arms[sgt_slot_key(comm, coll_id)];
 
 	if (a->armed && a->held)
-		pool_mark(f, a->base, a->nchunks, false);
+		sg_dp_pool_free(&f->dp, a->base, a->nchunks);
 	a->held = false;
 }
 
@@ -754,7 +654,7 @@ const struct sgt_arming *sgt_armed(struct sgt_fixture *f, uint32_t comm, uint32_
 
 uint32_t sgt_slot_key(uint32_t comm, uint32_t coll_id)
 {
-	return comm * SG_SLOTS + coll_id % SG_SLOTS;
+	return sg_dp_slot_key(comm, coll_id);
 }
 
 uint32_t sgt_entry(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, uint32_t chunk)
@@ -764,18 +664,13 @@ uint32_t sgt_entry(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, uint3
 
 int sgt_read_slot(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, struct sg_slot *out)
 {
-	uint32_t key = sgt_slot_key(comm, coll_id);
-
-	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem_flags(bpf_map__fd(f->skel->maps.slots), &key, out, BPF_F_LOCK))
-		return -errno;
-	return 0;
+	return sg_dp_read_slot(&f->dp, sgt_slot_key(comm, coll_id), out);
 }
 
 int sgt_read_entry(struct sgt_fixture *f, uint32_t entry, struct sg_chunk_state *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem_flags(bpf_map__fd(f->skel->maps.chunks), &entry, out, BPF_F_LOCK))
+	if (bpf_map_lookup_elem_flags(bpf_map__fd(f->dp.skel->maps.chunks), &entry, out, BPF_F_LOCK))
 		return -errno;
 	return 0;
 }
@@ -788,12 +683,12 @@ int sgt_read_chunk(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, uint3
 
 const uint8_t *sgt_entry_acc(struct sgt_fixture *f, uint32_t entry)
 {
-	return f->results + (size_t)(entry % SG_POOL_CHUNKS) * SG_CHUNK_BYTES;
+	return f->dp.results + (size_t)(entry % SG_POOL_CHUNKS) * SG_CHUNK_BYTES;
 }
 
 const uint16_t *sgt_entry_aux(struct sgt_fixture *f, uint32_t entry)
 {
-	return f->aux + (size_t)(entry % SG_POOL_CHUNKS) * SG_FSUM_ELEMS;
+	return f->dp.aux + (size_t)(entry % SG_POOL_CHUNKS) * SG_FSUM_ELEMS;
 }
 
 const uint8_t *sgt_result(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
@@ -815,7 +710,7 @@ void sgt_copy_result(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, voi
 
 struct sg_completion sgt_completion(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
 {
-	const volatile struct sg_completion *c = &f->completions[sgt_slot_key(comm, coll_id)];
+	const volatile struct sg_completion *c = &f->dp.completions[sgt_slot_key(comm, coll_id)];
 	struct sg_completion r;
 
 	r.gen = __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE);
@@ -826,21 +721,7 @@ struct sg_completion sgt_completion(struct sgt_fixture *f, uint32_t comm, uint32
 
 int sgt_stats(struct sgt_fixture *f, uint32_t comm, struct sg_stats *out)
 {
-	struct sg_stats *percpu;
-	int err = 0;
-
-	memset(out, 0, sizeof(*out));
-	percpu = calloc((size_t)f->ncpus, sizeof(*percpu));
-	if (!percpu)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.stats), &comm, percpu)) {
-		err = -errno;
-		goto out;
-	}
-	sg_stats_sum(out, percpu, f->ncpus);
-out:
-	free(percpu);
-	return err;
+	return sg_dp_read_stats(&f->dp, comm, out);
 }
 
 int sgt_poll_events(struct sgt_fixture *f)
@@ -881,7 +762,7 @@ int sgt_run(int prog_fd, const void *frame, size_t len, void *out, size_t *out_l
  * calls per snapshot). */
 static int read_all_chunks(struct sgt_fixture *f, struct sg_chunk_state *out)
 {
-	int fd = bpf_map__fd(f->skel->maps.chunks);
+	int fd = bpf_map__fd(f->dp.skel->maps.chunks);
 	uint32_t done = 0, in = 0, next = 0;
 	static uint32_t keys[4096];
 	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_F_LOCK);
@@ -941,8 +822,8 @@ int sgt_snapshot_take(struct sgt_fixture *f, struct sgt_snapshot *s)
 	err = read_all_chunks(f, s->chunks);
 	if (err)
 		goto fail;
-	memcpy(s->results, f->results, (size_t)SG_POOL_CHUNKS * SG_CHUNK_BYTES);
-	memcpy(s->aux, f->aux, (size_t)SG_POOL_CHUNKS * SG_FSUM_ELEMS * sizeof(uint16_t));
+	memcpy(s->results, f->dp.results, (size_t)SG_POOL_CHUNKS * SG_CHUNK_BYTES);
+	memcpy(s->aux, f->dp.aux, (size_t)SG_POOL_CHUNKS * SG_FSUM_ELEMS * sizeof(uint16_t));
 	for (uint32_t c = 0; c < SG_MAX_COMMS; c++) {
 		err = sgt_stats(f, c, &s->stats[c]);
 		if (err)

@@ -2,9 +2,10 @@
 /*
  * Helpers of the BPF datapath unit tests (tests/test_bpf_gather.c,
  * tests/test_bpf_scatter.c, tests/test_bpf_floats.c): crafting
- * Ethernet/IPv4/UDP frames that carry sgbpf datagrams, checking their checksums from scratch, and a fixture that
- * loads the datapath object without attaching it and fills its maps the way
- * transport/ebpf.c does, so the programs can be run with
+ * Ethernet/IPv4/UDP frames that carry sgbpf datagrams, checking their
+ * checksums from scratch, and a fixture that loads the datapath without
+ * attaching it and fills its maps with the transport's own datapath control
+ * (transport/datapath.h), so the programs can be run with
  * bpf_prog_test_run_opts() on those frames.
  */
 #ifndef SG_TESTS_BPF_FRAMES_H
@@ -14,12 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sgbpf/maps.h"
 #include "sgbpf/types.h"
 #include "sgbpf/wire.h"
-#include "coll/wire.h"
+#include "bpf/maps.h"
+#include "common/codec.h"
+#include "transport/datapath.h"
 
-struct sgbpf_bpf;
 struct ring_buffer;
 
 /* Byte offsets in the frames the helpers build (IPv4 header without
@@ -128,23 +129,11 @@ struct sgt_arming {
 };
 
 struct sgt_fixture {
-	struct sgbpf_bpf *skel;
-	int ncpus;
-	uint8_t *results;		/* mmapped accumulator pool */
-	size_t results_len;
-	uint16_t *aux;			/* mmapped float SUM exponents */
-	size_t aux_len;
-	volatile struct sg_completion *completions;	/* mmapped completion words */
-	size_t completions_len;
-	struct sg_arm_desc *arm_descs;	/* mmapped arm descriptors */
-	size_t arm_descs_len;
+	struct sg_dp dp;		/* the transport's datapath control, unattached */
 	struct ring_buffer *rb;
 	unsigned int nevents;		/* events consumed so far */
 	struct sg_event events[SGT_MAX_EVENTS];
 	struct sgt_comm comms[SG_MAX_COMMS];
-	/* The user-space side of ebpf_arm(): generations and the pool. */
-	uint64_t gen;			/* last generation handed out */
-	uint64_t pool_used[SG_POOL_CHUNKS / 64];
 	struct sgt_arming arms[SGT_TOTAL_SLOTS];	/* by global slot */
 };
 
@@ -207,7 +196,7 @@ uint32_t sgt_pool_free(const struct sgt_fixture *f);
 struct sg_wire_msg sgt_msg(uint32_t coll_id, uint64_t nonce, uint8_t dtype, uint8_t op,
 			   uint32_t count);
 
-/* Global slot key (include/sgbpf/maps.h) and the pool entry of chunk @chunk
+/* Global slot key (bpf/maps.h) and the pool entry of chunk @chunk
  * of what is armed in @coll_id's slot. */
 uint32_t sgt_slot_key(uint32_t comm, uint32_t coll_id);
 uint32_t sgt_entry(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, uint32_t chunk);

@@ -30,7 +30,7 @@
 #include <bpf/libbpf.h>
 
 #include "sgbpf.h"
-#include "coll/wire.h"
+#include "common/codec.h"
 #include "bench/workers.h"
 
 #define NS	4

@@ -65,7 +65,7 @@ static const char *tname(uint8_t dt)
 
 static int gather_fd(struct sgt_fixture *f)
 {
-	return bpf_program__fd(f->skel->progs.sg_gather);
+	return bpf_program__fd(f->dp.skel->progs.sg_gather);
 }
 
 /* ------------------------------------------------------------- collectives */

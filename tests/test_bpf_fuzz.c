@@ -198,7 +198,7 @@ static struct tc_counts tcc;
 
 static int stats_fd(void)
 {
-	return bpf_map__fd(F->skel->maps.stats);
+	return bpf_map__fd(F->dp.skel->maps.stats);
 }
 
 static void read_stats(uint32_t comm, struct sg_stats *out)
@@ -207,7 +207,7 @@ static void read_stats(uint32_t comm, struct sg_stats *out)
 	if (bpf_map_lookup_elem(stats_fd(), &comm, percpu))
 		fail_msg("cannot read the counters of communicator %u: %s", comm,
 			 strerror(errno));
-	sg_stats_sum(out, percpu, F->ncpus);
+	sg_stats_sum(out, percpu, F->dp.ncpus);
 }
 
 static void read_stats2(struct sg_stats st[NCOMMS])
@@ -469,7 +469,7 @@ static enum xcls classify_gather(const uint8_t *fr, size_t len, struct xinfo *xi
 	dtype = fr[sg + SGT_HDR_DTYPE];
 	cbytes = sg_wire_response_chunk(dtype);
 	if (chunk >= SG_MAX_RESPONSE_CHUNKS || chunk >= nchunks || msg_len > SG_MAX_MSG_BYTES ||
-	    msg_len <= chunk * cbytes)
+	    msg_len <= chunk * cbytes || nchunks != (msg_len + cbytes - 1) / cbytes)
 		return XC_MALFORMED;
 	expect = msg_len - chunk * cbytes;
 	if (hlen != (expect < cbytes ? expect : cbytes))
@@ -1275,7 +1275,7 @@ static void vc_run(struct vcoll *vcs, unsigned int n, const char *what)
 		struct vcoll *vc = &vcs[pairs[i] >> 24];
 		uint32_t w = pairs[i] >> 12 & 0xfff, ch = pairs[i] & 0xfff, rv = ~0u;
 		size_t len = vc_frame(vc, fr, w, ch);
-		int err = sgt_run(bpf_program__fd(F->skel->progs.sg_gather), fr, len, NULL, NULL,
+		int err = sgt_run(bpf_program__fd(F->dp.skel->progs.sg_gather), fr, len, NULL, NULL,
 				  &rv);
 
 		if (err || rv != XDP_DROP) {
@@ -1531,7 +1531,7 @@ static void mid_collective(unsigned int k)
 
 static int gather_fd(void)
 {
-	return bpf_program__fd(F->skel->progs.sg_gather);
+	return bpf_program__fd(F->dp.skel->progs.sg_gather);
 }
 
 enum gkind { GK_RANDOM, GK_MUTATED, GK_UNMUTATED, GK_STRAGGLER, GK_REQUEST, GK_UNKNOWN };
@@ -1800,7 +1800,7 @@ static int run_tc(const uint8_t *fr, size_t len, uint32_t mark, struct tc_out *o
 			.repeat = 1,
 		);
 
-		err = bpf_prog_test_run_opts(bpf_program__fd(F->skel->progs.sg_scatter), &opts);
+		err = bpf_prog_test_run_opts(bpf_program__fd(F->dp.skel->progs.sg_scatter), &opts);
 		if (err)
 			return err < 0 ? err : -EINVAL;
 		o->rv = opts.retval;
@@ -2186,7 +2186,7 @@ static int group_setup(void **state)
 		fprintf(stderr, "fixture: %s\n", reason);
 		return -1;
 	}
-	percpu = calloc((size_t)F->ncpus, sizeof(*percpu));
+	percpu = calloc((size_t)F->dp.ncpus, sizeof(*percpu));
 	if (!percpu)
 		return -1;
 	err = sgt_add_comm(F, 0, NW0);

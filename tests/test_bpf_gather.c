@@ -72,7 +72,7 @@ static int teardown(void **state)
 
 static int gather_fd(struct sgt_fixture *f)
 {
-	return bpf_program__fd(f->skel->progs.sg_gather);
+	return bpf_program__fd(f->dp.skel->progs.sg_gather);
 }
 
 /* Run sg_gather on a frame; the test fails if the run itself fails. */
@@ -1080,7 +1080,7 @@ static void test_malformed_chunking(void **state)
 }
 
 /* nchunks must agree with msg_len, as sg_wire_decode() requires ("the kernel
- * programs validate the same rules", coll/wire.h). */
+ * programs validate the same rules", common/codec.h). */
 static void test_malformed_nchunks(void **state)
 {
 	struct sgt_fixture *f = *state;

@@ -193,7 +193,7 @@ static void run(struct sgt_fixture *f, const uint8_t *fr, size_t len, uint32_t m
 		);
 
 		cap_drain();
-		err = bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.sg_scatter), &opts);
+		err = bpf_prog_test_run_opts(bpf_program__fd(f->dp.skel->progs.sg_scatter), &opts);
 		if (err)
 			fail_msg("bpf_prog_test_run_opts: %s", strerror(-err));
 		o->rv = opts.retval;
@@ -643,7 +643,7 @@ static void test_two_comms(void **state)
 static uint32_t gather(struct sgt_fixture *f, const uint8_t *fr, size_t len)
 {
 	uint32_t rv = ~0u;
-	int err = sgt_run(bpf_program__fd(f->skel->progs.sg_gather), fr, len, NULL, NULL, &rv);
+	int err = sgt_run(bpf_program__fd(f->dp.skel->progs.sg_gather), fr, len, NULL, NULL, &rv);
 
 	if (err)
 		fail_msg("sg_gather test run: %s", strerror(-err));

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Unit tests of coll/wire.c: chunking, the byte layout of the header on the
+/* Unit tests of common/codec.c: chunking, the byte layout of the header on the
  * wire and every rejection of sg_wire_decode(). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "sgbpf.h"
-#include "coll/wire.h"
+#include "common/codec.h"
 
 #define MIB (1024u * 1024u)
 /* Largest datagram, plus slack for the tests that make it one byte too long. */

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "sgbpf.h"
-#include "coll/wire.h"
+#include "common/codec.h"
 
 struct pair {
 	sg_worker *w;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Unit tests of coll/workers_file.c and coll/log.c: workers files, endpoint
+/* Unit tests of common/workers_file.c and common/log.c: workers files, endpoint
  * parsing, worker validation, errors and logging. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -23,8 +23,8 @@
 #include <bpf/libbpf.h>
 
 #include "sgbpf.h"
-#include "coll/log.h"
-#include "coll/workers_file.h"
+#include "common/log.h"
+#include "common/workers_file.h"
 
 static const char *argv0;
 

@@ -13,8 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "coll/comm.h"
-#include "coll/log.h"
+#include "common/log.h"
 #include "transport/ureduce.h"
 
 #define SG_EPOLL_SEND_BATCH 1024	/* UIO_MAXIOV: the most one sendmmsg takes */
@@ -77,22 +76,22 @@ static void epoll_destroy(struct sg_transport *tp)
 	sg_ureduce_free(tp);
 }
 
-static int epoll_create_tp(struct sg_comm *comm, struct sg_transport **out)
+static int epoll_create_tp(const struct sg_transport_config *cfg, struct sg_transport **out)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct sg_transport *tp;
 	int err;
 
-	err = sg_ureduce_new(comm, sizeof(*tp), epoll_pump, &tp);
+	err = sg_ureduce_new(cfg, sizeof(*tp), epoll_pump, &tp);
 	if (err)
 		return err;
 	tp->epfd = -1;
-	tp->send = calloc(comm->nworkers, sizeof(*tp->send));
+	tp->send = calloc(cfg->nworkers, sizeof(*tp->send));
 	if (!tp->send) {
 		err = sg_fail(-ENOMEM, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < comm->nworkers; i++)
+	for (size_t i = 0; i < cfg->nworkers; i++)
 		tp->send[i].msg_hdr = sg_ureduce_msghdr(&tp->u, i, &tp->send_iov);
 	for (int i = 0; i < SG_EPOLL_RECV_BATCH; i++) {
 		tp->recv_iov[i] = (struct iovec){ .iov_base = tp->bufs[i], .iov_len = SG_EPOLL_BUF };

@@ -20,8 +20,7 @@
 
 #include <liburing.h>
 
-#include "coll/comm.h"
-#include "coll/log.h"
+#include "common/log.h"
 #include "transport/ureduce.h"
 
 #define SG_URING_SQ	1024
@@ -273,20 +272,20 @@ static int setup_ring(struct sg_transport *tp)
 	return 0;
 }
 
-static int uring_create(struct sg_comm *comm, struct sg_transport **out)
+static int uring_create(const struct sg_transport_config *cfg, struct sg_transport **out)
 {
 	struct sg_transport *tp;
 	int err;
 
-	err = sg_ureduce_new(comm, sizeof(*tp), uring_pump, &tp);
+	err = sg_ureduce_new(cfg, sizeof(*tp), uring_pump, &tp);
 	if (err)
 		return err;
-	tp->send_msgs = calloc(comm->nworkers, sizeof(*tp->send_msgs));
+	tp->send_msgs = calloc(cfg->nworkers, sizeof(*tp->send_msgs));
 	if (!tp->send_msgs) {
 		err = sg_fail(-ENOMEM, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < comm->nworkers; i++)
+	for (size_t i = 0; i < cfg->nworkers; i++)
 		tp->send_msgs[i] = sg_ureduce_msghdr(&tp->u, i, &tp->send_iov);
 	err = setup_ring(tp);
 	if (err)

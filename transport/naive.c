@@ -11,9 +11,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include "coll/comm.h"
-#include "coll/log.h"
-#include "transport/udp.h"
+#include "common/log.h"
+#include "common/udp.h"
 #include "transport/ureduce.h"
 
 /* A blocking recvfrom wakes up at least this often to let the collective
@@ -49,13 +48,13 @@ static int naive_pump(struct sg_transport *tp, int timeout_ms)
 	return 0;
 }
 
-static int naive_create(struct sg_comm *comm, struct sg_transport **out)
+static int naive_create(const struct sg_transport_config *cfg, struct sg_transport **out)
 {
 	struct timeval tick = { .tv_usec = SG_NAIVE_TICK_US };
 	struct sg_transport *tp;
 	int err;
 
-	err = sg_ureduce_new(comm, sizeof(*tp), naive_pump, &tp);
+	err = sg_ureduce_new(cfg, sizeof(*tp), naive_pump, &tp);
 	if (err)
 		return err;
 	if (setsockopt(tp->u.sock, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof(tick)) < 0) {
@@ -67,13 +66,10 @@ static int naive_create(struct sg_comm *comm, struct sg_transport **out)
 	return 0;
 }
 
-
 static int naive_send_all(struct sg_transport *tp, void *dgram, size_t len)
 {
-	struct sg_comm *comm = tp->u.comm;
-
-	for (size_t i = 0; i < comm->nworkers; i++) {
-		int err = sg_udp_sendto(tp->u.sock, dgram, len, &comm->workers[i]);
+	for (size_t i = 0; i < tp->u.nworkers; i++) {
+		int err = sg_udp_sendto(tp->u.sock, dgram, len, &tp->u.workers[i]);
 
 		if (err)
 			return sg_fail(err, "sendto worker %zu: %s", i, strerror(-err));

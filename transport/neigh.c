@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "coll/log.h"
+#include "common/log.h"
 #include "neigh.h"
 
 static int if_flags(const char *ifname, short *flags)

@@ -10,22 +10,29 @@
 #ifndef SG_TRANSPORT_H
 #define SG_TRANSPORT_H
 
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 #include "sgbpf.h"
 
-/* Monotonic time in microseconds: deadlines and timeouts everywhere. */
-static inline long long sg_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
-struct sg_comm;
 struct sg_transport;
+
+/* What a transport is created from: the communicator's endpoints, checked by
+ * the caller. The transport copies what it keeps. */
+struct sg_transport_config {
+	char ifname[IF_NAMESIZE];
+	int ifindex;
+	struct sockaddr_in local;		/* address and port of @sock */
+	const struct sockaddr_in *workers;	/* by rank */
+	size_t nworkers;
+	int sock;				/* bound to local; the caller owns it */
+	bool busy_poll;				/* wait without sleeping */
+	bool pass_responses;			/* ebpf: pass folded responses on */
+	const char *agg_object;			/* ebpf: user aggregation program */
+	const char *agg_program;
+};
 
 /* One reduction the transport must collect. */
 struct sg_tp_reduce {
@@ -44,8 +51,7 @@ struct sg_tp_reduce {
 
 struct sg_transport_ops {
 	const char *name;
-	/* Set up for @comm (its workers, address and socket are known). */
-	int (*create)(struct sg_comm *comm, struct sg_transport **tp);
+	int (*create)(const struct sg_transport_config *cfg, struct sg_transport **tp);
 	void (*destroy)(struct sg_transport *tp);
 	/* Prepare to collect @r before its request is sent (-ENOSPC when there
 	 * is no room for its accumulators). */
@@ -55,6 +61,9 @@ struct sg_transport_ops {
 	/* Send one encoded datagram to every worker (the transport may set the
 	 * fan-out fields of its header). */
 	int (*send_all)(struct sg_transport *tp, void *dgram, size_t len);
+	/* Send one encoded datagram to worker @rank only (a retransmission,
+	 * flagged SG_WIRE_F_UNICAST so no fan-out program clones it). */
+	int (*send_one)(struct sg_transport *tp, const void *dgram, size_t len, size_t rank);
 	/* 0 once @r is complete; else -EAGAIN if @timeout_ms is 0, -ETIMEDOUT
 	 * after waiting @timeout_ms (negative: wait until complete). */
 	int (*wait)(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms);
@@ -74,14 +83,5 @@ extern const struct sg_transport_ops sg_transport_ebpf;
 extern const struct sg_transport_ops sg_transport_io_uring;
 extern const struct sg_transport_ops sg_transport_epoll;
 extern const struct sg_transport_ops sg_transport_naive;
-
-/* Turn the accumulators of @r (@r->nchunks chunks of SG_CHUNK_BYTES at @acc,
- * SG_FSUM_ELEMS aux words per chunk at @aux) into its result vector. The
- * layout is the kernel's, so every transport shares this. */
-void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_reduce *r,
-		    void *out);
-
-/* Contribution chunks of @r (response chunks of its datatype). */
-uint32_t sg_response_nchunks(const struct sg_tp_reduce *r);
 
 #endif

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sgbpf/wire.h"
+#include "bpf/maps.h"
 #include "transport/transport.h"
 
 struct sg_ureduce_slot;
@@ -30,21 +30,21 @@ typedef int (*sg_ureduce_pump_fn)(struct sg_transport *tp, int timeout_ms);
 /* The first member of the struct sg_transport of every user-space transport,
  * so the ops below can take the transport itself. */
 struct sg_ureduce {
-	struct sg_comm *comm;
 	int sock;				/* the communicator's socket */
+	int busy_poll;
 	sg_ureduce_pump_fn pump;
 	size_t nworkers;
-	size_t words;				/* 64-bit words of a worker bitmap */
+	struct sockaddr_in *workers;		/* by rank */
 	struct sg_ureduce_worker *by_addr;	/* workers sorted by address */
 	struct sg_ureduce_slot *slots;		/* SG_SLOTS */
 	uint64_t gen;
-	struct sg_comm_stats stats;
+	struct sg_stats stats;			/* the kernel's counters */
 };
 
 /* A zeroed transport of @size bytes, which starts with its struct
- * sg_ureduce, set up for @comm (whose socket gets a receive buffer for a
+ * sg_ureduce, set up for @cfg (whose socket gets a receive buffer for a
  * burst of contributions) with @pump. 0 or -errno. */
-int sg_ureduce_new(struct sg_comm *comm, size_t size, sg_ureduce_pump_fn pump,
+int sg_ureduce_new(const struct sg_transport_config *cfg, size_t size, sg_ureduce_pump_fn pump,
 		   struct sg_transport **out);
 /* Free what sg_ureduce_new() made, after the transport freed its own
  * (NULL allowed). */
@@ -69,6 +69,7 @@ int sg_ureduce_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, vo
 int sg_ureduce_report(struct sg_transport *tp, const struct sg_tp_reduce *r, uint64_t *done,
 		      unsigned int *ndone);
 int sg_ureduce_get_stats(struct sg_transport *tp, struct sg_comm_stats *stats);
+int sg_ureduce_send_one(struct sg_transport *tp, const void *dgram, size_t len, size_t rank);
 
 #define SG_UREDUCE_OPS							\
 	.arm = sg_ureduce_arm,						\
@@ -76,6 +77,7 @@ int sg_ureduce_get_stats(struct sg_transport *tp, struct sg_comm_stats *stats);
 	.wait = sg_ureduce_wait,					\
 	.collect = sg_ureduce_collect,					\
 	.report = sg_ureduce_report,					\
-	.get_stats = sg_ureduce_get_stats
+	.get_stats = sg_ureduce_get_stats,				\
+	.send_one = sg_ureduce_send_one
 
 #endif

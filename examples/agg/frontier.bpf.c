@@ -13,7 +13,7 @@ SEC("xdp")
 int frontier_union(struct xdp_md *ctx)
 {
 	struct sg_agg a;
-	int verdict = sg_agg_begin(&a);
+	int verdict = sg_agg_begin(ctx, &a);
 	const __u64 *in;
 	__u64 *acc;
 	__u32 n;
@@ -30,5 +30,5 @@ int frontier_union(struct xdp_md *ctx)
 			break;
 		acc[k] = a.first ? in[k] : acc[k] | in[k];
 	}
-	return sg_agg_end(&a);
+	return sg_agg_end(ctx, &a);
 }

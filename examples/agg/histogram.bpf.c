@@ -18,7 +18,7 @@ SEC("xdp")
 int histogram_merge(struct xdp_md *ctx)
 {
 	struct sg_agg a;
-	int verdict = sg_agg_begin(&a);
+	int verdict = sg_agg_begin(ctx, &a);
 	const __u32 *in;
 	__u32 *acc, n;
 
@@ -37,5 +37,5 @@ int histogram_merge(struct xdp_md *ctx)
 			sum = 0xffffffffu;
 		acc[k] = sum;
 	}
-	return sg_agg_end(&a);
+	return sg_agg_end(ctx, &a);
 }

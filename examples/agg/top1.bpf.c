@@ -17,7 +17,7 @@ SEC("xdp")
 int top1(struct xdp_md *ctx)
 {
 	struct sg_agg a;
-	int verdict = sg_agg_begin(&a);
+	int verdict = sg_agg_begin(ctx, &a);
 	const __u64 *in;
 	__u64 *acc, rank;
 	__u32 n;
@@ -39,5 +39,5 @@ int top1(struct xdp_md *ctx)
 		if (a.first || score > best || (score == best && rank < acc[k] >> 32))
 			acc[k] = rank << 32 | score;
 	}
-	return sg_agg_end(&a);
+	return sg_agg_end(ctx, &a);
 }

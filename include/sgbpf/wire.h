@@ -9,39 +9,31 @@
  * exactly SG_CHUNK_BYTES, the last one shorter. Multi-byte fields are
  * little-endian (the byte order of every host and of the BPF target sgbpf
  * builds for); user space converts explicitly, so a big-endian port only has
- * to touch sg_wire_* in coll/wire.c.
+ * to touch sg_wire_* in common/codec.c. Not installed: applications and
+ * aggregation programs never see it.
  */
 #ifndef SGBPF_WIRE_H
 #define SGBPF_WIRE_H
 
 #include <linux/types.h>
 
+#include "sgbpf/limits.h"
 #include "sgbpf/types.h"
 
 #define SG_WIRE_MAGIC	0x46424753u	/* "SGBF" read as little-endian */
 #define SG_WIRE_VERSION	1
 
-/* Payload bytes per datagram. A multiple of every element size, so no element
- * straddles two chunks, and small enough that header + payload fit a 1500-byte
- * MTU with room for IP options. */
-#define SG_CHUNK_BYTES	1024
 #define SG_MAX_CHUNKS	1024	/* => messages and vectors up to 1 MiB */
 #define SG_MAX_MSG_BYTES (SG_CHUNK_BYTES * SG_MAX_CHUNKS)
 /* Contributions of 512-byte chunks (float32) take twice as many. */
 #define SG_MAX_RESPONSE_CHUNKS (2 * SG_MAX_CHUNKS)
 
-#define SG_MAX_WORKERS	1024	/* per communicator */
-#define SG_WORKER_WORDS	(SG_MAX_WORKERS / 64)
 /* Workers one coordinator datagram is cloned to. The clones of one TC
  * invocation are queued before any of them is delivered (a veth queues them on
  * the CPU's backlog, 1000 packets by default; a NIC on its qdisc), so larger
  * fan-outs are sent as one datagram per batch. */
 #define SG_FANOUT_BATCH	256
 #define SG_SLOTS	64	/* collectives in flight per communicator */
-/* Chunks of accumulator space shared by the collectives in flight of the
- * communicators of one interface (64 MiB): a collective takes
- * nchunks of them while it is in flight. */
-#define SG_POOL_CHUNKS	65536
 #define SG_MAX_COMMS	4	/* communicators sharing one interface in one process */
 
 /* skb->mark set on packets the scatter program already fanned out, so the
@@ -86,6 +78,23 @@ struct sg_wire_hdr {
 
 _Static_assert(sizeof(struct sg_wire_hdr) == 40, "wire header is 40 bytes");
 
+/* Chunks of @cb bytes needed for a message of @len bytes: at least one, so
+ * that an empty message is still one datagram. */
+static __inline__ __u32 sg_wire_nchunks_of(__u32 len, __u32 cb)
+{
+	return len == 0 ? 1 : (len + cb - 1) / cb;
+}
+
+/* Payload bytes of chunk @chunk of a message of @len bytes in chunks of @cb. */
+static __inline__ __u32 sg_wire_chunk_len_of(__u32 len, __u32 chunk, __u32 cb)
+{
+	__u32 off = chunk * cb;
+
+	if (off >= len)
+		return 0;
+	return len - off < cb ? len - off : cb;
+}
+
 /* Bytes of one element of @dt, 0 if unknown. */
 static __inline__ unsigned int sg_wire_dtype_size(unsigned int dt)
 {
@@ -106,6 +115,37 @@ static __inline__ unsigned int sg_wire_dtype_size(unsigned int dt)
 static __inline__ unsigned int sg_wire_response_chunk(unsigned int dt)
 {
 	return dt == SG_FLOAT32 ? SG_CHUNK_BYTES / 2 : SG_CHUNK_BYTES;
+}
+
+/* Chunk size of a message of type @type carrying @dtype elements. */
+static __inline__ __u32 sg_wire_chunk_bytes(unsigned int type, unsigned int dtype)
+{
+	return type == SG_WIRE_RESPONSE ? sg_wire_response_chunk(dtype) : SG_CHUNK_BYTES;
+}
+
+/*
+ * The validity rules of a header, one definition for the kernel programs and
+ * user space (a header in host byte order: the wire's, see above).
+ *
+ * Framing: the magic and version are ours and the header announces exactly
+ * the @payload bytes that follow it.
+ */
+static __inline__ int sg_wire_framing_ok(const struct sg_wire_hdr *h, __u32 payload)
+{
+	return h->magic == SG_WIRE_MAGIC && h->version == SG_WIRE_VERSION &&
+	       h->len <= SG_CHUNK_BYTES && h->len == payload;
+}
+
+/* Geometry: a known type, a message within the limits, and chunk index, chunk
+ * count and payload length that agree with the message length in the chunks
+ * of its type. */
+static __inline__ int sg_wire_geometry_ok(const struct sg_wire_hdr *h)
+{
+	__u32 cb = sg_wire_chunk_bytes(h->type, h->dtype);
+
+	return h->type >= SG_WIRE_SCATTER && h->type <= SG_WIRE_RESPONSE &&
+	       h->msg_len <= SG_MAX_MSG_BYTES && h->nchunks == sg_wire_nchunks_of(h->msg_len, cb) &&
+	       h->chunk < h->nchunks && h->len == sg_wire_chunk_len_of(h->msg_len, h->chunk, cb);
 }
 
 /* Whether @op is defined on @dt (built-in ops; user ops accept any type). */

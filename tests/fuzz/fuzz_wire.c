@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "sgbpf.h"
-#include "coll/wire.h"
+#include "common/codec.h"
 
 #define CHECK(cond)                                                                        \
 	do {                                                                               \

@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "sgbpf.h"
-#include "coll/wire.h"
+#include "common/codec.h"
 
 #define CHECK(cond)                                                                        \
 	do {                                                                               \

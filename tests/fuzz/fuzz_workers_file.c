@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "sgbpf.h"
-#include "coll/workers_file.h"
+#include "common/workers_file.h"
 
 #define CHECK(cond)                                                                        \
 	do {                                                                               \

@@ -2,7 +2,7 @@
 /* Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/),
  * datagrams made by sg_wire_encode(). Not built by make; to regenerate:
  *
- *   cc -Iinclude -I. tests/fuzz/gen_corpus.c coll/wire.c -o gen_corpus
+ *   cc -Iinclude -I. tests/fuzz/gen_corpus.c common/codec.c -o gen_corpus
  *   ./gen_corpus tests/fuzz/corpus
  */
 #include <errno.h>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #include "sgbpf.h"
-#include "coll/wire.h"
+#include "common/codec.h"
 
 static const char *root;
 

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "wire.h"
+#include "common/codec.h"
 
 void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)
 {
@@ -38,9 +38,8 @@ void sg_wire_set_fanout_first(void *dgram, uint32_t first)
 int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr)
 {
 	struct sg_wire_hdr h;
-	size_t cb;
 
-	if (len < SG_WIRE_HDR_LEN)
+	if (len < SG_WIRE_HDR_LEN || len - SG_WIRE_HDR_LEN > SG_CHUNK_BYTES)
 		return -EBADMSG;
 	memcpy(&h, buf, sizeof(h));
 	h.magic = le32toh(h.magic);
@@ -54,15 +53,7 @@ int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr)
 	h.fanout_first = le32toh(h.fanout_first);
 	h.nonce = le64toh(h.nonce);
 
-	if (h.magic != SG_WIRE_MAGIC || h.version != SG_WIRE_VERSION)
-		return -EBADMSG;
-	if (h.type < SG_WIRE_SCATTER || h.type > SG_WIRE_RESPONSE)
-		return -EBADMSG;
-	cb = sg_wire_chunk_bytes(h.type, h.dtype);
-	if (h.msg_len > SG_MAX_MSG_BYTES || h.nchunks != sg_wire_nchunks_of(h.msg_len, cb) ||
-	    h.chunk >= h.nchunks || h.len != sg_wire_chunk_len_of(h.msg_len, h.chunk, cb))
-		return -EBADMSG;
-	if (len != SG_WIRE_HDR_LEN + (size_t)h.len)
+	if (!sg_wire_framing_ok(&h, (__u32)(len - SG_WIRE_HDR_LEN)) || !sg_wire_geometry_ok(&h))
 		return -EBADMSG;
 	*hdr = h;
 	return 0;

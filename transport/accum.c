@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* What every transport shares about accumulators: their geometry and how a
- * result vector is read out of them. */
+/* What every transport shares about the datapath's state (accum.h). */
 #include <string.h>
 
-#include "sgbpf/maps.h"
-#include "transport/transport.h"
+#include "transport/accum.h"
 
 uint32_t sg_response_nchunks(const struct sg_tp_reduce *r)
 {
@@ -39,4 +37,36 @@ void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_
 
 		memcpy((uint8_t *)out + (size_t)c * cb, acc + (size_t)c * SG_CHUNK_BYTES, len);
 	}
+}
+
+struct sg_arm_desc sg_arm_desc_of(const struct sg_tp_reduce *r)
+{
+	return (struct sg_arm_desc){
+		.coll_id = r->coll_id,
+		.count = r->count,
+		.nonce = r->nonce,
+		.gen = r->gen,
+		.msg_len = r->msg_len,
+		.target = r->target,
+		.chunk_base = r->pool_base,
+		.nchunks = (uint16_t)r->nchunks,
+		.dtype = (uint8_t)r->dtype,
+		.op = (uint8_t)r->op,
+	};
+}
+
+void sg_stats_public(const struct sg_stats *st, struct sg_comm_stats *out)
+{
+	*out = (struct sg_comm_stats){
+		.rx_accepted = st->rx_accepted,
+		.rx_duplicate = st->rx_duplicate,
+		.rx_stale = st->rx_stale,
+		.rx_late = st->rx_late,
+		.rx_unknown_src = st->rx_unknown_src,
+		/* A request whose arm descriptor was not its own went out
+		 * unarmed: filed with the other inconsistent datagrams. */
+		.rx_malformed = st->rx_malformed + st->tx_arm_mismatch,
+		.completed = st->completed,
+		.tx_fanout = st->tx_fanout,
+	};
 }

@@ -14,8 +14,7 @@
 
 #include <bpf/libbpf.h>
 
-#include "log.h"
-#include "sgbpf/wire.h"
+#include "common/log.h"
 
 /* Messages are short (a path and a reason); longer ones are cut with "...". */
 #define SG_ERRMSG_LEN 1024
@@ -173,28 +172,45 @@ void sg_log(enum sg_log_level level, const char *fmt, ...)
 	errno = saved;
 }
 
-int sg_fail(int err, const char *fmt, ...)
+static int vfail(enum sg_log_level level, int err, const char *fmt, va_list ap)
 {
 	/* Formatted on the stack first: an argument may be errmsg_buf itself. */
 	char msg[SG_ERRMSG_LEN];
 	int saved = errno;
-	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		snprintf(msg, sizeof(msg), "failed (%s)", sg_strerror(err));
 	else if ((size_t)n >= sizeof(msg))
 		memcpy(msg + sizeof(msg) - 4, "...", 4);
 	memcpy(errmsg_buf, msg, sizeof(msg));
 
-	sg_log(SG_LOG_ERROR, "%s", errmsg_buf);
+	sg_log(level, "%s", errmsg_buf);
 	errno = saved;
 	if (err > 0)
 		return -err;
 	return err ? err : -EINVAL;
+}
+
+int sg_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err = vfail(SG_LOG_ERROR, err, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int sg_outcome(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err = vfail(SG_LOG_INFO, err, fmt, ap);
+	va_end(ap);
+	return err;
 }
 
 const char *sg_errmsg(void)
@@ -250,11 +266,6 @@ const char *sg_strerror(int err)
 unknown:
 	snprintf(strerror_buf, sizeof(strerror_buf), "unknown error %d", err);
 	return strerror_buf;
-}
-
-size_t sg_datatype_size(enum sg_datatype dt)
-{
-	return sg_wire_dtype_size((unsigned int)dt);
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)

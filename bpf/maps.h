@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Layout of the state the kernel programs share with user space (the eBPF
- * transport). Internal: installed only so that user aggregation programs can
- * be built against it later.
+ * transport and the user-space transports' reduction). Private: aggregation
+ * programs see only sgbpf/agg_abi.h.
  *
  * Indexing: a communicator has an index `comm` (0..SG_MAX_COMMS-1) in the
  * datapath of its interface; its collective in flight with id `coll_id` lives
@@ -11,12 +11,13 @@
  * [chunk_base, chunk_base + nchunks) of the chunk-state and accumulator pools,
  * allocated by user space when it arms the slot.
  */
-#ifndef SGBPF_MAPS_H
-#define SGBPF_MAPS_H
-
-#include "sgbpf/wire.h"
+#ifndef SG_BPF_MAPS_H
+#define SG_BPF_MAPS_H
 
 #include <linux/bpf.h>	/* struct bpf_spin_lock */
+
+#include "sgbpf/agg_abi.h"
+#include "sgbpf/wire.h"
 
 /* Per communicator, written once at creation. */
 struct sg_comm_cfg {
@@ -94,17 +95,6 @@ struct sg_arm_desc {
 	__u8 op;
 };
 
-/* Per pool entry: which workers this chunk already folded. The owner's
- * generation is stored so an entry left over from an older collective is
- * recognised and reset by the first chunk of the newer one, and a straggler of
- * the older one never resets the newer one's entry. */
-struct sg_chunk_state {
-	struct bpf_spin_lock lock;
-	__u32 ncontrib;
-	__u64 gen;
-	__u64 seen[SG_WORKER_WORDS];
-};
-
 /* Float SUM accumulators: the mantissa (in the result pool) is scaled by
  * 2^(exp - SG_FSUM_BIAS); the aux word holds exp and the IEEE specials seen. */
 #define SG_FSUM_BIAS	1075	/* 2^-1074 is the smallest float64 quantum */
@@ -112,7 +102,6 @@ struct sg_chunk_state {
 #define SG_FSUM_NAN	0x8000u
 #define SG_FSUM_PINF	0x4000u
 #define SG_FSUM_NINF	0x2000u
-#define SG_FSUM_ELEMS	(SG_CHUNK_BYTES / 8)	/* accumulators per chunk */
 
 /* Completion word of a slot, in an mmapped array: the generation of the
  * collective that completed last, so user space can busy-poll without a
@@ -180,20 +169,4 @@ static inline void sg_stats_sum(struct sg_stats *acc, const struct sg_stats *per
 }
 #endif
 
-/* Context the gather dispatcher hands to the per-op fold program (per-CPU). */
-struct sg_fold_ctx {
-	__u32 comm;
-	__u32 slot;		/* global slot index */
-	__u32 chunk;		/* index in the collective */
-	__u32 entry;		/* pool entry: slot's chunk_base + chunk */
-	__u32 worker;
-	__u32 coll_id;
-	__u64 gen;
-	__u32 len;		/* payload bytes */
-	__u8 dtype;
-	__u8 op;
-	__u8 pad[2];
-	__u8 data[SG_CHUNK_BYTES];
-};
-
-#endif /* SGBPF_MAPS_H */
+#endif /* SG_BPF_MAPS_H */

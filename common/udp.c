@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "coll/log.h"
-#include "udp.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/udp.h"
 
 int sg_udp_socket(const struct sockaddr_in *local, const char *ifname)
 {
@@ -67,4 +69,30 @@ int sg_udp_sendto(int fd, const void *buf, size_t len, const struct sockaddr_in 
 		n = sendto(fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to));
 	} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
 	return n < 0 ? -errno : 0;
+}
+
+ssize_t sg_udp_recv_until(int fd, void *buf, size_t cap, struct sockaddr_in *from,
+			  long long deadline_us)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		socklen_t alen = sizeof(*from);
+		ssize_t n;
+		int ms;
+
+		n = recvfrom(fd, buf, cap, MSG_DONTWAIT, (struct sockaddr *)from, &alen);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return sg_fail(-errno, "recvfrom: %s", strerror(errno));
+		if (deadline_us == SG_DEADLINE_NOW)
+			return -EAGAIN;
+		ms = sg_poll_ms(deadline_us);
+		if (ms == 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+			return sg_fail(-errno, "poll: %s", strerror(errno));
+	}
 }

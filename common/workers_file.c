@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "workers_file.h"
+#include "common/log.h"
+#include "common/workers_file.h"
 
 /* Offending text is quoted in messages up to this many bytes. */
 #define QUOTE_MAX 64

@@ -5,8 +5,8 @@
  * the message becomes this thread's sg_errmsg() and is logged at
  * SG_LOG_ERROR. sg_log() writes through the callback set by sg_set_log()
  * (default: stderr, level from SGBPF_LOG). */
-#ifndef SG_COLL_LOG_H
-#define SG_COLL_LOG_H
+#ifndef SG_COMMON_LOG_H
+#define SG_COMMON_LOG_H
 
 #include <stdbool.h>
 
@@ -18,6 +18,11 @@
  * is negated and 0 becomes -EINVAL, so that a failure never reads as success.
  * errno is preserved. */
 int sg_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* sg_fail() for an outcome the caller expects and handles (a full window,
+ * a timeout): the same message and return value, logged at SG_LOG_INFO, not
+ * as an error. */
+int sg_outcome(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Log a message (a trailing newline is optional) if @level is enabled. errno
  * is preserved. */

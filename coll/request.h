@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* A collective in flight and its lifecycle (coll/request.c): post, test or
+ * wait with retransmission, finish. The collectives (scatter_reduce.c,
+ * allgather.c, bcast.c) post their requests through it. */
+#ifndef SG_COLL_REQUEST_H
+#define SG_COLL_REQUEST_H
+
+#include "coll/comm.h"
+
+enum sg_request_kind {
+	SG_REQ_REDUCE,
+	SG_REQ_ALLGATHER,
+	SG_REQ_BCAST,
+};
+
+struct sg_request {
+	struct sg_comm *comm;
+	enum sg_request_kind kind;
+	struct sg_tp_reduce r;
+	void *result;
+	struct sg_reduce_params *params;
+	int timeout_ms;			/* as given, for the report */
+	long long posted_us;
+	unsigned int ahead;		/* collectives in flight when it was posted */
+	long long deadline_us;		/* -1: none */
+	long long rto_us;		/* current retransmission timeout */
+	long long next_rto_us;
+	int phase;			/* allgather: 0 reducing, 1 delivering */
+	unsigned int retries;
+	unsigned int last_ndone;	/* workers done at the last retransmission */
+	struct sg_wire_msg msg;		/* the request, for retransmission */
+	void *payload;			/* its bytes (a copy) */
+};
+
+/* Start a reduce or allgather: check arguments, take a slot, arm the
+ * transport, send the request. */
+int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, const void *request,
+			   size_t request_len, void *result, size_t count, enum sg_datatype dt,
+			   enum sg_op op, struct sg_reduce_params *params, struct sg_request **req);
+
+/* A request that is complete once created (a broadcast already sent). */
+struct sg_request *sg_request_sent(struct sg_comm *comm);
+
+/* Start a new phase of @q (its message in q->msg, its collective in q->r
+ * armed): reset the retransmission state and send the message to every
+ * worker. */
+int sg_request_restart(struct sg_request *q);
+
+/* Allgather (coll/allgather.c): turn @q, whose reduction is complete, into
+ * the delivery of its result to every worker. */
+int sg_allgather_deliver(struct sg_request *q);
+
+#endif

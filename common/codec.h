@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Encoding and decoding of sgbpf datagrams in user space. The validity rules
+ * are the wire format's own (sg_wire_framing_ok(), sg_wire_geometry_ok() in
+ * sgbpf/wire.h), the same the kernel programs apply. */
+#ifndef SG_COMMON_CODEC_H
+#define SG_COMMON_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sgbpf/wire.h"
+
+/* Coordinator messages travel in SG_CHUNK_BYTES chunks. */
+static inline unsigned int sg_wire_nchunks(size_t len)
+{
+	return sg_wire_nchunks_of(len, SG_CHUNK_BYTES);
+}
+
+static inline size_t sg_wire_chunk_len(size_t len, unsigned int chunk)
+{
+	return sg_wire_chunk_len_of(len, chunk, SG_CHUNK_BYTES);
+}
+
+struct sg_wire_msg {
+	uint8_t type;
+	uint16_t flags;		/* SG_WIRE_F_* */
+	uint8_t dtype;
+	uint8_t op;
+	uint32_t coll_id;
+	uint32_t count;
+	uint32_t msg_len;
+	uint64_t nonce;
+};
+
+/* Write the header of chunk @chunk of message @m into @buf (SG_WIRE_HDR_LEN
+ * bytes). */
+void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk);
+
+/* Set the first worker of the fan-out batch of an encoded datagram. */
+void sg_wire_set_fanout_first(void *dgram, uint32_t first);
+
+/* Parse and validate a datagram of @len bytes (framing and geometry).
+ * Returns 0 and fills @hdr in host byte order, or -EBADMSG. */
+int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr);
+
+#endif
