@@ -7,7 +7,21 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "sgbpf.h"
 #include "sgbpf/wire.h"
+
+/* The limits the public API promises are the datapath's, and the datapath's
+ * limits fit the fields and bitmaps that carry them. */
+_Static_assert(SG_MAX_MESSAGE_BYTES == SG_MAX_MSG_BYTES, "message limit: sgbpf.h vs wire.h");
+_Static_assert(SG_MAX_WORKERS_PER_COMM == SG_MAX_WORKERS, "worker limit: sgbpf.h vs limits.h");
+_Static_assert(SG_MAX_INFLIGHT == SG_SLOTS, "collectives in flight: one slot each");
+_Static_assert(SG_SLOTS % 64 == 0 && SG_MAX_WORKERS % 64 == 0, "whole bitmap words");
+_Static_assert(SG_COLL_ACK % SG_SLOTS == 0, "an acknowledgement shares its collective's slot");
+_Static_assert((SG_CHUNK_BYTES & (SG_CHUNK_BYTES - 1)) == 0, "SG_AGG_IDX masks chunk offsets");
+_Static_assert(SG_MAX_MSG_BYTES / (SG_CHUNK_BYTES / 2) <= SG_MAX_RESPONSE_CHUNKS,
+	       "the smallest response chunks of the largest message");
+_Static_assert(SG_MAX_RESPONSE_CHUNKS <= 0xffff, "chunk counts travel in 16 bits");
+_Static_assert(SG_MAX_RESPONSE_CHUNKS <= SG_POOL_CHUNKS, "the pool holds the largest collective");
 
 /* Coordinator messages travel in SG_CHUNK_BYTES chunks. */
 static inline unsigned int sg_wire_nchunks(size_t len)

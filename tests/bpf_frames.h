@@ -144,8 +144,8 @@ struct sgt_addr sgt_worker_addr(uint32_t comm, uint32_t i);
 /* The coordinator of communicator @comm: 10.200.0.<comm+1>, port 9000+comm. */
 struct sgt_addr sgt_local_addr(uint32_t comm);
 
-/* Open and load the skeleton (not attached), mmap the accumulator, aux and
- * completion maps and open the ring buffer. Returns 0 or a negative errno; on
+/* Open and load the datapath with sg_dp_open() (not attached, result maps
+ * writable) and open the ring buffer. Returns 0 or a negative errno; on
  * failure everything is freed and @reason says what failed. */
 int sgt_fixture_open(struct sgt_fixture *f, char *reason, size_t reason_len);
 void sgt_fixture_close(struct sgt_fixture *f);
@@ -156,8 +156,9 @@ void sgt_fixture_close(struct sgt_fixture *f);
 int sgt_fixture_reset(struct sgt_fixture *f);
 
 /* Install communicator @idx with the addresses of sgt_local_addr() and
- * sgt_worker_addr(), as install_comm() does: fanout, worker_by_addr, inactive
- * slots, comms (flags 0), comm_by_port. Returns 0 or a negative errno. */
+ * sgt_worker_addr() through sg_dp_install_comm(), as the transport does:
+ * fanout, worker_by_addr, inactive slots, comms (flags 0), comm_by_port.
+ * Returns 0 or a negative errno. */
 int sgt_add_comm(struct sgt_fixture *f, uint32_t idx, uint32_t nworkers);
 /* Rewrite the cfg flags (SG_CFG_*) of communicator @idx. */
 int sgt_set_flags(struct sgt_fixture *f, uint32_t idx, uint8_t flags);
@@ -214,7 +215,7 @@ const uint16_t *sgt_entry_aux(struct sgt_fixture *f, uint32_t entry);
  * itself when chunks are SG_CHUNK_BYTES (every type but float32). */
 const uint8_t *sgt_result(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);
 /* Copy the msg_len bytes of the result of @coll_id (not float SUM) into @out,
- * chunk by chunk as copy_result() does. */
+ * chunk by chunk as sg_result_copy() does. */
 void sgt_copy_result(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, void *out);
 /* The completion word of @coll_id's slot (read with acquire order). */
 struct sg_completion sgt_completion(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);

@@ -12,7 +12,7 @@
  *    fixed-point sum over the whole binary64 range), on random, mixed-magnitude,
  *    cancelling, subnormal, near-overflow and adversarial data, at fan-outs 1
  *    to 1024, every element position of three chunks. The accumulators are
- *    decoded as transport/ebpf.c decodes them (sg_fsum_value(), copy_result()).
+ *    decoded as the transports decode them (sg_fsum_value(), sg_result_copy()).
  *    The worst error seen is printed as a fraction of the bound.
  *  - IEEE specials in SUM: NaN, opposite infinities, one infinity, and sums
  *    beyond the range of the type (the accumulator does not overflow).
@@ -226,7 +226,7 @@ static void coll_release(struct sgt_fixture *f, struct coll *c)
 
 /* ------------------------------------------------- float SUM: the decoding */
 
-/* transport/ebpf.c copy_result(), float SUM branch, before the rounding to
+/* transport/accum.c sg_result_copy(), float SUM branch, before the rounding to
  * the element type: element j of the collective armed for @c. */
 static long double fsum_elem(struct sgt_fixture *f, const struct coll *c, uint32_t j,
 			     uint16_t *aux_out)
@@ -243,7 +243,7 @@ static long double fsum_elem(struct sgt_fixture *f, const struct coll *c, uint32
 	return sg_fsum_value(m, aux);
 }
 
-/* What the application receives: copy_result()'s (float)v or (double)v. */
+/* What the application receives: sg_result_copy()'s (float)v or (double)v. */
 static long double delivered(uint8_t dtype, long double v)
 {
 	return dtype == SG_FLOAT32 ? (long double)(float)v : (long double)(double)v;

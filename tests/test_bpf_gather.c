@@ -285,7 +285,7 @@ static void vecs_free(struct vecs *vs)
 	free(vs->ref);
 }
 
-/* The result of what is armed in @coll_id's slot, read as copy_result()
+/* The result of what is armed in @coll_id's slot, read as sg_result_copy()
  * reads it, must be @ref (@len bytes, the whole message). */
 static void expect_result(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id,
 			  const uint8_t *ref, size_t len, const char *what)
@@ -1843,7 +1843,7 @@ static void test_geometry_malformed(void **state)
 	assert_int_equal(sgt_counters(f, 0).rx_accepted, 7);
 }
 
-/* The largest float32 vector sg_reduce() accepts (SG_MAX_MESSAGE_BYTES,
+/* The largest float32 vector sg_scatter_reduce() accepts (SG_MAX_MESSAGE_BYTES,
  * 262144 elements) is 2048 chunks of 512 bytes; every vector over 512 KiB has
  * chunks with index >= SG_MAX_CHUNKS. They must complete like any other. */
 static void test_float32_large_vector(void **state)

@@ -89,8 +89,6 @@ static void test_nchunks(void **state)
 	assert_int_equal(sg_wire_nchunks(MIB - 1), 1024);
 	assert_int_equal(sg_wire_nchunks(MIB), 1024);
 	assert_int_equal(sg_wire_nchunks(MIB + 1), 1025);
-	assert_int_equal(SG_MAX_MSG_BYTES, SG_MAX_MESSAGE_BYTES);
-	assert_int_equal(SG_MAX_WORKERS, SG_MAX_WORKERS_PER_COMM);
 }
 
 static void test_chunk_len(void **state)

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "neigh.h"
+#include "transport/neigh.h"
 
 static int if_flags(const char *ifname, short *flags)
 {
