@@ -6,7 +6,7 @@
  *
  * - float32/float64 SUM against the documented bound, element by element:
  *   |result - exact| <= 2^-22 sum|x| (float32), 2^-40 sum|x| (float64), with
- *   "exact" the compensated long double sum of tools/testworker.c, for every
+ *   "exact" the compensated long double sum of tests/lab/testworker.c, for every
  *   float pattern (uniform, mixed magnitudes, cancellation, near-overflow,
  *   specials) and vector sizes across the 128-element chunks; a sum beyond
  *   the format's range must be the infinity of its sign;
@@ -41,7 +41,7 @@
 #include <cmocka.h>
 
 #include "sgbpf.h"
-#include "tools/testlab.h"
+#include "tests/lab/testlab.h"
 
 #define NS		16	/* worker namespaces */
 #define PER_NS		64	/* worker endpoints per namespace */
