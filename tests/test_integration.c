@@ -4,8 +4,9 @@
  * endpoints each (1024 ranks), joined by veth pairs through a bridge, native XDP
  * on the coordinator's veth and checksum offload off, so a datagram with a
  * wrong checksum would be dropped by a worker's stack. Every result is
- * compared with a reference computed in plain C (tests/lab/testworker.c); bcast
- * and allgather deliveries are checked at every worker by hash.
+ * compared with a reference computed in plain C (tests/lab/contrib.c,
+ * fpattern.c, pairs.c); bcast and allgather deliveries are checked at every
+ * worker by hash.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
