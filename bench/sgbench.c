@@ -41,7 +41,7 @@
 
 #include "sgbpf.h"
 #include "sgbpf/wire.h"
-#include "tools/netlab.h"
+#include "tests/lab/netlab.h"
 #include "bench/workers.h"
 #include "bench/syscount.h"
 #include "bench/stats.h"

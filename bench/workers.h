@@ -2,8 +2,8 @@
 /*
  * The workers every benchmark runs against, identical for all transports.
  *
- * Layout: a netlab (tools/netlab.h) with @nns worker namespaces; rank r lives
- * in namespace r / per_ns, at that namespace's address, UDP port
+ * Layout: a netlab (tests/lab/netlab.h) with @nns worker namespaces; rank r
+ * lives in namespace r / per_ns, at that namespace's address, UDP port
  * BENCH_PORT + r % per_ns.
  *
  * Contribution: every worker answers a SCATTER with the request's own bytes
@@ -41,7 +41,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "tools/netlab.h"
+#include "tests/lab/netlab.h"
 
 #define BENCH_PORT 9000
 

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "sgbpf.h"
-#include "tools/testlab.h"
+#include "tests/lab/testlab.h"
 
 #define MAX_RANKS	1024
 

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "sgbpf.h"
-#include "tools/testlab.h"
+#include "tests/lab/testlab.h"
 
 #define NS		2
 #define PER_NS		4

@@ -27,7 +27,7 @@
 #include <net/if.h>
 
 #include "sgbpf.h"
-#include "tools/testlab.h"
+#include "tests/lab/testlab.h"
 
 #define NS	2
 #define PER_NS	4

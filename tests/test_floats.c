@@ -6,10 +6,10 @@
  *
  * - float32/float64 SUM against the documented bound, element by element:
  *   |result - exact| <= 2^-22 sum|x| (float32), 2^-40 sum|x| (float64), with
- *   "exact" the compensated long double sum of tools/testworker.c, for every
- *   float pattern (uniform, mixed magnitudes, cancellation, near-overflow,
- *   specials) and vector sizes across the 128-element chunks; a sum beyond
- *   the format's range must be the infinity of its sign;
+ *   "exact" the compensated long double sum of tests/lab/fpattern.c, for
+ *   every float pattern (uniform, mixed magnitudes, cancellation,
+ *   near-overflow, specials) and vector sizes across the 128-element chunks;
+ *   a sum beyond the format's range must be the infinity of its sign;
  * - MIN/MAX exact (bit for bit; any NaN for a NaN);
  * - NaN/inf semantics checked from the contributions themselves;
  * - MAXLOC/MINLOC for the four pair types, with ties;
@@ -41,7 +41,7 @@
 #include <cmocka.h>
 
 #include "sgbpf.h"
-#include "tools/testlab.h"
+#include "tests/lab/testlab.h"
 
 #define NS		16	/* worker namespaces */
 #define PER_NS		64	/* worker endpoints per namespace */

@@ -4,8 +4,9 @@
  * endpoints each (1024 ranks), joined by veth pairs through a bridge, native XDP
  * on the coordinator's veth and checksum offload off, so a datagram with a
  * wrong checksum would be dropped by a worker's stack. Every result is
- * compared with a reference computed in plain C (tools/testworker.c); bcast
- * and allgather deliveries are checked at every worker by hash.
+ * compared with a reference computed in plain C (tests/lab/contrib.c,
+ * fpattern.c, pairs.c); bcast and allgather deliveries are checked at every
+ * worker by hash.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -28,7 +29,7 @@
 #include <linux/if_link.h>
 
 #include "sgbpf.h"
-#include "tools/testlab.h"
+#include "tests/lab/testlab.h"
 
 #define NS		16	/* worker namespaces */
 #define PER_NS		64	/* worker endpoints per namespace */

@@ -2,7 +2,7 @@
 /*
  * Reliability end to end at fan-out 16 (4 worker namespaces x 4 endpoints):
  * scatter-reduces under packet loss and duplication injected in both
- * directions on the bridge (tools/faultinject.bpf.c), with some workers
+ * directions on the bridge (tests/lab/faultinject.bpf.c), with some workers
  * duplicating and delaying their own answers; every result exact, none hung.
  * Then a worker killed with SIGKILL and restarted, and a coordinator killed
  * with SIGKILL and replaced at once on the same interface and port.
@@ -34,8 +34,8 @@
 #include <bpf/libbpf.h>
 
 #include "sgbpf.h"
-#include "tools/faultinject.h"
-#include "tools/testlab.h"
+#include "tests/lab/faultinject.h"
+#include "tests/lab/testlab.h"
 
 #define NS		4
 #define PER_NS		4

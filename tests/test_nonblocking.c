@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "sgbpf.h"
-#include "tools/testlab.h"
+#include "tests/lab/testlab.h"
 
 #define NS		4
 #define PER_NS		4

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * mpilab: puts Open MPI ranks into the namespaces of a netlab
- * (tools/netlab.h), so that MPI's TCP BTL runs over the same veth links and
+ * (tests/lab/netlab.h), so that MPI's TCP BTL runs over the same veth links and
  * bridge as the sgbpf benchmarks.
  *
  *   mpilab lab [-n NS] [-p PREFIX] [-t SECONDS] -f FILE [-- CMD ARGS...]
@@ -42,7 +42,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tools/netlab.h"
+#include "tests/lab/netlab.h"
 
 #define MAX_NS_LINES (NETLAB_MAX_WORKER_NS + 1)
 #define NAME_MAX_LEN 64

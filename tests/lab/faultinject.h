@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Packet loss and duplication for the tests, on every port of a lab's bridge
- * (so in both directions), by tools/faultinject.bpf.c. */
+ * (so in both directions), by tests/lab/faultinject.bpf.c. */
 #ifndef SGBPF_FAULTINJECT_H
 #define SGBPF_FAULTINJECT_H
 
 #include <stdint.h>
 
-#include "tools/netlab.h"
+#include "tests/lab/netlab.h"
 
 struct faultinject;
 

@@ -18,7 +18,7 @@
  * SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGALRM, SIGABRT, SIGSEGV, SIGBUS, SIGFPE,
  * SIGILL; installed only where the disposition is the default; they clean up
  * and re-raise), and a watchdog process per lab that deletes the namespaces
- * once the creator is gone, even after SIGKILL. tools/netlab-cleanup.sh
+ * once the creator is gone, even after SIGKILL. tests/lab/netlab-cleanup.sh
  * removes leftovers by name.
  *
  * Not thread-safe: create, spawn, wait and destroy from one thread.

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/testlab.h"
+#include "tests/lab/testlab.h"
 
 int testlab_restart(struct testlab *t, int ns)
 {

@@ -8,8 +8,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "tools/faultinject.h"
-#include "tools/faultinject.skel.h"
+#include "tests/lab/faultinject.h"
+#include "tests/lab/faultinject.skel.h"
 
 #define TCX_EGRESS 47	/* enum bpf_attach_type, Linux 6.6 */
 

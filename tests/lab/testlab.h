@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * A ready lab for the end-to-end tests and the demo: worker namespaces
- * (tools/netlab.h) each serving @per_ns test workers (tools/testworker.h) on
- * consecutive ports, with the caller left in the coordinator's namespace.
+ * (tests/lab/netlab.h) each serving @per_ns test workers
+ * (tests/lab/testworker.h) on consecutive ports, with the caller left in the
+ * coordinator's namespace.
  * Rank r lives in namespace r / per_ns on port TESTLAB_PORT + r % per_ns.
  */
 #ifndef SGBPF_TESTLAB_H
@@ -12,8 +13,8 @@
 #include <sys/types.h>
 
 #include "sgbpf.h"
-#include "tools/netlab.h"
-#include "tools/testworker.h"
+#include "tests/lab/netlab.h"
+#include "tests/lab/testworker.h"
 
 #define TESTLAB_PORT 7000
 

@@ -1,14 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# Delete network namespaces left behind by netlab (tools/netlab.c) after a
+# Delete network namespaces left behind by netlab (tests/lab/netlab.c) after a
 # crash: names starting with "sgt" (tests, including the "sgtprobe" probes) or
 # "sgdemo" (the demo), plus any prefix given as an argument. Namespaces whose
 # creator (the pid in the name) is still running are kept unless -f is given,
 # so that this is safe to run while other tests run. Processes still inside a
 # deleted namespace are killed (they are test workers).
 #
-# usage: tools/netlab-cleanup.sh [-f] [-n] [PREFIX...]
+# usage: tests/lab/netlab-cleanup.sh [-f] [-n] [PREFIX...]
 #   -f  also delete namespaces of running processes
 #   -n  only print what would be done
 
