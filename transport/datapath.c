@@ -21,26 +21,42 @@
 
 #define SG_VERIFIER_LOG (1 << 20)
 
-int sg_tc_attach_egress(int prog_fd, int ifindex, struct sg_tc_attachment *a)
+int sg_tcx_attach_egress(int prog_fd, int ifindex)
+{
+	int fd = bpf_link_create(prog_fd, ifindex, SG_BPF_TCX_EGRESS, NULL);
+
+	return fd >= 0 ? fd : -errno;
+}
+
+int sg_clsact_attach_egress(int prog_fd, int ifindex, struct sg_tc_attachment *a)
 {
 	int err;
 
 	memset(a, 0, sizeof(*a));
-	a->link_fd = bpf_link_create(prog_fd, ifindex, SG_BPF_TCX_EGRESS, NULL);
-	if (a->link_fd >= 0)
-		return 0;
-	sg_log(SG_LOG_INFO, "tcx link unavailable (%s), attaching a clsact filter",
-	       strerror(-a->link_fd));
 	a->link_fd = -1;
 	a->hook = (struct bpf_tc_hook){ .sz = sizeof(a->hook), .ifindex = ifindex,
 					.attach_point = BPF_TC_EGRESS };
 	err = bpf_tc_hook_create(&a->hook);
 	if (err && err != -EEXIST)
-		return sg_fail(err, "cannot create clsact hook: %s", strerror(-err));
+		return err;
 	a->opts = (struct bpf_tc_opts){ .sz = sizeof(a->opts), .prog_fd = prog_fd };
-	err = bpf_tc_attach(&a->hook, &a->opts);
+	return bpf_tc_attach(&a->hook, &a->opts);
+}
+
+int sg_tc_attach_egress(int prog_fd, int ifindex, struct sg_tc_attachment *a)
+{
+	int err;
+
+	memset(a, 0, sizeof(*a));
+	a->link_fd = sg_tcx_attach_egress(prog_fd, ifindex);
+	if (a->link_fd >= 0)
+		return 0;
+	sg_log(SG_LOG_INFO, "tcx link unavailable (%s), attaching a clsact filter",
+	       strerror(-a->link_fd));
+	err = sg_clsact_attach_egress(prog_fd, ifindex, a);
 	if (err)
-		return sg_fail(err, "cannot attach the TC egress program: %s", strerror(-err));
+		return sg_fail(err, "cannot attach the TC egress program (clsact): %s",
+			       strerror(-err));
 	return 0;
 }
 

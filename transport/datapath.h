@@ -34,8 +34,13 @@ struct sg_tc_attachment {
 	struct bpf_tc_opts opts;
 };
 
-/* Attach @prog_fd at the TC egress hook of @ifindex; 0 or -errno. */
+/* Attach @prog_fd at the TC egress hook of @ifindex: a tcx link, else a
+ * clsact filter. 0 or -errno with a message. */
 int sg_tc_attach_egress(int prog_fd, int ifindex, struct sg_tc_attachment *a);
+/* Each way alone, silent (sgbpf-probe reports both): a tcx link (the link
+ * fd, or -errno), and a clsact filter (0 or -errno, @a filled). */
+int sg_tcx_attach_egress(int prog_fd, int ifindex);
+int sg_clsact_attach_egress(int prog_fd, int ifindex, struct sg_tc_attachment *a);
 /* Detach it, and only it: a clsact hook may serve other programs. */
 void sg_tc_detach(struct sg_tc_attachment *a);
 

@@ -27,9 +27,8 @@
 
 #include "sgbpf.skel.h"
 #include "tools/probe/probe.h"
-
-/* enum bpf_attach_type value of tcx egress (Linux 6.6), as transport/ebpf.c. */
-#define PROBE_TCX_EGRESS 47
+/* The library's own TC attachment code, so the probe tries what ships. */
+#include "transport/datapath.h"
 #ifndef XDP_ATTACHED_DRV
 #define XDP_ATTACHED_DRV 1
 #define XDP_ATTACHED_SKB 2
@@ -154,8 +153,7 @@ static void child_attach(struct sgbpf_bpf *skel, struct child_result *r)
 	int ifindex, peer, err, prog_fd = bpf_program__fd(skel->progs.sg_scatter), tcx_fd;
 	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
 	struct bpf_link *xdp = NULL;
-	struct bpf_tc_hook hook = { .sz = sizeof(hook), .attach_point = BPF_TC_EGRESS };
-	struct bpf_tc_opts tco = { .sz = sizeof(tco), .prog_fd = prog_fd };
+	struct sg_tc_attachment tc;
 	uint32_t left = 0;
 
 	/* CAP_SYS_ADMIN for the namespace: the library needs none of this. */
@@ -191,7 +189,7 @@ static void child_attach(struct sgbpf_bpf *skel, struct child_result *r)
 
 	/* TC egress the two ways the library can: a tcx link (6.6+), else a
 	 * filter on clsact. Both are tried so both are reported. */
-	tcx_fd = bpf_link_create(prog_fd, ifindex, PROBE_TCX_EGRESS, NULL);
+	tcx_fd = sg_tcx_attach_egress(prog_fd, ifindex);
 	if (tcx_fd >= 0) {
 		add_link_id(r, tcx_fd);
 		step_set(&r->tcx, 0, "bpf_link_create(BPF_TCX_EGRESS)");
@@ -199,25 +197,20 @@ static void child_attach(struct sgbpf_bpf *skel, struct child_result *r)
 	} else {
 		step_set(&r->tcx, tcx_fd, "bpf_link_create(BPF_TCX_EGRESS): %s", strerror(-tcx_fd));
 	}
-	hook.ifindex = ifindex;
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST) {
-		step_set(&r->clsact, err, "bpf_tc_hook_create(clsact): %s", strerror(-err));
+	err = sg_clsact_attach_egress(prog_fd, ifindex, &tc);
+	if (err) {
+		step_set(&r->clsact, err, "clsact filter (bpf_tc_hook_create + bpf_tc_attach): %s",
+			 strerror(-err));
 	} else {
-		err = bpf_tc_attach(&hook, &tco);
-		if (err) {
-			step_set(&r->clsact, err, "bpf_tc_attach: %s", strerror(-err));
-		} else {
-			step_set(&r->clsact, 0, "bpf_tc_hook_create + bpf_tc_attach");
-			/* Only our filter, as the library does on destroy. */
-			tco.prog_fd = tco.prog_id = tco.flags = 0;
-			err = bpf_tc_detach(&hook, &tco);
-			if (err)
-				step_set(&r->detach, err, "bpf_tc_detach: %s", strerror(-err));
-		}
-		/* Here the hook is ours alone (our namespace, our veth). */
-		bpf_tc_hook_destroy(&hook);
+		step_set(&r->clsact, 0, "bpf_tc_hook_create + bpf_tc_attach");
+		/* Only our filter, as the library does on destroy. */
+		tc.opts.prog_fd = tc.opts.prog_id = tc.opts.flags = 0;
+		err = bpf_tc_detach(&tc.hook, &tc.opts);
+		if (err)
+			step_set(&r->detach, err, "bpf_tc_detach: %s", strerror(-err));
 	}
+	/* Here the hook is ours alone (our namespace, our veth). */
+	bpf_tc_hook_destroy(&tc.hook);
 
 	bpf_link__destroy(xdp);
 	if (xdp && !bpf_xdp_query_id(ifindex, 0, &left) && left && !r->detach.done)
