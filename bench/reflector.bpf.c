@@ -184,6 +184,7 @@ static __always_inline int ack_result(struct xdp_md *ctx, struct sg_wire_hdr *h)
 		.nchunks = 1,
 		.len = ACK_PAYLOAD,
 		.nonce = h->nonce,
+		.auth = h->auth,	/* the result's token, echoed */
 	};
 	ac.payload[0] = 1;
 

@@ -7,7 +7,8 @@
  * worker's progress to completion, and the counter each verdict goes to.
  * Together with sg_wire_framing_ok()/sg_wire_geometry_ok() (the header) and
  * sg_chunk_claim() (each worker folds a chunk once) they decide the fate of
- * every contribution, in this order: source, header, slot, chunk.
+ * every contribution, in this order: source, header, authenticator, slot,
+ * chunk.
  *
  * The slot functions run under the slot's spin lock in the kernel: no helper
  * calls, no out-of-line calls, bounded loops.
@@ -26,6 +27,7 @@ static __always_inline void sg_verdict_count(struct sg_stats *st, enum sg_verdic
 	case SG_VERDICT_ACCEPT: st->rx_accepted++; break;
 	case SG_VERDICT_UNKNOWN_SRC: st->rx_unknown_src++; break;
 	case SG_VERDICT_MALFORMED: st->rx_malformed++; break;
+	case SG_VERDICT_FORGED: st->rx_forged++; break;
 	case SG_VERDICT_STALE: st->rx_stale++; break;
 	case SG_VERDICT_LATE: st->rx_late++; break;
 	case SG_VERDICT_DUPLICATE: st->rx_duplicate++; break;
@@ -36,6 +38,14 @@ static __always_inline void sg_verdict_count(struct sg_stats *st, enum sg_verdic
 static __always_inline int sg_is_contribution(const struct sg_wire_hdr *h)
 {
 	return h->type == SG_WIRE_RESPONSE && h->len != 0 && sg_wire_geometry_ok(h);
+}
+
+/* Whether contribution header @h carries the token of worker @rank under
+ * secret @key (sg_wire_token()). */
+static __always_inline int sg_is_authentic(const struct sg_wire_hdr *h, const __u64 key[2],
+					   __u32 rank)
+{
+	return h->auth == sg_wire_token(key, h->nonce, h->coll_id, rank);
 }
 
 /* Arm @slot for the collective of descriptor @d if @d is newer than what the

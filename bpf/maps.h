@@ -27,6 +27,7 @@ struct sg_comm_cfg {
 	__u8 flags;		/* SG_CFG_* */
 	__u32 nworkers;
 	__u32 ifindex;
+	__u64 key[2];		/* the authenticators' secret (sg_wire_token()) */
 };
 
 #define SG_CFG_PASS	0x1	/* pass folded responses on to the stack too */
@@ -128,6 +129,7 @@ struct sg_stats {
 	__u64 rx_late;
 	__u64 rx_unknown_src;
 	__u64 rx_malformed;
+	__u64 rx_forged;	/* a wrong authenticator for its source */
 	__u64 completed;
 	__u64 tx_fanout;
 	__u64 tx_armed;		/* slots armed from their descriptor by the TC program */
@@ -161,6 +163,7 @@ static inline void sg_stats_sum(struct sg_stats *acc, const struct sg_stats *per
 		acc->rx_late += percpu[c].rx_late;
 		acc->rx_unknown_src += percpu[c].rx_unknown_src;
 		acc->rx_malformed += percpu[c].rx_malformed;
+		acc->rx_forged += percpu[c].rx_forged;
 		acc->completed += percpu[c].completed;
 		acc->tx_fanout += percpu[c].tx_fanout;
 		acc->tx_armed += percpu[c].tx_armed;

@@ -4,11 +4,13 @@
  *
  * sg_scatter (TC egress): a request, broadcast or result the coordinator sent
  * once to its first worker is cloned to every worker of its communicator,
- * rewriting the destination MAC, IP and port and fixing both checksums.
+ * rewriting the destination MAC, IP and port and the worker's authenticator
+ * and fixing both checksums.
  *
  * sg_gather (XDP): a worker's contribution chunk is validated (header, lengths,
- * known source, current collective, nonce, admission under the completion
- * policy), copied to per-CPU scratch and handed by tail call to the fold
+ * known source and its authenticator, current collective, nonce, admission
+ * under the completion policy), copied to per-CPU scratch and handed by tail
+ * call to the fold
  * program of the collective's op, which folds it into the chunk's accumulator
  * exactly once per worker, counts the worker's progress and, when the policy
  * is met, posts a completion event to the ring buffer. Every contribution is
@@ -70,6 +72,11 @@ static __always_inline void sg_arm_slot(__u32 comm, struct sg_wire_hdr *hdr, str
 struct sg_fanout_loop {
 	struct __sk_buff *skb;
 	struct sg_stats *st;
+	const struct sg_comm_cfg *cfg;
+	__u64 nonce;
+	__u32 coll_id;
+	__u32 first;		/* rank of worker 0 of this batch */
+	__u64 old_auth;		/* authenticator the packet carries now */
 	__u32 base;		/* first fan-out entry of the communicator */
 	__u32 n;		/* workers */
 	__u32 ip_off;
@@ -78,15 +85,17 @@ struct sg_fanout_loop {
 	__u16 old_port;
 };
 
-/* Point the packet at worker @i and, for all but the last worker, send a clone
- * (the original goes to the last). Only offset-based helpers: packet pointers
- * do not survive bpf_clone_redirect. */
+/* Point the packet at worker @i with that worker's authenticator and, for all
+ * but the last worker, send a clone (the original goes to the last). Only
+ * offset-based helpers: packet pointers do not survive bpf_clone_redirect. */
 static long sg_fanout_one(__u32 i, void *ctx)
 {
 	struct sg_fanout_loop *fl = ctx;
 	struct __sk_buff *skb = fl->skb;
 	__u32 key = fl->base + i, csum_off = fl->udp_off + offsetof(struct udphdr, check);
 	struct sg_fanout_entry *fe;
+	__u64 auth;
+	__s64 diff;
 
 	fe = bpf_map_lookup_elem(&fanout, &key);
 	if (!fe)
@@ -103,8 +112,14 @@ static long sg_fanout_one(__u32 i, void *ctx)
 	bpf_skb_store_bytes(skb, fl->udp_off + offsetof(struct udphdr, dest), &fe->port,
 			    sizeof(fe->port), 0);
 	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), fe->mac, ETH_ALEN, 0);
+	auth = sg_wire_token(fl->cfg->key, fl->nonce, fl->coll_id, fl->first + i);
+	diff = bpf_csum_diff((__be32 *)&fl->old_auth, sizeof(auth), (__be32 *)&auth, sizeof(auth), 0);
+	bpf_l4_csum_replace(skb, csum_off, 0, diff, BPF_F_MARK_MANGLED_0);
+	bpf_skb_store_bytes(skb, fl->udp_off + sizeof(struct udphdr) +
+			    offsetof(struct sg_wire_hdr, auth), &auth, sizeof(auth), 0);
 	fl->old_ip = fe->ip;
 	fl->old_port = fe->port;
+	fl->old_auth = auth;
 	if (i + 1 < fl->n && bpf_clone_redirect(skb, skb->ifindex, 0) < 0)
 		return 0;
 	SG_STAT_INC(fl->st, tx_fanout);
@@ -121,8 +136,6 @@ int sg_scatter(struct __sk_buff *skb)
 	struct sg_l4 l4;
 	__u32 *comm, first;
 
-	if (skb->mark == SG_CLONE_MARK)
-		return TC_ACT_OK;
 	if (sg_parse_udp(data, data_end, &l4) < 0)
 		return TC_ACT_OK;
 	comm = bpf_map_lookup_elem(&comm_by_port, &l4.udp->source);
@@ -133,6 +146,10 @@ int sg_scatter(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	hdr = sg_parse_hdr(&l4, data_end);
 	if (!hdr || hdr->type == SG_WIRE_RESPONSE)
+		return TC_ACT_OK;
+	/* A clone of ours coming back through the hook carries a worker's
+	 * token; the application sends with none. */
+	if (hdr->auth && !(hdr->flags & SG_WIRE_F_UNICAST))
 		return TC_ACT_OK;
 	/* The payload may lie past the linear data: check the whole length. */
 	if (skb->len < l4.ip_off + bpf_ntohs(l4.ip->tot_len))
@@ -155,8 +172,11 @@ int sg_scatter(struct __sk_buff *skb)
 	fl.udp_off = l4.udp_off;
 	fl.old_ip = l4.ip->daddr;
 	fl.old_port = l4.udp->dest;
-	/* Clones inherit the mark and pass through this hook untouched. */
-	skb->mark = SG_CLONE_MARK;
+	fl.cfg = cfg;
+	fl.nonce = hdr->nonce;
+	fl.coll_id = hdr->coll_id;
+	fl.first = first;
+	fl.old_auth = 0;
 	bpf_loop(fl.n, sg_fanout_one, &fl, 0);
 	return TC_ACT_OK;
 }
@@ -324,6 +344,8 @@ int sg_gather(struct xdp_md *ctx)
 	if (bpf_xdp_load_bytes(ctx, l4.udp_off + sizeof(struct udphdr) + SG_WIRE_HDR_LEN,
 			       fc->data, len) < 0)
 		return sg_reject(st, SG_VERDICT_MALFORMED);
+	if (!sg_is_authentic(&h, cfg->key, *worker))
+		return sg_reject(st, SG_VERDICT_FORGED);
 
 	/* Validate against the collective the slot holds and admit the worker
 	 * under the completion policy, in one critical section. */

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "sgbpf/siphash.h"
 #include "coll/comm.h"
 #include "common/log.h"
 #include "common/opts.h"
@@ -22,13 +22,33 @@
 
 uint64_t sg_comm_nonce(struct sg_comm *comm)
 {
-	/* splitmix64 over a random seed: unpredictable to anyone who has not
-	 * seen a previous nonce, cheap on the per-collective path. */
-	uint64_t z = (comm->nonce_state += 0x9e3779b97f4a7c15ULL);
+	/* SipHash of a counter under a secret key: distinct, and no nonce tells
+	 * anything of the next (splitmix64 over a seed, used before, gave its
+	 * state away with one output). */
+	return sg_siphash16(comm->nonce_key[0], comm->nonce_key[1], ++comm->nonce_count, 0);
+}
 
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+/* The communicator's secrets, from the kernel's random pool: no fallback to
+ * anything guessable. */
+static int draw_secrets(struct sg_comm *comm)
+{
+	uint64_t r[4];
+	size_t got = 0;
+
+	while (got < sizeof(r)) {
+		ssize_t n = getrandom((uint8_t *)r + got, sizeof(r) - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return sg_fail(n < 0 ? -errno : -EIO, "cannot draw the communicator's secret "
+				       "from getrandom(): %s; refusing to use a guessable one",
+				       n < 0 ? strerror(errno) : "no bytes");
+		got += (size_t)n;
+	}
+	memcpy(comm->key, r, sizeof(comm->key));
+	memcpy(comm->nonce_key, r + 2, sizeof(comm->nonce_key));
+	return 0;
 }
 
 int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const void *payload,
@@ -113,6 +133,7 @@ static int try_transport(struct sg_comm *comm, enum sg_transport_kind kind)
 		.pass_responses = comm->pass_responses,
 		.agg_object = comm->agg_object,
 		.agg_program = comm->agg_program,
+		.key = { comm->key[0], comm->key[1] },
 	};
 
 	memcpy(cfg.ifname, comm->ifname, sizeof(cfg.ifname));
@@ -249,8 +270,9 @@ int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **out)
 			goto fail;
 		}
 	}
-	if (getrandom(&comm->nonce_state, sizeof(comm->nonce_state), 0) != sizeof(comm->nonce_state))
-		comm->nonce_state = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	err = draw_secrets(comm);
+	if (err)
+		goto fail;
 
 	err = sg_udp_socket(&comm->local, comm->ifname);
 	if (err < 0)
@@ -283,6 +305,7 @@ void sg_comm_destroy(sg_comm *comm)
 	free(comm->agg_object);
 	free(comm->agg_program);
 	free(comm->workers);
+	explicit_bzero(comm, sizeof(*comm));	/* the secrets */
 	free(comm);
 }
 

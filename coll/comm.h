@@ -31,7 +31,9 @@ struct sg_comm {
 	long long last_done_us;		/* when the last collective completed */
 	long long rto_floor_us;		/* since the last clean sample, see request.c */
 	uint64_t retransmits;
-	uint64_t nonce_state;
+	__u64 key[2];		/* the authenticators' secret (sgbpf/wire.h) */
+	uint64_t nonce_key[2];		/* nonces: a keyed PRF of a counter */
+	uint64_t nonce_count;
 	uint8_t dgram[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
 	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];	/* passed-on responses */
 };
@@ -51,7 +53,8 @@ unsigned int sg_comm_inflight(const struct sg_comm *comm);
 int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const void *payload,
 		     long rank);
 
-/* A fresh random token for a collective. */
+/* A fresh nonce for a collective: unpredictable to anyone without the
+ * communicator's secret, whatever nonces they saw. */
 uint64_t sg_comm_nonce(struct sg_comm *comm);
 
 

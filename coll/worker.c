@@ -135,6 +135,7 @@ static void fill_msg(struct sg_msg *msg, const struct sg_wire_hdr *h,
 	msg->len = h->msg_len;
 	msg->from = *from;
 	msg->nonce = h->nonce;
+	msg->auth = h->auth;
 }
 
 static int same_message(const struct sg_reassembly *rs, const struct sg_wire_hdr *h,
@@ -165,6 +166,7 @@ static void send_ack(struct sg_worker *w, const struct sg_msg *msg)
 		.count = 1,
 		.msg_len = 1,
 		.nonce = msg->nonce,
+		.auth = msg->auth,
 	};
 	uint8_t one = 1;
 
@@ -296,6 +298,7 @@ int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, si
 		.count = (uint32_t)req->count,
 		.msg_len = (uint32_t)len,
 		.nonce = req->nonce,
+		.auth = req->auth,
 	};
 	c = &w->replies[w->replies_next++ % SG_CACHED_REPLIES];
 	if (c->cap < len) {

@@ -23,6 +23,7 @@ void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)
 		.nchunks = htole16((uint16_t)sg_wire_nchunks_of(m->msg_len, cb)),
 		.len = htole16((uint16_t)sg_wire_chunk_len_of(m->msg_len, chunk, cb)),
 		.nonce = htole64(m->nonce),
+		.auth = htole64(m->auth),
 	};
 
 	memcpy(buf, &h, sizeof(h));
@@ -33,6 +34,29 @@ void sg_wire_set_fanout_first(void *dgram, uint32_t first)
 	uint32_t v = htole32(first);
 
 	memcpy((uint8_t *)dgram + offsetof(struct sg_wire_hdr, fanout_first), &v, sizeof(v));
+}
+
+void sg_wire_set_auth(void *dgram, uint64_t auth)
+{
+	uint64_t v = htole64(auth);
+
+	memcpy((uint8_t *)dgram + offsetof(struct sg_wire_hdr, auth), &v, sizeof(v));
+}
+
+uint64_t sg_wire_nonce_of(const void *dgram)
+{
+	uint64_t v;
+
+	memcpy(&v, (const uint8_t *)dgram + offsetof(struct sg_wire_hdr, nonce), sizeof(v));
+	return le64toh(v);
+}
+
+uint32_t sg_wire_coll_id_of(const void *dgram)
+{
+	uint32_t v;
+
+	memcpy(&v, (const uint8_t *)dgram + offsetof(struct sg_wire_hdr, coll_id), sizeof(v));
+	return le32toh(v);
 }
 
 int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr)
@@ -52,6 +76,7 @@ int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr)
 	h.flags = le16toh(h.flags);
 	h.fanout_first = le32toh(h.fanout_first);
 	h.nonce = le64toh(h.nonce);
+	h.auth = le64toh(h.auth);
 
 	if (!sg_wire_framing_ok(&h, (__u32)(len - SG_WIRE_HDR_LEN)) || !sg_wire_geometry_ok(&h))
 		return -EBADMSG;

@@ -43,6 +43,7 @@ struct sg_wire_msg {
 	uint32_t count;
 	uint32_t msg_len;
 	uint64_t nonce;
+	uint64_t auth;		/* the addressee's token, or what a worker echoes */
 };
 
 /* Write the header of chunk @chunk of message @m into @buf (SG_WIRE_HDR_LEN
@@ -51,6 +52,15 @@ void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk);
 
 /* Set the first worker of the fan-out batch of an encoded datagram. */
 void sg_wire_set_fanout_first(void *dgram, uint32_t first);
+
+/* Set the authenticator of an encoded datagram (the token of the worker it
+ * goes to: sg_wire_token()). */
+void sg_wire_set_auth(void *dgram, uint64_t auth);
+
+/* The nonce and collective id of an encoded datagram, what its tokens are
+ * computed from. */
+uint64_t sg_wire_nonce_of(const void *dgram);
+uint32_t sg_wire_coll_id_of(const void *dgram);
 
 /* Parse and validate a datagram of @len bytes (framing and geometry).
  * Returns 0 and fills @hdr in host byte order, or -EBADMSG. */

@@ -61,14 +61,27 @@ void sg_udp_grow_rcvbuf(int fd, int bytes)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
 }
 
-int sg_udp_sendto(int fd, const void *buf, size_t len, const struct sockaddr_in *to)
+int sg_udp_sendmsg(int fd, const struct msghdr *msg)
 {
 	ssize_t n;
 
 	do {
-		n = sendto(fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to));
+		n = sendmsg(fd, msg, 0);
 	} while (n < 0 && (errno == EINTR || errno == ENOBUFS || errno == EAGAIN));
 	return n < 0 ? -errno : 0;
+}
+
+int sg_udp_sendto(int fd, const void *buf, size_t len, const struct sockaddr_in *to)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_name = (void *)to,
+		.msg_namelen = sizeof(*to),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+	};
+
+	return sg_udp_sendmsg(fd, &msg);
 }
 
 ssize_t sg_udp_recv_until(int fd, void *buf, size_t cap, struct sockaddr_in *from,

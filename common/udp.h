@@ -4,6 +4,7 @@
 #define SG_UDP_H
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* A UDP socket bound to @local (and to @ifname when given). Returns the fd or
@@ -17,6 +18,8 @@ int sg_if_ipv4(const char *ifname, struct in_addr *addr);
  * full queues ENOBUFS/EAGAIN). 0 or -errno; no message: the caller knows
  * what it was sending. */
 int sg_udp_sendto(int fd, const void *buf, size_t len, const struct sockaddr_in *to);
+/* The same for a prepared message. */
+int sg_udp_sendmsg(int fd, const struct msghdr *msg);
 
 /* Receive one datagram into @buf (@cap bytes) from @fd, sleeping in poll()
  * until one arrives or @deadline_us (common/clock.h: SG_DEADLINE_NONE,

@@ -199,6 +199,7 @@ struct sg_comm_stats {
 	uint64_t completed;      /**< collectives completed in the kernel */
 	uint64_t tx_fanout;      /**< datagrams fanned out (one per worker per chunk) */
 	uint64_t retransmits;    /**< requests sent again to workers that had not answered */
+	uint64_t rx_forged;      /**< datagrams from a worker's address without that worker's authenticator for the collective (spoofed, or replayed from another worker) */
 };
 
 /** Read the counters of @p comm. */
@@ -354,6 +355,7 @@ struct sg_msg {
 	size_t len;
 	struct sockaddr_in from; /**< the coordinator */
 	uint64_t nonce;          /**< echoed in the reply */
+	uint64_t auth;           /**< this worker's authenticator, echoed in the reply */
 };
 
 SGBPF_API int sg_worker_create(const struct sg_worker_opts *opts, sg_worker **worker);

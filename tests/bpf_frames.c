@@ -27,6 +27,55 @@
 #include "bpf/admit.bpf.h"
 #include "common/log.h"
 
+static uint64_t rotl64(uint64_t x, int b)
+{
+	return x << b | x >> (64 - b);
+}
+
+uint64_t sgt_siphash_ref(const __u64 key[2], uint64_t m0, uint64_t m1)
+{
+	uint8_t msg[16];
+	uint64_t v[4] = { key[0] ^ 0x736f6d6570736575ull, key[1] ^ 0x646f72616e646f6dull,
+			  key[0] ^ 0x6c7967656e657261ull, key[1] ^ 0x7465646279746573ull };
+	size_t n = sizeof(msg);
+
+	for (int i = 0; i < 8; i++) {
+		msg[i] = (uint8_t)(m0 >> (8 * i));
+		msg[8 + i] = (uint8_t)(m1 >> (8 * i));
+	}
+	/* Blocks of 8 bytes, then the last block: the tail bytes and the
+	 * length in the top byte; 2 rounds per block, 4 to finish. */
+	for (size_t off = 0; off <= n; off += 8) {
+		uint64_t b = 0;
+		int rounds;
+
+		if (off + 8 <= n) {
+			for (int i = 0; i < 8; i++)
+				b |= (uint64_t)msg[off + i] << (8 * i);
+		} else {
+			for (size_t i = 0; off + i < n; i++)
+				b |= (uint64_t)msg[off + i] << (8 * i);
+			b |= (uint64_t)(n & 0xff) << 56;
+		}
+		v[3] ^= b;
+		for (rounds = 0; rounds < 2; rounds++) {
+			v[0] += v[1]; v[1] = rotl64(v[1], 13); v[1] ^= v[0]; v[0] = rotl64(v[0], 32);
+			v[2] += v[3]; v[3] = rotl64(v[3], 16); v[3] ^= v[2];
+			v[0] += v[3]; v[3] = rotl64(v[3], 21); v[3] ^= v[0];
+			v[2] += v[1]; v[1] = rotl64(v[1], 17); v[1] ^= v[2]; v[2] = rotl64(v[2], 32);
+		}
+		v[0] ^= b;
+	}
+	v[2] ^= 0xff;
+	for (int r = 0; r < 4; r++) {
+		v[0] += v[1]; v[1] = rotl64(v[1], 13); v[1] ^= v[0]; v[0] = rotl64(v[0], 32);
+		v[2] += v[3]; v[3] = rotl64(v[3], 16); v[3] ^= v[2];
+		v[0] += v[3]; v[3] = rotl64(v[3], 21); v[3] ^= v[0];
+		v[2] += v[1]; v[1] = rotl64(v[1], 17); v[1] ^= v[2]; v[2] = rotl64(v[2], 32);
+	}
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
 uint64_t sgt_rand64(uint64_t *state)
 {
 	uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ull;
@@ -212,12 +261,36 @@ size_t sgt_build_ip(uint8_t *buf, const struct sgt_addr *src, const struct sgt_a
 	return total;
 }
 
+/* The fixture sgt_build_frame() takes authenticators from. */
+static const struct sgt_fixture *token_fixture;
+
+static uint64_t auto_token(const struct sgt_addr *src, const struct sgt_addr *dst,
+			   const struct sg_wire_msg *m)
+{
+	const struct sgt_fixture *f = token_fixture;
+
+	for (uint32_t c = 0; f && c < SG_MAX_COMMS; c++) {
+		const struct sgt_comm *cm = &f->comms[c];
+
+		if (!cm->workers || cm->local.ip != dst->ip || cm->local.port != dst->port)
+			continue;
+		for (uint32_t w = 0; w < cm->nworkers; w++)
+			if (cm->workers[w].ip == src->ip && cm->workers[w].port == src->port)
+				return sgt_token(f, c, w, m->nonce, m->coll_id);
+	}
+	return 0;
+}
+
 size_t sgt_build_frame(uint8_t *buf, const struct sgt_addr *src, const struct sgt_addr *dst,
 		       const struct sg_wire_msg *m, unsigned int chunk, const void *payload)
 {
 	uint8_t dgram[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
 	size_t len = sg_wire_chunk_len_of(m->msg_len, chunk, sg_wire_chunk_bytes(m->type, m->dtype));
+	struct sg_wire_msg am = *m;
 
+	if (am.type == SG_WIRE_RESPONSE && !am.auth)
+		am.auth = auto_token(src, dst, m);
+	m = &am;
 	sg_wire_encode(dgram, m, chunk);
 	if (len)
 		memcpy(dgram + SG_WIRE_HDR_LEN, payload, len);
@@ -262,6 +335,8 @@ static int on_event(void *ctx, void *data, size_t size)
 
 void sgt_fixture_close(struct sgt_fixture *f)
 {
+	if (token_fixture == f)
+		token_fixture = NULL;
 	ring_buffer__free(f->rb);
 	sg_dp_close(&f->dp);
 	for (int i = 0; i < SG_MAX_COMMS; i++)
@@ -304,6 +379,7 @@ int sgt_fixture_open(struct sgt_fixture *f, char *reason, size_t reason_len)
 		sgt_fixture_close(f);
 		return err;
 	}
+	token_fixture = f;
 	return 0;
 }
 
@@ -480,7 +556,20 @@ static struct sg_dp_comm dp_comm(const struct sgt_fixture *f, uint32_t idx, uint
 		.flags = flags,
 		.workers = fe,
 		.nworkers = c->nworkers,
+		.key = { c->key[0], c->key[1] },
 	};
+}
+
+void sgt_comm_key(uint32_t idx, __u64 key[2])
+{
+	key[0] = 0x7367627066746573ULL ^ idx;	/* "sgbpftes" */
+	key[1] = 0x6b65792d2d2d2d00ULL | idx;
+}
+
+uint64_t sgt_token(const struct sgt_fixture *f, uint32_t comm, uint32_t w, uint64_t nonce,
+		   uint32_t coll_id)
+{
+	return sg_wire_token(f->comms[comm].key, nonce, coll_id, w);
 }
 
 int sgt_add_comm(struct sgt_fixture *f, uint32_t idx, uint32_t nworkers)
@@ -503,6 +592,7 @@ int sgt_add_comm(struct sgt_fixture *f, uint32_t idx, uint32_t nworkers)
 	c->idx = idx;
 	c->local = sgt_local_addr(idx);
 	c->nworkers = nworkers;
+	sgt_comm_key(idx, c->key);
 	for (uint32_t i = 0; i < nworkers; i++)
 		c->workers[i] = sgt_worker_addr(idx, i);
 	/* The transport's install_comm, with the test's addresses. */

@@ -49,6 +49,7 @@ struct ring_buffer;
 #define SGT_HDR_LENF	24
 #define SGT_HDR_FLAGS	26
 #define SGT_HDR_NONCE	32
+#define SGT_HDR_AUTH	40
 
 /* One end of a datagram; ip and port in network order. */
 struct sgt_addr {
@@ -56,6 +57,11 @@ struct sgt_addr {
 	uint32_t ip;
 	uint16_t port;
 };
+
+/* SipHash-2-4 of the 16 bytes @m0, @m1 (little-endian) under @key, written
+ * from the specification byte by byte, independently of the datapath's
+ * sg_siphash16(): the tests' oracle for authenticators. */
+uint64_t sgt_siphash_ref(const __u64 key[2], uint64_t m0, uint64_t m1);
 
 /* Deterministic PRNG (xorshift64*), so failures reproduce. */
 uint64_t sgt_rand64(uint64_t *state);
@@ -76,7 +82,10 @@ size_t sgt_build_ip(uint8_t *buf, const struct sgt_addr *src, const struct sgt_a
 
 /* A frame carrying chunk @chunk of message @m (header from sg_wire_encode(),
  * chunks of sg_wire_chunk_bytes(type, dtype)) followed by @payload, which must
- * hold that chunk's payload. Checksums valid. Returns the frame length. */
+ * hold that chunk's payload. Checksums valid. A RESPONSE with m->auth 0 gets
+ * the authenticator its source should have (sgt_token() of the fixture last
+ * opened, 0 when no communicator has that source and destination); any
+ * other auth is sent as it is. Returns the frame length. */
 size_t sgt_build_frame(uint8_t *buf, const struct sgt_addr *src, const struct sgt_addr *dst,
 		       const struct sg_wire_msg *m, unsigned int chunk, const void *payload);
 
@@ -108,6 +117,7 @@ struct sgt_comm {
 	struct sgt_addr local;		/* the coordinator */
 	uint32_t nworkers;
 	struct sgt_addr *workers;	/* nworkers entries, owned by the fixture */
+	__u64 key[2];			/* the authenticators' secret (sgt_comm_key()) */
 };
 
 /* What the fixture last armed in a slot, as ebpf_arm() records it in its
@@ -160,6 +170,13 @@ int sgt_fixture_reset(struct sgt_fixture *f);
  * fanout, worker_by_addr, inactive slots, comms (flags 0), comm_by_port.
  * Returns 0 or a negative errno. */
 int sgt_add_comm(struct sgt_fixture *f, uint32_t idx, uint32_t nworkers);
+/* The secret communicator @idx is installed with: fixed per index, so tests
+ * can compute tokens. */
+void sgt_comm_key(uint32_t idx, __u64 key[2]);
+/* The authenticator of worker @w of communicator @comm for a collective
+ * (sg_wire_token() under the fixture's key). */
+uint64_t sgt_token(const struct sgt_fixture *f, uint32_t comm, uint32_t w, uint64_t nonce,
+		   uint32_t coll_id);
 /* Rewrite the cfg flags (SG_CFG_*) of communicator @idx. */
 int sgt_set_flags(struct sgt_fixture *f, uint32_t idx, uint8_t flags);
 

@@ -27,8 +27,11 @@
  *    non-first fragment, another port or IP) must come back XDP_PASS,
  *    unchanged, counting nothing. Every frame addressed to one is XDP_DROP and
  *    counted exactly once, on that communicator only: unknown source ->
- *    rx_unknown_src; header, lengths, type, geometry, or a field disagreeing
- *    with the armed collective -> rx_malformed; no such collective in the
+ *    rx_unknown_src; header, lengths, type, geometry -> rx_malformed; not
+ *    the source worker's authenticator for the collective the header names
+ *    (recomputed with an independent SipHash, sgt_siphash_ref()) ->
+ *    rx_forged; a field disagreeing with the armed collective ->
+ *    rx_malformed; no such collective in the
  *    slot -> rx_stale; a frame matching a fuzz collective exactly (mutations
  *    may leave a datagram valid: payload bytes, IP options, another worker,
  *    another chunk) is folded or not as a model of that collective says
@@ -37,11 +40,13 @@
  *    every round the slot, chunk states, completion word and accumulators
  *    (all but float SUM's) must equal the model's, byte for byte. A test run
  *    never fails.
- *  sg_scatter: returns TC_ACT_OK; a frame that is not a coordinator datagram
- *    to fan out comes back unchanged with its mark; one that is comes back
- *    addressed to the last worker of its batch (MAC, IP, port; nothing else
- *    changed but the checksums, whose one's complement sums are preserved, a
- *    zero UDP checksum kept), marked, with tx_fanout counting the batch.
+ *  sg_scatter: returns TC_ACT_OK and never changes the mark; a frame that is
+ *    not a coordinator datagram to fan out (a clone carries an
+ *    authenticator) comes back unchanged; one that is comes back addressed to
+ *    the last worker of its batch (MAC, IP, port, that worker's
+ *    authenticator; nothing else changed but the checksums, whose one's
+ *    complement sums are preserved, a zero UDP checksum kept), with
+ *    tx_fanout counting the batch.
  *    (BPF_PROG_TEST_RUN itself refuses, with EINVAL, an IPv4 or IPv6 frame
  *    shorter than its IP header; those are counted and replaced.)
  * Every round also runs a segment of frames the oracle says must be rejected,
@@ -103,6 +108,9 @@
 #define DEFAULT_FRAMES 1000000ull
 #define ROUND_FRAMES 10000u		/* frames between two valid collectives */
 #define HOSTILE_FRAMES 1000u		/* rejected-only frames per round */
+
+/* What sg_gather must do with a frame (classify_gather()). */
+enum xcls { XC_PASS, XC_UNKNOWN, XC_MALFORMED, XC_STALE, XC_ACCEPT, XC_FORGED };
 
 /* Why the oracle calls a frame malformed: how deep the fuzz got. */
 enum why { WHY_HDR, WHY_TYPE, WHY_GEOMETRY, WHY_CUT, WHY_SLOT, WHY_COUNT };
@@ -174,7 +182,7 @@ static const uint32_t fslot_ids[NFSLOTS] = { 1, 2, 3, 4, 5, 1, 7, 8, 9 };
 struct xdp_counts {
 	uint64_t frames, pass, drop, other;
 	uint64_t random, mutated, unmutated, stragglers, requests, unknown_src;
-	uint64_t cls[5];			/* by oracle class */
+	uint64_t cls[XC_FORGED + 1];		/* by oracle class */
 	uint64_t why[WHY_COUNT];		/* malformed, by reason */
 	uint64_t acc_accepted, acc_duplicate, acc_late, acc_stale;
 	uint64_t folded_bad_csum, folded_ipver;	/* folded, though the stack would drop */
@@ -225,6 +233,7 @@ static struct sg_stats delta(const struct sg_stats *a, const struct sg_stats *b)
 		.rx_late = b->rx_late - a->rx_late,
 		.rx_unknown_src = b->rx_unknown_src - a->rx_unknown_src,
 		.rx_malformed = b->rx_malformed - a->rx_malformed,
+		.rx_forged = b->rx_forged - a->rx_forged,
 		.completed = b->completed - a->completed,
 		.tx_fanout = b->tx_fanout - a->tx_fanout,
 		.tx_armed = b->tx_armed - a->tx_armed,
@@ -237,7 +246,8 @@ static struct sg_stats delta(const struct sg_stats *a, const struct sg_stats *b)
 static bool stats_zero(const struct sg_stats *d)
 {
 	return !d->rx_accepted && !d->rx_duplicate && !d->rx_stale && !d->rx_late &&
-	       !d->rx_unknown_src && !d->rx_malformed && !d->completed && !d->tx_fanout &&
+	       !d->rx_unknown_src && !d->rx_malformed && !d->rx_forged && !d->completed &&
+	       !d->tx_fanout &&
 	       !d->tx_armed && !d->tx_arm_mismatch;
 }
 
@@ -245,10 +255,12 @@ static void fmt_stats(char *buf, size_t n, const struct sg_stats *d)
 {
 	snprintf(buf, n,
 		 "accepted %llu duplicate %llu stale %llu late %llu unknown_src %llu "
-		 "malformed %llu completed %llu tx_fanout %llu armed %llu arm_mismatch %llu",
+		 "malformed %llu forged %llu completed %llu tx_fanout %llu armed %llu "
+		 "arm_mismatch %llu",
 		 (unsigned long long)d->rx_accepted, (unsigned long long)d->rx_duplicate,
 		 (unsigned long long)d->rx_stale, (unsigned long long)d->rx_late,
 		 (unsigned long long)d->rx_unknown_src, (unsigned long long)d->rx_malformed,
+		 (unsigned long long)d->rx_forged,
 		 (unsigned long long)d->completed, (unsigned long long)d->tx_fanout,
 		 (unsigned long long)d->tx_armed, (unsigned long long)d->tx_arm_mismatch);
 }
@@ -421,10 +433,9 @@ static int worker_of(uint32_t comm, uint32_t ip, uint16_t port)
 	return -1;
 }
 
-enum xcls { XC_PASS, XC_UNKNOWN, XC_MALFORMED, XC_STALE, XC_ACCEPT };
 
 static const char *const xcls_name[] = { "pass", "unknown_src", "malformed", "stale",
-					 "matches armed collective" };
+					 "matches armed collective", "forged" };
 
 /* Where a frame addressed to a communicator points. */
 struct xinfo {
@@ -478,6 +489,12 @@ static enum xcls classify_gather(const uint8_t *fr, size_t len, struct xinfo *xi
 	if (sg + SG_WIRE_HDR_LEN + hlen > len)	/* payload cut */
 		return XC_MALFORMED;
 	coll_id = sgt_get32(fr, sg + SGT_HDR_COLL_ID);
+	/* The source's own authenticator for this collective (its nonce and
+	 * id as the frame says; the ACK bit is not part of it). */
+	if (rd_le(fr, len, sg + SGT_HDR_AUTH, 8) !=
+	    (sgt_siphash_ref(F->comms[comm].key, rd_le(fr, len, sg + SGT_HDR_NONCE, 8),
+			     (coll_id & 0x7fffffffu) | (uint64_t)xi->worker << 32) | 1))
+		return XC_FORGED;
 	a = sgt_armed(F, (uint32_t)comm, coll_id);
 	if (!a->armed || a->coll_id != coll_id)
 		return XC_STALE;
@@ -504,7 +521,7 @@ static uint32_t classify_scatter(const uint8_t *fr, size_t len, uint32_t mark, u
 	uint32_t first, n;
 	int comm;
 
-	if (mark == SG_CLONE_MARK || !parse_udp(fr, len, &l))
+	if (!parse_udp(fr, len, &l))
 		return 0;
 	comm = comm_of_port(l.sport);
 	if (comm < 0)
@@ -513,8 +530,11 @@ static uint32_t classify_scatter(const uint8_t *fr, size_t len, uint32_t mark, u
 	if (l.saddr != c->local.ip)
 		return 0;
 	sg = parse_hdr(fr, len, &l);
+	/* Whatever the mark: a datagram with an authenticator is a clone or a
+	 * retransmission for one worker. */
 	if (!sg || fr[sg + SGT_HDR_TYPE] == SG_WIRE_RESPONSE ||
-	    (sgt_get16(fr, sg + SGT_HDR_FLAGS) & SG_WIRE_F_UNICAST))
+	    (sgt_get16(fr, sg + SGT_HDR_FLAGS) & SG_WIRE_F_UNICAST) ||
+	    rd_le(fr, len, sg + SGT_HDR_AUTH, 8))
 		return 0;
 	if (len < SGT_IP_OFF + (size_t)l.ip_len)
 		return 0;
@@ -546,13 +566,17 @@ static int classify_arm(const uint8_t *fr, size_t len, uint32_t mark, uint32_t *
 	size_t sg;
 	int comm;
 
-	if (mark == SG_CLONE_MARK || !parse_udp(fr, len, &l))
+	if (!parse_udp(fr, len, &l))
 		return 0;
 	comm = comm_of_port(l.sport);
 	if (comm < 0 || l.saddr != F->comms[comm].local.ip)
 		return 0;
 	sg = parse_hdr(fr, len, &l);
 	if (!sg || len < SGT_IP_OFF + (size_t)l.ip_len)
+		return 0;
+	/* A clone coming back (an authenticator, not for one worker only). */
+	if (rd_le(fr, len, sg + SGT_HDR_AUTH, 8) &&
+	    !(sgt_get16(fr, sg + SGT_HDR_FLAGS) & SG_WIRE_F_UNICAST))
 		return 0;
 	type = fr[sg + SGT_HDR_TYPE];
 	if (type != SG_WIRE_SCATTER && type != SG_WIRE_RESULT)
@@ -1653,6 +1677,7 @@ static void gather_one(const uint8_t *fr, size_t len, enum xcls cls, const struc
 		case XC_UNKNOWN: e.rx_unknown_src = 1; ok = !memcmp(&e, &d[comm], sizeof(e)); break;
 		case XC_MALFORMED: e.rx_malformed = 1; ok = !memcmp(&e, &d[comm], sizeof(e)); break;
 		case XC_STALE: e.rx_stale = 1; ok = !memcmp(&e, &d[comm], sizeof(e)); break;
+		case XC_FORGED: e.rx_forged = 1; ok = !memcmp(&e, &d[comm], sizeof(e)); break;
 		default: {
 			const struct sg_stats *x = &d[comm];
 			int fi = fslot_of(comm, xi->coll_id);
@@ -1836,8 +1861,12 @@ static size_t gen_scatter(uint8_t *fr, uint32_t *mark)
 		other_source(fr, len, comm);
 		if (chance(50))
 			sgt_fix_csums(fr, len);
-	} else if (r < 52) {	/* marked: a clone, or anything else */
-		*mark = chance(60) ? SG_CLONE_MARK : (uint32_t)rnd();
+	} else if (r < 52) {	/* the application's mark; a clone (an authenticator) */
+		*mark = (uint32_t)rnd();
+		if (chance(60) && len >= SGT_SG_OFF + SG_WIRE_HDR_LEN) {
+			sgt_put32(fr, SGT_SG_OFF + SGT_HDR_AUTH, (uint32_t)rnd() | 1);
+			sgt_fix_csums(fr, len);
+		}
 	} else if (r < 60) {
 		return len;	/* valid, unmutated */
 	}
@@ -1923,12 +1952,22 @@ static void tc_one(const uint8_t *fr, size_t len, uint32_t mark)
 		udp = l.udp;
 		ihl = l.ihl;
 		ulen = l.udp_len;
-		if (o.mark != SG_CLONE_MARK)
+		if (o.mark != mark)
 			fail_frame("sg_scatter", idx, fr, len, mark, "fanned out, mark 0x%x", o.mark);
 		memcpy(exp, fr, len);
 		memcpy(exp, w->mac, 6);
 		memcpy(exp + ip + 16, &w->ip, 4);
 		memcpy(exp + udp + 2, &w->port, 2);
+		{	/* the worker's own authenticator */
+			size_t sg = udp + 8;
+			uint64_t a = sgt_siphash_ref(F->comms[comm].key,
+						     rd_le(fr, len, sg + SGT_HDR_NONCE, 8),
+						     (sgt_get32(fr, sg + SGT_HDR_COLL_ID) & 0x7fffffffu) |
+						     (uint64_t)(first + n - 1) << 32) | 1;
+
+			for (int b = 0; b < 8; b++)
+				exp[sg + SGT_HDR_AUTH + b] = (uint8_t)(a >> (8 * b));
+		}
 		/* Checksums compared apart. */
 		memcpy(exp + ip + 10, o.data + ip + 10, 2);
 		memcpy(exp + udp + 6, o.data + udp + 6, 2);
@@ -2119,10 +2158,11 @@ static void report(void)
 	       (unsigned long long)xc.requests, (unsigned long long)xc.unknown_src,
 	       (unsigned long long)xc.hostile_segment_frames, (unsigned long long)xc.snapshots);
 	printf("fuzz:   oracle: not addressed %llu, unknown source %llu, malformed %llu, "
-	       "stale %llu, matching an armed collective %llu (accepted %llu, duplicate %llu, "
-	       "late %llu, stale %llu); fuzz completions %llu\n",
+	       "forged %llu, stale %llu, matching an armed collective %llu (accepted %llu, "
+	       "duplicate %llu, late %llu, stale %llu); fuzz completions %llu\n",
 	       (unsigned long long)xc.cls[XC_PASS], (unsigned long long)xc.cls[XC_UNKNOWN],
-	       (unsigned long long)xc.cls[XC_MALFORMED], (unsigned long long)xc.cls[XC_STALE],
+	       (unsigned long long)xc.cls[XC_MALFORMED], (unsigned long long)xc.cls[XC_FORGED],
+	       (unsigned long long)xc.cls[XC_STALE],
 	       (unsigned long long)xc.cls[XC_ACCEPT], (unsigned long long)xc.acc_accepted,
 	       (unsigned long long)xc.acc_duplicate, (unsigned long long)xc.acc_late,
 	       (unsigned long long)xc.acc_stale, (unsigned long long)xc.completions);

@@ -103,7 +103,7 @@ static uint32_t send_chunk(struct sgt_fixture *f, uint32_t comm, uint32_t w,
 }
 
 #define STAT_FIELDS(X) X(rx_accepted) X(rx_duplicate) X(rx_stale) X(rx_late) \
-	X(rx_unknown_src) X(rx_malformed) X(completed) X(tx_fanout)
+	X(rx_unknown_src) X(rx_malformed) X(rx_forged) X(completed) X(tx_fanout)
 
 static void expect_stats(const char *what, const struct sg_stats *got, const struct sg_stats *want)
 {
@@ -996,6 +996,48 @@ static void test_malformed_vs_slot(void **state)
 	assert_int_equal(run(f, fr, good_frame(f, fr, &m, 1)), XDP_DROP);
 	assert_int_equal(sgt_slot(f, 0, BAD_COLL).progress[1], 1);
 	assert_int_equal(sgt_counters(f, 0).rx_accepted, 2);
+}
+
+/* A datagram from worker 1's address must carry worker 1's authenticator for
+ * this collective: another worker's, another collective's, a corrupted one
+ * or none is dropped as forged and changes nothing. */
+static void test_forged(void **state)
+{
+	struct sgt_fixture *f = *state;
+	uint8_t fr[SGT_FRAME_MAX];
+	struct sg_wire_msg m;
+	size_t n;
+
+	arm_bad(f);
+	m = bad_msg();
+	m.auth = sgt_token(f, 0, 0, m.nonce, m.coll_id);	/* worker 0's */
+	n = good_frame(f, fr, &m, 0);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_forged), "another worker's token");
+	m.auth = sgt_token(f, 0, 1, m.nonce ^ 1, m.coll_id);
+	n = good_frame(f, fr, &m, 0);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_forged), "another nonce's token");
+	m.auth = sgt_token(f, 0, 1, m.nonce, m.coll_id + SG_SLOTS);
+	n = good_frame(f, fr, &m, 0);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_forged), "another collective's token");
+	m.auth = sgt_token(f, 0, 1, m.nonce, m.coll_id) ^ 0x100;
+	n = good_frame(f, fr, &m, 0);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_forged), "a corrupted token");
+	m.auth = 0;
+	n = good_frame(f, fr, &m, 0);
+	sgt_put32(fr, SGT_SG_OFF + SGT_HDR_AUTH, 0);
+	sgt_put32(fr, SGT_SG_OFF + SGT_HDR_AUTH + 4, 0);
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_forged), "no token");
+	/* The acknowledgement of an allgather result echoes the result's token:
+	 * the ACK bit is not part of it. */
+	assert_int_equal(sgt_token(f, 0, 1, m.nonce, m.coll_id | SG_COLL_ACK),
+			 sgt_token(f, 0, 1, m.nonce, m.coll_id));
+	/* Its own token goes through. */
+	m.auth = sgt_token(f, 0, 1, m.nonce, m.coll_id);
+	assert_int_equal(run(f, fr, good_frame(f, fr, &m, 1)), XDP_DROP);
+	assert_int_equal(sgt_slot(f, 0, BAD_COLL).progress[1], 1);
+	assert_int_equal(sgt_counters(f, 0).rx_accepted, 2);
+	assert_int_equal(sgt_counters(f, 0).rx_forged, 5);
 }
 
 /* Chunk fields that are inconsistent in themselves. */
@@ -1947,6 +1989,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_coll_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunk_reset_by_newer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_after_rearm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_vs_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_chunking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_nchunks, setup, teardown),

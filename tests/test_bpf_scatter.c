@@ -18,7 +18,8 @@
  * loops it back (later, from the backlog; the IP layer then drops it, the
  * destination MAC being a worker's). The tests count the PACKET_OUTGOING
  * copies only, so the count is exact once the run returned. The original skb
- * is not transmitted: it comes back as data_out, with ctx_out.mark.
+ * is not transmitted: it comes back as data_out, with ctx_out.mark (which the
+ * program must leave as the application set it).
  *
  * Needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN for the namespace); exits
  * 77 (skipped) otherwise. No traffic leaves the private namespace.
@@ -234,13 +235,30 @@ static uint64_t tx_fanout(struct sgt_fixture *f, uint32_t comm)
 	return st.tx_fanout;
 }
 
+/* The application's mark on the datagrams of the tests: the program must
+ * leave it alone. */
+#define APP_MARK 0x600d0001u
+
+/* The authenticator worker @w of @comm must find in a clone of @in. */
+static uint64_t want_auth(const struct sgt_fixture *f, uint32_t comm, uint32_t w,
+			  const uint8_t *in)
+{
+	uint64_t nonce = (uint64_t)sgt_get32(in, SGT_SG_OFF + SGT_HDR_NONCE) |
+			 (uint64_t)sgt_get32(in, SGT_SG_OFF + SGT_HDR_NONCE + 4) << 32;
+
+	return sgt_token(f, comm, w, nonce, sgt_get32(in, SGT_SG_OFF + SGT_HDR_COLL_ID));
+}
+
 /* @got must be @in sent to worker @w: destination MAC, IP and port of the
- * worker, everything else but the checksums unchanged, both checksums valid
- * when recomputed from scratch, a zero UDP checksum kept zero. */
+ * worker, its authenticator @auth, everything else but the checksums
+ * unchanged, both checksums valid when recomputed from scratch, a zero UDP
+ * checksum kept zero. */
 static void expect_frame_for(const uint8_t *in, size_t in_len, const uint8_t *got, size_t got_len,
-			     const struct sgt_addr *w, const char *what, unsigned int idx)
+			     const struct sgt_addr *w, uint64_t auth, const char *what,
+			     unsigned int idx)
 {
 	bool zero = in[SGT_UDP_OFF + 6] == 0 && in[SGT_UDP_OFF + 7] == 0;
+	uint64_t got_auth;
 	int c;
 
 	if (got_len != in_len)
@@ -259,8 +277,14 @@ static void expect_frame_for(const uint8_t *in, size_t in_len, const uint8_t *go
 		fail_msg("%s %u: UDP source port or length changed", what, idx);
 	if (memcmp(got + SGT_UDP_OFF + 2, &w->port, 2))
 		fail_msg("%s %u: wrong destination port", what, idx);
-	if (memcmp(got + SGT_SG_OFF, in + SGT_SG_OFF, in_len - SGT_SG_OFF))
+	if (memcmp(got + SGT_SG_OFF, in + SGT_SG_OFF, SGT_HDR_AUTH) ||
+	    memcmp(got + SGT_PAYLOAD_OFF, in + SGT_PAYLOAD_OFF, in_len - SGT_PAYLOAD_OFF))
 		fail_msg("%s %u: sgbpf header or payload changed", what, idx);
+	got_auth = (uint64_t)sgt_get32(got, SGT_SG_OFF + SGT_HDR_AUTH) |
+		   (uint64_t)sgt_get32(got, SGT_SG_OFF + SGT_HDR_AUTH + 4) << 32;
+	if (got_auth != auth)
+		fail_msg("%s %u: authenticator 0x%llx, expected the worker's 0x%llx", what, idx,
+			 (unsigned long long)got_auth, (unsigned long long)auth);
 	c = sgt_check_csums(got, got_len, zero);
 	if (c)
 		fail_msg("%s %u: checksums wrong (%d)", what, idx, c);
@@ -278,17 +302,18 @@ static void check_fanout(struct sgt_fixture *f, uint32_t comm, const uint8_t *fr
 	static struct run_out o;
 	unsigned int got;
 
-	run(f, fr, len, 0, &o);
+	run(f, fr, len, APP_MARK, &o);
 	assert_int_equal(o.rv, TC_ACT_OK);
-	assert_int_equal(o.mark, SG_CLONE_MARK);
+	assert_int_equal(o.mark, APP_MARK);
 	assert_int_equal(o.ifindex, lo_ifindex);
 	got = cap_collect(c->local.port, n - 1);
 	if (got != n - 1)
 		fail_msg("%s: %u clones captured, expected %u", what, got, n - 1);
 	for (unsigned int i = 0; i + 1 < n && i < CAP_MAX_FRAMES; i++)
 		expect_frame_for(fr, len, cap_frames[i], cap_lens[i], &c->workers[first + i],
-				 what, i);
-	expect_frame_for(fr, len, o.data, o.len, &c->workers[first + n - 1], what, n - 1);
+				 want_auth(f, comm, first + i, fr), what, i);
+	expect_frame_for(fr, len, o.data, o.len, &c->workers[first + n - 1],
+			 want_auth(f, comm, first + n - 1, fr), what, n - 1);
 	assert_int_equal(tx_fanout(f, comm) - tx0, n);
 }
 
@@ -305,8 +330,7 @@ static void expect_untouched(struct sgt_fixture *f, const uint8_t *fr, size_t le
 	if (o.rv != TC_ACT_OK)
 		fail_msg("%s: verdict %u", what, o.rv);
 	if (o.len != len || memcmp(o.data, fr, len))
-		fail_msg("%s: frame changed (%s)", what, o.mark == SG_CLONE_MARK ?
-			 "fanned out" : "rewritten");
+		fail_msg("%s: frame changed", what);
 	if (o.mark != mark)
 		fail_msg("%s: mark 0x%x, expected 0x%x", what, o.mark, mark);
 	got = cap_collect(sgt_local_addr(0).port, 0) + cap_collect(sgt_local_addr(1).port, 0);
@@ -333,8 +357,8 @@ static void test_one_worker(void **state)
 		    true, 1);
 	check_fanout(f, 0, fr, n, 0, 1, "to the worker");
 	run(f, fr, n, 0, &o);
-	assert_int_equal(o.len, n);
-	assert_memory_equal(o.data, fr, n);
+	expect_frame_for(fr, n, o.data, o.len, &f->comms[0].workers[0], want_auth(f, 0, 0, fr),
+			 "to the worker, again", 0);
 	/* Addressed elsewhere: rewritten to the worker. */
 	n = request(fr, &f->comms[0].local, &other, SG_WIRE_SCATTER, 100, 0, true, 2);
 	check_fanout(f, 0, fr, n, 0, 1, "rewritten");
@@ -379,6 +403,12 @@ static void test_csum_mangled_zero(void **state)
 		    true, 6);
 	fr[n - 2] = fr[n - 1] = 0;
 	memcpy(probe, fr, n);
+	{
+		uint64_t a = want_auth(f, 0, special, fr);
+
+		sgt_put32(probe, SGT_SG_OFF + SGT_HDR_AUTH, (uint32_t)a);
+		sgt_put32(probe, SGT_SG_OFF + SGT_HDR_AUTH + 4, (uint32_t)(a >> 32));
+	}
 	memcpy(probe, w->mac, 6);
 	memcpy(probe + SGT_IP_OFF + 16, &w->ip, 4);
 	memcpy(probe + SGT_UDP_OFF + 2, &w->port, 2);
@@ -504,9 +534,13 @@ static void test_passthrough(void **state)
 
 	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
 	w0 = &f->comms[0].workers[0];
-	/* A valid request, but already fanned out (a clone coming back). */
+	/* A valid request, but already fanned out (a clone coming back: it
+	 * carries a worker's authenticator), whatever its mark. */
 	n = request(fr, &f->comms[0].local, w0, SG_WIRE_SCATTER, 100, 0, true, 70);
-	expect_untouched(f, fr, n, SG_CLONE_MARK, "already marked");
+	sgt_put32(fr, SGT_SG_OFF + SGT_HDR_AUTH, 0x1235);
+	sgt_fix_csums(fr, n);
+	expect_untouched(f, fr, n, 0, "a clone");
+	expect_untouched(f, fr, n, APP_MARK, "a clone with the application's mark");
 	/* A retransmission for one worker (SG_WIRE_F_UNICAST). */
 	n = request(fr, &f->comms[0].local, &f->comms[0].workers[2], SG_WIRE_SCATTER, 100, 0,
 		    true, 70);
@@ -532,7 +566,7 @@ static void test_passthrough(void **state)
 	sgt_fix_csums(fr, n);
 	expect_untouched(f, fr, n, 0, "bad magic");
 	n = request(fr, &f->comms[0].local, w0, SG_WIRE_SCATTER, 100, 0, true, 75);
-	fr[SGT_SG_OFF + SGT_HDR_VERSION] = 2;
+	fr[SGT_SG_OFF + SGT_HDR_VERSION] = SG_WIRE_VERSION - 1;	/* the format before */
 	sgt_fix_csums(fr, n);
 	expect_untouched(f, fr, n, 0, "bad version");
 	/* Lengths disagreeing with the header: truncated header, UDP length. */
@@ -598,8 +632,8 @@ static void test_ip_options(void **state)
 	sgt_fix_csums(fr, n);
 	assert_int_equal(sgt_check_csums(fr, n, false), 0);
 
-	run(f, fr, n, 0, &o);
-	assert_int_equal(o.mark, SG_CLONE_MARK);
+	run(f, fr, n, APP_MARK, &o);
+	assert_int_equal(o.mark, APP_MARK);
 	got = cap_collect(c->local.port, 3);
 	assert_int_equal(got, 3);
 	for (unsigned int i = 0; i < 4; i++) {
@@ -612,8 +646,16 @@ static void test_ip_options(void **state)
 		assert_memory_equal(g + SGT_IP_OFF + 16, &w->ip, 4);
 		assert_memory_equal(g + SGT_UDP_OFF, fr + SGT_UDP_OFF, opt);
 		assert_memory_equal(g + udp + 2, &w->port, 2);
-		assert_memory_equal(g + udp + SGT_UDP_LEN, fr + udp + SGT_UDP_LEN,
-				    n - udp - SGT_UDP_LEN);
+		assert_memory_equal(g + udp + SGT_UDP_LEN, fr + udp + SGT_UDP_LEN, SGT_HDR_AUTH);
+		assert_int_equal(sgt_get32(g, udp + SGT_UDP_LEN + SGT_HDR_AUTH),
+				 (uint32_t)sgt_token(f, 0, i, sgt_get32(fr, udp + SGT_UDP_LEN +
+								      SGT_HDR_NONCE) |
+							 (uint64_t)sgt_get32(fr, udp + SGT_UDP_LEN +
+									     SGT_HDR_NONCE + 4) << 32,
+						     12));
+		assert_memory_equal(g + udp + SGT_UDP_LEN + SG_WIRE_HDR_LEN,
+				    fr + udp + SGT_UDP_LEN + SG_WIRE_HDR_LEN,
+				    n - udp - SGT_UDP_LEN - SG_WIRE_HDR_LEN);
 		assert_int_equal(sgt_check_csums(g, len, false), 0);
 	}
 }

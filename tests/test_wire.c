@@ -134,7 +134,7 @@ static void test_chunk_holds_whole_elements(void **state)
 
 static void test_header_layout(void **state)
 {
-	assert_int_equal(SG_WIRE_HDR_LEN, 40);
+	assert_int_equal(SG_WIRE_HDR_LEN, 48);
 	assert_int_equal(offsetof(struct sg_wire_hdr, magic), 0);
 	assert_int_equal(offsetof(struct sg_wire_hdr, version), 4);
 	assert_int_equal(offsetof(struct sg_wire_hdr, type), 5);
@@ -149,11 +149,12 @@ static void test_header_layout(void **state)
 	assert_int_equal(offsetof(struct sg_wire_hdr, flags), 26);
 	assert_int_equal(offsetof(struct sg_wire_hdr, fanout_first), 28);
 	assert_int_equal(offsetof(struct sg_wire_hdr, nonce), 32);
+	assert_int_equal(offsetof(struct sg_wire_hdr, auth), 40);
 }
 
 static void test_encode_bytes(void **state)
 {
-	static const uint8_t want[40] = {
+	static const uint8_t want[48] = {
 		'S', 'G', 'B', 'F',		/* 0: magic, little-endian */
 		SG_WIRE_VERSION,		/* 4 */
 		SG_WIRE_SCATTER,		/* 5: type */
@@ -168,6 +169,7 @@ static void test_encode_bytes(void **state)
 		0x00, 0x00,			/* 26: flags */
 		0x00, 0x00, 0x00, 0x00,		/* 28: fanout_first */
 		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* 32: nonce */
+		0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78, /* 40: auth */
 	};
 	struct sg_wire_msg m = {
 		.type = SG_WIRE_SCATTER,
@@ -177,21 +179,22 @@ static void test_encode_bytes(void **state)
 		.count = 0x0a0b0c0d,
 		.msg_len = 3000,
 		.nonce = 0x1122334455667788ull,
+		.auth = 0x78695a4b3c2d1e0full,
 	};
-	uint8_t buf[48];
+	uint8_t buf[56];
 
 	memset(buf, 0xee, sizeof(buf));
 	sg_wire_encode(buf, &m, 2);
 	assert_memory_equal(buf, want, sizeof(want));
 	/* Exactly the header is written. */
-	assert_int_equal(buf[40], 0xee);
-	assert_int_equal(buf[47], 0xee);
+	assert_int_equal(buf[48], 0xee);
+	assert_int_equal(buf[55], 0xee);
 }
 
 static void test_encode_first_and_empty(void **state)
 {
 	struct sg_wire_msg m = msg(SG_WIRE_BCAST, 0);
-	uint8_t buf[40];
+	uint8_t buf[SG_WIRE_HDR_LEN];
 
 	sg_wire_encode(buf, &m, 0);
 	assert_int_equal(buf[5], SG_WIRE_BCAST);

@@ -68,5 +68,6 @@ void sg_stats_public(const struct sg_stats *st, struct sg_comm_stats *out)
 		.rx_malformed = st->rx_malformed + st->tx_arm_mismatch,
 		.completed = st->completed,
 		.tx_fanout = st->tx_fanout,
+		.rx_forged = st->rx_forged,
 	};
 }

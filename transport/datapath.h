@@ -75,6 +75,7 @@ struct sg_dp_comm {
 	uint8_t flags;			/* SG_CFG_* */
 	const struct sg_fanout_entry *workers;	/* by rank, with their MACs */
 	uint32_t nworkers;
+	__u64 key[2];		/* the authenticators' secret */
 };
 
 /* Load the datapath (not attached) and mmap its shared maps, the result

@@ -48,6 +48,7 @@ struct sg_transport {
 	struct sockaddr_in *workers;	/* by rank */
 	struct sg_fanout_entry *fanout;	/* by rank, with MACs */
 	struct sg_dp_comm dpc;
+	__u64 key[2];
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -200,6 +201,7 @@ static int ebpf_create(const struct sg_transport_config *cfg, struct sg_transpor
 	tp->sock = cfg->sock;
 	tp->busy_poll = cfg->busy_poll;
 	tp->nworkers = cfg->nworkers;
+	memcpy(tp->key, cfg->key, sizeof(tp->key));
 	tp->workers = calloc(cfg->nworkers, sizeof(*tp->workers));
 	tp->fanout = calloc(cfg->nworkers, sizeof(*tp->fanout));
 	if (!tp->workers || !tp->fanout) {
@@ -222,6 +224,7 @@ static int ebpf_create(const struct sg_transport_config *cfg, struct sg_transpor
 			 (cfg->pass_responses ? SG_CFG_PASS : 0),
 		.workers = tp->fanout,
 		.nworkers = (uint32_t)cfg->nworkers,
+		.key = { cfg->key[0], cfg->key[1] },
 	};
 	pthread_mutex_lock(&tp->ifc->lock);
 	err = sg_dp_install_comm(&tp->ifc->dp, tp->idx, &tp->dpc);
@@ -284,7 +287,9 @@ static void ebpf_release(struct sg_transport *tp, struct sg_tp_reduce *r)
 static int ebpf_send_all(struct sg_transport *tp, void *dgram, size_t len)
 {
 	/* One datagram per batch of SG_FANOUT_BATCH workers, addressed to the
-	 * batch's first worker; the TC program clones it to the whole batch. */
+	 * batch's first worker and with no authenticator; the TC program clones
+	 * it to the whole batch, writing each worker's. */
+	sg_wire_set_auth(dgram, 0);
 	for (uint32_t first = 0; first < tp->nworkers; first += SG_FANOUT_BATCH) {
 		sg_wire_set_fanout_first(dgram, first);
 		int err = sg_udp_sendto(tp->sock, dgram, len, &tp->workers[first]);
@@ -295,9 +300,13 @@ static int ebpf_send_all(struct sg_transport *tp, void *dgram, size_t len)
 	return 0;
 }
 
-static int ebpf_send_one(struct sg_transport *tp, const void *dgram, size_t len, size_t rank)
+static int ebpf_send_one(struct sg_transport *tp, void *dgram, size_t len, size_t rank)
 {
-	int err = sg_udp_sendto(tp->sock, dgram, len, &tp->workers[rank]);
+	int err;
+
+	sg_wire_set_auth(dgram, sg_wire_token(tp->key, sg_wire_nonce_of(dgram),
+						      sg_wire_coll_id_of(dgram), (uint32_t)rank));
+	err = sg_udp_sendto(tp->sock, dgram, len, &tp->workers[rank]);
 
 	return err ? sg_fail(err, "sendto worker %zu: %s", rank, strerror(-err)) : 0;
 }

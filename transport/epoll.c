@@ -25,8 +25,6 @@
 struct sg_transport {
 	struct sg_ureduce u;	/* first: the shared ops take the transport */
 	int epfd;
-	struct iovec send_iov;
-	struct mmsghdr *send;	/* one per worker, addressed once */
 	struct mmsghdr recv[SG_EPOLL_RECV_BATCH];
 	struct iovec recv_iov[SG_EPOLL_RECV_BATCH];
 	struct sockaddr_in from[SG_EPOLL_RECV_BATCH];
@@ -72,7 +70,6 @@ static void epoll_destroy(struct sg_transport *tp)
 		return;
 	if (tp->epfd >= 0)
 		close(tp->epfd);
-	free(tp->send);
 	sg_ureduce_free(tp);
 }
 
@@ -86,13 +83,6 @@ static int epoll_create_tp(const struct sg_transport_config *cfg, struct sg_tran
 	if (err)
 		return err;
 	tp->epfd = -1;
-	tp->send = calloc(cfg->nworkers, sizeof(*tp->send));
-	if (!tp->send) {
-		err = sg_fail(-ENOMEM, "out of memory");
-		goto fail;
-	}
-	for (size_t i = 0; i < cfg->nworkers; i++)
-		tp->send[i].msg_hdr = sg_ureduce_msghdr(&tp->u, i, &tp->send_iov);
 	for (int i = 0; i < SG_EPOLL_RECV_BATCH; i++) {
 		tp->recv_iov[i] = (struct iovec){ .iov_base = tp->bufs[i], .iov_len = SG_EPOLL_BUF };
 		tp->recv[i].msg_hdr = (struct msghdr){
@@ -117,11 +107,11 @@ static int epoll_send_all(struct sg_transport *tp, void *dgram, size_t len)
 {
 	size_t n = tp->u.nworkers, sent = 0;
 
-	tp->send_iov = (struct iovec){ .iov_base = dgram, .iov_len = len };
+	sg_ureduce_stamp(&tp->u, dgram, len, 0, n);
 	while (sent < n) {
 		unsigned int batch = n - sent < SG_EPOLL_SEND_BATCH ? (unsigned int)(n - sent) :
 								       SG_EPOLL_SEND_BATCH;
-		int k = sendmmsg(tp->u.sock, tp->send + sent, batch, 0);
+		int k = sendmmsg(tp->u.sock, tp->u.msgs + sent, batch, 0);
 
 		if (k < 0) {
 			if (errno == EINTR || errno == ENOBUFS || errno == EAGAIN)

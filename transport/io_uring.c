@@ -12,6 +12,7 @@
  *    work for us or we have nothing to do but sleep.
  * The reduction is in the coordinator (transport/ureduce.c).
  */
+#define _GNU_SOURCE	/* struct mmsghdr (transport/ureduce.h) */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,6 @@ struct sg_transport {
 	int recv_armed;
 	int error;			/* first failed completion since the last check */
 	unsigned int sends_pending;
-	struct msghdr *send_msgs;	/* one per worker, addressed once */
-	struct iovec send_iov;
 };
 
 static struct io_uring_sqe *get_sqe(struct sg_transport *tp)
@@ -79,7 +78,7 @@ static int queue_send(struct sg_transport *tp, size_t worker)
 
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_sendmsg(sqe, tp->u.sock, &tp->send_msgs[worker], 0);
+	io_uring_prep_sendmsg(sqe, tp->u.sock, &tp->u.msgs[worker].msg_hdr, 0);
 	io_uring_sqe_set_data64(sqe, SG_URING_SEND | worker);
 	tp->sends_pending++;
 	return 0;
@@ -193,7 +192,7 @@ static int uring_send_all(struct sg_transport *tp, void *dgram, size_t len)
 
 	/* The entries point at @dgram: it stays put until they have all
 	 * completed, below. */
-	tp->send_iov = (struct iovec){ .iov_base = dgram, .iov_len = len };
+	sg_ureduce_stamp(&tp->u, dgram, len, 0, n);
 	for (size_t i = 0; i < n; i++) {
 		err = queue_send(tp, i);
 		if (err)
@@ -218,7 +217,6 @@ static void uring_destroy(struct sg_transport *tp)
 	if (tp->br)
 		munmap(tp->br, tp->br_len);
 	free(tp->bufs);
-	free(tp->send_msgs);
 	sg_ureduce_free(tp);
 }
 
@@ -280,13 +278,6 @@ static int uring_create(const struct sg_transport_config *cfg, struct sg_transpo
 	err = sg_ureduce_new(cfg, sizeof(*tp), uring_pump, &tp);
 	if (err)
 		return err;
-	tp->send_msgs = calloc(cfg->nworkers, sizeof(*tp->send_msgs));
-	if (!tp->send_msgs) {
-		err = sg_fail(-ENOMEM, "out of memory");
-		goto fail;
-	}
-	for (size_t i = 0; i < cfg->nworkers; i++)
-		tp->send_msgs[i] = sg_ureduce_msghdr(&tp->u, i, &tp->send_iov);
 	err = setup_ring(tp);
 	if (err)
 		goto fail;

@@ -5,6 +5,7 @@
  * reduction in the coordinator (transport/ureduce.c). The baseline every
  * other transport is measured against, and a fallback that needs nothing.
  */
+#define _GNU_SOURCE	/* struct mmsghdr (transport/ureduce.h) */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +69,9 @@ static int naive_create(const struct sg_transport_config *cfg, struct sg_transpo
 
 static int naive_send_all(struct sg_transport *tp, void *dgram, size_t len)
 {
+	sg_ureduce_stamp(&tp->u, dgram, len, 0, tp->u.nworkers);
 	for (size_t i = 0; i < tp->u.nworkers; i++) {
-		int err = sg_udp_sendto(tp->u.sock, dgram, len, &tp->u.workers[i]);
+		int err = sg_udp_sendmsg(tp->u.sock, &tp->u.msgs[i].msg_hdr);
 
 		if (err)
 			return sg_fail(err, "sendto worker %zu: %s", i, strerror(-err));

@@ -32,6 +32,7 @@ struct sg_transport_config {
 	bool pass_responses;			/* ebpf: pass folded responses on */
 	const char *agg_object;			/* ebpf: user aggregation program */
 	const char *agg_program;
+	__u64 key[2];			/* the authenticators' secret */
 };
 
 /* One reduction the transport must collect. */
@@ -58,12 +59,14 @@ struct sg_transport_ops {
 	int (*arm)(struct sg_transport *tp, struct sg_tp_reduce *r);
 	/* Forget @r: its room may serve another collective. */
 	void (*release)(struct sg_transport *tp, struct sg_tp_reduce *r);
-	/* Send one encoded datagram to every worker (the transport may set the
-	 * fan-out fields of its header). */
+	/* Send one encoded datagram to every worker, each copy with its
+	 * worker's authenticator (the transport sets the fan-out and auth
+	 * fields of its header). */
 	int (*send_all)(struct sg_transport *tp, void *dgram, size_t len);
-	/* Send one encoded datagram to worker @rank only (a retransmission,
-	 * flagged SG_WIRE_F_UNICAST so no fan-out program clones it). */
-	int (*send_one)(struct sg_transport *tp, const void *dgram, size_t len, size_t rank);
+	/* Send one encoded datagram to worker @rank only, with its
+	 * authenticator (a retransmission, flagged SG_WIRE_F_UNICAST so no
+	 * fan-out program clones it). */
+	int (*send_one)(struct sg_transport *tp, void *dgram, size_t len, size_t rank);
 	/* 0 once @r is complete; else -EAGAIN if @timeout_ms is 0, -ETIMEDOUT
 	 * after waiting @timeout_ms (negative: wait until complete). */
 	int (*wait)(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The XDP gather program's logic for the user-space transports (ureduce.h). */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,11 @@
 
 /* Receive buffer: a burst of a few thousand full contribution chunks. */
 #define SG_UREDUCE_RCVBUF (32 << 20)
+
+struct sg_ureduce_tx {
+	uint8_t hdr[SG_WIRE_HDR_LEN];
+	struct iovec iov[2];	/* the header above, the shared payload */
+};
 
 struct sg_ureduce_worker {
 	uint32_t ip;		/* network order, as received */
@@ -55,6 +61,8 @@ static void ureduce_fini(struct sg_ureduce *u)
 	free(u->slots);
 	free(u->by_addr);
 	free(u->workers);
+	free(u->tx);
+	free(u->msgs);
 }
 
 static int ureduce_init(struct sg_ureduce *u, const struct sg_transport_config *cfg,
@@ -67,11 +75,24 @@ static int ureduce_init(struct sg_ureduce *u, const struct sg_transport_config *
 	u->workers = calloc(cfg->nworkers, sizeof(*u->workers));
 	u->by_addr = calloc(cfg->nworkers, sizeof(*u->by_addr));
 	u->slots = calloc(SG_SLOTS, sizeof(*u->slots));
-	if (!u->workers || !u->by_addr || !u->slots) {
+	u->tx = calloc(cfg->nworkers, sizeof(*u->tx));
+	u->msgs = calloc(cfg->nworkers, sizeof(*u->msgs));
+	if (!u->workers || !u->by_addr || !u->slots || !u->tx || !u->msgs) {
 		ureduce_fini(u);
 		return sg_fail(-ENOMEM, "out of memory");
 	}
 	memcpy(u->workers, cfg->workers, cfg->nworkers * sizeof(*u->workers));
+	memcpy(u->key, cfg->key, sizeof(u->key));
+	for (size_t i = 0; i < cfg->nworkers; i++) {
+		u->tx[i].iov[0] = (struct iovec){ .iov_base = u->tx[i].hdr,
+						  .iov_len = SG_WIRE_HDR_LEN };
+		u->msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &u->workers[i],
+			.msg_namelen = sizeof(u->workers[i]),
+			.msg_iov = u->tx[i].iov,
+			.msg_iovlen = 2,
+		};
+	}
 	for (size_t i = 0; i < cfg->nworkers; i++)
 		u->by_addr[i] = (struct sg_ureduce_worker){
 			.ip = cfg->workers[i].sin_addr.s_addr,
@@ -110,20 +131,28 @@ void sg_ureduce_free(struct sg_transport *tp)
 	free(u);
 }
 
-struct msghdr sg_ureduce_msghdr(const struct sg_ureduce *u, size_t worker, struct iovec *iov)
+void sg_ureduce_stamp(struct sg_ureduce *u, const void *dgram, size_t len, size_t first, size_t n)
 {
-	return (struct msghdr){
-		.msg_name = &u->workers[worker],
-		.msg_namelen = sizeof(u->workers[worker]),
-		.msg_iov = iov,
-		.msg_iovlen = 1,
-	};
+	uint64_t nonce = sg_wire_nonce_of(dgram);
+	uint32_t coll_id = sg_wire_coll_id_of(dgram);
+
+	for (size_t i = first; i < first + n && i < u->nworkers; i++) {
+		struct sg_ureduce_tx *tx = &u->tx[i];
+
+		memcpy(tx->hdr, dgram, SG_WIRE_HDR_LEN);
+		sg_wire_set_auth(tx->hdr, sg_wire_token(u->key, nonce, coll_id, (uint32_t)i));
+		tx->iov[1] = (struct iovec){ .iov_base = (uint8_t *)dgram + SG_WIRE_HDR_LEN,
+					     .iov_len = len - SG_WIRE_HDR_LEN };
+	}
 }
 
-int sg_ureduce_send_one(struct sg_transport *tp, const void *dgram, size_t len, size_t rank)
+int sg_ureduce_send_one(struct sg_transport *tp, void *dgram, size_t len, size_t rank)
 {
 	struct sg_ureduce *u = (struct sg_ureduce *)tp;
-	int err = sg_udp_sendto(u->sock, dgram, len, &u->workers[rank]);
+	int err;
+
+	sg_ureduce_stamp(u, dgram, len, rank, 1);
+	err = sg_udp_sendmsg(u->sock, &u->msgs[rank].msg_hdr);
 
 	return err ? sg_fail(err, "sendto worker %zu: %s", rank, strerror(-err)) : 0;
 }
@@ -254,6 +283,8 @@ static enum sg_verdict take(struct sg_ureduce *u, const void *buf, size_t len,
 		return SG_VERDICT_UNKNOWN_SRC;
 	if (sg_wire_decode(buf, len, &h) || !sg_is_contribution(&h))
 		return SG_VERDICT_MALFORMED;
+	if (!sg_is_authentic(&h, u->key, w))
+		return SG_VERDICT_FORGED;
 	sl = &u->slots[h.coll_id % SG_SLOTS];
 	v = sg_slot_admit(&sl->s, &h, w);
 	if (v != SG_VERDICT_ACCEPT)

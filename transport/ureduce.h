@@ -13,6 +13,7 @@
 #define SG_UREDUCE_H
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@
 
 struct sg_ureduce_slot;
 struct sg_ureduce_worker;
+struct sg_ureduce_tx;
 
 /* Receive for up to @timeout_ms (0: only what is already queued; negative:
  * until something arrives) and feed every datagram to sg_ureduce_input().
@@ -35,6 +37,10 @@ struct sg_ureduce {
 	sg_ureduce_pump_fn pump;
 	size_t nworkers;
 	struct sockaddr_in *workers;		/* by rank */
+	__u64 key[2];			/* the authenticators' secret */
+	struct sg_ureduce_tx *tx;		/* by rank: a header of its own */
+	struct mmsghdr *msgs;			/* by rank: what sends it (sg_ureduce_stamp());
+						 * needs _GNU_SOURCE */
 	struct sg_ureduce_worker *by_addr;	/* workers sorted by address */
 	struct sg_ureduce_slot *slots;		/* SG_SLOTS */
 	uint64_t gen;
@@ -50,8 +56,11 @@ int sg_ureduce_new(const struct sg_transport_config *cfg, size_t size, sg_ureduc
  * (NULL allowed). */
 void sg_ureduce_free(struct sg_transport *tp);
 
-/* The message that sends @iov to worker @worker. */
-struct msghdr sg_ureduce_msghdr(const struct sg_ureduce *u, size_t worker, struct iovec *iov);
+/* Make u->msgs[first .. first + n) send datagram @dgram (@len bytes) to
+ * their workers, each with a copy of its header carrying that worker's
+ * authenticator and the payload shared in place: @dgram must stay put until
+ * they are sent. */
+void sg_ureduce_stamp(struct sg_ureduce *u, const void *dgram, size_t len, size_t first, size_t n);
 
 /* A datagram of @len bytes from @from: validated, folded or dropped and
  * counted, like the XDP program does it. */
@@ -69,7 +78,7 @@ int sg_ureduce_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, vo
 int sg_ureduce_report(struct sg_transport *tp, const struct sg_tp_reduce *r, uint64_t *done,
 		      unsigned int *ndone);
 int sg_ureduce_get_stats(struct sg_transport *tp, struct sg_comm_stats *stats);
-int sg_ureduce_send_one(struct sg_transport *tp, const void *dgram, size_t len, size_t rank);
+int sg_ureduce_send_one(struct sg_transport *tp, void *dgram, size_t len, size_t rank);
 
 #define SG_UREDUCE_OPS							\
 	.arm = sg_ureduce_arm,						\

@@ -21,6 +21,7 @@ enum sg_verdict {
 	SG_VERDICT_ACCEPT = 0,		/* folded */
 	SG_VERDICT_UNKNOWN_SRC,		/* not from a worker of the communicator */
 	SG_VERDICT_MALFORMED,		/* inconsistent with itself or its collective */
+	SG_VERDICT_FORGED,		/* not the authenticator of its source */
 	SG_VERDICT_STALE,		/* for a collective no longer in flight */
 	SG_VERDICT_LATE,		/* from a worker past the completion policy */
 	SG_VERDICT_DUPLICATE,		/* this worker's chunk was folded already */

@@ -18,10 +18,11 @@
 #include <linux/types.h>
 
 #include "sgbpf/limits.h"
+#include "sgbpf/siphash.h"
 #include "sgbpf/types.h"
 
 #define SG_WIRE_MAGIC	0x46424753u	/* "SGBF" read as little-endian */
-#define SG_WIRE_VERSION	1
+#define SG_WIRE_VERSION	2	/* 2: the per-worker authenticator */
 
 #define SG_MAX_CHUNKS	1024	/* => messages and vectors up to 1 MiB */
 #define SG_MAX_MSG_BYTES (SG_CHUNK_BYTES * SG_MAX_CHUNKS)
@@ -35,10 +36,6 @@
 #define SG_FANOUT_BATCH	256
 #define SG_SLOTS	64	/* collectives in flight per communicator */
 #define SG_MAX_COMMS	4	/* communicators sharing one interface in one process */
-
-/* skb->mark set on packets the scatter program already fanned out, so the
- * clones it redirects to the same egress hook are passed, not cloned again. */
-#define SG_CLONE_MARK	0x53474246u
 
 enum sg_wire_type {
 	SG_WIRE_SCATTER = 1,	/* coordinator -> workers: request, reply expected */
@@ -71,12 +68,37 @@ struct sg_wire_hdr {
 	__u16 len;	/* payload bytes following this header */
 	__u16 flags;	/* SG_WIRE_F_* */
 	__u32 fanout_first; /* coordinator -> workers: first worker of this fan-out batch */
-	__u64 nonce;	/* random per collective; responses must echo it */
+	__u64 nonce;	/* unpredictable per collective; responses echo it */
+	__u64 auth;	/* the worker's authenticator for this collective (see below) */
 };
 
 #define SG_WIRE_HDR_LEN ((unsigned int)sizeof(struct sg_wire_hdr))
 
-_Static_assert(sizeof(struct sg_wire_hdr) == 40, "wire header is 40 bytes");
+_Static_assert(sizeof(struct sg_wire_hdr) == 48, "wire header is 48 bytes");
+
+/*
+ * Authenticators. A communicator holds a random 128-bit secret that never
+ * leaves the coordinator (user space and its kernel programs). Every
+ * coordinator datagram to worker r of a collective carries in auth that
+ * worker's token, SipHash-2-4 under the secret of (nonce, collective id,
+ * r): the fan-out program writes each clone's own as it clones, a unicast
+ * send is written by the transport. The worker echoes it in every answer,
+ * and the gather program recomputes it from the source address's rank: a
+ * worker, or anyone who saw one worker's traffic, cannot compute the token
+ * of another worker, nor one of a later collective. The acknowledgements of
+ * an allgather result (id | SG_COLL_ACK) echo the result's token.
+ *
+ * A token is never 0 (its low bit is set; 63 bits are left): the
+ * coordinator sends the datagram it wants fanned out with auth 0, so the
+ * fan-out program tells the original from its clones by this field alone and
+ * leaves skb->mark to the application.
+ */
+static __inline__ __attribute__((always_inline)) __u64
+sg_wire_token(const __u64 key[2], __u64 nonce, __u32 coll_id, __u32 rank)
+{
+	return sg_siphash16(key[0], key[1], nonce,
+			    (__u64)(coll_id & ~SG_COLL_ACK) | (__u64)rank << 32) | 1;
+}
 
 /* Chunks of @cb bytes needed for a message of @len bytes: at least one, so
  * that an empty message is still one datagram. */
