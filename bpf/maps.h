@@ -28,6 +28,9 @@ struct sg_comm_cfg {
 	__u32 nworkers;
 	__u32 ifindex;
 	__u64 key[2];		/* the authenticators' secret (sg_wire_token()) */
+	__u64 sock_cookie;	/* the coordinator socket's (SO_COOKIE); only its
+				 * datagrams are fanned out. 0: unchecked, for the
+				 * BPF unit tests, whose skbs have no real socket */
 };
 
 #define SG_CFG_PASS	0x1	/* pass folded responses on to the stack too */

@@ -20,19 +20,44 @@ struct sg_l4 {
 	__u32 udp_off;	/* offset of the UDP header */
 };
 
-/* Locate the IPv4 and UDP headers of an Ethernet frame. Returns 0, or -1 for
- * anything that is not an unfragmented-or-first-fragment IPv4/UDP datagram. */
+/* VLAN tags parsed before the IP header: an 802.1ad service tag and an
+ * 802.1Q tag (or two 802.1Q, or a priority tag). Deeper stacks are not ours. */
+#define SG_MAX_VLAN_TAGS 2
+
+struct sg_vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+/* Locate the IPv4 and UDP headers of an Ethernet frame, behind up to
+ * SG_MAX_VLAN_TAGS VLAN tags. Returns 0, or -1 for anything that is not an
+ * IPv4 (version 4)/UDP datagram, unfragmented or a first fragment. */
 static __always_inline int sg_parse_udp(void *data, void *data_end, struct sg_l4 *l4)
 {
 	struct ethhdr *eth = data;
 	struct iphdr *ip;
 	struct udphdr *udp;
-	__u32 ihl;
+	__u32 ihl, off = sizeof(*eth);
+	__be16 proto;
 
-	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if ((void *)(eth + 1) > data_end)
 		return -1;
-	ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_UDP)
+	proto = eth->h_proto;
+#pragma unroll
+	for (int i = 0; i < SG_MAX_VLAN_TAGS; i++) {
+		struct sg_vlan_hdr *vh = data + off;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(vh + 1) > data_end)
+			return -1;
+		proto = vh->proto;
+		off += sizeof(*vh);
+	}
+	if (proto != bpf_htons(ETH_P_IP))
+		return -1;
+	ip = data + off;
+	if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->protocol != IPPROTO_UDP)
 		return -1;
 	ihl = ip->ihl * 4;
 	if (ihl < sizeof(*ip))
@@ -45,9 +70,30 @@ static __always_inline int sg_parse_udp(void *data, void *data_end, struct sg_l4
 		return -1;
 	l4->ip = ip;
 	l4->udp = udp;
-	l4->ip_off = sizeof(*eth);
-	l4->udp_off = sizeof(*eth) + ihl;
+	l4->ip_off = off;
+	l4->udp_off = off + ihl;
 	return 0;
+}
+
+/* Whether the IPv4 header checksum of @l4's datagram is right (the stack
+ * would drop it otherwise; XDP runs before the stack looks). The header is
+ * copied out first: a loop of packet reads is more than the verifier will
+ * follow. */
+static __always_inline int sg_xdp_ip_csum_ok(struct xdp_md *ctx, const struct sg_l4 *l4)
+{
+	__u16 words[30] = {};	/* 60 bytes, the longest IPv4 header */
+	__u32 sum = 0, ihl = l4->ip->ihl * 4;
+
+	if (ihl < 20 || ihl > sizeof(words) ||
+	    bpf_xdp_load_bytes(ctx, l4->ip_off, words, ihl) < 0)
+		return 0;
+	/* Words past ihl are still 0: they add nothing. */
+#pragma unroll
+	for (int i = 0; i < 30; i++)
+		sum += words[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
 }
 
 /* The sgbpf header after @udp, or NULL if the frame is too short, its framing

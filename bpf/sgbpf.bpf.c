@@ -144,8 +144,12 @@ int sg_scatter(struct __sk_buff *skb)
 	cfg = bpf_map_lookup_elem(&comms, comm);
 	if (!cfg || !cfg->active || (cfg->local_ip && l4.ip->saddr != cfg->local_ip))
 		return TC_ACT_OK;
+	/* Only what the coordinator's own socket sends: not forwarded or
+	 * bridged traffic that claims its address, nor another local socket. */
+	if (cfg->sock_cookie && bpf_get_socket_cookie(skb) != cfg->sock_cookie)
+		return TC_ACT_OK;
 	hdr = sg_parse_hdr(&l4, data_end);
-	if (!hdr || hdr->type == SG_WIRE_RESPONSE)
+	if (!hdr || hdr->type == SG_WIRE_RESPONSE || !sg_wire_geometry_ok(hdr))
 		return TC_ACT_OK;
 	/* A clone of ours coming back through the hook carries a worker's
 	 * token; the application sends with none. */
@@ -326,6 +330,8 @@ int sg_gather(struct xdp_md *ctx)
 	worker = bpf_map_lookup_elem(&worker_by_addr, &wkey);
 	if (!worker)
 		return sg_reject(st, SG_VERDICT_UNKNOWN_SRC);
+	if (!sg_xdp_ip_csum_ok(ctx, &l4))
+		return sg_reject(st, SG_VERDICT_MALFORMED);
 	hdr = sg_parse_hdr(&l4, data_end);
 	if (!hdr)
 		return sg_reject(st, SG_VERDICT_MALFORMED);

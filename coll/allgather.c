@@ -51,6 +51,7 @@ int sg_allgather_deliver(struct sg_request *q)
 	err = comm->ops->arm(comm->tp, &q->r);
 	if (err)
 		return err;
+	sg_comm_mark_posted(comm, q->r.coll_id, q->r.nonce);
 	q->phase = 1;
 	free(q->payload);
 	q->payload = NULL;

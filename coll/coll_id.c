@@ -29,6 +29,25 @@ void sg_comm_free_id(struct sg_comm *comm, uint32_t coll_id)
 	uint32_t s = coll_id % SG_SLOTS;
 
 	comm->inflight[s / 64] &= ~(1ULL << (s % 64));
+	/* posted[s] stays until the slot's next collective: its passed-on
+	 * responses may be read after it completed. */
+}
+
+void sg_comm_mark_posted(struct sg_comm *comm, uint32_t coll_id, uint64_t nonce)
+{
+	uint32_t s = coll_id % SG_SLOTS;
+
+	comm->posted[s].coll_id = coll_id;
+	comm->posted[s].nonce = nonce;
+	comm->posted[s].armed = 1;
+}
+
+bool sg_comm_is_posted(const struct sg_comm *comm, uint32_t coll_id, uint64_t nonce)
+{
+	uint32_t s = coll_id % SG_SLOTS;
+
+	return comm->posted[s].armed && comm->posted[s].coll_id == coll_id &&
+	       comm->posted[s].nonce == nonce;
 }
 
 uint32_t sg_comm_slotless_id(struct sg_comm *comm)

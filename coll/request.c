@@ -147,6 +147,7 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 	err = comm->ops->arm(comm->tp, &q->r);
 	if (err)
 		goto fail;
+	sg_comm_mark_posted(comm, q->r.coll_id, q->r.nonce);
 
 	q->msg = (struct sg_wire_msg){
 		.type = SG_WIRE_SCATTER,

@@ -612,6 +612,17 @@ int sgt_set_flags(struct sgt_fixture *f, uint32_t idx, uint8_t flags)
 	return sg_dp_write_cfg(&f->dp, idx, &dc);
 }
 
+int sgt_set_cookie(struct sgt_fixture *f, uint32_t idx, uint64_t cookie)
+{
+	struct sg_dp_comm dc;
+
+	if (idx >= SG_MAX_COMMS || !f->comms[idx].workers)
+		return -EINVAL;
+	dc = dp_comm(f, idx, 0, NULL);
+	dc.sock_cookie = cookie;
+	return sg_dp_write_cfg(&f->dp, idx, &dc);
+}
+
 struct sg_wire_msg sgt_msg(uint32_t coll_id, uint64_t nonce, uint8_t dtype, uint8_t op,
 			   uint32_t count)
 {

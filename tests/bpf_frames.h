@@ -177,6 +177,9 @@ void sgt_comm_key(uint32_t idx, __u64 key[2]);
  * (sg_wire_token() under the fixture's key). */
 uint64_t sgt_token(const struct sgt_fixture *f, uint32_t comm, uint32_t w, uint64_t nonce,
 		   uint32_t coll_id);
+/* Install @cookie as communicator @idx's socket cookie (the fixture runs
+ * with 0, unchecked: a test run's skb has a throw-away socket). */
+int sgt_set_cookie(struct sgt_fixture *f, uint32_t idx, uint64_t cookie);
 /* Rewrite the cfg flags (SG_CFG_*) of communicator @idx. */
 int sgt_set_flags(struct sgt_fixture *f, uint32_t idx, uint8_t flags);
 

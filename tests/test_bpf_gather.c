@@ -998,6 +998,60 @@ static void test_malformed_vs_slot(void **state)
 	assert_int_equal(sgt_counters(f, 0).rx_accepted, 2);
 }
 
+/* Behind an 802.1Q tag, a priority tag (VID 0) or an 802.1ad and an 802.1Q
+ * tag, a contribution is checked and folded like an untagged one, and a
+ * hostile one is dropped and counted like one: tags do not bypass the checks
+ * (before, such frames were passed to the stack unchecked). */
+static void test_vlan(void **state)
+{
+	static const uint8_t tags[][2][4] = {
+		{ { 0x81, 0x00, 0x00, 0x05 } },			/* 802.1Q, VID 5 */
+		{ { 0x81, 0x00, 0xa0, 0x00 } },			/* priority tag, VID 0 */
+		{ { 0x88, 0xa8, 0x00, 0x64 }, { 0x81, 0x00, 0x00, 0x05 } },	/* QinQ */
+	};
+	static const uint32_t wk[3] = { 1, 2, 2 }, ck[3] = { 1, 0, 1 };	/* worker, chunk */
+	struct sgt_fixture *f = *state;
+	uint8_t fr[SGT_FRAME_MAX + 8];
+	struct sg_wire_msg m;
+	size_t n;
+
+	arm_bad(f);
+	for (unsigned int i = 0; i < 3; i++) {
+		unsigned int ntags = i == 2 ? 2 : 1;
+
+		/* Forged: another worker's token, behind the tags. */
+		m = bad_msg();
+		m.auth = sgt_token(f, 0, 0, m.nonce, m.coll_id);
+		n = chunk_frame(f, fr, 0, wk[i], &m, ck[i], bad_vec);
+		for (int t = (int)ntags - 1; t >= 0; t--) {
+			memmove(fr + 16, fr + 12, n - 12);
+			memcpy(fr + 12, tags[i][t], 4);
+			n += 4;
+		}
+		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_forged), "tagged and forged");
+		/* A bad IP header checksum behind the tags. */
+		m = bad_msg();
+		n = chunk_frame(f, fr, 0, wk[i], &m, ck[i], bad_vec);
+		fr[SGT_IP_OFF + 10] ^= 0x11;
+		for (int t = (int)ntags - 1; t >= 0; t--) {
+			memmove(fr + 16, fr + 12, n - 12);
+			memcpy(fr + 12, tags[i][t], 4);
+			n += 4;
+		}
+		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "tagged, bad IP checksum");
+		/* Valid: folded. */
+		n = chunk_frame(f, fr, 0, wk[i], &m, ck[i], bad_vec);
+		for (int t = (int)ntags - 1; t >= 0; t--) {
+			memmove(fr + 16, fr + 12, n - 12);
+			memcpy(fr + 12, tags[i][t], 4);
+			n += 4;
+		}
+		assert_int_equal(run(f, fr, n), XDP_DROP);
+		assert_int_equal(sgt_counters(f, 0).rx_accepted, 2 + i);
+		assert_int_equal(sgt_slot(f, 0, BAD_COLL).progress[wk[i]], i == 2 ? 2 : 1);
+	}
+}
+
 /* A datagram from worker 1's address must carry worker 1's authenticator for
  * this collective: another worker's, another collective's, a corrupted one
  * or none is dropped as forged and changes nothing. */
@@ -1032,6 +1086,11 @@ static void test_forged(void **state)
 	 * the ACK bit is not part of it. */
 	assert_int_equal(sgt_token(f, 0, 1, m.nonce, m.coll_id | SG_COLL_ACK),
 			 sgt_token(f, 0, 1, m.nonce, m.coll_id));
+	/* A bad IP header checksum: dropped as malformed, not passed. */
+	m.auth = 0;
+	n = good_frame(f, fr, &m, 1);
+	fr[SGT_IP_OFF + 10] ^= 0x11;
+	expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed), "bad IP header checksum");
 	/* Its own token goes through. */
 	m.auth = sgt_token(f, 0, 1, m.nonce, m.coll_id);
 	assert_int_equal(run(f, fr, good_frame(f, fr, &m, 1)), XDP_DROP);
@@ -1323,14 +1382,23 @@ static void test_not_for_us(void **state)
 	fr[12] = 0x86;
 	fr[13] = 0xdd;
 	expect_rejected(f, 0, fr, n, XDP_PASS, -1, "IPv6 ethertype");
-	/* A VLAN tag in front of the IP header. */
+	/* Three VLAN tags in front of the IP header: deeper than parsed (two),
+	 * not ours. test_vlan() has the tags that are parsed. */
 	n = good_frame(f, fr, &m, 1);
-	memmove(fr + 16, fr + 12, n - 12);
-	fr[12] = 0x81;
-	fr[13] = 0x00;
-	fr[14] = 0x00;
-	fr[15] = 0x05;
-	expect_rejected(f, 0, fr, n + 4, XDP_PASS, -1, "VLAN-tagged");
+	for (int t = 0; t < 3; t++) {
+		memmove(fr + 16, fr + 12, n - 12);
+		fr[12] = 0x81;
+		fr[13] = 0x00;
+		fr[14] = 0x00;
+		fr[15] = 0x05;
+		n += 4;
+	}
+	expect_rejected(f, 0, fr, n, XDP_PASS, -1, "three VLAN tags");
+	/* IP version 6 in an IPv4 ethertype. */
+	n = good_frame(f, fr, &m, 1);
+	fr[SGT_IP_OFF] = (uint8_t)(0x60 | (fr[SGT_IP_OFF] & 0xf));
+	sgt_fix_csums(fr, n);
+	expect_rejected(f, 0, fr, n, XDP_PASS, -1, "IP version 6");
 	/* TCP to the communicator's port (the same bytes, protocol 6). */
 	sg_wire_encode(dgram, &m, 1);
 	memset(dgram + SG_WIRE_HDR_LEN, 1, 16);
@@ -1990,6 +2058,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_chunk_reset_by_newer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_after_rearm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vlan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_vs_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_chunking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_nchunks, setup, teardown),

@@ -557,6 +557,23 @@ static void test_passthrough(void **state)
 	src.ip = htonl(0x0ac80063);
 	n = request(fr, &src, w0, SG_WIRE_SCATTER, 100, 0, true, 72);
 	expect_untouched(f, fr, n, 0, "other source IP");
+	/* A type the fan-out program does not know, and a chunk count that
+	 * disagrees with the message length: not cloned. */
+	n = request(fr, &f->comms[0].local, w0, SG_WIRE_SCATTER, 100, 0, true, 76);
+	fr[SGT_SG_OFF + SGT_HDR_TYPE] = 7;
+	sgt_fix_csums(fr, n);
+	expect_untouched(f, fr, n, 0, "unknown type");
+	n = request(fr, &f->comms[0].local, w0, SG_WIRE_BCAST, 100, 0, true, 77);
+	sgt_put16(fr, SGT_SG_OFF + SGT_HDR_NCHUNKS, 2);
+	sgt_fix_csums(fr, n);
+	expect_untouched(f, fr, n, 0, "chunk count against message length");
+	/* Not from the coordinator's socket: with the socket's cookie
+	 * installed, the test run's skb (whose socket is a throw-away one)
+	 * is another sender, like forwarded traffic claiming the address. */
+	assert_int_equal(sgt_set_cookie(f, 0, 0x5eed), 0);
+	n = request(fr, &f->comms[0].local, w0, SG_WIRE_SCATTER, 100, 0, true, 78);
+	expect_untouched(f, fr, n, 0, "another socket");
+	assert_int_equal(sgt_set_cookie(f, 0, 0), 0);
 	/* A response (a worker's kind of datagram). */
 	n = request(fr, &f->comms[0].local, w0, SG_WIRE_RESPONSE, 100, 0, true, 73);
 	expect_untouched(f, fr, n, 0, "RESPONSE");

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The communicator's secrets (issue 10, item 2): the PRF is SipHash-2-4 as
- * specified, tokens differ per worker, collective and secret, nonces give
- * nothing of the next away, and without randomness from the kernel
- * sg_comm_create() fails instead of falling back to a guessable seed. No
- * privileges needed. */
+/* The communicator's secrets: the PRF is SipHash-2-4 as specified, tokens
+ * differ per worker, collective and secret, nonces give nothing of the next
+ * away, without randomness from the kernel sg_comm_create() fails instead of
+ * falling back to a guessable seed, and responses passed on to the socket
+ * are authenticated like the XDP program authenticates them. No privileges
+ * needed. */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
@@ -127,6 +128,58 @@ static void test_no_guessable_fallback(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Passed-on responses are checked like the XDP program checks them: a
+ * well-formed response from a worker's address is delivered only with that
+ * worker's token for a collective the communicator posted. */
+static void test_passed_response_checks(void **state)
+{
+	struct sockaddr_in workers[2] = {
+		{ .sin_family = AF_INET, .sin_port = htons(7000) },
+		{ .sin_family = AF_INET, .sin_port = htons(7001) },
+	};
+	struct sockaddr_in stranger = workers[1];
+	uint8_t dgram[SG_WIRE_HDR_LEN + 4] = { 0 };
+	struct sg_wire_msg m = {
+		.type = SG_WIRE_RESPONSE, .dtype = SG_UINT32, .op = SG_OP_SUM,
+		.coll_id = 9, .count = 1, .msg_len = 4, .nonce = 0xabcdef,
+	};
+	struct sg_comm comm;
+	struct sg_wire_hdr h;
+	size_t rank;
+
+	workers[0].sin_addr.s_addr = htonl(0x0a000001);
+	workers[1].sin_addr.s_addr = htonl(0x0a000002);
+	stranger.sin_port = htons(7002);
+	memset(&comm, 0, sizeof(comm));
+	comm.workers = workers;
+	comm.nworkers = 2;
+	comm.key[0] = 0x1234;
+	comm.key[1] = 0x5678;
+	sg_comm_mark_posted(&comm, 9, 0xabcdef);
+
+	m.auth = sg_wire_token(comm.key, m.nonce, m.coll_id, 1);
+	sg_wire_encode(dgram, &m, 0);
+	assert_int_equal(sg_comm_check_passed(&comm, dgram, sizeof(dgram), &workers[1], &h, &rank), 0);
+	assert_int_equal(rank, 1);
+	/* Worker 1's datagram claimed by worker 0's address: forged. */
+	assert_int_equal(sg_comm_check_passed(&comm, dgram, sizeof(dgram), &workers[0], &h, &rank),
+			 -EPERM);
+	assert_int_equal(sg_comm_check_passed(&comm, dgram, sizeof(dgram), &stranger, &h, &rank),
+			 -EBADMSG);
+	/* Not what the slot collected last: another nonce, the token right. */
+	m.nonce ^= 1;
+	m.auth = sg_wire_token(comm.key, m.nonce, m.coll_id, 1);
+	sg_wire_encode(dgram, &m, 0);
+	assert_int_equal(sg_comm_check_passed(&comm, dgram, sizeof(dgram), &workers[1], &h, &rank),
+			 -ESTALE);
+	/* No token at all. */
+	m.nonce ^= 1;
+	m.auth = 0;
+	sg_wire_encode(dgram, &m, 0);
+	assert_int_equal(sg_comm_check_passed(&comm, dgram, sizeof(dgram), &workers[1], &h, &rank),
+			 -EPERM);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_nonce_unpredictable),
 		cmocka_unit_test(test_no_guessable_fallback),
+		cmocka_unit_test(test_passed_response_checks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

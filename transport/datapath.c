@@ -178,6 +178,7 @@ int sg_dp_write_cfg(struct sg_dp *dp, uint32_t idx, const struct sg_dp_comm *c)
 		.nworkers = c->nworkers,
 		.ifindex = c->ifindex,
 		.key = { c->key[0], c->key[1] },
+		.sock_cookie = c->sock_cookie,
 	};
 	int err = bpf_map__update_elem(dp->skel->maps.comms, &idx, sizeof(idx), &cfg, sizeof(cfg), 0);
 

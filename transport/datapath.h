@@ -76,6 +76,7 @@ struct sg_dp_comm {
 	const struct sg_fanout_entry *workers;	/* by rank, with their MACs */
 	uint32_t nworkers;
 	__u64 key[2];		/* the authenticators' secret */
+	__u64 sock_cookie;		/* the coordinator socket's SO_COOKIE */
 };
 
 /* Load the datapath (not attached) and mmap its shared maps, the result

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -192,6 +193,8 @@ static int join(struct sg_transport *tp, const struct sg_transport_config *cfg)
 static int ebpf_create(const struct sg_transport_config *cfg, struct sg_transport **out)
 {
 	struct sg_transport *tp = calloc(1, sizeof(*tp));
+	socklen_t clen = sizeof(__u64);
+	__u64 cookie = 0;
 	int err;
 
 	if (!tp)
@@ -209,6 +212,13 @@ static int ebpf_create(const struct sg_transport_config *cfg, struct sg_transpor
 		return sg_fail(-ENOMEM, "out of memory");
 	}
 	memcpy(tp->workers, cfg->workers, cfg->nworkers * sizeof(*tp->workers));
+	/* The fan-out program clones only what this socket sends. */
+	if (getsockopt(cfg->sock, SOL_SOCKET, SO_COOKIE, &cookie, &clen) < 0 || !cookie) {
+		err = sg_fail(-errno ? -errno : -EINVAL, "cannot read the socket's cookie "
+			      "(SO_COOKIE): %s", strerror(errno));
+		release(tp);
+		return err;
+	}
 	err = join(tp, cfg);
 	if (!err)
 		err = resolve_workers(tp, cfg);
@@ -217,6 +227,7 @@ static int ebpf_create(const struct sg_transport_config *cfg, struct sg_transpor
 		return err;
 	}
 	tp->dpc = (struct sg_dp_comm){
+		.sock_cookie = cookie,
 		.local_ip = cfg->local.sin_addr.s_addr,
 		.local_port = cfg->local.sin_port,
 		.ifindex = (uint32_t)cfg->ifindex,
