@@ -289,8 +289,7 @@ static int finish(struct sg_request *q, int werr)
 				return 1;
 		}
 	} else if (werr) {
-		err = sg_outcome(werr, "collective %u: the result reached only some workers in %d ms",
-				 q->r.coll_id & ~SG_COLL_ACK, q->timeout_ms);
+		err = sg_allgather_undelivered(q, werr);
 	}
 out:
 	if (q->kind != SG_REQ_BCAST) {

@@ -267,6 +267,19 @@ SGBPF_API int sg_scatter_reduce(sg_comm *comm, const void *request, size_t reque
  * Like sg_scatter_reduce(), and the reduced vector is then fanned out by the
  * kernel to every worker (the application sends it once, not once per worker),
  * where sg_worker_recv() returns it as SG_MSG_RESULT.
+ *
+ * The completion policy of @p params governs the reduction only: which
+ * workers' vectors are in the result, as the report (ncontributors,
+ * contributors) says. The delivery is to every worker of the communicator,
+ * whatever the policy: each worker's library acknowledges the result, and it
+ * is sent again to the workers that have not, until all have or the timeout
+ * (which covers both phases) runs out.
+ *
+ * @return as sg_scatter_reduce(); -ETIMEDOUT also when the reduction
+ * completed but some workers had not acknowledged the result by the deadline:
+ * @p result and the report then hold the complete reduction, and sg_errmsg()
+ * says how many workers acknowledged ("N of M workers acknowledged the
+ * result").
  */
 SGBPF_API int sg_allgather(sg_comm *comm, const void *request, size_t request_len,
 			   void *result, size_t count, enum sg_datatype dt, enum sg_op op,

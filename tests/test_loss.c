@@ -4,8 +4,10 @@
  * scatter-reduces under packet loss and duplication injected in both
  * directions on the bridge (tests/lab/faultinject.bpf.c), with some workers
  * duplicating and delaying their own answers; every result exact, none hung.
- * Then a worker killed with SIGKILL and restarted, and a coordinator killed
- * with SIGKILL and replaced at once on the same interface and port.
+ * First-N allgathers whose first copy of the result to one worker is dropped
+ * by a rule of the injector: every worker gets it. Then a worker killed with
+ * SIGKILL and restarted, and a coordinator killed with SIGKILL and replaced
+ * at once on the same interface and port.
  *
  * Iterations: SGBPF_LOSS_ITERS (default 10000 one-element collectives per loss
  * rate) and SGBPF_LOSS_ITERS_BIG (default 300 of 64 KiB), so that `make check`
@@ -34,6 +36,7 @@
 #include <bpf/libbpf.h>
 
 #include "sgbpf.h"
+#include "sgbpf/wire.h"
 #include "tests/lab/faultinject.h"
 #include "tests/lab/testlab.h"
 
@@ -215,6 +218,67 @@ static void test_allgather_under_loss(void **state)
 	allgather_under(iters("SGBPF_LOSS_ITERS_BIG", 300), 100000, 10000);
 }
 
+/* The workers the report of @p names (communicator rank = lab rank here). */
+static size_t reported(const uint64_t *contrib, uint32_t *ranks)
+{
+	size_t n = 0;
+
+	for (uint32_t r = 0; r < NRANKS; r++)
+		if (contrib[r / 64] >> (r % 64) & 1)
+			ranks[n++] = r;
+	return n;
+}
+
+/* An allgather under a first-N policy: the first copy of the result to
+ * worker @lose is lost. The policy decides who is in the reduction; the
+ * result still reaches every worker (sent again to @lose), and the report
+ * names the reduction's workers, not those that acknowledged. */
+static void allgather_first_n(enum sg_policy policy, unsigned int n, uint32_t lose)
+{
+	SG_OPTS_INIT(sg_reduce_params, p);
+	struct sockaddr_in who = testlab_addr(&tl, lose);
+	uint32_t got[300], want[300], ranks[NRANKS];
+	uint64_t contrib[1] = {}, lost = faultinject_rule_dropped(faults);
+	sg_request *req;
+	uint32_t id;
+
+	if (!comm)
+		assert_int_equal(make_comm(6300, &comm), 0);
+	p.policy = policy;
+	p.n = n;
+	p.timeout_ms = 10000;
+	p.contributors = contrib;
+	p.contributors_words = 1;
+	faultinject_rule(faults, &who, SG_WIRE_RESULT, 0, 1);
+	assert_int_equal(sg_iallgather(comm, NULL, 0, got, 300, SG_UINT32, SG_OP_SUM, &p, &req),
+			 0);
+	id = sg_request_id(req);
+	if (sg_wait(&req))
+		fail_msg("allgather with policy %d: %s", policy, sg_errmsg());
+	faultinject_rule(faults, &who, SG_WIRE_RESULT, 0, 0);
+	assert_int_equal(faultinject_rule_dropped(faults) - lost, 1);
+	assert_int_equal(p.ncontributors, n);
+	assert_int_equal(reported(contrib, ranks), n);
+	tw_reference(SG_UINT32, SG_OP_SUM, id, 300, ranks, n, want);
+	assert_memory_equal(got, want, sizeof(want));
+	for (uint32_t r = 0; r < NRANKS; r++) {
+		struct tw_record rec;
+
+		if (tw_shared_wait(tl.shared, r, 1, TW_RESULT, id, 5000))
+			fail_msg("policy %d: worker %u never got the result of collective %u",
+				 policy, r, id);
+		assert_int_equal(tw_shared_read(tl.shared, r, TW_RESULT, &rec), 0);
+		assert_true(rec.len == sizeof(want) && rec.hash == tw_hash(want, sizeof(want)));
+	}
+}
+
+static void test_allgather_first_n_reaches_every_worker(void **state)
+{
+	allgather_first_n(SG_WAIT_N, 5, 9);
+	allgather_first_n(SG_WAIT_N, NRANKS - 1, 2);
+	allgather_first_n(SG_WAIT_ANY, 1, 14);
+}
+
 /* A worker killed mid-run: WAIT_ALL ends by its timeout, first-N completes
  * with the others, and the restarted worker rejoins. */
 static void test_worker_killed_and_restarted(void **state)
@@ -245,6 +309,29 @@ static void test_worker_killed_and_restarted(void **state)
 		ranks[n++] = r;
 	tw_reference(SG_UINT32, SG_OP_SUM, id, 64, ranks, n, want);
 	assert_memory_equal(out, want, sizeof(out));
+
+	/* An allgather: the reduction completes with the living workers, the
+	 * result cannot reach the dead ones. The deadline says how many have
+	 * it; the report still describes the reduction, which is exact. */
+	{
+		uint64_t contrib[1] = {};
+
+		p.timeout_ms = 500;
+		p.contributors = contrib;
+		p.contributors_words = 1;
+		assert_int_equal(sg_iallgather(comm, NULL, 0, out, 64, SG_UINT32, SG_OP_SUM, &p,
+					       &req), 0);
+		id = sg_request_id(req);
+		assert_int_equal(sg_wait(&req), -ETIMEDOUT);
+		assert_non_null(strstr(sg_errmsg(), "12 of 16 workers acknowledged"));
+		assert_int_equal(p.ncontributors, NRANKS - PER_NS);
+		assert_int_equal(reported(contrib, ranks), NRANKS - PER_NS);
+		tw_reference(SG_UINT32, SG_OP_SUM, id, 64, ranks, NRANKS - PER_NS, want);
+		assert_memory_equal(out, want, sizeof(out));
+		p.contributors = NULL;
+		p.contributors_words = 0;
+		p.timeout_ms = 5000;
+	}
 
 	assert_int_equal(testlab_restart(&tl, 3), 0);
 	p.policy = SG_WAIT_ALL;
@@ -336,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_loss_1pct),
 		cmocka_unit_test(test_loss_10pct),
 		cmocka_unit_test(test_allgather_under_loss),
+		cmocka_unit_test(test_allgather_first_n_reaches_every_worker),
 		cmocka_unit_test(test_worker_killed_and_restarted),
 		cmocka_unit_test(test_coordinator_killed_and_replaced),
 	};
