@@ -4,7 +4,9 @@
  * and the user-space transports' reduction (transport/ureduce.c), which
  * compiles this header for the host: arming a slot for a collective,
  * admitting a worker's chunk under the completion policy, counting the
- * worker's progress to completion, and the counter each verdict goes to.
+ * worker's progress to completion, the counter each verdict goes to, and
+ * retiring a collective whose deadline passed with the chunks that hold
+ * exactly its done workers' contributions.
  * Together with sg_wire_framing_ok()/sg_wire_geometry_ok() (the header) and
  * sg_chunk_claim() (each worker folds a chunk once) they decide the fate of
  * every contribution, in this order: source, header, authenticator, slot,
@@ -127,6 +129,41 @@ static __always_inline int sg_slot_progress(struct sg_slot *slot, __u64 gen, __u
 	if (*ndone != slot->target)
 		return 0;
 	slot->complete = 1;
+	return 1;
+}
+
+/* Stop the collective of generation @gen taking contributions: after this
+ * sg_slot_admit() calls its chunks stale and sg_slot_progress() counts
+ * nothing, so the set of done workers is final (a chunk admitted before may
+ * still be folding: sg_chunk_whole() under the chunk's lock tells). A slot
+ * not armed yet for @gen is first armed from @d if @d is @gen's, so that a
+ * request still on its way cannot arm it later. Returns 1 if the slot now
+ * holds @gen, inactive; 0 if it holds another collective (left alone). */
+static __always_inline int sg_slot_retire(struct sg_slot *slot, const struct sg_arm_desc *d,
+					  __u64 gen)
+{
+	if (slot->gen < gen && d->gen == gen)
+		sg_slot_arm(slot, d);
+	if (slot->gen != gen)
+		return 0;
+	slot->active = 0;
+	return 1;
+}
+
+/* Whether chunk state @cs (its lock held) holds the contributions of exactly
+ * the workers in @done (SG_WORKER_WORDS words) to the collective of
+ * generation @gen, and so its accumulator is their reduction: no worker
+ * outside @done folded it, and none of @done is missing (none ever is for a
+ * done worker, which folded every chunk). With @done empty it never is:
+ * nobody's reduction is the op's identity, not an accumulator. */
+static __always_inline int sg_chunk_whole(const struct sg_chunk_state *cs, __u64 gen,
+					  const __u64 *done)
+{
+	if (cs->gen != gen || cs->ncontrib == 0)
+		return 0;
+	for (int i = 0; i < SG_WORKER_WORDS; i++)
+		if (cs->seen[i] != done[i])
+			return 0;
 	return 1;
 }
 

@@ -73,6 +73,14 @@ struct {
 	__type(value, struct sg_stats);
 } stats SEC(".maps");
 
+/* The record sg_collect works on (per CPU: a test run stays on one). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sg_partial);
+} collect_scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);

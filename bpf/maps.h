@@ -99,6 +99,22 @@ struct sg_arm_desc {
 	__u8 op;
 };
 
+/* What the sg_collect program reads and writes: user space runs it with
+ * BPF_PROG_TEST_RUN on a frame holding this record (transport/datapath.c)
+ * when a collective's deadline passed, to retire the collective
+ * (sg_slot_retire()) and learn which of its chunks hold exactly the
+ * contributions of its done workers (sg_chunk_whole()), all under the
+ * kernel's locks. */
+struct sg_partial {
+	__u32 key;		/* in: global slot */
+	__u32 held;		/* out: 1 if the slot holds gen (now inactive) */
+	__u64 gen;		/* in: the collective's generation */
+	__u32 nchunks;		/* out: its chunks */
+	__u32 ndone;		/* out: its done workers */
+	__u64 done[SG_WORKER_WORDS];			/* out: which */
+	__u64 whole[SG_MAX_RESPONSE_CHUNKS / 64];	/* out: chunks that are their reduction */
+};
+
 /* Float SUM accumulators: the mantissa (in the result pool) is scaled by
  * 2^(exp - SG_FSUM_BIAS); the aux word holds exp and the IEEE specials seen. */
 #define SG_FSUM_BIAS	1075	/* 2^-1074 is the smallest float64 quantum */

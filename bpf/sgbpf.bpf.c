@@ -15,6 +15,11 @@
  * exactly once per worker, counts the worker's progress and, when the policy
  * is met, posts a completion event to the ring buffer. Every contribution is
  * dropped: the application never sees it.
+ *
+ * sg_collect (never attached): run by user space with BPF_PROG_TEST_RUN when
+ * a collective's deadline passed, it retires the collective and reports
+ * which of its chunks hold exactly its done workers' contributions, under
+ * the slot's and the chunks' locks (struct sg_partial).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -376,4 +381,71 @@ int sg_gather(struct xdp_md *ctx)
 	/* A user op runs the aggregation program of this communicator. */
 	bpf_tail_call(ctx, &fold_progs, h.op == SG_OP_USER ? SG_OP_USER + *comm : h.op);
 	return sg_reject(st, SG_VERDICT_MALFORMED);
+}
+
+/* ------------------------------------------------------------------ collect */
+
+struct sg_collect_loop {
+	struct sg_partial *p;
+	__u32 base;		/* first pool entry of the collective */
+};
+
+/* Chunk @i: whole or not, under its lock. */
+static long sg_collect_chunk(__u32 i, void *ctx)
+{
+	struct sg_collect_loop *cl = ctx;
+	__u32 entry = (cl->base + i) % SG_POOL_CHUNKS;
+	struct sg_chunk_state *cs = bpf_map_lookup_elem(&chunks, &entry);
+	int whole;
+
+	if (!cs)
+		return 1;
+	bpf_spin_lock(&cs->lock);
+	whole = sg_chunk_whole(cs, cl->p->gen, cl->p->done);
+	bpf_spin_unlock(&cs->lock);
+	if (whole)
+		cl->p->whole[(i / 64) % (SG_MAX_RESPONSE_CHUNKS / 64)] |= 1ULL << (i % 64);
+	return 0;
+}
+
+SEC("xdp")
+int sg_collect(struct xdp_md *ctx)
+{
+	struct sg_collect_loop cl = {};
+	struct sg_arm_desc *dp, d;
+	struct sg_slot *slot;
+	__u32 zero = 0, key, n = 0;
+
+	cl.p = bpf_map_lookup_elem(&collect_scratch, &zero);
+	if (!cl.p || bpf_xdp_load_bytes(ctx, 0, cl.p, sizeof(*cl.p)) < 0)
+		return XDP_ABORTED;
+	key = cl.p->key;
+	slot = bpf_map_lookup_elem(&slots, &key);
+	dp = bpf_map_lookup_elem(&arm_descs, &key);
+	if (!slot || !dp)
+		return XDP_ABORTED;
+	d = *(volatile struct sg_arm_desc *)dp;
+	bpf_spin_lock(&slot->lock);
+	cl.p->held = sg_slot_retire(slot, &d, cl.p->gen);
+	if (cl.p->held) {
+		cl.base = slot->chunk_base;
+		n = slot->nchunks;
+		cl.p->ndone = slot->ndone;
+#pragma unroll
+		for (int i = 0; i < SG_WORKER_WORDS; i++)
+			cl.p->done[i] = slot->done[i];
+	}
+	bpf_spin_unlock(&slot->lock);
+	if (!cl.p->held) {
+		cl.p->ndone = 0;
+		__builtin_memset(cl.p->done, 0, sizeof(cl.p->done));
+	}
+	__builtin_memset(cl.p->whole, 0, sizeof(cl.p->whole));
+	cl.p->nchunks = n;
+	if (n > SG_MAX_RESPONSE_CHUNKS)
+		n = SG_MAX_RESPONSE_CHUNKS;
+	bpf_loop(n, sg_collect_chunk, &cl, 0);
+	if (bpf_xdp_store_bytes(ctx, 0, cl.p, sizeof(*cl.p)) < 0)
+		return XDP_ABORTED;
+	return XDP_DROP;
 }

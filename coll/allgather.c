@@ -2,10 +2,13 @@
 /* Allgather: a scatter-reduce whose result is then delivered to every
  * worker. The application sends it once per chunk, never once per worker:
  * the transport fans it out. Each worker's library acknowledges the result,
- * and workers that do not get it again, like a request. */
+ * and workers that do not get it again, like a request. The completion
+ * policy governs the reduction only (who is in the result); the delivery
+ * waits for every worker. */
 #include <stdlib.h>
 
 #include "coll/request.h"
+#include "common/log.h"
 
 int sg_iallgather(sg_comm *comm, const void *request, size_t request_len, void *result,
 		  size_t count, enum sg_datatype dt, enum sg_op op, struct sg_reduce_params *params,
@@ -26,7 +29,9 @@ int sg_allgather(sg_comm *comm, const void *request, size_t request_len, void *r
 
 /* The same slot is re-armed as a one-byte collective under id coll_id |
  * SG_COLL_ACK that the workers' libraries answer on receiving the result, and
- * the result is fanned out. */
+ * the result is fanned out. It completes when every worker has acknowledged
+ * (whatever the policy of the reduction), so workers outside the first N get
+ * the result again too. */
 int sg_allgather_deliver(struct sg_request *q)
 {
 	struct sg_comm *comm = q->comm;
@@ -48,6 +53,7 @@ int sg_allgather_deliver(struct sg_request *q)
 	q->r.op = SG_OP_BOR;
 	q->r.count = 1;
 	q->r.msg_len = 1;
+	q->r.target = (uint32_t)comm->nworkers;
 	err = comm->ops->arm(comm->tp, &q->r);
 	if (err)
 		return err;
@@ -56,4 +62,18 @@ int sg_allgather_deliver(struct sg_request *q)
 	free(q->payload);
 	q->payload = NULL;
 	return sg_request_restart(q);
+}
+
+int sg_allgather_undelivered(struct sg_request *q, int werr)
+{
+	struct sg_comm *comm = q->comm;
+	uint64_t acked[SG_WORKER_WORDS];
+	unsigned int nacked;
+
+	if (comm->ops->report(comm->tp, &q->r, acked, &nacked))
+		return sg_outcome(werr, "collective %u: the result reached only some workers "
+				  "within %d ms", q->r.coll_id & ~SG_COLL_ACK, q->timeout_ms);
+	return sg_outcome(werr, "collective %u: %u of %zu workers acknowledged the result within "
+			  "%d ms", q->r.coll_id & ~SG_COLL_ACK, nacked, comm->nworkers,
+			  q->timeout_ms);
 }

@@ -56,6 +56,14 @@ static long long initial_rto(const struct sg_comm *comm, const struct sg_request
 	return rto < rto_cap(comm, q) ? rto : rto_cap(comm, q);
 }
 
+/* Parts of a result of @count elements of @dt: its contribution chunks. */
+static size_t parts_of(size_t count, enum sg_datatype dt)
+{
+	size_t cb = sg_response_chunk_bytes(dt);
+
+	return (count * sg_datatype_size(dt) + cb - 1) / cb;
+}
+
 /* Check the arguments and work out how many workers complete the collective. */
 static int check_args(const struct sg_comm *comm, const void *request, size_t request_len,
 		      const void *result, size_t count, enum sg_datatype dt, enum sg_op op,
@@ -106,6 +114,13 @@ static int check_args(const struct sg_comm *comm, const void *request, size_t re
 	if (p->contributors && p->contributors_words < words)
 		return sg_fail(-EINVAL, "contributors holds %zu words; %zu workers need %zu",
 			       p->contributors_words, comm->nworkers, words);
+	if (SG_OPTS_HAS(p, missing_words) && p->missing) {
+		size_t parts = parts_of(count, dt);
+
+		if (p->missing_words < (parts + 63) / 64)
+			return sg_fail(-EINVAL, "missing holds %zu words; %zu parts need %zu",
+				       p->missing_words, parts, (parts + 63) / 64);
+	}
 	return 0;
 }
 
@@ -225,23 +240,36 @@ int sg_request_restart(struct sg_request *q)
 static int collect(struct sg_request *q, int werr)
 {
 	struct sg_comm *comm = q->comm;
-	uint64_t contributors[SG_WORKER_WORDS];
+	struct sg_reduce_params *p = q->params;
+	uint64_t contributors[SG_WORKER_WORDS], missing[SG_MISSING_WORDS];
+	size_t per = sg_response_chunk_bytes(q->r.dtype) / sg_datatype_size(q->r.dtype);
+	size_t nparts = parts_of(q->r.count, q->r.dtype), nmissing = 0;
 	unsigned int ncontrib = 0;
 	long long now;
 	int err;
 
-	err = comm->ops->collect(comm->tp, &q->r, q->result, contributors, &ncontrib, !werr);
+	err = comm->ops->collect(comm->tp, &q->r, q->result, contributors, &ncontrib, missing,
+				 !werr);
 	if (err)
 		return err;
-	if (q->params) {
-		q->params->ncontributors = ncontrib;
-		if (q->params->contributors)
-			memcpy(q->params->contributors, contributors,
+	for (size_t c = 0; c < nparts; c++)
+		if (missing[c / 64] >> (c % 64) & 1)
+			nmissing += c + 1 < nparts ? per : q->r.count - c * per;
+	if (p) {
+		p->ncontributors = ncontrib;
+		if (p->contributors)
+			memcpy(p->contributors, contributors,
 			       (comm->nworkers + 63) / 64 * sizeof(uint64_t));
+		if (SG_OPTS_HAS(p, missing_words)) {
+			p->nmissing = nmissing;
+			if (p->missing)
+				memcpy(p->missing, missing, (nparts + 63) / 64 * sizeof(uint64_t));
+		}
 	}
 	if (werr)
-		return sg_outcome(werr, "collective %u: %u of %u workers contributed within %d ms",
-				  q->r.coll_id, ncontrib, q->r.target, q->timeout_ms);
+		return sg_outcome(werr, "collective %u: %u of %u workers contributed within %d ms; "
+				  "%zu of %u elements missing", q->r.coll_id, ncontrib,
+				  q->r.target, q->timeout_ms, nmissing, q->r.count);
 	now = sg_now_us();
 	if (!q->retries) {
 		/* Karn: only collectives that needed no retransmission. The
@@ -290,8 +318,7 @@ static int finish(struct sg_request *q, int werr)
 				return 1;
 		}
 	} else if (werr) {
-		err = sg_outcome(werr, "collective %u: the result reached only some workers in %d ms",
-				 q->r.coll_id & ~SG_COLL_ACK, q->timeout_ms);
+		err = sg_allgather_undelivered(q, werr);
 	}
 out:
 	if (q->kind != SG_REQ_BCAST) {

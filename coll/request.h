@@ -47,7 +47,10 @@ struct sg_request *sg_request_sent(struct sg_comm *comm);
 int sg_request_restart(struct sg_request *q);
 
 /* Allgather (coll/allgather.c): turn @q, whose reduction is complete, into
- * the delivery of its result to every worker. */
+ * the delivery of its result to every worker (complete once every worker
+ * has acknowledged it); and the status of a delivery whose wait ended with
+ * @werr, naming how many workers acknowledged. */
 int sg_allgather_deliver(struct sg_request *q);
+int sg_allgather_undelivered(struct sg_request *q, int werr);
 
 #endif

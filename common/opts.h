@@ -18,6 +18,12 @@ int sg_opts_check(const void *opts, size_t sz, size_t known, const char *name);
 	(offsetof(struct TYPE, TYPE##__last_field) +				\
 	 sizeof(((struct TYPE *)0)->TYPE##__last_field))
 
+/* Whether the caller's struct at @opts (of (opts)->sz bytes, from a caller
+ * built against any version of the header) has field FIELD: a field a
+ * caller's version does not have is neither read nor written. */
+#define SG_OPTS_HAS(opts, FIELD)						\
+	((opts)->sz >= offsetof(__typeof__(*(opts)), FIELD) + sizeof((opts)->FIELD))
+
 /* sg_opts_check() of @opts, a pointer to struct TYPE with its sz field. */
 #define SG_OPTS_CHECK(TYPE, opts)						\
 	sg_opts_check((opts), (opts)->sz, SG_OPTS_KNOWN(TYPE), #TYPE)

@@ -231,7 +231,22 @@ SGBPF_API int sg_comm_recv_response(sg_comm *comm, struct sg_response *resp, int
 SGBPF_API size_t sg_response_chunk_bytes(enum sg_datatype dt);
 
 /** Parameters and report of one scatter-reduce (may be NULL: wait for all,
- * SG_DEFAULT_TIMEOUT_MS). */
+ * SG_DEFAULT_TIMEOUT_MS).
+ *
+ * The report: the result is the reduction over exactly the workers it names
+ * (ncontributors, contributors), the workers whose whole contribution
+ * arrived. After -ETIMEDOUT that holds part by part: the result is made of
+ * parts of sg_response_chunk_bytes() bytes (part c holds elements
+ * c * k .. c * k + k - 1, k = sg_response_chunk_bytes(dt) /
+ * sg_datatype_size(dt), the last part possibly shorter); each part is either
+ * the reduction over exactly the named workers, or, when it cannot be (no
+ * worker is named, or a worker whose contribution arrived only in part sent
+ * this part), it is *missing*: it holds the op's identity (0 for SUM, BOR,
+ * BXOR; 1 for PROD; all ones for BAND; the type's largest value, +inf for
+ * floats, for MIN and smallest, -inf, for MAX; for MAXLOC and MINLOC that
+ * value with index INT32_MAX; zero bytes for SG_OP_USER), and nmissing and
+ * missing say so. A result never holds another collective's data nor a
+ * contribution of a worker the report does not name. */
 struct sg_reduce_params {
 	size_t sz;              /**< sizeof(struct sg_reduce_params) */
 	enum sg_policy policy;  /**< default SG_WAIT_ALL */
@@ -243,8 +258,17 @@ struct sg_reduce_params {
 	 * caller-provided, at least (size + 63) / 64 words. */
 	uint64_t *contributors;
 	size_t contributors_words;
+	/** Out: elements of the result in missing parts (above); 0 unless the
+	 * call returned -ETIMEDOUT. */
+	size_t nmissing;
+	/** In/out, optional: bitmap of the missing parts (bit c of word c/64
+	 * for part c), caller-provided, at least (parts + 63) / 64 words, where
+	 * parts = ceil(count * sg_datatype_size(dt) / sg_response_chunk_bytes(dt))
+	 * (at most 2048: 32 words always suffice). */
+	uint64_t *missing;
+	size_t missing_words;
 };
-#define sg_reduce_params__last_field contributors_words
+#define sg_reduce_params__last_field missing_words
 
 /**
  * Send @p request (@p request_len bytes, may be 0) to every worker; each worker
@@ -255,10 +279,12 @@ struct sg_reduce_params {
  * first workers to answer; later answers are dropped and counted as late.
  *
  * @return 0, or -EINVAL (bad argument), -E2BIG (request or result larger than
- * SG_MAX_MESSAGE_BYTES), -ETIMEDOUT (the policy was not met in time; the
- * report says which workers had contributed; the result holds a partial
- * reduction), or the error of a failed system call. The communicator stays
- * usable after any error.
+ * SG_MAX_MESSAGE_BYTES), -ETIMEDOUT (the policy was not met in time: the
+ * collective stops taking contributions, the report names the workers whose
+ * whole contribution arrived, and each part of the result is their exact
+ * reduction or, reported in nmissing and missing, the op's identity; see
+ * struct sg_reduce_params), or the error of a failed system call. The
+ * communicator stays usable after any error.
  */
 SGBPF_API int sg_scatter_reduce(sg_comm *comm, const void *request, size_t request_len,
 				void *result, size_t count, enum sg_datatype dt, enum sg_op op,
@@ -268,6 +294,19 @@ SGBPF_API int sg_scatter_reduce(sg_comm *comm, const void *request, size_t reque
  * Like sg_scatter_reduce(), and the reduced vector is then fanned out by the
  * kernel to every worker (the application sends it once, not once per worker),
  * where sg_worker_recv() returns it as SG_MSG_RESULT.
+ *
+ * The completion policy of @p params governs the reduction only: which
+ * workers' vectors are in the result, as the report (ncontributors,
+ * contributors) says. The delivery is to every worker of the communicator,
+ * whatever the policy: each worker's library acknowledges the result, and it
+ * is sent again to the workers that have not, until all have or the timeout
+ * (which covers both phases) runs out.
+ *
+ * @return as sg_scatter_reduce(); -ETIMEDOUT also when the reduction
+ * completed but some workers had not acknowledged the result by the deadline:
+ * @p result and the report then hold the complete reduction, and sg_errmsg()
+ * says how many workers acknowledged ("N of M workers acknowledged the
+ * result").
  */
 SGBPF_API int sg_allgather(sg_comm *comm, const void *request, size_t request_len,
 			   void *result, size_t count, enum sg_datatype dt, enum sg_op op,

@@ -479,7 +479,9 @@ int sgt_fixture_reset(struct sgt_fixture *f)
 	if (!err) {
 		uint32_t zero = 0;
 
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.fold_scratch), &zero, percpu, 0))
+		/* The scratch records (fold_scratch is the larger). */
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.fold_scratch), &zero, percpu, 0) ||
+		    bpf_map_update_elem(bpf_map__fd(skel->maps.collect_scratch), &zero, percpu, 0))
 			err = -errno;
 	}
 	free(percpu);
@@ -751,6 +753,24 @@ void sgt_release(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
 const struct sgt_arming *sgt_armed(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
 {
 	return &f->arms[sgt_slot_key(comm, coll_id)];
+}
+
+struct sg_tp_reduce sgt_reduce(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id)
+{
+	const struct sgt_arming *a = sgt_armed(f, comm, coll_id);
+
+	return (struct sg_tp_reduce){
+		.coll_id = a->coll_id,
+		.nonce = a->nonce,
+		.dtype = a->dtype,
+		.op = a->op,
+		.count = a->count,
+		.msg_len = a->msg_len,
+		.target = a->target,
+		.gen = a->gen,
+		.pool_base = a->base,
+		.nchunks = a->nchunks,
+	};
 }
 
 uint32_t sgt_slot_key(uint32_t comm, uint32_t coll_id)

@@ -210,6 +210,9 @@ int sgt_arm_at(struct sgt_fixture *f, uint32_t comm, const struct sg_wire_msg *m
 void sgt_release(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);
 /* What is armed in @coll_id's slot (never NULL; ->armed false if nothing). */
 const struct sgt_arming *sgt_armed(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);
+/* The collective armed in @coll_id's slot as the transport holds it (its
+ * struct sg_tp_reduce), for the datapath control's calls on it. */
+struct sg_tp_reduce sgt_reduce(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);
 /* Free pool entries (no run held). */
 uint32_t sgt_pool_free(const struct sgt_fixture *f);
 

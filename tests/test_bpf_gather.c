@@ -29,6 +29,8 @@
 
 #include "sgbpf.skel.h"
 #include "bpf_frames.h"
+#include "bpf/fold.bpf.h"
+#include "transport/accum.h"
 
 #define NWORKERS 3
 
@@ -1540,6 +1542,289 @@ static void test_policy_any(void **state)
 	vecs_free(&vs);
 }
 
+/* ------------------------------------------------- after the deadline */
+
+/* What a partial collect (sg_dp_result_partial(), the ebpf transport on
+ * -ETIMEDOUT) gives for @coll_id: the done workers (word 0), the missing
+ * chunks (word 0) and the result in @out (@len bytes, filled with 0xa5
+ * first). */
+static void partial(struct sgt_fixture *f, uint32_t coll_id, void *out, size_t len,
+		    uint64_t *done, unsigned int *ndone, uint64_t *missing)
+{
+	struct sg_tp_reduce r = sgt_reduce(f, 0, coll_id);
+	uint64_t d[SG_WORKER_WORDS], m[SG_MISSING_WORDS];
+
+	memset(out, 0xa5, len);
+	assert_int_equal(sg_dp_result_partial(&f->dp, 0, &r, out, d, ndone, m), 0);
+	for (int i = 1; i < SG_WORKER_WORDS; i++)
+		assert_int_equal(d[i], 0);
+	for (int i = 1; i < SG_MISSING_WORDS; i++)
+		assert_int_equal(m[i], 0);
+	*done = d[0];
+	*missing = m[0];
+}
+
+/* Chunk @c of the uint32 result @res (256 elements a chunk) is @want's. */
+static void expect_chunk_of(const uint8_t *res, const uint8_t *want, unsigned int c,
+			    const char *what)
+{
+	if (memcmp(res + c * SG_CHUNK_BYTES, want + c * SG_CHUNK_BYTES, SG_CHUNK_BYTES))
+		fail_msg("%s: chunk %u is not what it should hold", what, c);
+}
+
+/* Another communicator's collective leaves its result in a pool run; then
+ * collectives of communicator 0 over the same run pass their deadline with
+ * some of their contributions in. */
+static void test_partial_after_deadline(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg old = sgt_msg(7, 0x7777, SG_UINT32, SG_OP_SUM, 768);	/* 3 chunks */
+	static uint8_t res[3 * SG_CHUNK_BYTES], zero[3 * SG_CHUNK_BYTES];
+	uint64_t done, missing;
+	uint8_t fr[SGT_FRAME_MAX];
+	unsigned int ndone;
+	struct vecs vo, v;
+	struct sg_slot s;
+	uint32_t base;
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 1, NWORKERS), 0);
+	vecs_init(&vo, NWORKERS, SG_UINT32, SG_OP_SUM, 768, 70);
+	vecs_init(&v, NWORKERS, SG_UINT32, SG_OP_SUM, 768, 71);
+	assert_int_equal(sgt_arm(f, 1, &old, NWORKERS), 0);
+	for (uint32_t w = 0; w < NWORKERS; w++)
+		for (unsigned int c = 0; c < 3; c++)
+			assert_int_equal(send_chunk(f, 1, w, &old, c, vo.v[w]), XDP_DROP);
+	expect_result(f, 1, 7, vo.ref, vo.msg_len, "the other communicator's");
+	base = sgt_armed(f, 1, 7)->base;
+	sgt_release(f, 1, 7);
+
+	/* Nobody done (worker 1 sent chunk 0 only): every chunk is missing
+	 * and the identity, not the other communicator's result. */
+	{
+		struct sg_wire_msg m = sgt_msg(3, 0x3333, SG_UINT32, SG_OP_SUM, 768);
+
+		assert_int_equal(sgt_arm_at(f, 0, &m, NWORKERS, base), 0);
+		assert_int_equal(send_chunk(f, 0, 1, &m, 0, v.v[1]), XDP_DROP);
+		partial(f, 3, res, sizeof(res), &done, &ndone, &missing);
+		assert_int_equal(ndone, 0);
+		assert_int_equal(done, 0);
+		assert_int_equal(missing, 0x7);
+		assert_memory_equal(res, zero, sizeof(res));
+		/* Retired: inactive, and what still comes is stale and
+		 * changes nothing. */
+		s = sgt_slot(f, 0, 3);
+		assert_int_equal(s.gen, sgt_armed(f, 0, 3)->gen);
+		assert_int_equal(s.active, 0);
+		n = chunk_frame(f, fr, 0, 0, &m, 1, v.v[0]);
+		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_stale), "after retirement");
+		sgt_release(f, 0, 3);
+	}
+
+	/* Worker 0 done, worker 1's chunk 0 in: chunks 1 and 2 are worker 0's
+	 * exactly; chunk 0 holds worker 1's too, which the report cannot
+	 * name, so it is missing. */
+	{
+		struct sg_wire_msg m = sgt_msg(4, 0x4444, SG_UINT32, SG_OP_SUM, 768);
+
+		assert_int_equal(sgt_arm_at(f, 0, &m, NWORKERS, base), 0);
+		for (unsigned int c = 0; c < 3; c++)
+			assert_int_equal(send_chunk(f, 0, 0, &m, c, v.v[0]), XDP_DROP);
+		assert_int_equal(send_chunk(f, 0, 1, &m, 0, v.v[1]), XDP_DROP);
+		partial(f, 4, res, sizeof(res), &done, &ndone, &missing);
+		assert_int_equal(ndone, 1);
+		assert_int_equal(done, 0x1);
+		assert_int_equal(missing, 0x1);
+		expect_chunk_of(res, zero, 0, "worker 0 and part of worker 1");
+		expect_chunk_of(res, v.v[0], 1, "worker 0 and part of worker 1");
+		expect_chunk_of(res, v.v[0], 2, "worker 0 and part of worker 1");
+		sgt_release(f, 0, 4);
+	}
+
+	/* Never armed (the request never passed sg_scatter): armed from its
+	 * descriptor and retired at once, so a late request cannot arm it. */
+	{
+		struct sg_wire_msg m = sgt_msg(5, 0x5555, SG_UINT32, SG_OP_SUM, 768);
+
+		assert_int_equal(sgt_post(f, 0, &m, NWORKERS), 0);
+		partial(f, 5, res, sizeof(res), &done, &ndone, &missing);
+		assert_int_equal(ndone, 0);
+		assert_int_equal(missing, 0x7);
+		s = sgt_slot(f, 0, 5);
+		assert_int_equal(s.gen, sgt_armed(f, 0, 5)->gen);
+		assert_int_equal(s.coll_id, 5);
+		assert_int_equal(s.active, 0);
+		n = chunk_frame(f, fr, 0, 0, &m, 0, v.v[0]);
+		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_stale), "never armed");
+		sgt_release(f, 0, 5);
+	}
+	vecs_free(&vo);
+	vecs_free(&v);
+}
+
+/* Run the fold program of @op on a chunk the gather program admitted
+ * (fc: what it hands over in fold_scratch), as a chunk does that was
+ * admitted before a retirement and folds after it. */
+static uint32_t fold_admitted(struct sgt_fixture *f, const struct sg_fold_ctx *fc, int prog_fd)
+{
+	size_t vsz = (sizeof(*fc) + 7) & ~(size_t)7;
+	uint8_t *vals = calloc((size_t)f->dp.ncpus, vsz), fr[64] = { 0 };
+	uint32_t zero = 0, rv = ~0u;
+
+	assert_non_null(vals);
+	for (int c = 0; c < f->dp.ncpus; c++)
+		memcpy(vals + c * vsz, fc, sizeof(*fc));
+	assert_int_equal(bpf_map__update_elem(f->dp.skel->maps.fold_scratch, &zero, sizeof(zero),
+					      vals, (size_t)f->dp.ncpus * vsz, 0), 0);
+	free(vals);
+	assert_int_equal(sgt_run(prog_fd, fr, sizeof(fr), NULL, NULL, &rv), 0);
+	return rv;
+}
+
+/* A chunk admitted before the retirement and folded after it: the second
+ * retirement (sg_dp_result_partial() brackets its copy with two) no longer
+ * finds it whole, so a copy that may have raced with the fold is not
+ * taken; and the worker does not become done. */
+static void test_partial_fold_in_flight(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = sgt_msg(9, 0x9999, SG_UINT32, SG_OP_SUM, 768);
+	static uint8_t res[3 * SG_CHUNK_BYTES], zero[3 * SG_CHUNK_BYTES];
+	struct sg_partial first, second;
+	struct sg_tp_reduce r;
+	struct sg_fold_ctx fc;
+	uint64_t done, missing;
+	unsigned int ndone;
+	struct vecs v;
+
+	vecs_init(&v, NWORKERS, SG_UINT32, SG_OP_SUM, 768, 90);
+	assert_int_equal(sgt_arm(f, 0, &m, NWORKERS), 0);
+	r = sgt_reduce(f, 0, 9);
+	for (unsigned int c = 0; c < 3; c++)
+		assert_int_equal(send_chunk(f, 0, 0, &m, c, v.v[0]), XDP_DROP);
+	assert_int_equal(send_chunk(f, 0, 1, &m, 0, v.v[1]), XDP_DROP);	/* admits 1 */
+
+	assert_int_equal(sg_dp_retire(&f->dp, 0, &r, &first), 0);
+	assert_int_equal(first.held, 1);
+	assert_int_equal(first.nchunks, 3);
+	assert_int_equal(first.ndone, 1);
+	assert_int_equal(first.done[0], 0x1);
+	assert_int_equal(first.whole[0], 0x6);
+
+	fc = (struct sg_fold_ctx){
+		.comm = 0,
+		.slot = sgt_slot_key(0, 9),
+		.chunk = 1,
+		.entry = sgt_entry(f, 0, 9, 1),
+		.worker = 1,
+		.coll_id = 9,
+		.gen = r.gen,
+		.len = SG_CHUNK_BYTES,
+		.dtype = SG_UINT32,
+		.op = SG_OP_SUM,
+	};
+	memcpy(fc.data, v.v[1] + SG_CHUNK_BYTES, SG_CHUNK_BYTES);
+	assert_int_equal(fold_admitted(f, &fc, bpf_program__fd(f->dp.skel->progs.sg_fold_sum)),
+			 XDP_DROP);
+	expect_chunk(f, 0, 9, 1, 0x3);
+	assert_int_equal(sgt_slot(f, 0, 9).progress[1], 1);	/* not counted */
+
+	assert_int_equal(sg_dp_retire(&f->dp, 0, &r, &second), 0);
+	assert_int_equal(second.held, 1);
+	assert_int_equal(second.ndone, 1);
+	assert_int_equal(second.done[0], 0x1);
+	assert_int_equal(second.whole[0], 0x4);
+
+	partial(f, 9, res, sizeof(res), &done, &ndone, &missing);
+	assert_int_equal(done, 0x1);
+	assert_int_equal(missing, 0x3);
+	expect_chunk_of(res, zero, 0, "fold in flight");
+	expect_chunk_of(res, zero, 1, "fold in flight");
+	expect_chunk_of(res, v.v[0], 2, "fold in flight");
+	vecs_free(&v);
+}
+
+/* Float SUM after the deadline: the whole chunks decoded from mantissa and
+ * exponent, a missing one +0.0; over a run whose accumulators and exponent
+ * words another collective left non-zero. */
+static void test_partial_float_sum(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg old = sgt_msg(11, 0xb0b0, SG_UINT64, SG_OP_BXOR, 384);	/* 3 chunks */
+	struct sg_wire_msg m = sgt_msg(12, 0xc0c0, SG_FLOAT64, SG_OP_SUM, 384);
+	double vec[NWORKERS][384], res[384];
+	uint64_t done, missing;
+	unsigned int ndone;
+	struct vecs vo;
+
+	vecs_init(&vo, NWORKERS, SG_UINT64, SG_OP_BXOR, 384, 110);
+	assert_int_equal(sgt_arm(f, 0, &old, NWORKERS), 0);
+	for (uint32_t w = 0; w < NWORKERS; w++)
+		for (unsigned int c = 0; c < 3; c++)
+			assert_int_equal(send_chunk(f, 0, w, &old, c, vo.v[w]), XDP_DROP);
+	sgt_release(f, 0, 11);
+	assert_int_equal(sgt_arm_at(f, 0, &m, NWORKERS, sgt_armed(f, 0, 11)->base), 0);
+	for (uint32_t w = 0; w < NWORKERS; w++)
+		for (int i = 0; i < 384; i++)
+			vec[w][i] = (i + 1) * 0.5 * (w + 1);
+	for (unsigned int c = 0; c < 3; c++)
+		assert_int_equal(send_chunk(f, 0, 2, &m, c, (const uint8_t *)vec[2]), XDP_DROP);
+	assert_int_equal(send_chunk(f, 0, 0, &m, 2, (const uint8_t *)vec[0]), XDP_DROP);
+	partial(f, 12, res, sizeof(res), &done, &ndone, &missing);
+	assert_int_equal(done, 0x4);
+	assert_int_equal(missing, 0x4);
+	for (int i = 0; i < 384; i++) {
+		double want = i < 256 ? vec[2][i] : 0.0;
+		uint64_t a, b;
+
+		memcpy(&a, &res[i], sizeof(a));
+		memcpy(&b, &want, sizeof(b));
+		if (a != b)
+			fail_msg("element %d is %g, expected %g", i, res[i], want);
+	}
+	vecs_free(&vo);
+}
+
+/* The identity a missing chunk holds is the identity of the very fold code:
+ * folding any value into it gives that value, for every datatype and
+ * built-in op (float SUM, whose accumulators are mantissas, reads +0.0). */
+static void test_partial_identity(void **state)
+{
+	uint64_t seed = 0x1de7;
+
+	for (int dt = 0; dt < SG_DATATYPE_COUNT; dt++) {
+		for (int op = 0; op < SG_OP_COUNT; op++) {
+			unsigned int esz = dsize(dt), cb = sg_wire_response_chunk(dt);
+			struct sg_tp_reduce r = { .dtype = dt, .op = op, .count = cb / esz,
+						  .msg_len = cb, .nchunks = 1 };
+			uint64_t acc[SG_CHUNK_BYTES / 8], x[SG_CHUNK_BYTES / 8];
+			uint16_t aux[SG_FSUM_ELEMS] = { 0 };
+
+			if (!sg_wire_op_valid(dt, op) ||
+			    (op == SG_OP_SUM && (dt == SG_FLOAT32 || dt == SG_FLOAT64)))
+				continue;
+			sg_result_identity(&r, 0, acc);
+			fill_random((uint8_t *)x, cb / 8, 8, &seed);
+			for (unsigned int i = 0; i < r.count && dt >= SG_INT32_LOC; i++) {
+				uint8_t *e = (uint8_t *)x + i * esz;
+
+				if (dt == SG_INT64_LOC || dt == SG_FLOAT64_LOC)
+					memset(e + 12, 0, 4);	/* pad */
+				/* Pairs order NaNs beyond the infinities:
+				 * finite values only (the exponent's top bit
+				 * clear). */
+				if (dt == SG_FLOAT32_LOC)
+					e[3] &= 0xbf;
+				if (dt == SG_FLOAT64_LOC)
+					e[7] &= 0xbf;
+			}
+			sg_fold(acc, aux, x, cb, dt, op, 0);
+			if (memcmp(acc, x, cb))
+				fail_msg("datatype %d op %d: the identity is not neutral", dt, op);
+		}
+	}
+}
+
 /* ------------------------------------------------------ two communicators */
 
 static void test_two_comms(void **state)
@@ -2069,6 +2354,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ip_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_wait_n, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_any, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_after_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_fold_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_float_sum, setup, teardown),
+		cmocka_unit_test(test_partial_identity),
 		cmocka_unit_test_setup_teardown(test_two_comms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_completion_word, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_events, setup, teardown),

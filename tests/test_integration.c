@@ -387,6 +387,14 @@ static void test_bad_arguments(void **state)
 	p.contributors_words = 0;
 	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_SUM, &p),
 			 -EINVAL);
+	p.contributors = NULL;
+	/* 257 int32 are two parts: a bitmap of missing parts needs a word. */
+	p.missing = contrib;
+	p.missing_words = 0;
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, big, 257, SG_INT32, SG_OP_SUM, &p),
+			 -EINVAL);
+	assert_non_null(strstr(sg_errmsg(), "2 parts need 1"));
+	p.missing = NULL;
 	p.sz = 3;
 	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_SUM, &p),
 			 -EINVAL);

@@ -4,8 +4,10 @@
  * scatter-reduces under packet loss and duplication injected in both
  * directions on the bridge (tests/lab/faultinject.bpf.c), with some workers
  * duplicating and delaying their own answers; every result exact, none hung.
- * Then a worker killed with SIGKILL and restarted, and a coordinator killed
- * with SIGKILL and replaced at once on the same interface and port.
+ * First-N allgathers whose first copy of the result to one worker is dropped
+ * by a rule of the injector: every worker gets it. Then a worker killed with
+ * SIGKILL and restarted, and a coordinator killed with SIGKILL and replaced
+ * at once on the same interface and port.
  *
  * Iterations: SGBPF_LOSS_ITERS (default 10000 one-element collectives per loss
  * rate) and SGBPF_LOSS_ITERS_BIG (default 300 of 64 KiB), so that `make check`
@@ -34,6 +36,7 @@
 #include <bpf/libbpf.h>
 
 #include "sgbpf.h"
+#include "sgbpf/wire.h"
 #include "tests/lab/faultinject.h"
 #include "tests/lab/testlab.h"
 
@@ -215,6 +218,203 @@ static void test_allgather_under_loss(void **state)
 	allgather_under(iters("SGBPF_LOSS_ITERS_BIG", 300), 100000, 10000);
 }
 
+/* The workers the report of @p names (communicator rank = lab rank here). */
+static size_t reported(const uint64_t *contrib, uint32_t *ranks)
+{
+	size_t n = 0;
+
+	for (uint32_t r = 0; r < NRANKS; r++)
+		if (contrib[r / 64] >> (r % 64) & 1)
+			ranks[n++] = r;
+	return n;
+}
+
+/* An allgather under a first-N policy: the first copy of the result to
+ * worker @lose is lost. The policy decides who is in the reduction; the
+ * result still reaches every worker (sent again to @lose), and the report
+ * names the reduction's workers, not those that acknowledged. */
+static void allgather_first_n(enum sg_policy policy, unsigned int n, uint32_t lose)
+{
+	SG_OPTS_INIT(sg_reduce_params, p);
+	struct sockaddr_in who = testlab_addr(&tl, lose);
+	uint32_t got[300], want[300], ranks[NRANKS];
+	uint64_t contrib[1] = {}, lost = faultinject_rule_dropped(faults);
+	sg_request *req;
+	uint32_t id;
+
+	if (!comm)
+		assert_int_equal(make_comm(6300, &comm), 0);
+	p.policy = policy;
+	p.n = n;
+	p.timeout_ms = 10000;
+	p.contributors = contrib;
+	p.contributors_words = 1;
+	faultinject_rule(faults, &who, SG_WIRE_RESULT, 0, 1);
+	assert_int_equal(sg_iallgather(comm, NULL, 0, got, 300, SG_UINT32, SG_OP_SUM, &p, &req),
+			 0);
+	id = sg_request_id(req);
+	if (sg_wait(&req))
+		fail_msg("allgather with policy %d: %s", policy, sg_errmsg());
+	faultinject_rule(faults, &who, SG_WIRE_RESULT, 0, 0);
+	assert_int_equal(faultinject_rule_dropped(faults) - lost, 1);
+	assert_int_equal(p.ncontributors, n);
+	assert_int_equal(reported(contrib, ranks), n);
+	tw_reference(SG_UINT32, SG_OP_SUM, id, 300, ranks, n, want);
+	assert_memory_equal(got, want, sizeof(want));
+	for (uint32_t r = 0; r < NRANKS; r++) {
+		struct tw_record rec;
+
+		if (tw_shared_wait(tl.shared, r, 1, TW_RESULT, id, 5000))
+			fail_msg("policy %d: worker %u never got the result of collective %u",
+				 policy, r, id);
+		assert_int_equal(tw_shared_read(tl.shared, r, TW_RESULT, &rec), 0);
+		assert_true(rec.len == sizeof(want) && rec.hash == tw_hash(want, sizeof(want)));
+	}
+}
+
+static void test_allgather_first_n_reaches_every_worker(void **state)
+{
+	allgather_first_n(SG_WAIT_N, 5, 9);
+	allgather_first_n(SG_WAIT_N, NRANKS - 1, 2);
+	allgather_first_n(SG_WAIT_ANY, 1, 14);
+}
+
+/* Leave other collectives' data in every accumulator the next collectives
+ * of @c can get: 64 in flight at once take every slot (the user-space
+ * transports keep accumulators per slot) and, on ebpf, distinct pool runs
+ * from entry 0 on (the pool is first-fit and the interface's communicators
+ * share it). */
+static void leave_garbage(sg_comm *c, size_t count)
+{
+	uint32_t *bufs = malloc(SG_MAX_INFLIGHT * count * sizeof(uint32_t));
+	sg_request *reqs[SG_MAX_INFLIGHT];
+
+	assert_non_null(bufs);
+	for (size_t i = 0; i < SG_MAX_INFLIGHT; i++)
+		assert_int_equal(sg_iscatter_reduce(c, NULL, 0, bufs + i * count, count, SG_UINT32,
+						    SG_OP_MAX, NULL, &reqs[i]), 0);
+	assert_int_equal(sg_waitall(SG_MAX_INFLIGHT, reqs, NULL), 0);
+	free(bufs);
+}
+
+#define PARTIAL_COUNT	1024	/* uint32: 4 chunks of 256 */
+#define PARTIAL_CHUNK	256
+
+/* A collective that times out: each chunk of the result is the reduction
+ * over exactly the reported contributors when its bit in @complete is set,
+ * else the op's identity, reported missing; never other collectives' data,
+ * never a contribution of a worker the report does not name. With @old_abi
+ * the caller's struct ends before the fields of the missing parts, which
+ * are then left alone. */
+static void expect_partial(enum sg_datatype dt, enum sg_op op, unsigned int ncontrib,
+			   uint64_t complete, int old_abi)
+{
+	size_t esz = sg_datatype_size(dt), per = SG_CHUNK_BYTES / esz;
+	size_t len = PARTIAL_COUNT * esz, nparts = PARTIAL_COUNT / per;
+	uint8_t *got = malloc(len), *want = malloc(len), *ident = malloc(len);
+	uint64_t contrib[1] = {}, missing[1] = { 0xdead };
+	uint32_t ranks[NRANKS];
+	SG_OPTS_INIT(sg_reduce_params, p);
+	sg_request *req;
+	uint32_t id;
+
+	assert_true(got && want && ident);
+	memset(got, 0x5a, len);
+	p.timeout_ms = 300;
+	p.contributors = contrib;
+	p.contributors_words = 1;
+	p.nmissing = 12345;
+	if (old_abi) {
+		p.sz = offsetof(struct sg_reduce_params, nmissing);
+	} else {
+		p.missing = missing;
+		p.missing_words = 1;
+	}
+	assert_int_equal(sg_iscatter_reduce(comm, NULL, 0, got, PARTIAL_COUNT, dt, op, &p, &req),
+			 0);
+	id = sg_request_id(req);
+	assert_int_equal(sg_wait(&req), -ETIMEDOUT);
+	assert_int_equal(p.ncontributors, ncontrib);
+	assert_int_equal(reported(contrib, ranks), ncontrib);
+	if (old_abi) {
+		assert_int_equal(p.nmissing, 12345);
+		assert_int_equal(missing[0], 0xdead);
+	} else {
+		uint64_t want_missing = ~complete & ((1ULL << nparts) - 1);
+
+		assert_int_equal(missing[0], want_missing);
+		assert_int_equal(p.nmissing, __builtin_popcountll(want_missing) * per);
+	}
+	if (dt == SG_FLOAT64)
+		memset(ident, 0, len);	/* SUM: +0.0 */
+	else
+		assert_int_equal(tw_reference(dt, op, id, PARTIAL_COUNT, NULL, 0, ident), 0);
+	if (ncontrib)
+		assert_int_equal(tw_reference(dt, op, id, PARTIAL_COUNT, ranks, ncontrib, want), 0);
+	for (size_t c = 0; c < PARTIAL_COUNT / per; c++) {
+		const uint8_t *w = (complete >> c & 1 ? want : ident) + c * per * esz;
+
+		if (memcmp(got + c * per * esz, w, per * esz))
+			fail_msg("dt %d op %d, %u contributors: chunk %zu is not %s", dt, op,
+				 ncontrib, c, complete >> c & 1 ? "their reduction" : "the identity");
+	}
+	free(got);
+	free(want);
+	free(ident);
+}
+
+/* Partial results after -ETIMEDOUT, with other collectives' data in the
+ * accumulators first (of this communicator, and on ebpf of another one on
+ * the same interface). */
+static void garbage_first(void)
+{
+	sg_comm *other;
+
+	if (!comm)
+		assert_int_equal(make_comm(6300, &comm), 0);
+	assert_int_equal(make_comm(6302, &other), 0);
+	leave_garbage(comm, PARTIAL_COUNT);
+	leave_garbage(other, PARTIAL_COUNT);
+	sg_comm_destroy(other);
+}
+
+/* Nobody answers: every chunk is the identity. */
+static void test_timeout_nobody_answers(void **state)
+{
+	garbage_first();
+	for (uint32_t r = 0; r < NRANKS; r++)
+		tw_shared_set_behavior(tl.shared, r, TW_MUTE, 0);
+	expect_partial(SG_UINT32, SG_OP_SUM, 0, 0, 0);
+	expect_partial(SG_INT32, SG_OP_MIN, 0, 0, 0);
+	expect_partial(SG_FLOAT64, SG_OP_SUM, 0, 0, 1);
+}
+
+/* Worker 3 is silent and only the first chunk of worker 5 arrives (a rule of
+ * the injector drops the rest, however often it is resent): the other 14 are
+ * reported, the chunks 5 did not reach are their exact reduction, and the
+ * chunk it did reach, which cannot be theirs alone, is the identity. */
+static void test_timeout_partial_worker(void **state)
+{
+	struct sockaddr_in five = testlab_addr(&tl, 5);
+
+	garbage_first();
+	tw_shared_set_behavior(tl.shared, 3, TW_MUTE, 0);
+	faultinject_rule(faults, &five, SG_WIRE_RESPONSE, 1, INT64_MAX);
+	expect_partial(SG_UINT32, SG_OP_SUM, NRANKS - 2, 0xe, 0);
+	expect_partial(SG_UINT32, SG_OP_BAND, NRANKS - 2, 0xe, 1);
+}
+
+/* Every worker answering again, no rule: also after a failed test. */
+static int workers_restored(void **state)
+{
+	struct sockaddr_in any = {};
+
+	for (uint32_t r = 0; r < NRANKS; r++)
+		tw_shared_set_behavior(tl.shared, r, 0, 0);
+	faultinject_rule(faults, &any, 0, 0, 0);
+	return 0;
+}
+
 /* A worker killed mid-run: WAIT_ALL ends by its timeout, first-N completes
  * with the others, and the restarted worker rejoins. */
 static void test_worker_killed_and_restarted(void **state)
@@ -245,6 +445,29 @@ static void test_worker_killed_and_restarted(void **state)
 		ranks[n++] = r;
 	tw_reference(SG_UINT32, SG_OP_SUM, id, 64, ranks, n, want);
 	assert_memory_equal(out, want, sizeof(out));
+
+	/* An allgather: the reduction completes with the living workers, the
+	 * result cannot reach the dead ones. The deadline says how many have
+	 * it; the report still describes the reduction, which is exact. */
+	{
+		uint64_t contrib[1] = {};
+
+		p.timeout_ms = 500;
+		p.contributors = contrib;
+		p.contributors_words = 1;
+		assert_int_equal(sg_iallgather(comm, NULL, 0, out, 64, SG_UINT32, SG_OP_SUM, &p,
+					       &req), 0);
+		id = sg_request_id(req);
+		assert_int_equal(sg_wait(&req), -ETIMEDOUT);
+		assert_non_null(strstr(sg_errmsg(), "12 of 16 workers acknowledged"));
+		assert_int_equal(p.ncontributors, NRANKS - PER_NS);
+		assert_int_equal(reported(contrib, ranks), NRANKS - PER_NS);
+		tw_reference(SG_UINT32, SG_OP_SUM, id, 64, ranks, NRANKS - PER_NS, want);
+		assert_memory_equal(out, want, sizeof(out));
+		p.contributors = NULL;
+		p.contributors_words = 0;
+		p.timeout_ms = 5000;
+	}
 
 	assert_int_equal(testlab_restart(&tl, 3), 0);
 	p.policy = SG_WAIT_ALL;
@@ -336,6 +559,9 @@ int main(void)
 		cmocka_unit_test(test_loss_1pct),
 		cmocka_unit_test(test_loss_10pct),
 		cmocka_unit_test(test_allgather_under_loss),
+		cmocka_unit_test(test_allgather_first_n_reaches_every_worker),
+		cmocka_unit_test_teardown(test_timeout_nobody_answers, workers_restored),
+		cmocka_unit_test_teardown(test_timeout_partial_worker, workers_restored),
 		cmocka_unit_test(test_worker_killed_and_restarted),
 		cmocka_unit_test(test_coordinator_killed_and_replaced),
 	};

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* What every transport shares about the datapath's state (accum.h). */
+#include <math.h>
 #include <string.h>
 
 #include "transport/accum.h"
@@ -11,32 +12,96 @@ uint32_t sg_response_nchunks(const struct sg_tp_reduce *r)
 	return (r->msg_len + cb - 1) / cb;
 }
 
+/* One element of the identity of @op on @dt into @e (little-endian). */
+static void identity_elem(enum sg_datatype dt, enum sg_op op, uint8_t *e)
+{
+	size_t n = sg_wire_dtype_size(dt);
+	int pair = dt >= SG_INT32_LOC, largest = op == SG_OP_MIN || op == SG_OP_MINLOC;
+	size_t width = pair ? n / 2 : n;	/* of the value */
+	int32_t worst_index = INT32_MAX;
+	float f = op == SG_OP_PROD ? 1.0f : largest ? INFINITY : -INFINITY;
+	double d = f;
+
+	memset(e, 0, n);
+	switch (op) {
+	case SG_OP_BAND:
+		memset(e, 0xff, n);
+		return;
+	case SG_OP_PROD: case SG_OP_MIN: case SG_OP_MAX: case SG_OP_MAXLOC: case SG_OP_MINLOC:
+		break;
+	default:
+		return;		/* SUM, BOR, BXOR: 0; USER: none known */
+	}
+	if (dt == SG_FLOAT32 || dt == SG_FLOAT32_LOC)
+		memcpy(e, &f, sizeof(f));
+	else if (dt == SG_FLOAT64 || dt == SG_FLOAT64_LOC)
+		memcpy(e, &d, sizeof(d));
+	else if (op == SG_OP_PROD)
+		e[0] = 1;
+	else if (dt <= SG_UINT64 && (dt - SG_INT8) % 2)	/* unsigned */
+		memset(e, largest ? 0xff : 0, width);
+	else {						/* signed, alone or paired */
+		memset(e, largest ? 0xff : 0, width);
+		e[width - 1] = largest ? 0x7f : 0x80;
+	}
+	/* A pair's index INT32_MAX loses every tie. */
+	if (pair)
+		memcpy(e + width, &worst_index, sizeof(worst_index));
+}
+
+void sg_result_identity(const struct sg_tp_reduce *r, uint32_t chunk, void *out)
+{
+	size_t cb = sg_wire_response_chunk(r->dtype), esz = sg_wire_dtype_size(r->dtype);
+	size_t from = (size_t)chunk * cb, to = from + cb < r->msg_len ? from + cb : r->msg_len;
+	uint8_t e[16];
+
+	identity_elem(r->dtype, r->op, e);
+	for (size_t off = from; off < to; off += esz)
+		memcpy((uint8_t *)out + off, e, esz);
+}
+
+static int is_whole(const uint64_t *whole, uint32_t c)
+{
+	return !whole || (whole[c / 64] >> (c % 64) & 1);
+}
+
 void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_reduce *r,
-		    void *out)
+		    const uint64_t *whole, void *out)
 {
 	uint32_t cb = sg_wire_response_chunk(r->dtype);
 
-	if (r->op == SG_OP_SUM && (r->dtype == SG_FLOAT32 || r->dtype == SG_FLOAT64)) {
-		/* Each element is a mantissa and an exponent, rounded once here. */
-		for (uint32_t j = 0; j < r->count; j++) {
-			size_t e = j / SG_FSUM_ELEMS, k = j % SG_FSUM_ELEMS;
-			int64_t m;
-			long double v;
-
-			memcpy(&m, acc + e * SG_CHUNK_BYTES + k * 8, sizeof(m));
-			v = sg_fsum_value(m, aux[e * SG_FSUM_ELEMS + k]);
-			if (r->dtype == SG_FLOAT32)
-				((float *)out)[j] = (float)v;
-			else
-				((double *)out)[j] = (double)v;
-		}
-		return;
-	}
 	for (uint32_t c = 0; c < r->nchunks; c++) {
 		size_t len = r->msg_len - (size_t)c * cb < cb ? r->msg_len - (size_t)c * cb : cb;
 
-		memcpy((uint8_t *)out + (size_t)c * cb, acc + (size_t)c * SG_CHUNK_BYTES, len);
+		if (!is_whole(whole, c)) {
+			sg_result_identity(r, c, out);
+		} else if (r->op == SG_OP_SUM && (r->dtype == SG_FLOAT32 || r->dtype == SG_FLOAT64)) {
+			/* Each element is a mantissa and an exponent, rounded
+			 * once here; a chunk holds SG_FSUM_ELEMS of them. */
+			for (size_t k = 0; k < len / sg_wire_dtype_size(r->dtype); k++) {
+				size_t j = (size_t)c * SG_FSUM_ELEMS + k;
+				int64_t m;
+				long double v;
+
+				memcpy(&m, acc + (size_t)c * SG_CHUNK_BYTES + k * 8, sizeof(m));
+				v = sg_fsum_value(m, aux[(size_t)c * SG_FSUM_ELEMS + k]);
+				if (r->dtype == SG_FLOAT32)
+					((float *)out)[j] = (float)v;
+				else
+					((double *)out)[j] = (double)v;
+			}
+		} else {
+			memcpy((uint8_t *)out + (size_t)c * cb, acc + (size_t)c * SG_CHUNK_BYTES, len);
+		}
 	}
+}
+
+void sg_chunks_missing(const struct sg_tp_reduce *r, const uint64_t *whole, uint64_t *missing)
+{
+	memset(missing, 0, SG_MAX_RESPONSE_CHUNKS / 8);
+	for (uint32_t c = 0; c < r->nchunks; c++)
+		if (!is_whole(whole, c))
+			missing[c / 64] |= 1ULL << (c % 64);
 }
 
 struct sg_arm_desc sg_arm_desc_of(const struct sg_tp_reduce *r)

@@ -14,9 +14,20 @@
 uint32_t sg_response_nchunks(const struct sg_tp_reduce *r);
 
 /* Turn the accumulators of @r (@r->nchunks chunks of SG_CHUNK_BYTES at @acc,
- * SG_FSUM_ELEMS aux words per chunk at @aux) into its result vector. */
+ * SG_FSUM_ELEMS aux words per chunk at @aux) into its result vector: the
+ * chunks set in @whole (every chunk if NULL); the others get the op's
+ * identity (sg_result_identity()). */
 void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_reduce *r,
-		    void *out);
+		    const uint64_t *whole, void *out);
+/* Fill the elements of chunk @chunk of @r's result vector @out with the
+ * identity of its op: 0 for SUM, BOR, BXOR; 1 for PROD; all ones for BAND;
+ * the type's largest value (+inf) for MIN and smallest (-inf) for MAX;
+ * (smallest value or -inf, index INT32_MAX) for MAXLOC and (largest or +inf,
+ * INT32_MAX) for MINLOC; zero bytes for SG_OP_USER, which has none known. */
+void sg_result_identity(const struct sg_tp_reduce *r, uint32_t chunk, void *out);
+/* The chunks of @r not set in @whole, as a bitmap of
+ * SG_MAX_RESPONSE_CHUNKS / 64 words (no bit at or past @r->nchunks). */
+void sg_chunks_missing(const struct sg_tp_reduce *r, const uint64_t *whole, uint64_t *missing);
 
 /* The arm descriptor of @r, armed by the transport (nchunks, pool_base, gen
  * set): what sg_slot_arm() makes a slot of. */

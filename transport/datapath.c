@@ -415,8 +415,62 @@ int sg_dp_read_stats(const struct sg_dp *dp, uint32_t idx, struct sg_stats *out)
 	return err;
 }
 
-void sg_dp_result_copy(const struct sg_dp *dp, const struct sg_tp_reduce *r, void *out)
+static void result_copy(const struct sg_dp *dp, const struct sg_tp_reduce *r,
+			const uint64_t *whole, void *out)
 {
 	sg_result_copy(dp->results + (size_t)r->pool_base * SG_CHUNK_BYTES,
-		       dp->aux + (size_t)r->pool_base * SG_FSUM_ELEMS, r, out);
+		       dp->aux + (size_t)r->pool_base * SG_FSUM_ELEMS, r, whole, out);
+}
+
+void sg_dp_result_copy(const struct sg_dp *dp, const struct sg_tp_reduce *r, void *out)
+{
+	result_copy(dp, r, NULL, out);
+}
+
+int sg_dp_retire(const struct sg_dp *dp, uint32_t idx, const struct sg_tp_reduce *r,
+		 struct sg_partial *out)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, run);
+
+	memset(out, 0, sizeof(*out));
+	out->key = sg_dp_slot_key(idx, r->coll_id);
+	out->gen = r->gen;
+	run.data_in = out;
+	run.data_size_in = sizeof(*out);
+	run.data_out = out;
+	run.data_size_out = sizeof(*out);
+	run.repeat = 1;
+	if (bpf_prog_test_run_opts(bpf_program__fd(dp->skel->progs.sg_collect), &run))
+		return -errno;
+	if (run.retval != XDP_DROP || run.data_size_out != sizeof(*out))
+		return -EIO;
+	return 0;
+}
+
+int sg_dp_result_partial(const struct sg_dp *dp, uint32_t idx, const struct sg_tp_reduce *r,
+			 void *out, uint64_t *done, unsigned int *ndone, uint64_t *missing)
+{
+	uint64_t whole[SG_MISSING_WORDS];
+	struct sg_partial before, after;
+	int err = sg_dp_retire(dp, idx, r, &before);
+
+	if (err)
+		return err;
+	memcpy(whole, before.whole, sizeof(whole));
+	result_copy(dp, r, whole, out);
+	err = sg_dp_retire(dp, idx, r, &after);
+	if (err)
+		return err;
+	/* A chunk whole both times was not folded in between (a fold adds a
+	 * worker, and the done workers are final): its copy is theirs. */
+	for (uint32_t c = 0; c < r->nchunks; c++) {
+		if ((whole[c / 64] & ~after.whole[c / 64]) >> (c % 64) & 1) {
+			whole[c / 64] &= ~(1ULL << (c % 64));
+			sg_result_identity(r, c, out);
+		}
+	}
+	sg_chunks_missing(r, whole, missing);
+	memcpy(done, before.done, sizeof(before.done));
+	*ndone = before.ndone;
+	return 0;
 }

@@ -129,7 +129,22 @@ bool sg_dp_completed(const struct sg_dp *dp, uint32_t key, uint64_t gen);
 int sg_dp_read_slot(const struct sg_dp *dp, uint32_t key, struct sg_slot *out);
 /* The counters of communicator @idx, summed over the CPUs. */
 int sg_dp_read_stats(const struct sg_dp *dp, uint32_t idx, struct sg_stats *out);
-/* The result of @r out of the accumulator pool. */
+/* The result of @r out of the accumulator pool, once @r completed. */
 void sg_dp_result_copy(const struct sg_dp *dp, const struct sg_tp_reduce *r, void *out);
+/* Retire @r (of communicator @idx) with the sg_collect program: it takes no
+ * more contributions (a slot not armed yet for it is armed, inactive), and
+ * *@out says which workers are done and which chunks hold exactly their
+ * contributions. Idempotent. 0 or a negative errno. */
+int sg_dp_retire(const struct sg_dp *dp, uint32_t idx, const struct sg_tp_reduce *r,
+		 struct sg_partial *out);
+/* The partial result of @r, whose deadline passed: retire it, copy the
+ * chunks that hold exactly the done workers' contributions, and retire it
+ * again, so that a chunk folded in between (admitted before the first
+ * retirement) is not taken torn. Every other chunk holds the op's identity
+ * and is set in @missing (SG_MAX_RESPONSE_CHUNKS / 64 words); the done
+ * workers go to @done (SG_WORKER_WORDS words) and *@ndone. 0 or a negative
+ * errno. */
+int sg_dp_result_partial(const struct sg_dp *dp, uint32_t idx, const struct sg_tp_reduce *r,
+			 void *out, uint64_t *done, unsigned int *ndone, uint64_t *missing);
 
 #endif

@@ -377,11 +377,23 @@ static int ebpf_report(struct sg_transport *tp, const struct sg_tp_reduce *r, ui
 	return 0;
 }
 
+/* A collective that completed takes no more contributions (every admitted
+ * worker is done, and no other is admitted): its accumulators are final.
+ * One whose deadline passed is retired first (sg_dp_result_partial()). */
 static int ebpf_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
-			uint64_t *contributors, unsigned int *ncontributors, int done)
+			uint64_t *contributors, unsigned int *ncontributors, uint64_t *missing,
+			int done)
 {
+	if (!done) {
+		int err = sg_dp_result_partial(&tp->ifc->dp, tp->idx, r, result, contributors,
+					       ncontributors, missing);
+
+		return err ? sg_fail(err, "cannot collect collective %u: %s", r->coll_id,
+				     strerror(-err)) : 0;
+	}
 	sg_dp_result_copy(&tp->ifc->dp, r, result);
-	if (done && r->target == tp->nworkers) {
+	memset(missing, 0, SG_MISSING_WORDS * sizeof(uint64_t));
+	if (r->target == tp->nworkers) {
 		/* Everyone contributed: no need to ask the kernel who. */
 		memset(contributors, 0, SG_WORKER_WORDS * sizeof(uint64_t));
 		for (size_t i = 0; i < tp->nworkers; i++)

@@ -16,8 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "sgbpf.h"
+#include "sgbpf/wire.h"
 
 struct sg_transport;
+
+/* Words of a bitmap with a bit per contribution chunk of a collective. */
+#define SG_MISSING_WORDS	(SG_MAX_RESPONSE_CHUNKS / 64)
 
 /* What a transport is created from: the communicator's endpoints, checked by
  * the caller. The transport copies what it keeps. */
@@ -71,9 +75,16 @@ struct sg_transport_ops {
 	 * after waiting @timeout_ms (negative: wait until complete). */
 	int (*wait)(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms);
 	/* Copy the reduced vector (@r->count elements of @r->dtype) and report
-	 * the workers whose whole contribution it holds (SG_WORKER_WORDS words). */
+	 * the workers whose whole contribution it holds (SG_WORKER_WORDS words).
+	 * When @r did not complete (its deadline passed), first stop it taking
+	 * contributions; then each of its chunks (of sg_response_chunk_bytes())
+	 * holds the reduction over exactly those workers, or, where it cannot
+	 * (a worker outside them contributed to it, or none did), the op's
+	 * identity, and its bit is set in @missing (SG_MISSING_WORDS words; all
+	 * clear when @r completed). */
 	int (*collect)(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
-		       uint64_t *contributors, unsigned int *ncontributors, int completed);
+		       uint64_t *contributors, unsigned int *ncontributors, uint64_t *missing,
+		       int completed);
 	/* The workers whose whole contribution to @r has arrived so far. */
 	int (*report)(struct sg_transport *tp, const struct sg_tp_reduce *r, uint64_t *done,
 		      unsigned int *ndone);

@@ -241,14 +241,27 @@ int sg_ureduce_report(struct sg_transport *tp, const struct sg_tp_reduce *r, uin
 	return 0;
 }
 
+/* As the kernel does it (ebpf.c): a collective whose deadline passed is
+ * retired, and only its chunks that hold exactly its done workers'
+ * contributions are copied. Nothing folds concurrently here. */
 int sg_ureduce_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
-		       uint64_t *contributors, unsigned int *ncontributors, int completed)
+		       uint64_t *contributors, unsigned int *ncontributors, uint64_t *missing,
+		       int completed)
 {
-	const struct sg_ureduce_slot *sl = slot_of((struct sg_ureduce *)tp, r);
+	struct sg_ureduce_slot *sl = &((struct sg_ureduce *)tp)->slots[r->coll_id % SG_SLOTS];
+	uint64_t whole[SG_MISSING_WORDS] = { 0 };
+	struct sg_arm_desc d = sg_arm_desc_of(r);
 
-	if (!sl)
+	if (sl->s.gen != r->gen)
 		return sg_fail(-EINVAL, "collective %u is not armed", r->coll_id);
-	sg_result_copy(sl->acc, sl->aux, r, result);
+	if (!completed) {
+		sg_slot_retire(&sl->s, &d, r->gen);
+		for (uint32_t c = 0; c < r->nchunks; c++)
+			if (sg_chunk_whole(&sl->chunks[c], r->gen, sl->s.done))
+				whole[c / 64] |= 1ULL << (c % 64);
+	}
+	sg_result_copy(sl->acc, sl->aux, r, completed ? NULL : whole, result);
+	sg_chunks_missing(r, completed ? NULL : whole, missing);
 	return sg_ureduce_report(tp, r, contributors, ncontributors);
 }
 

@@ -74,7 +74,8 @@ int sg_ureduce_arm(struct sg_transport *tp, struct sg_tp_reduce *r);
 void sg_ureduce_release(struct sg_transport *tp, struct sg_tp_reduce *r);
 int sg_ureduce_wait(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms);
 int sg_ureduce_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, void *result,
-		       uint64_t *contributors, unsigned int *ncontributors, int completed);
+		       uint64_t *contributors, unsigned int *ncontributors, uint64_t *missing,
+		       int completed);
 int sg_ureduce_report(struct sg_transport *tp, const struct sg_tp_reduce *r, uint64_t *done,
 		      unsigned int *ndone);
 int sg_ureduce_get_stats(struct sg_transport *tp, struct sg_comm_stats *stats);

@@ -69,6 +69,23 @@ void faultinject_counts(const struct faultinject *f, uint64_t *dropped, uint64_t
 	*duplicated = __atomic_load_n(&f->skel->bss->duplicated, __ATOMIC_RELAXED);
 }
 
+void faultinject_rule(struct faultinject *f, const struct sockaddr_in *who, uint8_t type,
+		      uint16_t chunk_min, int64_t budget)
+{
+	/* Off while it changes, then armed with its budget last. */
+	__atomic_store_n(&f->skel->bss->rule_budget, 0, __ATOMIC_SEQ_CST);
+	f->skel->bss->rule_ip = who->sin_addr.s_addr;
+	f->skel->bss->rule_port = who->sin_port;
+	f->skel->bss->rule_type = type;
+	f->skel->bss->rule_chunk_min = chunk_min;
+	__atomic_store_n(&f->skel->bss->rule_budget, budget, __ATOMIC_SEQ_CST);
+}
+
+uint64_t faultinject_rule_dropped(const struct faultinject *f)
+{
+	return __atomic_load_n(&f->skel->bss->rule_dropped, __ATOMIC_RELAXED);
+}
+
 void faultinject_detach(struct faultinject *f)
 {
 	if (!f)
