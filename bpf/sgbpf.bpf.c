@@ -11,8 +11,8 @@
  * policy), copied to per-CPU scratch and handed by tail call to the fold
  * program of the collective's op, which folds it into the chunk's accumulator
  * exactly once per worker, counts the worker's progress and, when the policy
- * is met, posts a completion event to the ring buffer. Every contribution is
- * dropped: the application never sees it.
+ * is met, posts a completion event to the communicator's ring buffer. Every
+ * contribution is dropped: the application never sees it.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -172,6 +172,7 @@ static __always_inline int sg_gather_finish(struct sg_fold_ctx *fc)
 	struct sg_comm_cfg *cfg;
 	struct sg_slot *slot;
 	__u32 ndone = 0;
+	void *ring;
 	int done;
 
 	sg_verdict_count(st, fc->verdict);
@@ -193,8 +194,9 @@ static __always_inline int sg_gather_finish(struct sg_fold_ctx *fc)
 			/* Full barrier: user space sees ndone once it sees gen. */
 			__sync_lock_test_and_set(&comp->gen, fc->gen);
 		}
-		if (cfg && !(cfg->flags & SG_CFG_NO_EVENTS)) {
-			struct sg_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+		ring = bpf_map_lookup_elem(&events, &fc->comm);
+		if (ring && cfg && !(cfg->flags & SG_CFG_NO_EVENTS)) {
+			struct sg_event *ev = bpf_ringbuf_reserve(ring, sizeof(*ev), 0);
 
 			if (ev) {
 				ev->comm = fc->comm;

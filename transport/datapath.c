@@ -85,11 +85,46 @@ static void *map_mmap(const struct bpf_map *map, int prot, size_t *len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* Communicator @idx's completion ring buffer: created, and put in the events
+ * map at its index, unless it has one. */
+static int events_ring_open(struct sg_dp *dp, uint32_t idx)
+{
+	int fd, err;
+
+	if (dp->events_fd[idx] >= 0)
+		return 0;
+	fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sg_events", 0, 0, SG_EVENTS_BYTES, NULL);
+	if (fd < 0)
+		return sg_fail(-errno, "cannot create the completion ring buffer: %s",
+			       strerror(errno));
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.events), &idx, &fd, 0)) {
+		err = -errno;
+		close(fd);
+		return sg_fail(err, "cannot install the completion ring buffer: %s",
+			       strerror(-err));
+	}
+	dp->events_fd[idx] = fd;
+	return 0;
+}
+
+static void events_ring_close(struct sg_dp *dp, uint32_t idx)
+{
+	if (idx >= SG_MAX_COMMS || dp->events_fd[idx] < 0)
+		return;
+	bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.events), &idx);
+	close(dp->events_fd[idx]);
+	dp->events_fd[idx] = -1;
+}
+
 void sg_dp_close(struct sg_dp *dp)
 {
-	for (uint32_t i = 0; i < SG_MAX_COMMS; i++)
+	for (uint32_t i = 0; i < SG_MAX_COMMS; i++) {
 		if (dp->agg[i])
 			sg_dp_unload_agg(dp, i);
+		/* A zeroed, never opened dp has no rings (and fd 0 is not one). */
+		if (dp->skel)
+			events_ring_close(dp, i);
+	}
 	if (dp->results)
 		munmap(dp->results, dp->results_len);
 	if (dp->aux)
@@ -111,6 +146,8 @@ int sg_dp_open(struct sg_dp *dp, bool writable)
 	uint32_t zero = 0;
 
 	memset(dp, 0, sizeof(*dp));
+	for (uint32_t i = 0; i < SG_MAX_COMMS; i++)
+		dp->events_fd[i] = -1;
 	dp->ncpus = libbpf_num_possible_cpus();
 	if (dp->ncpus <= 0)
 		return sg_fail(dp->ncpus ? dp->ncpus : -EINVAL, "cannot count possible CPUs");
@@ -219,7 +256,9 @@ int sg_dp_install_comm(struct sg_dp *dp, uint32_t idx, const struct sg_dp_comm *
 		if (err)
 			return sg_fail(err, "cannot reset slot %u: %s", s, strerror(-err));
 	}
-	err = sg_dp_write_cfg(dp, idx, c);
+	err = events_ring_open(dp, idx);
+	if (!err)
+		err = sg_dp_write_cfg(dp, idx, c);
 	if (err)
 		return err;
 	err = bpf_map__update_elem(skel->maps.comm_by_port, &c->local_port, sizeof(c->local_port),
@@ -253,6 +292,7 @@ void sg_dp_uninstall_comm(struct sg_dp *dp, uint32_t idx, const struct sg_dp_com
 		bpf_map__delete_elem(skel->maps.worker_by_addr, &wk, sizeof(wk), 0);
 	}
 	sg_dp_unload_agg(dp, idx);
+	events_ring_close(dp, idx);
 }
 
 int sg_dp_load_agg(struct sg_dp *dp, uint32_t idx, const char *object, const char *program)

@@ -63,6 +63,9 @@ struct sg_dp {
 	bool tc_attached;
 	/* Aggregation programs, by communicator index. */
 	struct bpf_object *agg[SG_MAX_COMMS];
+	/* Completion ring buffers, by communicator index (-1: none), each in
+	 * the events map at its index (sg_dp_install_comm()). */
+	int events_fd[SG_MAX_COMMS];
 	uint64_t gen;			/* last generation handed out */
 	uint64_t pool_used[SG_POOL_CHUNKS / 64];
 };
@@ -87,12 +90,14 @@ void sg_dp_close(struct sg_dp *dp);
 int sg_dp_attach(struct sg_dp *dp, int ifindex, const char *ifname);
 
 /* Fill the maps that say who communicator @idx and its workers are, with
- * inactive slots and empty arm descriptors, and open it (comm_by_port).
- * -EADDRINUSE when another communicator has its port. */
+ * inactive slots and empty arm descriptors, give it a completion ring buffer
+ * of its own (dp->events_fd[idx], kept if the index has one), and open it
+ * (comm_by_port). -EADDRINUSE when another communicator has its port. */
 int sg_dp_install_comm(struct sg_dp *dp, uint32_t idx, const struct sg_dp_comm *c);
 /* Rewrite the configuration of communicator @idx (flags, say). */
 int sg_dp_write_cfg(struct sg_dp *dp, uint32_t idx, const struct sg_dp_comm *c);
-/* Close communicator @idx and forget its workers (best effort). */
+/* Close communicator @idx, forget its workers and close its ring buffer
+ * (best effort). */
 void sg_dp_uninstall_comm(struct sg_dp *dp, uint32_t idx, const struct sg_dp_comm *c);
 
 /* Load aggregation program @program of object file @object as the fold
