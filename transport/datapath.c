@@ -43,16 +43,37 @@ int sg_clsact_attach_egress(int prog_fd, int ifindex, struct sg_tc_attachment *a
 	return bpf_tc_attach(&a->hook, &a->opts);
 }
 
+/* SGBPF_FORCE_CLSACT=1: a clsact filter even where the kernel has tcx, to
+ * run the older kernels' path (docs/transports.md). 0 or unset: tcx first. */
+static int force_clsact(bool *force)
+{
+	const char *v = getenv("SGBPF_FORCE_CLSACT");
+
+	*force = v && !strcmp(v, "1");
+	if (v && *v && strcmp(v, "0") && !*force)
+		return sg_fail(-EINVAL, "SGBPF_FORCE_CLSACT='%s': must be 0 or 1", v);
+	return 0;
+}
+
 int sg_tc_attach_egress(int prog_fd, int ifindex, struct sg_tc_attachment *a)
 {
+	bool force;
 	int err;
 
 	memset(a, 0, sizeof(*a));
-	a->link_fd = sg_tcx_attach_egress(prog_fd, ifindex);
-	if (a->link_fd >= 0)
-		return 0;
-	sg_log(SG_LOG_INFO, "tcx link unavailable (%s), attaching a clsact filter",
-	       strerror(-a->link_fd));
+	a->link_fd = -1;
+	err = force_clsact(&force);
+	if (err)
+		return err;
+	if (force) {
+		sg_log(SG_LOG_INFO, "SGBPF_FORCE_CLSACT=1: attaching a clsact filter");
+	} else {
+		a->link_fd = sg_tcx_attach_egress(prog_fd, ifindex);
+		if (a->link_fd >= 0)
+			return 0;
+		sg_log(SG_LOG_INFO, "tcx link unavailable (%s), attaching a clsact filter",
+		       strerror(-a->link_fd));
+	}
 	err = sg_clsact_attach_egress(prog_fd, ifindex, a);
 	if (err)
 		return sg_fail(err, "cannot attach the TC egress program (clsact): %s",
