@@ -13,6 +13,7 @@
 #include "sgbpf.skel.h"
 #include "common/log.h"
 #include "transport/accum.h"
+#include "transport/clsact.h"
 #include "transport/datapath.h"
 
 /* The kernel's enum bpf_attach_type value of tcx egress (Linux 6.6), which
@@ -20,6 +21,8 @@
 #define SG_BPF_TCX_EGRESS 47
 
 #define SG_VERIFIER_LOG (1 << 20)
+/* Clsact egress filters of an interface looked at for stale ones. */
+#define SG_TC_FILTERS_MAX 64
 
 int sg_tcx_attach_egress(int prog_fd, int ifindex)
 {
@@ -208,6 +211,55 @@ fail:
 	return err;
 }
 
+/* The id of the program of @fd, 0 if it cannot be read. */
+static uint32_t prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+int sg_dp_remove_stale_tc(struct sg_dp *dp, int ifindex)
+{
+	const struct bpf_program *scatter = dp->skel->progs.sg_scatter;
+	uint32_t xdp = 0, ours = prog_id(bpf_program__fd(scatter));
+	struct sg_tc_filter *f;
+	int n, removed = 0;
+
+	if (bpf_xdp_query_id(ifindex, 0, &xdp) || !xdp ||
+	    xdp != prog_id(bpf_program__fd(dp->skel->progs.sg_gather)))
+		return 0;
+	f = calloc(SG_TC_FILTERS_MAX, sizeof(*f));
+	n = f ? sg_clsact_egress_filters(ifindex, f, SG_TC_FILTERS_MAX) : -ENOMEM;
+	if (n < 0) {
+		sg_log(SG_LOG_WARN, "cannot list the clsact egress filters of interface %d (%s): "
+		       "filters of dead coordinators may remain", ifindex, strerror(-n));
+		free(f);
+		return n;
+	}
+	for (int i = 0; i < n && i < SG_TC_FILTERS_MAX; i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = f[i].handle, .priority = f[i].prio);
+		int err;
+
+		if (!sg_tc_filter_runs(&f[i], bpf_program__name(scatter)) || f[i].prog_id == ours)
+			continue;
+		err = bpf_tc_detach(&hook, &opts);
+		if (err && err != -ENOENT) {
+			sg_log(SG_LOG_WARN, "cannot remove the clsact filter (program %u) a dead "
+			       "coordinator left on interface %d: %s", f[i].prog_id, ifindex,
+			       strerror(-err));
+			continue;
+		}
+		removed++;
+		sg_log(SG_LOG_INFO, "removed the clsact filter (program %u, priority %u) a dead "
+		       "coordinator left on interface %d", f[i].prog_id, f[i].prio, ifindex);
+	}
+	free(f);
+	return removed;
+}
+
 int sg_dp_attach(struct sg_dp *dp, int ifindex, const char *ifname)
 {
 	int err;
@@ -219,6 +271,8 @@ int sg_dp_attach(struct sg_dp *dp, int ifindex, const char *ifname)
 			       err == -EBUSY ? " (another program, maybe another sgbpf process, "
 					       "holds the interface's XDP hook)" : "");
 	}
+	/* Ours now: no live datapath can be on the interface but this one. */
+	sg_dp_remove_stale_tc(dp, ifindex);
 	err = sg_tc_attach_egress(bpf_program__fd(dp->skel->progs.sg_scatter), ifindex, &dp->tc);
 	if (err)
 		return err;
