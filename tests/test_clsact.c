@@ -208,8 +208,19 @@ static uint32_t tcx_programs(void)
 	return cnt;
 }
 
+static char logged[4096];
+
+static void capture(enum sg_log_level level, const char *msg, void *ctx)
+{
+	size_t used = strlen(logged);
+
+	snprintf(logged + used, sizeof(logged) - used, "%s\n", msg);
+}
+
 /* The forced path attaches a clsact filter and no tcx link, works, and
- * leaves nothing when destroyed; a bad value is refused. */
+ * leaves nothing when destroyed (but the clsact qdisc, which is not its
+ * own: attaching again finds it, without a warning); a bad value is
+ * refused. */
 static void test_forced_clsact(void **state)
 {
 	struct sg_tc_filter f;
@@ -230,6 +241,18 @@ static void test_forced_clsact(void **state)
 	comm = NULL;
 	assert_int_equal(scatter_filters(&f, 1), 0);
 	assert_int_equal(xdp_prog(), 0);
+
+	logged[0] = '\0';
+	sg_set_log(capture, SG_LOG_WARN, NULL);
+	assert_int_equal(make_comm(6500, &comm), 0);
+	sg_set_log(NULL, SG_LOG_WARN, NULL);
+	if (logged[0])
+		fail_msg("attaching where the clsact qdisc exists logged: '%s'", logged);
+	assert_int_equal(scatter_filters(&f, 1), 1);
+	assert_int_equal(reduce(comm), 0);
+	sg_comm_destroy(comm);
+	comm = NULL;
+	assert_int_equal(scatter_filters(&f, 1), 0);
 }
 
 /* A coordinator killed with SIGKILL leaves its filter behind; the next

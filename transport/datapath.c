@@ -33,13 +33,19 @@ int sg_tcx_attach_egress(int prog_fd, int ifindex)
 
 int sg_clsact_attach_egress(int prog_fd, int ifindex, struct sg_tc_attachment *a)
 {
+	bool demoted;
 	int err;
 
 	memset(a, 0, sizeof(*a));
 	a->link_fd = -1;
 	a->hook = (struct bpf_tc_hook){ .sz = sizeof(a->hook), .ifindex = ifindex,
 					.attach_point = BPF_TC_EGRESS };
+	/* The clsact qdisc usually exists already (filters come and go, it
+	 * stays): libbpf would log the kernel's -EEXIST complaint as a
+	 * warning at every attach. */
+	demoted = sg_log_demote(true);
 	err = bpf_tc_hook_create(&a->hook);
+	sg_log_demote(demoted);
 	if (err && err != -EEXIST)
 		return err;
 	a->opts = (struct bpf_tc_opts){ .sz = sizeof(a->opts), .prog_fd = prog_fd };
