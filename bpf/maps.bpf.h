@@ -81,9 +81,20 @@ struct {
 	__type(value, struct sg_partial);
 } collect_scratch SEC(".maps");
 
-struct {
+/* Completion records, in a ring buffer per communicator (by index), which
+ * user space creates when it installs the communicator: a communicator's fd
+ * (sg_comm_fd()) wakes for its own collectives only, and draining it
+ * consumes no other communicator's wake-up. */
+struct sg_events_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
+	__uint(max_entries, SG_EVENTS_BYTES);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SG_MAX_COMMS);
+	__type(key, __u32);
+	__array(values, struct sg_events_ring);
 } events SEC(".maps");
 
 #define SG_STAT_INC(st, field) do { if (st) (st)->field++; } while (0)

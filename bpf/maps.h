@@ -132,7 +132,11 @@ struct sg_completion {
 	__u32 pad;
 };
 
-/* Completion record sent through the ring buffer. */
+/* Bytes of a communicator's completion ring buffer (a power of two and a
+ * multiple of the page size, 64 KiB pages included). */
+#define SG_EVENTS_BYTES	(64 * 1024)
+
+/* Completion record sent through the communicator's ring buffer. */
 struct sg_event {
 	__u32 comm;
 	__u32 slot;		/* slot index within the communicator */

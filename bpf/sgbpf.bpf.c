@@ -13,8 +13,8 @@
  * call to the fold
  * program of the collective's op, which folds it into the chunk's accumulator
  * exactly once per worker, counts the worker's progress and, when the policy
- * is met, posts a completion event to the ring buffer. Every contribution is
- * dropped: the application never sees it.
+ * is met, posts a completion event to the communicator's ring buffer. Every
+ * contribution is dropped: the application never sees it.
  *
  * sg_collect (never attached): run by user space with BPF_PROG_TEST_RUN when
  * a collective's deadline passed, it retires the collective and reports
@@ -201,6 +201,7 @@ static __always_inline int sg_gather_finish(struct sg_fold_ctx *fc)
 	struct sg_comm_cfg *cfg;
 	struct sg_slot *slot;
 	__u32 ndone = 0;
+	void *ring;
 	int done;
 
 	sg_verdict_count(st, fc->verdict);
@@ -222,8 +223,9 @@ static __always_inline int sg_gather_finish(struct sg_fold_ctx *fc)
 			/* Full barrier: user space sees ndone once it sees gen. */
 			__sync_lock_test_and_set(&comp->gen, fc->gen);
 		}
-		if (cfg && !(cfg->flags & SG_CFG_NO_EVENTS)) {
-			struct sg_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+		ring = bpf_map_lookup_elem(&events, &fc->comm);
+		if (ring && cfg && !(cfg->flags & SG_CFG_NO_EVENTS)) {
+			struct sg_event *ev = bpf_ringbuf_reserve(ring, sizeof(*ev), 0);
 
 			if (ev) {
 				ev->comm = fc->comm;

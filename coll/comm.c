@@ -174,19 +174,26 @@ static int create_transport(struct sg_comm *comm, enum sg_transport_kind kind)
 	if (comm->agg_object || comm->pass_responses)
 		return try_transport(comm, SG_TRANSPORT_EBPF);
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		bool last = i + 1 == sizeof(order) / sizeof(order[0]);
 		char why[256];
 
 		/* Only the last attempt speaks at its own level; the others
 		 * are summed up in one warning. */
-		sg_log_demote(i + 1 < sizeof(order) / sizeof(order[0]));
+		sg_log_demote(!last);
 		err = try_transport(comm, order[i]);
 		sg_log_demote(false);
 		if (!err)
 			return 0;
 		comm->ops = NULL;
 		comm->tp = NULL;
-		if (!falls_back(err) || i + 1 == sizeof(order) / sizeof(order[0]))
+		if (last)
 			return err;
+		if (!falls_back(err)) {
+			/* The search ends here: this failure is the answer, and
+			 * was only logged at SG_LOG_DEBUG with the attempt. */
+			sg_log(SG_LOG_ERROR, "%s", sg_errmsg());
+			return err;
+		}
 		snprintf(why, sizeof(why), "%s", sg_errmsg());
 		sg_log(SG_LOG_WARN, "%s transport unavailable (%s); falling back to %s",
 		       transports[order[i]]->name, why, transports[order[i + 1]]->name);

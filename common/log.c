@@ -156,9 +156,12 @@ static void sg_vlog(enum sg_log_level level, const char *fmt, va_list ap)
 	free(heap);
 }
 
-void sg_log_demote(bool on)
+bool sg_log_demote(bool on)
 {
+	bool was = demoted;
+
 	demoted = on;
+	return was;
 }
 
 void sg_log(enum sg_log_level level, const char *fmt, ...)

@@ -34,8 +34,9 @@ bool sg_log_enabled(enum sg_log_level level);
 
 /* While @on, this thread's messages (libbpf's included) are logged at
  * SG_LOG_DEBUG whatever their level: for attempts whose failure is expected
- * and reported once by the caller (trying transports in turn). */
-void sg_log_demote(bool on);
+ * and reported once by the caller (trying transports in turn), or harmless.
+ * Returns the previous setting, for a nested use to restore. */
+bool sg_log_demote(bool on);
 
 /* Route libbpf's messages (including verifier logs, printed at WARN) to
  * sg_log(). Idempotent and thread-safe; call before any libbpf use. */

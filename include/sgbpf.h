@@ -206,9 +206,12 @@ struct sg_comm_stats {
 SGBPF_API int sg_comm_get_stats(const sg_comm *comm, struct sg_comm_stats *stats);
 
 /** An fd that becomes readable when a collective of @p comm may have
- * completed, for the application's own poll/epoll loop (then call sg_test()).
- * On the ebpf transport, communicators on one interface share it (a ring
- * buffer's fd); on io_uring it is the ring's fd, and the ring delivers its
+ * completed, for the application's own poll/epoll loop (then call sg_test()
+ * on the requests in flight; call it before sleeping too: a completion that
+ * sg_wait() on @p comm has seen does not make the fd readable again).
+ * On the ebpf transport it is the fd of the communicator's own ring buffer
+ * (other communicators' completions neither wake it nor are drained from
+ * it); on io_uring it is the ring's fd, and the ring delivers its
  * completions as task work, which interrupts a sleeping poll/epoll_wait of the
  * same thread like a signal: expect EINTR there and call sg_test(); on epoll
  * it is the transport's epoll fd and on naive its socket. */

@@ -372,14 +372,22 @@ int sgt_fixture_open(struct sgt_fixture *f, char *reason, size_t reason_len)
 		sgt_fixture_close(f);
 		return -EINVAL;
 	}
-	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, f, NULL);
-	if (!f->rb) {
-		err = -errno;
-		snprintf(reason, reason_len, "cannot open the ring buffer: %s", strerror(-err));
-		sgt_fixture_close(f);
-		return err;
-	}
 	token_fixture = f;
+	return 0;
+}
+
+/* Consume communicator @idx's ring buffer (made by sg_dp_install_comm() and
+ * kept by the datapath across resets) in f->rb, with the others. */
+static int watch_ring(struct sgt_fixture *f, uint32_t idx)
+{
+	int fd = f->dp.events_fd[idx];
+
+	if (f->ring_watched[idx])
+		return 0;
+	if (f->rb ? ring_buffer__add(f->rb, fd, on_event, f) :
+		    !(f->rb = ring_buffer__new(fd, on_event, f, NULL)))
+		return -errno;
+	f->ring_watched[idx] = true;
 	return 0;
 }
 
@@ -435,27 +443,17 @@ static bool all_zero(const void *p, size_t n)
 	return n == 0 || (b[0] == 0 && !memcmp(b, b + 1, n - 1));
 }
 
-static int discard_event(void *ctx, void *data, size_t size)
-{
-	return 0;
-}
-
 int sgt_fixture_reset(struct sgt_fixture *f)
 {
 	struct sgbpf_bpf *skel = f->dp.skel;
 	struct sg_chunk_state *cs;
-	struct ring_buffer *rb;
 	void *percpu;
 	uint8_t key[64];
 	int err;
 
 	/* Pending records first (they must not show up in the next test). */
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), discard_event, NULL, NULL);
-	if (!rb)
-		return -errno;
-	ring_buffer__consume(rb);
-	ring_buffer__free(rb);
-	ring_buffer__consume(f->rb);
+	if (f->rb)
+		ring_buffer__consume(f->rb);
 
 	err = empty_hash(skel->maps.comm_by_port);
 	if (!err)
@@ -601,7 +599,7 @@ int sgt_add_comm(struct sgt_fixture *f, uint32_t idx, uint32_t nworkers)
 	dc = dp_comm(f, idx, 0, fe);
 	err = sg_dp_install_comm(&f->dp, idx, &dc);
 	free(fe);
-	return err;
+	return err ? err : watch_ring(f, idx);
 }
 
 int sgt_set_flags(struct sgt_fixture *f, uint32_t idx, uint8_t flags)
@@ -848,7 +846,7 @@ int sgt_stats(struct sgt_fixture *f, uint32_t comm, struct sg_stats *out)
 int sgt_poll_events(struct sgt_fixture *f)
 {
 	unsigned int before = f->nevents;
-	int err = ring_buffer__consume(f->rb);
+	int err = f->rb ? ring_buffer__consume(f->rb) : 0;
 
 	if (err < 0)
 		return err;

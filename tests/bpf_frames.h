@@ -140,7 +140,8 @@ struct sgt_arming {
 
 struct sgt_fixture {
 	struct sg_dp dp;		/* the transport's datapath control, unattached */
-	struct ring_buffer *rb;
+	struct ring_buffer *rb;		/* every installed communicator's ring */
+	bool ring_watched[SG_MAX_COMMS];
 	unsigned int nevents;		/* events consumed so far */
 	struct sg_event events[SGT_MAX_EVENTS];
 	struct sgt_comm comms[SG_MAX_COMMS];
@@ -155,7 +156,7 @@ struct sgt_addr sgt_worker_addr(uint32_t comm, uint32_t i);
 struct sgt_addr sgt_local_addr(uint32_t comm);
 
 /* Open and load the datapath with sg_dp_open() (not attached, result maps
- * writable) and open the ring buffer. Returns 0 or a negative errno; on
+ * writable); sgt_add_comm() adds each communicator's ring buffer. Returns 0 or a negative errno; on
  * failure everything is freed and @reason says what failed. */
 int sgt_fixture_open(struct sgt_fixture *f, char *reason, size_t reason_len);
 void sgt_fixture_close(struct sgt_fixture *f);

@@ -13,6 +13,7 @@
 #include "sgbpf.skel.h"
 #include "common/log.h"
 #include "transport/accum.h"
+#include "transport/clsact.h"
 #include "transport/datapath.h"
 
 /* The kernel's enum bpf_attach_type value of tcx egress (Linux 6.6), which
@@ -20,6 +21,8 @@
 #define SG_BPF_TCX_EGRESS 47
 
 #define SG_VERIFIER_LOG (1 << 20)
+/* Clsact egress filters of an interface looked at for stale ones. */
+#define SG_TC_FILTERS_MAX 64
 
 int sg_tcx_attach_egress(int prog_fd, int ifindex)
 {
@@ -30,29 +33,56 @@ int sg_tcx_attach_egress(int prog_fd, int ifindex)
 
 int sg_clsact_attach_egress(int prog_fd, int ifindex, struct sg_tc_attachment *a)
 {
+	bool demoted;
 	int err;
 
 	memset(a, 0, sizeof(*a));
 	a->link_fd = -1;
 	a->hook = (struct bpf_tc_hook){ .sz = sizeof(a->hook), .ifindex = ifindex,
 					.attach_point = BPF_TC_EGRESS };
+	/* The clsact qdisc usually exists already (filters come and go, it
+	 * stays): libbpf would log the kernel's -EEXIST complaint as a
+	 * warning at every attach. */
+	demoted = sg_log_demote(true);
 	err = bpf_tc_hook_create(&a->hook);
+	sg_log_demote(demoted);
 	if (err && err != -EEXIST)
 		return err;
 	a->opts = (struct bpf_tc_opts){ .sz = sizeof(a->opts), .prog_fd = prog_fd };
 	return bpf_tc_attach(&a->hook, &a->opts);
 }
 
+/* SGBPF_FORCE_CLSACT=1: a clsact filter even where the kernel has tcx, to
+ * run the older kernels' path (docs/transports.md). 0 or unset: tcx first. */
+static int force_clsact(bool *force)
+{
+	const char *v = getenv("SGBPF_FORCE_CLSACT");
+
+	*force = v && !strcmp(v, "1");
+	if (v && *v && strcmp(v, "0") && !*force)
+		return sg_fail(-EINVAL, "SGBPF_FORCE_CLSACT='%s': must be 0 or 1", v);
+	return 0;
+}
+
 int sg_tc_attach_egress(int prog_fd, int ifindex, struct sg_tc_attachment *a)
 {
+	bool force;
 	int err;
 
 	memset(a, 0, sizeof(*a));
-	a->link_fd = sg_tcx_attach_egress(prog_fd, ifindex);
-	if (a->link_fd >= 0)
-		return 0;
-	sg_log(SG_LOG_INFO, "tcx link unavailable (%s), attaching a clsact filter",
-	       strerror(-a->link_fd));
+	a->link_fd = -1;
+	err = force_clsact(&force);
+	if (err)
+		return err;
+	if (force) {
+		sg_log(SG_LOG_INFO, "SGBPF_FORCE_CLSACT=1: attaching a clsact filter");
+	} else {
+		a->link_fd = sg_tcx_attach_egress(prog_fd, ifindex);
+		if (a->link_fd >= 0)
+			return 0;
+		sg_log(SG_LOG_INFO, "tcx link unavailable (%s), attaching a clsact filter",
+		       strerror(-a->link_fd));
+	}
 	err = sg_clsact_attach_egress(prog_fd, ifindex, a);
 	if (err)
 		return sg_fail(err, "cannot attach the TC egress program (clsact): %s",
@@ -85,11 +115,46 @@ static void *map_mmap(const struct bpf_map *map, int prot, size_t *len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* Communicator @idx's completion ring buffer: created, and put in the events
+ * map at its index, unless it has one. */
+static int events_ring_open(struct sg_dp *dp, uint32_t idx)
+{
+	int fd, err;
+
+	if (dp->events_fd[idx] >= 0)
+		return 0;
+	fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sg_events", 0, 0, SG_EVENTS_BYTES, NULL);
+	if (fd < 0)
+		return sg_fail(-errno, "cannot create the completion ring buffer: %s",
+			       strerror(errno));
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.events), &idx, &fd, 0)) {
+		err = -errno;
+		close(fd);
+		return sg_fail(err, "cannot install the completion ring buffer: %s",
+			       strerror(-err));
+	}
+	dp->events_fd[idx] = fd;
+	return 0;
+}
+
+static void events_ring_close(struct sg_dp *dp, uint32_t idx)
+{
+	if (idx >= SG_MAX_COMMS || dp->events_fd[idx] < 0)
+		return;
+	bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.events), &idx);
+	close(dp->events_fd[idx]);
+	dp->events_fd[idx] = -1;
+}
+
 void sg_dp_close(struct sg_dp *dp)
 {
-	for (uint32_t i = 0; i < SG_MAX_COMMS; i++)
+	for (uint32_t i = 0; i < SG_MAX_COMMS; i++) {
 		if (dp->agg[i])
 			sg_dp_unload_agg(dp, i);
+		/* A zeroed, never opened dp has no rings (and fd 0 is not one). */
+		if (dp->skel)
+			events_ring_close(dp, i);
+	}
 	if (dp->results)
 		munmap(dp->results, dp->results_len);
 	if (dp->aux)
@@ -111,6 +176,8 @@ int sg_dp_open(struct sg_dp *dp, bool writable)
 	uint32_t zero = 0;
 
 	memset(dp, 0, sizeof(*dp));
+	for (uint32_t i = 0; i < SG_MAX_COMMS; i++)
+		dp->events_fd[i] = -1;
 	dp->ncpus = libbpf_num_possible_cpus();
 	if (dp->ncpus <= 0)
 		return sg_fail(dp->ncpus ? dp->ncpus : -EINVAL, "cannot count possible CPUs");
@@ -150,6 +217,55 @@ fail:
 	return err;
 }
 
+/* The id of the program of @fd, 0 if it cannot be read. */
+static uint32_t prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+int sg_dp_remove_stale_tc(struct sg_dp *dp, int ifindex)
+{
+	const struct bpf_program *scatter = dp->skel->progs.sg_scatter;
+	uint32_t xdp = 0, ours = prog_id(bpf_program__fd(scatter));
+	struct sg_tc_filter *f;
+	int n, removed = 0;
+
+	if (bpf_xdp_query_id(ifindex, 0, &xdp) || !xdp ||
+	    xdp != prog_id(bpf_program__fd(dp->skel->progs.sg_gather)))
+		return 0;
+	f = calloc(SG_TC_FILTERS_MAX, sizeof(*f));
+	n = f ? sg_clsact_egress_filters(ifindex, f, SG_TC_FILTERS_MAX) : -ENOMEM;
+	if (n < 0) {
+		sg_log(SG_LOG_WARN, "cannot list the clsact egress filters of interface %d (%s): "
+		       "filters of dead coordinators may remain", ifindex, strerror(-n));
+		free(f);
+		return n;
+	}
+	for (int i = 0; i < n && i < SG_TC_FILTERS_MAX; i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = f[i].handle, .priority = f[i].prio);
+		int err;
+
+		if (!sg_tc_filter_runs(&f[i], bpf_program__name(scatter)) || f[i].prog_id == ours)
+			continue;
+		err = bpf_tc_detach(&hook, &opts);
+		if (err && err != -ENOENT) {
+			sg_log(SG_LOG_WARN, "cannot remove the clsact filter (program %u) a dead "
+			       "coordinator left on interface %d: %s", f[i].prog_id, ifindex,
+			       strerror(-err));
+			continue;
+		}
+		removed++;
+		sg_log(SG_LOG_INFO, "removed the clsact filter (program %u, priority %u) a dead "
+		       "coordinator left on interface %d", f[i].prog_id, f[i].prio, ifindex);
+	}
+	free(f);
+	return removed;
+}
+
 int sg_dp_attach(struct sg_dp *dp, int ifindex, const char *ifname)
 {
 	int err;
@@ -161,6 +277,8 @@ int sg_dp_attach(struct sg_dp *dp, int ifindex, const char *ifname)
 			       err == -EBUSY ? " (another program, maybe another sgbpf process, "
 					       "holds the interface's XDP hook)" : "");
 	}
+	/* Ours now: no live datapath can be on the interface but this one. */
+	sg_dp_remove_stale_tc(dp, ifindex);
 	err = sg_tc_attach_egress(bpf_program__fd(dp->skel->progs.sg_scatter), ifindex, &dp->tc);
 	if (err)
 		return err;
@@ -221,7 +339,9 @@ int sg_dp_install_comm(struct sg_dp *dp, uint32_t idx, const struct sg_dp_comm *
 		if (err)
 			return sg_fail(err, "cannot reset slot %u: %s", s, strerror(-err));
 	}
-	err = sg_dp_write_cfg(dp, idx, c);
+	err = events_ring_open(dp, idx);
+	if (!err)
+		err = sg_dp_write_cfg(dp, idx, c);
 	if (err)
 		return err;
 	err = bpf_map__update_elem(skel->maps.comm_by_port, &c->local_port, sizeof(c->local_port),
@@ -255,6 +375,7 @@ void sg_dp_uninstall_comm(struct sg_dp *dp, uint32_t idx, const struct sg_dp_com
 		bpf_map__delete_elem(skel->maps.worker_by_addr, &wk, sizeof(wk), 0);
 	}
 	sg_dp_unload_agg(dp, idx);
+	events_ring_close(dp, idx);
 }
 
 int sg_dp_load_agg(struct sg_dp *dp, uint32_t idx, const char *object, const char *program)

@@ -63,6 +63,9 @@ struct sg_dp {
 	bool tc_attached;
 	/* Aggregation programs, by communicator index. */
 	struct bpf_object *agg[SG_MAX_COMMS];
+	/* Completion ring buffers, by communicator index (-1: none), each in
+	 * the events map at its index (sg_dp_install_comm()). */
+	int events_fd[SG_MAX_COMMS];
 	uint64_t gen;			/* last generation handed out */
 	uint64_t pool_used[SG_POOL_CHUNKS / 64];
 };
@@ -85,16 +88,31 @@ int sg_dp_open(struct sg_dp *dp, bool writable);
 /* Detach, unload and unmap everything; @dp is zeroed. */
 void sg_dp_close(struct sg_dp *dp);
 /* Attach the gather program (XDP, through a link) and the fan-out program
- * (TC egress) to @ifindex. */
+ * (TC egress) to @ifindex, removing on the way the fan-out filters dead
+ * processes left there (sg_dp_remove_stale_tc()). */
 int sg_dp_attach(struct sg_dp *dp, int ifindex, const char *ifname);
+/* Remove the clsact egress filters of the fan-out program that datapaths of
+ * dead processes left on @ifindex: a clsact filter (kernels without tcx, or
+ * SGBPF_FORCE_CLSACT=1) is not a link and outlives its process, with its
+ * program and stale worker list. Only while @dp's gather program holds the
+ * interface's XDP hook, which is what tells dead from live: every live
+ * datapath holds the XDP hook of its interface, through a link that goes
+ * with its process, from before its TC filter is attached until after it is
+ * detached, and the hook takes one program; so while it is @dp's, every
+ * other fan-out filter on the interface belongs to a process that is gone.
+ * Returns how many were removed (0 when @dp does not hold the hook), or
+ * -errno (logged as a warning) when they could not be listed. */
+int sg_dp_remove_stale_tc(struct sg_dp *dp, int ifindex);
 
 /* Fill the maps that say who communicator @idx and its workers are, with
- * inactive slots and empty arm descriptors, and open it (comm_by_port).
- * -EADDRINUSE when another communicator has its port. */
+ * inactive slots and empty arm descriptors, give it a completion ring buffer
+ * of its own (dp->events_fd[idx], kept if the index has one), and open it
+ * (comm_by_port). -EADDRINUSE when another communicator has its port. */
 int sg_dp_install_comm(struct sg_dp *dp, uint32_t idx, const struct sg_dp_comm *c);
 /* Rewrite the configuration of communicator @idx (flags, say). */
 int sg_dp_write_cfg(struct sg_dp *dp, uint32_t idx, const struct sg_dp_comm *c);
-/* Close communicator @idx and forget its workers (best effort). */
+/* Close communicator @idx, forget its workers and close its ring buffer
+ * (best effort). */
 void sg_dp_uninstall_comm(struct sg_dp *dp, uint32_t idx, const struct sg_dp_comm *c);
 
 /* Load aggregation program @program of object file @object as the fold

@@ -2,9 +2,10 @@
 /*
  * The eBPF transport: the kernel fans requests out (TC egress) and reduces
  * contributions (XDP). One datapath (transport/datapath.h: loaded object,
- * attachments, mmapped results) and one completion ring buffer serve every
- * communicator of this process on one interface, because an interface has
- * one XDP hook.
+ * attachments, mmapped results) serves every communicator of this process on
+ * one interface, because an interface has one XDP hook; each communicator has
+ * a completion ring buffer of its own, so that its fd wakes for its own
+ * collectives and its waiter consumes no other communicator's wake-up.
  */
 #include <errno.h>
 #include <poll.h>
@@ -34,8 +35,7 @@ struct sg_iface {
 	int ifindex;
 	int refs;
 	struct sg_dp dp;
-	struct ring_buffer *rb;
-	pthread_mutex_t lock;		/* dp's pool and generations, comms, ring consumption */
+	pthread_mutex_t lock;		/* dp's pool and generations, comms */
 	struct sg_transport *comms[SG_MAX_COMMS];
 };
 
@@ -50,6 +50,7 @@ struct sg_transport {
 	struct sg_fanout_entry *fanout;	/* by rank, with MACs */
 	struct sg_dp_comm dpc;
 	__u64 key[2];
+	struct ring_buffer *rb;		/* consumer of the communicator's ring */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -66,7 +67,6 @@ static void iface_free(struct sg_iface *ifc)
 {
 	if (!ifc)
 		return;
-	ring_buffer__free(ifc->rb);
 	sg_dp_close(&ifc->dp);
 	pthread_mutex_destroy(&ifc->lock);
 	free(ifc);
@@ -88,18 +88,12 @@ static int iface_create(int ifindex, const char *ifname, struct sg_iface **out)
 		return err;
 	}
 	err = sg_dp_attach(&ifc->dp, ifindex, ifname);
-	if (err)
-		goto fail;
-	ifc->rb = ring_buffer__new(bpf_map__fd(ifc->dp.skel->maps.events), on_event, ifc, NULL);
-	if (!ifc->rb) {
-		err = sg_fail(-errno, "cannot open the completion ring buffer: %s", strerror(errno));
-		goto fail;
+	if (err) {
+		iface_free(ifc);
+		return err;
 	}
 	*out = ifc;
 	return 0;
-fail:
-	iface_free(ifc);
-	return err;
 }
 
 /* The workers' fan-out entries: addresses and the MACs to rewrite to. */
@@ -241,6 +235,12 @@ static int ebpf_create(const struct sg_transport_config *cfg, struct sg_transpor
 	err = sg_dp_install_comm(&tp->ifc->dp, tp->idx, &tp->dpc);
 	if (!err && cfg->agg_object)
 		err = sg_dp_load_agg(&tp->ifc->dp, tp->idx, cfg->agg_object, cfg->agg_program);
+	if (!err) {
+		tp->rb = ring_buffer__new(tp->ifc->dp.events_fd[tp->idx], on_event, NULL, NULL);
+		if (!tp->rb)
+			err = sg_fail(-errno, "cannot open the completion ring buffer: %s",
+				      strerror(errno));
+	}
 	if (err)
 		sg_dp_uninstall_comm(&tp->ifc->dp, tp->idx, &tp->dpc);
 	pthread_mutex_unlock(&tp->ifc->lock);
@@ -256,6 +256,7 @@ static void ebpf_destroy(struct sg_transport *tp)
 {
 	if (!tp)
 		return;
+	ring_buffer__free(tp->rb);
 	pthread_mutex_lock(&tp->ifc->lock);
 	sg_dp_uninstall_comm(&tp->ifc->dp, tp->idx, &tp->dpc);
 	pthread_mutex_unlock(&tp->ifc->lock);
@@ -330,7 +331,7 @@ static int completed(const struct sg_transport *tp, const struct sg_tp_reduce *r
 static int ebpf_wait(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms)
 {
 	long long deadline = sg_deadline_us(timeout_ms);
-	struct pollfd pfd = { .fd = ring_buffer__epoll_fd(tp->ifc->rb), .events = POLLIN };
+	struct pollfd pfd = { .fd = ring_buffer__epoll_fd(tp->rb), .events = POLLIN };
 
 	for (;;) {
 		long long left;
@@ -351,10 +352,9 @@ static int ebpf_wait(struct sg_transport *tp, const struct sg_tp_reduce *r, int 
 		}
 		if (poll(&pfd, 1, left < 0 ? -1 : (int)((left + 999) / 1000)) < 0 && errno != EINTR)
 			return sg_fail(-errno, "poll: %s", strerror(errno));
-		/* Drain the wake-ups; the completion words say who is done. */
-		pthread_mutex_lock(&tp->ifc->lock);
-		ring_buffer__consume(tp->ifc->rb);
-		pthread_mutex_unlock(&tp->ifc->lock);
+		/* Drain this communicator's wake-ups (its ring holds no other's);
+		 * the completion words say who is done. */
+		ring_buffer__consume(tp->rb);
 	}
 }
 
@@ -406,7 +406,7 @@ static int ebpf_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, v
 
 static int ebpf_fd(struct sg_transport *tp)
 {
-	return ring_buffer__epoll_fd(tp->ifc->rb);
+	return ring_buffer__epoll_fd(tp->rb);
 }
 
 static int ebpf_get_stats(struct sg_transport *tp, struct sg_comm_stats *out)
