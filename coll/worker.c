@@ -40,6 +40,8 @@
 #define SG_SEEN_MSGS	 (4 * (int)SG_MAX_INFLIGHT)
 #define SG_CACHED_REPLIES (4 * (int)SG_MAX_INFLIGHT)
 
+_Static_assert(SG_WORKER_REASSEMBLIES >= 8, "several messages in reassembly at once");
+
 /* What identifies one coordinator message: its source and the header fields
  * every chunk of it repeats. Chunks, deliveries and cached answers are
  * matched on all of it. */
@@ -50,12 +52,13 @@ struct sg_msg_key {
 	uint64_t nonce, auth;
 };
 
-/* The message being reassembled: one at a time, since a coordinator sends its
- * messages one after the other. */
+/* A message being reassembled: its buffer has its own length. */
 struct sg_reassembly {
 	int active;
 	struct sg_msg_key key;
+	uint8_t *buf;
 	unsigned int received;
+	uint64_t progressed;		/* sg_worker::tick at its last new chunk */
 	uint64_t seen[SG_MAX_CHUNKS / 64];
 };
 
@@ -81,8 +84,9 @@ struct sg_worker {
 	/* Answers in the order given: a ring of cache_n from cache_head. */
 	struct sg_cached_reply cache[SG_CACHED_REPLIES];
 	unsigned int cache_head, cache_n;
-	struct sg_reassembly rs;
-	uint8_t *msg;			/* reassembled message, SG_MAX_MSG_BYTES */
+	struct sg_reassembly rs[SG_WORKER_REASSEMBLIES];
+	uint64_t tick;
+	uint8_t *out;			/* the last reassembled message delivered */
 	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];
 	uint8_t tx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
 };
@@ -174,10 +178,12 @@ void sg_worker_destroy(sg_worker *w)
 		return;
 	for (int i = 0; i < SG_CACHED_REPLIES; i++)
 		free(w->cache[i].data);
+	for (unsigned int i = 0; i < SG_WORKER_REASSEMBLIES; i++)
+		free(w->rs[i].buf);
 	if (w->fd >= 0)
 		close(w->fd);
 	free(w->coords);
-	free(w->msg);
+	free(w->out);
 	free(w);
 }
 
@@ -377,6 +383,41 @@ static int deliver(struct sg_worker *w, const struct sg_msg_key *key, const stru
 	return 1;
 }
 
+/* ------------------------------------------------------------ reassembly */
+
+static void rs_release(struct sg_reassembly *rs)
+{
+	free(rs->buf);
+	memset(rs, 0, sizeof(*rs));
+}
+
+/* The reassembly of the message @key, started if new: in a free entry, or in
+ * place of the one that least recently received a new chunk. NULL when its
+ * buffer cannot be allocated. */
+static struct sg_reassembly *rs_get(struct sg_worker *w, const struct sg_msg_key *key)
+{
+	struct sg_reassembly *rs = NULL;
+
+	for (unsigned int i = 0; i < SG_WORKER_REASSEMBLIES; i++) {
+		struct sg_reassembly *r = &w->rs[i];
+
+		if (r->active && same_key(&r->key, key))
+			return r;
+		if (!rs || (rs->active && (!r->active || r->progressed < rs->progressed)))
+			rs = r;
+	}
+	if (rs->active) {
+		w->st.rx_evicted++;
+		rs_release(rs);
+	}
+	rs->buf = malloc(key->msg_len);
+	if (!rs->buf)
+		return NULL;
+	rs->active = 1;
+	rs->key = *key;
+	return rs;
+}
+
 /* Whether a datagram from @from may be parsed: it comes from a coordinator,
  * or the worker, unconfigured, has not heard from one yet. */
 static int source_ok(const struct sg_worker *w, const struct sockaddr_in *from)
@@ -389,7 +430,7 @@ static int source_ok(const struct sg_worker *w, const struct sockaddr_in *from)
 static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_in *from,
 			 struct sg_msg *msg)
 {
-	struct sg_reassembly *rs = &w->rs;
+	struct sg_reassembly *rs;
 	struct sg_msg_key key;
 	struct sg_wire_hdr h;
 	uint64_t bit;
@@ -418,27 +459,23 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 		fill_msg(msg, &h, from, w->rx + SG_WIRE_HDR_LEN);
 		return deliver(w, &key, msg);
 	}
-	if (!w->msg) {
-		w->msg = malloc(SG_MAX_MSG_BYTES);
-		if (!w->msg)
-			return 0;	/* no memory: the coordinator sends it again */
-	}
-	/* A chunk of another message abandons the one in progress: messages
-	 * are not interleaved, so that one will not complete. */
-	if (!rs->active || !same_key(&rs->key, &key)) {
-		memset(rs, 0, sizeof(*rs));
-		rs->active = 1;
-		rs->key = key;
-	}
+	rs = rs_get(w, &key);
+	if (!rs)
+		return 0;	/* no memory: the coordinator sends it again */
 	bit = 1ULL << (h.chunk % 64);
 	if (rs->seen[h.chunk / 64] & bit)
 		return 0;
 	rs->seen[h.chunk / 64] |= bit;
-	memcpy(w->msg + (size_t)h.chunk * SG_CHUNK_BYTES, w->rx + SG_WIRE_HDR_LEN, h.len);
+	rs->progressed = ++w->tick;
+	memcpy(rs->buf + (size_t)h.chunk * SG_CHUNK_BYTES, w->rx + SG_WIRE_HDR_LEN, h.len);
 	if (++rs->received < h.nchunks)
 		return 0;
-	rs->active = 0;
-	fill_msg(msg, &h, from, w->msg);
+	/* Complete: the buffer is the application's until the next call. */
+	free(w->out);
+	w->out = rs->buf;
+	rs->buf = NULL;
+	rs_release(rs);
+	fill_msg(msg, &h, from, w->out);
 	return deliver(w, &key, msg);
 }
 

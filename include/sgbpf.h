@@ -334,6 +334,8 @@ typedef struct sg_worker sg_worker;
 #define SG_WORKER_MAX_COORDINATORS 64u
 /** Default byte budget of a worker's cache of answers (64 MiB). */
 #define SG_WORKER_REPLY_CACHE_BYTES (64u * 1024u * 1024u)
+/** Messages a worker reassembles at the same time. */
+#define SG_WORKER_REASSEMBLIES 16u
 
 /**
  * Options of sg_worker_create(). Unset fields are zero.
@@ -412,7 +414,12 @@ SGBPF_API uint16_t sg_worker_port(const sg_worker *worker);
  * @return 0, -EAGAIN (nothing complete yet: call again when sg_worker_fd() is
  * readable), -ETIMEDOUT, or a receive error. Datagrams from sources that are
  * not a coordinator (@ref sg_worker_opts) and malformed ones are dropped and
- * counted, never returned. A message delivered before is not delivered again; a repeated request is answered again from
+ * counted, never returned. Messages are reassembled per source and message
+ * (type, collective id, nonce, auth, datatype, op, count and length), up to
+ * SG_WORKER_REASSEMBLIES at once, each in a buffer of its own length; when
+ * all are in progress, a new message evicts the one that least recently
+ * received a new chunk (sg_worker_stats::rx_evicted). A message delivered
+ * before is not delivered again; a repeated request is answered again from
  * the cache of answers (@ref sg_worker_opts::reply_cache_bytes) when it comes
  * from the same coordinator address and port with the same collective id,
  * nonce, auth and the rest of its header as the request answered.
@@ -436,6 +443,7 @@ struct sg_worker_stats {
 	uint64_t rx_foreign;       /**< datagrams from sources that are not a coordinator */
 	uint64_t rx_malformed;     /**< datagrams past the source check that are not valid requests, broadcasts or results */
 	uint64_t rx_duplicate;     /**< messages delivered before, not delivered again */
+	uint64_t rx_evicted;       /**< incomplete messages abandoned for a newer one */
 	uint64_t tx_resent;        /**< repeated requests answered again from the cache */
 	uint64_t cache_bytes;      /**< bytes of answers in the cache now */
 	uint64_t cache_bytes_peak; /**< the most the cache ever held */
