@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The worker side: plain UDP, no privileges. Receives requests, broadcasts and
- * allgather results (reassembling multi-chunk messages) and answers requests
- * in chunks the coordinator's kernel program can fold one by one. */
+ * allgather results from its coordinators only (reassembling multi-chunk
+ * messages) and answers requests, to the coordinator that sent them, in
+ * chunks the coordinator's kernel program can fold one by one.
+ *
+ * Trust (docs/reliability.md, "Workers"): a datagram is taken only from a
+ * coordinator, configured (exact address and port) or, without a
+ * configuration, the address of the first valid coordinator datagram (trust
+ * on first use). Everything else is counted as foreign before it is parsed,
+ * so it can neither reach the application, nor touch a message being
+ * reassembled, nor make the worker send anything: every datagram the worker
+ * sends goes to the source of a message it took, a coordinator. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,76 +32,136 @@
  * 1 KiB chunk) with margin. */
 #define SG_WORKER_RCVBUF (8 << 20)
 
-/* The message being reassembled: one at a time, since a coordinator sends its
- * messages one after the other. */
+/* Messages already delivered, so a repeated one (a retransmission, or a
+ * duplicate the network made) is not delivered twice; and the answers, so a
+ * repeated request is answered again without the application. Both cover the
+ * whole window (SG_MAX_INFLIGHT) of up to four communicators; the answers are
+ * also bounded by the byte budget (sg_worker_opts::reply_cache_bytes). */
+#define SG_SEEN_MSGS	 (4 * (int)SG_MAX_INFLIGHT)
+#define SG_CACHED_REPLIES (4 * (int)SG_MAX_INFLIGHT)
+
+_Static_assert(SG_WORKER_REASSEMBLIES >= 8, "several messages in reassembly at once");
+
+/* What identifies one coordinator message: its source and the header fields
+ * every chunk of it repeats. Chunks, deliveries and cached answers are
+ * matched on all of it. */
+struct sg_msg_key {
+	struct sockaddr_in from;
+	uint8_t type, dtype, op;
+	uint32_t coll_id, count, msg_len;
+	uint64_t nonce, auth;
+};
+
+/* A message being reassembled: its buffer has its own length. */
 struct sg_reassembly {
 	int active;
-	struct sg_wire_hdr first;	/* header of the first chunk seen */
-	struct sockaddr_in from;
+	struct sg_msg_key key;
+	uint8_t *buf;
 	unsigned int received;
+	uint64_t progressed;		/* sg_worker::tick at its last new chunk */
 	uint64_t seen[SG_MAX_CHUNKS / 64];
 };
 
-/* Messages already delivered, so a repeated one (a retransmission, or a
- * duplicate the network made) is not delivered twice; and the last answers,
- * so a repeated request is answered again without the application: as many
- * as a coordinator can have collectives in flight, or a lost answer to one
- * of a full window would never be sent again. A cached answer keeps its
- * buffer (at most the largest answer given, 1 MiB each). */
-#define SG_SEEN_MSGS	(2 * (int)SG_MAX_INFLIGHT)
-#define SG_CACHED_REPLIES ((int)SG_MAX_INFLIGHT)
-
-struct sg_seen {
-	uint8_t type;
-	uint32_t coll_id;
-	uint64_t nonce;
-	struct sockaddr_in from;
-};
-
 struct sg_cached_reply {
-	struct sg_wire_msg m;
-	struct sockaddr_in to;
-	uint8_t *data;
-	size_t cap;
+	struct sg_msg_key req;		/* the request answered */
+	struct sg_wire_msg m;		/* the answer's header */
+	uint8_t *data;			/* m.msg_len bytes */
 };
 
 struct sg_worker {
 	int fd;
 	uint16_t port;
-	uint64_t dropped;		/* malformed datagrams */
-	struct sg_seen seen[SG_SEEN_MSGS];
+	/* Coordinators: configured (exact address and port), or the address
+	 * pinned by the first valid datagram. */
+	struct sockaddr_in *coords;
+	size_t ncoords;
+	int pinned;
+	struct in_addr pinned_addr;
+	struct sg_worker_stats st;
+	size_t cache_budget;
+	struct sg_msg_key seen[SG_SEEN_MSGS];
 	unsigned int seen_next;
-	struct sg_cached_reply replies[SG_CACHED_REPLIES];
-	unsigned int replies_next;
-	struct sg_reassembly rs;
-	uint8_t *msg;			/* reassembled message, SG_MAX_MSG_BYTES */
+	/* Answers in the order given: a ring of cache_n from cache_head. */
+	struct sg_cached_reply cache[SG_CACHED_REPLIES];
+	unsigned int cache_head, cache_n;
+	struct sg_reassembly rs[SG_WORKER_REASSEMBLIES];
+	uint64_t tick;
+	uint8_t *out;			/* the last reassembled message delivered */
 	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];
 	uint8_t tx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
 };
 
-int sg_worker_create(const struct sg_worker_opts *opts, sg_worker **out)
+static const char *addr_str(const struct sockaddr_in *a, char *buf, size_t len)
+{
+	char ip[INET_ADDRSTRLEN] = "?";
+
+	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+	snprintf(buf, len, "%s:%u", ip, ntohs(a->sin_port));
+	return buf;
+}
+
+static int set_coordinators(struct sg_worker *w, const struct sockaddr_in *c, size_t n)
+{
+	char s[32];
+
+	if (!c != !n)
+		return sg_fail(-EINVAL, "sg_worker_opts: coordinators and ncoordinators go together");
+	if (n > SG_WORKER_MAX_COORDINATORS)
+		return sg_fail(-E2BIG, "sg_worker_opts: %zu coordinators, at most %u", n,
+			       SG_WORKER_MAX_COORDINATORS);
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].sin_family != AF_INET)
+			return sg_fail(-EINVAL, "sg_worker_opts: coordinators[%zu]: family %d, not AF_INET",
+				       i, (int)c[i].sin_family);
+		if (!c[i].sin_port || !c[i].sin_addr.s_addr)
+			return sg_fail(-EINVAL, "sg_worker_opts: coordinators[%zu] is %s: an address and a port are required",
+				       i, addr_str(&c[i], s, sizeof(s)));
+	}
+	if (!n)
+		return 0;
+	w->coords = calloc(n, sizeof(*w->coords));
+	if (!w->coords)
+		return sg_fail(-ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		w->coords[i].sin_family = AF_INET;
+		w->coords[i].sin_addr = c[i].sin_addr;
+		w->coords[i].sin_port = c[i].sin_port;
+	}
+	w->ncoords = n;
+	return 0;
+}
+
+int sg_worker_create(const struct sg_worker_opts *uopts, sg_worker **out)
 {
 	struct sockaddr_in local = { .sin_family = AF_INET };
+	struct sg_worker_opts opts = { 0 };
 	socklen_t alen = sizeof(local);
 	struct sg_worker *w;
 	int err;
 
-	if (!opts || !out)
+	if (!uopts || !out)
 		return sg_fail(-EINVAL, "sg_worker_create: opts and worker must not be NULL");
-	err = SG_OPTS_CHECK(sg_worker_opts, opts);
+	err = SG_OPTS_CHECK(sg_worker_opts, uopts);
 	if (err)
 		return err;
-	if (opts->addr && inet_pton(AF_INET, opts->addr, &local.sin_addr) != 1)
+	/* A caller built against an older header passes a shorter struct. */
+	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
+	if (opts.addr && inet_pton(AF_INET, opts.addr, &local.sin_addr) != 1)
 		return sg_fail(-EINVAL, "sg_worker_opts: addr '%s' is not an IPv4 address",
-			       opts->addr);
-	local.sin_port = htons(opts->port);
+			       opts.addr);
+	local.sin_port = htons(opts.port);
 
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return sg_fail(-ENOMEM, "out of memory");
-	err = sg_udp_socket(&local, NULL);
+	w->fd = -1;
+	w->cache_budget = opts.reply_cache_bytes ? opts.reply_cache_bytes
+						  : SG_WORKER_REPLY_CACHE_BYTES;
+	err = set_coordinators(w, opts.coordinators, opts.ncoordinators);
+	if (!err)
+		err = sg_udp_socket(&local, NULL);
 	if (err < 0) {
-		free(w);
+		sg_worker_destroy(w);
 		return err;
 	}
 	w->fd = err;
@@ -107,9 +177,13 @@ void sg_worker_destroy(sg_worker *w)
 	if (!w)
 		return;
 	for (int i = 0; i < SG_CACHED_REPLIES; i++)
-		free(w->replies[i].data);
-	close(w->fd);
-	free(w->msg);
+		free(w->cache[i].data);
+	for (unsigned int i = 0; i < SG_WORKER_REASSEMBLIES; i++)
+		free(w->rs[i].buf);
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->coords);
+	free(w->out);
 	free(w);
 }
 
@@ -121,6 +195,65 @@ int sg_worker_fd(const sg_worker *w)
 uint16_t sg_worker_port(const sg_worker *w)
 {
 	return w ? w->port : 0;
+}
+
+int sg_worker_get_stats(const sg_worker *w, struct sg_worker_stats *st)
+{
+	struct sg_worker_stats s;
+	size_t sz;
+
+	if (!w || !st)
+		return sg_fail(-EINVAL, "sg_worker_get_stats: worker and stats must not be NULL");
+	sz = st->sz;
+	if (sz < offsetof(struct sg_worker_stats, rx_delivered) + sizeof(st->rx_delivered))
+		return sg_fail(-EINVAL, "sg_worker_stats: sz is %zu; set it to sizeof(struct sg_worker_stats)",
+			       sz);
+	s = w->st;
+	s.sz = sz;
+	memcpy(st, &s, sz < sizeof(s) ? sz : sizeof(s));
+	return 0;
+}
+
+static int same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+}
+
+/* Whether @from is a coordinator of @w: one of the configured ones, or the
+ * pinned address (any port). */
+static int is_coordinator(const struct sg_worker *w, const struct sockaddr_in *from)
+{
+	if (from->sin_family != AF_INET || !from->sin_port)
+		return 0;
+	if (!w->ncoords)
+		return w->pinned && from->sin_addr.s_addr == w->pinned_addr.s_addr;
+	for (size_t i = 0; i < w->ncoords; i++)
+		if (same_addr(&w->coords[i], from))
+			return 1;
+	return 0;
+}
+
+static int same_key(const struct sg_msg_key *a, const struct sg_msg_key *b)
+{
+	return same_addr(&a->from, &b->from) && a->type == b->type && a->dtype == b->dtype &&
+	       a->op == b->op && a->coll_id == b->coll_id && a->count == b->count &&
+	       a->msg_len == b->msg_len && a->nonce == b->nonce && a->auth == b->auth;
+}
+
+static struct sg_msg_key key_of_hdr(const struct sg_wire_hdr *h, const struct sockaddr_in *from)
+{
+	return (struct sg_msg_key){ .from = *from, .type = h->type, .dtype = h->dtype,
+				    .op = h->op, .coll_id = h->coll_id, .count = h->count,
+				    .msg_len = h->msg_len, .nonce = h->nonce, .auth = h->auth };
+}
+
+static struct sg_msg_key key_of_msg(const struct sg_msg *m)
+{
+	return (struct sg_msg_key){ .from = m->from, .type = (uint8_t)m->type,
+				    .dtype = (uint8_t)m->dtype, .op = (uint8_t)m->op,
+				    .coll_id = m->coll_id, .count = (uint32_t)m->count,
+				    .msg_len = (uint32_t)m->len, .nonce = m->nonce,
+				    .auth = m->auth };
 }
 
 static void fill_msg(struct sg_msg *msg, const struct sg_wire_hdr *h,
@@ -138,22 +271,8 @@ static void fill_msg(struct sg_msg *msg, const struct sg_wire_hdr *h,
 	msg->auth = h->auth;
 }
 
-static int same_message(const struct sg_reassembly *rs, const struct sg_wire_hdr *h,
-			const struct sockaddr_in *from)
-{
-	return rs->active && rs->first.type == h->type && rs->first.coll_id == h->coll_id &&
-	       rs->first.msg_len == h->msg_len && rs->first.nonce == h->nonce &&
-	       rs->from.sin_addr.s_addr == from->sin_addr.s_addr &&
-	       rs->from.sin_port == from->sin_port;
-}
-
 static int send_reply(struct sg_worker *w, const struct sg_wire_msg *m,
 		      const struct sockaddr_in *to, const void *data);
-
-static int same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
-{
-	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
-}
 
 /* Acknowledge an allgather result, so the coordinator stops sending it. */
 static void send_ack(struct sg_worker *w, const struct sg_msg *msg)
@@ -173,45 +292,153 @@ static void send_ack(struct sg_worker *w, const struct sg_msg *msg)
 	send_reply(w, &m, &msg->from, &one);
 }
 
-/* 1 if @msg was delivered before, after answering a repeated request or
- * result again; else remember it (acknowledging a result) and return 0. */
-static int repeated(struct sg_worker *w, const struct sg_msg *msg)
+/* ---------------------------------------------------------------- answers */
+
+static struct sg_cached_reply *cache_at(struct sg_worker *w, unsigned int i)
 {
-	struct sg_seen *s;
+	return &w->cache[(w->cache_head + i) % SG_CACHED_REPLIES];
+}
 
+static struct sg_cached_reply *cache_find(struct sg_worker *w, const struct sg_msg_key *req)
+{
+	for (unsigned int i = 0; i < w->cache_n; i++)
+		if (same_key(&cache_at(w, i)->req, req))
+			return cache_at(w, i);
+	return NULL;
+}
+
+static void cache_drop_oldest(struct sg_worker *w)
+{
+	struct sg_cached_reply *c = cache_at(w, 0);
+
+	w->st.cache_bytes -= c->m.msg_len;
+	free(c->data);
+	c->data = NULL;
+	w->cache_head = (w->cache_head + 1) % SG_CACHED_REPLIES;
+	w->cache_n--;
+}
+
+/* Keep answer @m (@data) to request @req, forgetting the oldest answers to
+ * stay within the entries and the byte budget. 0, or -ENOMEM. */
+static int cache_put(struct sg_worker *w, const struct sg_msg_key *req,
+		     const struct sg_wire_msg *m, const void *data)
+{
+	struct sg_cached_reply *c = cache_find(w, req);
+
+	if (c) {		/* answered twice: the same key has the same length */
+		memcpy(c->data, data, m->msg_len);
+		c->m = *m;
+		return 0;
+	}
+	if (m->msg_len > w->cache_budget)
+		return 0;
+	while (w->cache_n == SG_CACHED_REPLIES || w->st.cache_bytes + m->msg_len > w->cache_budget)
+		cache_drop_oldest(w);
+	c = cache_at(w, w->cache_n);
+	c->data = malloc(m->msg_len);
+	if (!c->data)
+		return sg_fail(-ENOMEM, "out of memory");
+	memcpy(c->data, data, m->msg_len);
+	c->m = *m;
+	c->req = *req;
+	w->cache_n++;
+	w->st.cache_bytes += m->msg_len;
+	if (w->st.cache_bytes > w->st.cache_bytes_peak)
+		w->st.cache_bytes_peak = w->st.cache_bytes;
+	return 0;
+}
+
+/* 1 if @msg (@key) was delivered before, after answering a repeated request
+ * from the cache (only if the request is the one answered: same source and
+ * header) or acknowledging a repeated result; else remember it
+ * (acknowledging a result) and return 0. */
+static int repeated(struct sg_worker *w, const struct sg_msg_key *key, const struct sg_msg *msg)
+{
 	for (int i = 0; i < SG_SEEN_MSGS; i++) {
-		s = &w->seen[i];
-		if (s->type != msg->type || s->coll_id != msg->coll_id || s->nonce != msg->nonce ||
-		    !same_addr(&s->from, &msg->from))
-			continue;
-		for (int j = 0; msg->type == SG_MSG_SCATTER && j < SG_CACHED_REPLIES; j++) {
-			struct sg_cached_reply *c = &w->replies[j];
+		struct sg_cached_reply *c;
 
-			if (c->data && c->m.coll_id == msg->coll_id && c->m.nonce == msg->nonce &&
-			    same_addr(&c->to, &msg->from))
-				send_reply(w, &c->m, &c->to, c->data);
+		if (!same_key(&w->seen[i], key))
+			continue;
+		w->st.rx_duplicate++;
+		if (msg->type == SG_MSG_SCATTER && (c = cache_find(w, key))) {
+			w->st.tx_resent++;
+			send_reply(w, &c->m, &c->req.from, c->data);
 		}
 		if (msg->type == SG_MSG_RESULT)
 			send_ack(w, msg);
 		return 1;
 	}
-	s = &w->seen[w->seen_next++ % SG_SEEN_MSGS];
-	*s = (struct sg_seen){ .type = (uint8_t)msg->type, .coll_id = msg->coll_id,
-			       .nonce = msg->nonce, .from = msg->from };
+	w->seen[w->seen_next++ % SG_SEEN_MSGS] = *key;
 	if (msg->type == SG_MSG_RESULT)
 		send_ack(w, msg);
 	return 0;
 }
 
+/* Hand @msg to the application unless it was delivered before. */
+static int deliver(struct sg_worker *w, const struct sg_msg_key *key, const struct sg_msg *msg)
+{
+	if (repeated(w, key, msg))
+		return 0;
+	w->st.rx_delivered++;
+	return 1;
+}
+
+/* ------------------------------------------------------------ reassembly */
+
+static void rs_release(struct sg_reassembly *rs)
+{
+	free(rs->buf);
+	memset(rs, 0, sizeof(*rs));
+}
+
+/* The reassembly of the message @key, started if new: in a free entry, or in
+ * place of the one that least recently received a new chunk. NULL when its
+ * buffer cannot be allocated. */
+static struct sg_reassembly *rs_get(struct sg_worker *w, const struct sg_msg_key *key)
+{
+	struct sg_reassembly *rs = NULL;
+
+	for (unsigned int i = 0; i < SG_WORKER_REASSEMBLIES; i++) {
+		struct sg_reassembly *r = &w->rs[i];
+
+		if (r->active && same_key(&r->key, key))
+			return r;
+		if (!rs || (rs->active && (!r->active || r->progressed < rs->progressed)))
+			rs = r;
+	}
+	if (rs->active) {
+		w->st.rx_evicted++;
+		rs_release(rs);
+	}
+	rs->buf = malloc(key->msg_len);
+	if (!rs->buf)
+		return NULL;
+	rs->active = 1;
+	rs->key = *key;
+	return rs;
+}
+
+/* Whether a datagram from @from may be parsed: it comes from a coordinator,
+ * or the worker, unconfigured, has not heard from one yet. */
+static int source_ok(const struct sg_worker *w, const struct sockaddr_in *from)
+{
+	return is_coordinator(w, from) || (!w->ncoords && !w->pinned);
+}
+
 /* Take one datagram. Returns 1 and fills @msg when it completes a message, 0
- * when it was consumed (a chunk, a duplicate, or dropped as malformed). */
+ * when it was consumed (a chunk, a duplicate, or dropped and counted). */
 static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_in *from,
 			 struct sg_msg *msg)
 {
-	struct sg_reassembly *rs = &w->rs;
+	struct sg_reassembly *rs;
+	struct sg_msg_key key;
 	struct sg_wire_hdr h;
 	uint64_t bit;
 
+	if (!source_ok(w, from)) {
+		w->st.rx_foreign++;
+		return 0;
+	}
 	/* A request or result must describe a vector that fits a message: a
 	 * forged count must not make the application allocate gigabytes. */
 	if (sg_wire_decode(w->rx, len, &h) < 0 || h.type == SG_WIRE_RESPONSE ||
@@ -220,38 +447,36 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 	      (uint64_t)h.count * sg_wire_dtype_size(h.dtype) > SG_MAX_MSG_BYTES ||
 	      (h.type == SG_WIRE_RESULT &&
 	       h.msg_len != (uint64_t)h.count * sg_wire_dtype_size(h.dtype))))) {
-		w->dropped++;
+		w->st.rx_malformed++;
 		return 0;
 	}
+	if (!w->ncoords && !w->pinned) {	/* trust on first use */
+		w->pinned = 1;
+		w->pinned_addr = from->sin_addr;
+	}
+	key = key_of_hdr(&h, from);
 	if (h.nchunks == 1) {
 		fill_msg(msg, &h, from, w->rx + SG_WIRE_HDR_LEN);
-		return !repeated(w, msg);
+		return deliver(w, &key, msg);
 	}
-	if (!w->msg) {
-		w->msg = malloc(SG_MAX_MSG_BYTES);
-		if (!w->msg) {
-			w->dropped++;
-			return 0;
-		}
-	}
-	/* A chunk of another message abandons the one in progress: messages
-	 * are not interleaved, so that one will not complete. */
-	if (!same_message(rs, &h, from)) {
-		memset(rs, 0, sizeof(*rs));
-		rs->active = 1;
-		rs->first = h;
-		rs->from = *from;
-	}
+	rs = rs_get(w, &key);
+	if (!rs)
+		return 0;	/* no memory: the coordinator sends it again */
 	bit = 1ULL << (h.chunk % 64);
 	if (rs->seen[h.chunk / 64] & bit)
 		return 0;
 	rs->seen[h.chunk / 64] |= bit;
-	memcpy(w->msg + (size_t)h.chunk * SG_CHUNK_BYTES, w->rx + SG_WIRE_HDR_LEN, h.len);
+	rs->progressed = ++w->tick;
+	memcpy(rs->buf + (size_t)h.chunk * SG_CHUNK_BYTES, w->rx + SG_WIRE_HDR_LEN, h.len);
 	if (++rs->received < h.nchunks)
 		return 0;
-	rs->active = 0;
-	fill_msg(msg, &h, from, w->msg);
-	return !repeated(w, msg);
+	/* Complete: the buffer is the application's until the next call. */
+	free(w->out);
+	w->out = rs->buf;
+	rs->buf = NULL;
+	rs_release(rs);
+	fill_msg(msg, &h, from, w->out);
+	return deliver(w, &key, msg);
 }
 
 int sg_worker_recv(sg_worker *w, struct sg_msg *msg, int timeout_ms)
@@ -273,9 +498,11 @@ int sg_worker_recv(sg_worker *w, struct sg_msg *msg, int timeout_ms)
 
 int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, size_t len)
 {
-	struct sg_cached_reply *c;
+	struct sg_msg_key key;
 	struct sg_wire_msg m;
+	char s[32];
 	size_t want;
+	int err;
 
 	if (!w || !req || (!data && len))
 		return sg_fail(-EINVAL, "sg_worker_reply: worker, req and data must not be NULL");
@@ -290,6 +517,9 @@ int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, si
 	if (len != want || want == 0)
 		return sg_fail(-EINVAL, "reply of %zu bytes; collective %u expects %zu x %zu = %zu",
 			       len, req->coll_id, req->count, sg_datatype_size(req->dtype), want);
+	if (!is_coordinator(w, &req->from))
+		return sg_fail(-EPERM, "sg_worker_reply: %s is not a coordinator of this worker; it answers only its coordinators",
+			       addr_str(&req->from, s, sizeof(s)));
 	m = (struct sg_wire_msg){
 		.type = SG_WIRE_RESPONSE,
 		.dtype = (uint8_t)req->dtype,
@@ -300,18 +530,10 @@ int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, si
 		.nonce = req->nonce,
 		.auth = req->auth,
 	};
-	c = &w->replies[w->replies_next++ % SG_CACHED_REPLIES];
-	if (c->cap < len) {
-		uint8_t *p = realloc(c->data, len);
-
-		if (!p)
-			return sg_fail(-ENOMEM, "out of memory");
-		c->data = p;
-		c->cap = len;
-	}
-	memcpy(c->data, data, len);
-	c->m = m;
-	c->to = req->from;
+	key = key_of_msg(req);
+	err = cache_put(w, &key, &m, data);
+	if (err)
+		return err;
 	return send_reply(w, &m, &req->from, data);
 }
 

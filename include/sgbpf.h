@@ -372,12 +372,49 @@ SGBPF_API int sg_waitall(size_t n, sg_request **reqs, int *statuses);
 
 typedef struct sg_worker sg_worker;
 
+/** Most coordinators a worker can be configured with. */
+#define SG_WORKER_MAX_COORDINATORS 64u
+/** Default byte budget of a worker's cache of answers (64 MiB). */
+#define SG_WORKER_REPLY_CACHE_BYTES (64u * 1024u * 1024u)
+/** Messages a worker reassembles at the same time. */
+#define SG_WORKER_REASSEMBLIES 16u
+
+/**
+ * Options of sg_worker_create(). Unset fields are zero.
+ *
+ * Whom a worker listens to. A worker accepts datagrams only from its
+ * coordinators, and sends nothing to anyone else: its answers, the answers it
+ * repeats from its cache and its acknowledgements go to the coordinator
+ * address the request came from, which must be one of them. Datagrams from
+ * any other source are dropped and counted (sg_worker_stats::rx_foreign)
+ * before they are parsed.
+ *
+ * - With @ref coordinators set, the coordinators are exactly those addresses
+ *   and ports. This is the secure setting.
+ * - Without, the worker trusts on first use: the IPv4 address of the first
+ *   valid coordinator datagram it receives becomes its coordinator for the
+ *   worker's lifetime, from any port (a coordinator's communicators use
+ *   one port each). This is a race: on a network where others can send to the
+ *   worker, spoofing a source address included, an attacker who gets a
+ *   datagram in first becomes the coordinator (and the real one is ignored).
+ *   Use it only on a network you trust, or configure the coordinators.
+ */
 struct sg_worker_opts {
 	size_t sz;              /**< sizeof(struct sg_worker_opts) */
 	const char *addr;       /**< IPv4 address to bind; NULL: any */
 	uint16_t port;          /**< UDP port (host order); 0 picks one */
+	/** The coordinators (sin_family AF_INET, a nonzero address and port, in
+	 * network order; each communicator's sg_comm_opts::local_addr and
+	 * local_port), at most SG_WORKER_MAX_COORDINATORS; copied. NULL and 0:
+	 * trust on first use (see above). */
+	const struct sockaddr_in *coordinators;
+	size_t ncoordinators;
+	/** Bytes of answers kept to answer repeated requests without the
+	 * application; 0: SG_WORKER_REPLY_CACHE_BYTES. The oldest answers are
+	 * forgotten first; an answer larger than the budget is not kept. */
+	size_t reply_cache_bytes;
 };
-#define sg_worker_opts__last_field port
+#define sg_worker_opts__last_field reply_cache_bytes
 
 /** Kinds of messages a worker receives. */
 enum sg_msg_type {
@@ -400,6 +437,12 @@ struct sg_msg {
 	uint64_t auth;           /**< this worker's authenticator, echoed in the reply */
 };
 
+/**
+ * Create a worker: bind a UDP socket (@ref sg_worker_opts).
+ * @return 0 and *@p worker, or -EINVAL (bad option; see sg_errmsg()), -E2BIG
+ * (more than SG_WORKER_MAX_COORDINATORS coordinators), -ENOMEM, or the
+ * error of socket() or bind() (-EADDRINUSE: the port is taken).
+ */
 SGBPF_API int sg_worker_create(const struct sg_worker_opts *opts, sg_worker **worker);
 SGBPF_API void sg_worker_destroy(sg_worker *worker);
 /** The bound UDP socket, for poll/epoll (readable when a datagram waits). */
@@ -411,18 +454,48 @@ SGBPF_API uint16_t sg_worker_port(const sg_worker *worker);
  * Receive the next complete message (reassembling multi-chunk messages).
  * @p timeout_ms: 0 returns at once, negative waits forever.
  * @return 0, -EAGAIN (nothing complete yet: call again when sg_worker_fd() is
- * readable), -ETIMEDOUT, or a receive error. Malformed datagrams are dropped
- * and counted, never returned.
+ * readable), -ETIMEDOUT, or a receive error. Datagrams from sources that are
+ * not a coordinator (@ref sg_worker_opts) and malformed ones are dropped and
+ * counted, never returned. Messages are reassembled per source and message
+ * (type, collective id, nonce, auth, datatype, op, count and length), up to
+ * SG_WORKER_REASSEMBLIES at once, each in a buffer of its own length; when
+ * all are in progress, a new message evicts the one that least recently
+ * received a new chunk (sg_worker_stats::rx_evicted). A message delivered
+ * before is not delivered again; a repeated request is answered again from
+ * the cache of answers (@ref sg_worker_opts::reply_cache_bytes) when it comes
+ * from the same coordinator address and port with the same collective id,
+ * nonce, auth and the rest of its header as the request answered.
  */
 SGBPF_API int sg_worker_recv(sg_worker *worker, struct sg_msg *msg, int timeout_ms);
 
 /**
  * Answer the SCATTER @p req with @p len bytes, which must be
- * req->count * sg_datatype_size(req->dtype); sent in as many datagrams as needed.
- * @return 0, -EINVAL (not a SCATTER, or wrong length), or a send error.
+ * req->count * sg_datatype_size(req->dtype); sent in as many datagrams as
+ * needed to req->from, and kept in the cache of answers.
+ * @return 0, -EINVAL (not a SCATTER, or wrong length), -EPERM (req->from is
+ * not a coordinator of this worker), -E2BIG, -ENOMEM, or a send error.
  */
 SGBPF_API int sg_worker_reply(sg_worker *worker, const struct sg_msg *req, const void *data,
 			      size_t len);
+
+/** Counters of a worker. */
+struct sg_worker_stats {
+	size_t sz;                 /**< sizeof(struct sg_worker_stats) */
+	uint64_t rx_delivered;     /**< messages returned by sg_worker_recv() */
+	uint64_t rx_foreign;       /**< datagrams from sources that are not a coordinator */
+	uint64_t rx_malformed;     /**< datagrams past the source check that are not valid requests, broadcasts or results */
+	uint64_t rx_duplicate;     /**< messages delivered before, not delivered again */
+	uint64_t rx_evicted;       /**< incomplete messages abandoned for a newer one */
+	uint64_t tx_resent;        /**< repeated requests answered again from the cache */
+	uint64_t cache_bytes;      /**< bytes of answers in the cache now */
+	uint64_t cache_bytes_peak; /**< the most the cache ever held */
+};
+#define sg_worker_stats__last_field cache_bytes_peak
+
+/** Read the counters of @p worker into @p stats, whose sz must be set
+ * (SG_OPTS_INIT(sg_worker_stats, st)); a shorter struct of an older header
+ * gets the fields it has. @return 0 or -EINVAL. */
+SGBPF_API int sg_worker_get_stats(const sg_worker *worker, struct sg_worker_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -3,10 +3,14 @@
  * The worker's memory of what it answered, over loopback: a coordinator may
  * have SG_MAX_INFLIGHT collectives in flight, and a repeated request for any
  * of them (its answer was lost) is answered again from the cache, without
- * delivering the request to the application twice.
+ * delivering the request to the application twice; the cache stays within
+ * its byte budget, forgetting the oldest answers first; and only the very
+ * request answered (same coordinator address and port, collective id, nonce
+ * and auth) is answered again.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,87 +21,61 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "sgbpf.h"
-#include "common/codec.h"
+#include "tests/worker_peer.h"
 
-struct pair {
-	sg_worker *w;
-	int coord;			/* the coordinator's socket */
-	struct sockaddr_in to;		/* the worker */
-};
+#define AUTH(id) (0xa0700000000001ULL + ((uint64_t)(id) << 8))
 
-static void open_pair(struct pair *p)
+/* A request for collective @id: @count uint32 to be summed. */
+static struct sg_wire_msg request(uint32_t id, uint32_t count)
 {
-	SG_OPTS_INIT(sg_worker_opts, o);
-	struct sockaddr_in any = { .sin_family = AF_INET };
-	struct timeval tv = { .tv_sec = 2 };
-
-	o.addr = "127.0.0.1";
-	assert_int_equal(sg_worker_create(&o, &p->w), 0);
-	p->to = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(sg_worker_port(p->w)) };
-	inet_pton(AF_INET, "127.0.0.1", &p->to.sin_addr);
-	p->coord = socket(AF_INET, SOCK_DGRAM, 0);
-	assert_true(p->coord >= 0);
-	inet_pton(AF_INET, "127.0.0.1", &any.sin_addr);
-	assert_int_equal(bind(p->coord, (struct sockaddr *)&any, sizeof(any)), 0);
-	assert_int_equal(setsockopt(p->coord, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	return (struct sg_wire_msg){ .type = SG_WIRE_SCATTER, .dtype = SG_UINT32,
+				     .op = SG_OP_SUM, .coll_id = id, .count = count,
+				     .msg_len = 4, .nonce = 0x5eed0000ULL + id, .auth = AUTH(id) };
 }
 
-static void close_pair(struct pair *p)
+static void send_request(struct wpeer *p, uint32_t id)
 {
-	close(p->coord);
-	sg_worker_destroy(p->w);
+	struct sg_wire_msg m = request(id, 1);
+
+	wp_send_chunk(p, p->coord, &m, 0);
 }
 
-/* A one-element uint32 SUM request for collective @id. */
-static void send_request(struct pair *p, uint32_t id)
-{
-	struct sg_wire_msg m = { .type = SG_WIRE_SCATTER, .dtype = SG_UINT32, .op = SG_OP_SUM,
-				 .coll_id = id, .count = 1, .msg_len = 4,
-				 .nonce = 0x5eed0000ULL + id };
-	uint8_t b[SG_WIRE_HDR_LEN + 4];
-
-	sg_wire_encode(b, &m, 0);
-	memcpy(b + SG_WIRE_HDR_LEN, &id, 4);
-	assert_int_equal(sendto(p->coord, b, sizeof(b), 0, (struct sockaddr *)&p->to,
-				sizeof(p->to)), sizeof(b));
-}
-
-/* Read one response: its collective id and value. */
-static void read_response(struct pair *p, uint32_t *id, uint32_t *value)
+/* Read one response: its collective id and value; it echoes the request. */
+static void read_response(struct wpeer *p, uint32_t *id, uint32_t *value)
 {
 	uint8_t b[2048];
 	struct sg_wire_hdr h;
-	ssize_t n = recv(p->coord, b, sizeof(b), 0);
 
-	assert_true(n > 0);
-	assert_int_equal(sg_wire_decode(b, (size_t)n, &h), 0);
-	assert_int_equal(h.type, SG_WIRE_RESPONSE);
+	wp_read_answer(p->coord, b, &h);
 	assert_int_equal(h.nonce, 0x5eed0000ULL + h.coll_id);
+	assert_int_equal(h.auth, AUTH(h.coll_id));
 	*id = h.coll_id;
 	memcpy(value, b + SG_WIRE_HDR_LEN, 4);
 }
 
-/* The application's side: take the next request and answer 1000 + id. */
-static void serve_one(struct pair *p, uint32_t want_id)
+/* The application's side: take the next request for @want_id and answer
+ * its vector, 1000 + id and zeros. */
+static void serve_one(struct wpeer *p, uint32_t want_id)
 {
 	struct sg_msg msg;
-	uint32_t v;
+	uint32_t *v;
 
 	assert_int_equal(sg_worker_recv(p->w, &msg, 2000), 0);
 	assert_int_equal(msg.type, SG_MSG_SCATTER);
 	assert_int_equal(msg.coll_id, want_id);
-	v = 1000 + msg.coll_id;
-	assert_int_equal(sg_worker_reply(p->w, &msg, &v, 4), 0);
+	v = calloc(msg.count, 4);
+	assert_non_null(v);
+	v[0] = 1000 + msg.coll_id;
+	assert_int_equal(sg_worker_reply(p->w, &msg, v, msg.count * 4), 0);
+	free(v);
 }
 
 static void test_full_window_answered_again(void **state)
 {
-	struct pair p;
-	struct sg_msg msg;
+	struct wpeer p;
 	uint32_t id, v;
 
-	open_pair(&p);
+	wp_open(&p, NULL, 0);
 	for (uint32_t i = 0; i < SG_MAX_INFLIGHT; i++) {
 		send_request(&p, i);
 		serve_one(&p, i);
@@ -110,43 +88,160 @@ static void test_full_window_answered_again(void **state)
 	 * application sees nothing. */
 	for (uint32_t i = 0; i < SG_MAX_INFLIGHT; i++) {
 		send_request(&p, i);
-		assert_int_equal(sg_worker_recv(p.w, &msg, 200), -ETIMEDOUT);
+		wp_expect_nothing(&p);
 		read_response(&p, &id, &v);
 		assert_int_equal(id, i);
 		assert_int_equal(v, 1000 + i);
 	}
-	close_pair(&p);
+	assert_int_equal(wp_stats(&p).tx_resent, SG_MAX_INFLIGHT);
+	assert_int_equal(wp_stats(&p).rx_duplicate, SG_MAX_INFLIGHT);
+	wp_close(&p);
 }
 
-/* Beyond the window the oldest answer is forgotten, but the request is still
+/* Beyond the cache the oldest answer is forgotten, but the request is still
  * recognised as delivered: never handed to the application twice. */
-static void test_older_than_window_not_redelivered(void **state)
+static void test_forgotten_answer_not_redelivered(void **state)
 {
-	struct pair p;
-	struct sg_msg msg;
+	SG_OPTS_INIT(sg_worker_opts, o);
+	struct wpeer p;
 	uint32_t id, v;
 
-	open_pair(&p);
-	for (uint32_t i = 0; i <= SG_MAX_INFLIGHT; i++) {
+	o.reply_cache_bytes = 4 * 4;	/* four one-element answers */
+	wp_open(&p, &o, 0);
+	for (uint32_t i = 0; i <= 4; i++) {
 		send_request(&p, i);
 		serve_one(&p, i);
 		read_response(&p, &id, &v);
 	}
 	send_request(&p, 0);
-	assert_int_equal(sg_worker_recv(p.w, &msg, 200), -ETIMEDOUT);
+	wp_expect_nothing(&p);
+	wp_expect_silence(p.coord);
 	/* A new request still goes through. */
 	send_request(&p, 500);
 	serve_one(&p, 500);
 	read_response(&p, &id, &v);
 	assert_int_equal(id, 500);
-	close_pair(&p);
+	wp_close(&p);
+}
+
+/* Answers of @count uint32 to requests 0..n-1; after each one the cache
+ * holds at most @budget bytes. */
+static void answer_many(struct wpeer *p, uint32_t n, uint32_t count, size_t budget)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct sg_wire_msg m = request(i, count);
+		struct sg_worker_stats st;
+
+		wp_send_chunk(p, p->coord, &m, 0);
+		serve_one(p, i);
+		st = wp_stats(p);
+		if (st.cache_bytes > budget || st.cache_bytes_peak > budget)
+			fail_msg("after %u answers of %zu bytes the cache holds %llu (peak %llu), budget %zu",
+				 i + 1, (size_t)count * 4, (unsigned long long)st.cache_bytes,
+				 (unsigned long long)st.cache_bytes_peak, budget);
+	}
+}
+
+/* A budget of two and a half answers keeps the last two; the older ones are
+ * recognised but no longer answered. */
+static void test_cache_within_budget(void **state)
+{
+	SG_OPTS_INIT(sg_worker_opts, o);
+	struct sg_wire_hdr h;
+	struct wpeer p;
+	uint8_t b[2048];
+
+	o.reply_cache_bytes = 10000;
+	wp_open(&p, &o, 1);
+	answer_many(&p, 6, 1000, o.reply_cache_bytes);	/* 4000 bytes, 4 chunks each */
+	assert_int_equal(wp_stats(&p).cache_bytes, 8000);
+	for (int i = 0; i < 6 * 4; i++)
+		wp_read_answer(p.coord, b, &h);
+	for (uint32_t i = 0; i < 6; i++) {
+		struct sg_wire_msg m = request(i, 1000);
+
+		wp_send_chunk(&p, p.coord, &m, 0);
+		wp_expect_nothing(&p);
+		if (i < 4) {
+			wp_expect_silence(p.coord);
+			continue;
+		}
+		for (unsigned int c = 0; c < 4; c++) {
+			wp_read_answer(p.coord, b, &h);
+			assert_int_equal(h.coll_id, i);
+			assert_int_equal(h.chunk, c);
+		}
+	}
+	assert_int_equal(wp_stats(&p).tx_resent, 2);
+	wp_close(&p);
+}
+
+/* The default budget, SG_WORKER_REPLY_CACHE_BYTES, with answers of 1 MiB
+ * (the coordinator does not read them: the kernel drops what its socket
+ * cannot hold). */
+static void test_default_budget(void **state)
+{
+	uint32_t n = SG_WORKER_REPLY_CACHE_BYTES / SG_MAX_MESSAGE_BYTES + 2;
+	struct wpeer p;
+
+	wp_open(&p, NULL, 1);
+	answer_many(&p, n, SG_MAX_MESSAGE_BYTES / 4, SG_WORKER_REPLY_CACHE_BYTES);
+	assert_int_equal(wp_stats(&p).cache_bytes, SG_WORKER_REPLY_CACHE_BYTES);
+	wp_close(&p);
+}
+
+/* A repeated request is answered from the cache only if it is the request
+ * answered: same coordinator (address and port), id, nonce and auth. */
+static void test_only_the_same_request_answered_again(void **state)
+{
+	struct sockaddr_in other_addr;
+	struct sg_wire_msg m = request(7, 1), forged;
+	struct sg_wire_hdr h;
+	struct wpeer p;
+	uint8_t b[2048];
+	int other;
+
+	wp_open(&p, NULL, 0);
+	/* Under trust on first use, another port of the coordinator's address
+	 * is the coordinator too (another communicator). */
+	other = wp_socket("127.0.0.1", &other_addr);
+	wp_send_chunk(&p, p.coord, &m, 0);
+	serve_one(&p, 7);
+	wp_read_answer(p.coord, b, &h);
+
+	/* Another auth token: not the request answered. The application sees
+	 * it (the worker cannot tell which token is genuine; the coordinator's
+	 * kernel can), and the cached answer is not sent. */
+	forged = m;
+	forged.auth ^= 0x10;
+	wp_send_chunk(&p, p.coord, &forged, 0);
+	wp_expect_msg(&p, &forged, &p.coord_addr, NULL);
+	wp_expect_silence(p.coord);
+	/* Another port: the same. */
+	wp_send_chunk(&p, other, &m, 0);
+	wp_expect_msg(&p, &m, &other_addr, NULL);
+	wp_expect_silence(other);
+	wp_expect_silence(p.coord);
+	assert_int_equal(wp_stats(&p).tx_resent, 0);
+	/* The request itself is answered again. */
+	wp_send_chunk(&p, p.coord, &m, 0);
+	wp_expect_nothing(&p);
+	wp_read_answer(p.coord, b, &h);
+	assert_int_equal(h.coll_id, 7);
+	assert_int_equal(h.auth, m.auth);
+	assert_int_equal(wp_stats(&p).tx_resent, 1);
+	close(other);
+	wp_close(&p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_window_answered_again),
-		cmocka_unit_test(test_older_than_window_not_redelivered),
+		cmocka_unit_test(test_forgotten_answer_not_redelivered),
+		cmocka_unit_test(test_cache_within_budget),
+		cmocka_unit_test(test_default_budget),
+		cmocka_unit_test(test_only_the_same_request_answered_again),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -110,6 +110,7 @@ static void fuzz_decode(const uint8_t *data, size_t size)
 		.count = h.count,
 		.msg_len = h.msg_len,
 		.nonce = h.nonce,
+		.auth = h.auth,
 	};
 	memset(enc, 0xee, sizeof(enc));
 	sg_wire_encode(enc, &m, h.chunk);

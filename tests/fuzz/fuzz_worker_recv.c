@@ -5,6 +5,8 @@
  * One worker, bound to 127.0.0.1, lives across all inputs, so reassembly state
  * carries over from one input to the next as it would in real life. Each input
  * is a sequence of datagrams sent to it over loopback from three sockets:
+ * senders 0 and 2 are the worker's configured coordinators, sender 1 (on
+ * 127.0.0.2) a stranger:
  *
  *   byte 0          number of datagrams (0..32)
  *   then, for each:
@@ -21,11 +23,12 @@
  * After sending, sg_worker_recv(w, &msg, 0) is called until -EAGAIN. Each
  * message returned must have a type in 1..3, len <= 1 MiB, non-NULL data when
  * len > 0 (all of which is read), an op defined on its dtype unless BCAST
- * (sg_wire_op_valid), and come from one of the senders; a message from
- * sender 2 must hold exactly the pattern its chunks carried. SCATTER
- * requests are answered (up to 4 KiB) with sg_worker_reply(), which must
- * succeed; the answers must decode as RESPONSE datagrams. Any violation
- * aborts. */
+ * (sg_wire_op_valid), and come from a coordinator, never the stranger; a
+ * message from sender 2 must hold exactly the pattern its chunks carried.
+ * SCATTER requests are answered (up to 4 KiB) with sg_worker_reply(), which
+ * must succeed, and refused (-EPERM) when addressed to the stranger; the
+ * answers must decode as RESPONSE datagrams, and the stranger must receive
+ * nothing, ever. Any violation aborts. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
@@ -51,6 +54,7 @@
 #define RAW_MAX 1100
 #define NSENDERS 3
 #define SYN 2		/* the sender of built chunks */
+#define STRANGER 1	/* not a coordinator of the worker */
 #define REPLY_MAX 4096
 
 static sg_worker *worker;
@@ -69,11 +73,32 @@ static void quiet(enum sg_log_level level, const char *msg, void *ctx)
 static void setup(void)
 {
 	SG_OPTS_INIT(sg_worker_opts, opts);
-	struct sockaddr_in wa = { .sin_family = AF_INET };
+	struct sockaddr_in wa = { .sin_family = AF_INET }, addr[NSENDERS], coords[2];
 	int i, big = 4 << 20;
 
 	sg_set_log(quiet, SG_LOG_ERROR, NULL);
+	/* The senders first: the worker is configured with their addresses. */
+	for (i = 0; i < NSENDERS; i++) {
+		socklen_t alen = sizeof(addr[i]);
+		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		addr[i] = (struct sockaddr_in){ .sin_family = AF_INET };
+		addr[i].sin_addr.s_addr = htonl(i == STRANGER ? INADDR_LOOPBACK + 1 : INADDR_LOOPBACK);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&addr[i], sizeof(addr[i])) ||
+		    getsockname(fd, (struct sockaddr *)&addr[i], &alen)) {
+			perror("sender socket");
+			abort();
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)))
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+		senders[i] = fd;
+		sender_port[i] = ntohs(addr[i].sin_port);
+	}
+	coords[0] = addr[0];
+	coords[1] = addr[SYN];
 	opts.addr = "127.0.0.1";
+	opts.coordinators = coords;
+	opts.ncoordinators = 2;
 	if (sg_worker_create(&opts, &worker)) {
 		fprintf(stderr, "sg_worker_create: %s\n", sg_errmsg());
 		abort();
@@ -81,21 +106,10 @@ static void setup(void)
 	wa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	wa.sin_port = htons(sg_worker_port(worker));
 	for (i = 0; i < NSENDERS; i++) {
-		struct sockaddr_in a = { .sin_family = AF_INET };
-		socklen_t alen = sizeof(a);
-		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-		    connect(fd, (struct sockaddr *)&wa, sizeof(wa)) ||
-		    getsockname(fd, (struct sockaddr *)&a, &alen)) {
-			perror("sender socket");
+		if (connect(senders[i], (struct sockaddr *)&wa, sizeof(wa))) {
+			perror("sender connect");
 			abort();
 		}
-		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)))
-			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-		senders[i] = fd;
-		sender_port[i] = ntohs(a.sin_port);
 	}
 }
 
@@ -185,7 +199,7 @@ static void check_msg(const struct sg_msg *msg)
 		if (ntohs(msg->from.sin_port) == sender_port[i])
 			sender = i;
 	}
-	CHECK(sender >= 0);
+	CHECK(sender >= 0 && sender != STRANGER);
 	if (sender == SYN) {
 		for (k = 0; k < msg->len; k++) {
 			if (p[k] != pattern((uint8_t)msg->type, msg->coll_id, (uint32_t)msg->len,
@@ -218,6 +232,13 @@ static unsigned int answer(const struct sg_msg *msg)
 		return 0;
 	}
 	CHECK(sg_worker_reply(worker, msg, reply_buf, want - 1) == -EINVAL);
+	{
+		struct sg_msg to_stranger = *msg;
+
+		to_stranger.from.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+		to_stranger.from.sin_port = htons(sender_port[STRANGER]);
+		CHECK(sg_worker_reply(worker, &to_stranger, reply_buf, want) == -EPERM);
+	}
 	err = sg_worker_reply(worker, msg, reply_buf, want);
 	CHECK(err == 0);
 	return sg_wire_nchunks(want);
@@ -233,6 +254,7 @@ static void drain_senders(void)
 
 	for (i = 0; i < NSENDERS; i++) {
 		while ((n = recv(senders[i], buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
+			CHECK(i != STRANGER);
 			CHECK(sg_wire_decode(buf, (size_t)n, &h) == 0);
 			CHECK(h.type == SG_WIRE_RESPONSE);
 			CHECK(sg_wire_op_valid(h.dtype, h.op));

@@ -82,7 +82,7 @@ static void reply(struct server *srv, struct endpoint *e)
 }
 
 /* Receive what is complete on @e, until it would block or a reply is delayed. */
-static void drain(struct server *srv, struct endpoint *e)
+static void receive(struct server *srv, struct endpoint *e)
 {
 	while (!e->pending) {
 		struct sg_msg m;
@@ -114,6 +114,16 @@ static void drain(struct server *srv, struct endpoint *e)
 			reply(srv, e);
 		}
 	}
+}
+
+/* receive(), then publish @e's counters. */
+static void drain(struct server *srv, struct endpoint *e)
+{
+	SG_OPTS_INIT(sg_worker_stats, st);
+
+	receive(srv, e);
+	if (!sg_worker_get_stats(e->w, &st))
+		tw_stats_publish(e->rec, &st);
 }
 
 static int serve_loop(struct server *srv, const struct tw_serve_opts *o,
@@ -199,6 +209,8 @@ int tw_serve(const struct tw_serve_opts *uo)
 		e->rec = &o.shared->rank[e->rank];
 		wo.addr = o.addr;
 		wo.port = o.port ? (uint16_t)(o.port + i) : 0;
+		wo.coordinators = o.coordinators;
+		wo.ncoordinators = o.ncoordinators;
 		err = sg_worker_create(&wo, &e->w);
 		if (!err)
 			srv.n++;

@@ -9,6 +9,7 @@
 #define SGBPF_LAB_SERVE_H
 
 #include <stdint.h>
+#include <netinet/in.h>
 
 #include "tests/lab/shared.h"
 
@@ -20,14 +21,19 @@ struct tw_serve_opts {
 	uint32_t rank;			/* rank of the first endpoint */
 	struct tw_shared *shared;	/* required; ranks must be < its nranks */
 	const volatile int *stop;	/* optional: return once *stop != 0 */
+	/* The endpoints' coordinators (sg_worker_opts::coordinators); NULL
+	 * and 0: trust on first use. */
+	const struct sockaddr_in *coordinators;
+	size_t ncoordinators;
 };
 
 /*
  * Serve until SIGTERM or SIGINT (handlers installed for the duration) or
  * *stop: answer SCATTERs with tw_contribution_ex(rank, coll_id, dtype, op,
- * tw_request_pattern(request), count) and record every message. Returns 0,
- * or -errno if the endpoints could not be set up (also recorded as the ranks'
- * error, which tw_shared_wait_ready() returns).
+ * tw_request_pattern(request), count), record every message and publish
+ * the endpoints' counters (tw_rank_info::stats) each time they wake up.
+ * Returns 0, or -errno if the endpoints could not be set up (also recorded as
+ * the ranks' error, which tw_shared_wait_ready() returns).
  */
 int tw_serve(const struct tw_serve_opts *o);
 

@@ -107,7 +107,24 @@ int tw_shared_info(const struct tw_shared *s, size_t rank, struct tw_rank_info *
 	out->replies = LD(&r->replies);
 	out->errors = LD(&r->errors);
 	out->last_error = LD(&r->last_error);
+	out->stats = (struct sg_worker_stats){
+		.sz = sizeof(out->stats),
+		.rx_delivered = LD(&r->delivered),
+		.rx_foreign = LD(&r->foreign),
+		.rx_malformed = LD(&r->malformed),
+		.rx_duplicate = LD(&r->duplicate),
+		.tx_resent = LD(&r->resent),
+	};
 	return 0;
+}
+
+void tw_stats_publish(struct tw_rank *r, const struct sg_worker_stats *st)
+{
+	ST(&r->delivered, st->rx_delivered);
+	ST(&r->foreign, st->rx_foreign);
+	ST(&r->malformed, st->rx_malformed);
+	ST(&r->duplicate, st->rx_duplicate);
+	ST(&r->resent, st->tx_resent);
 }
 
 int tw_shared_set_behavior(struct tw_shared *s, size_t rank, unsigned int flags,

@@ -36,6 +36,10 @@ struct tw_rank_info {
 	uint64_t replies;	/* sg_worker_reply() calls that succeeded */
 	uint64_t errors;	/* failed receives and replies */
 	int last_error;		/* the last of those errors */
+	/* The endpoint's sg_worker_get_stats() counters, published after
+	 * each batch of datagrams it handled: rx_delivered, rx_foreign,
+	 * rx_malformed, rx_duplicate and tx_resent (the others are 0). */
+	struct sg_worker_stats stats;
 };
 
 /* Behaviour of a rank, changeable while it runs (tw_shared_set_behavior()). */

@@ -122,6 +122,8 @@ struct tw_rank {
 	int32_t last_error;
 	uint64_t replies;
 	uint64_t errors;
+	/* sg_worker_stats counters (tw_stats_publish()) */
+	uint64_t delivered, foreign, malformed, duplicate, resent;
 } __attribute__((aligned(64)));
 
 struct tw_shared {
@@ -136,6 +138,9 @@ struct tw_shared {
 /* Update record @r under its sequence lock (shared.c); only the rank's server
  * writes it. */
 void tw_rec_write(struct tw_rec *r, uint32_t coll_id, uint64_t len, uint64_t hash);
+
+/* Publish an endpoint's counters in its rank's record (shared.c). */
+void tw_stats_publish(struct tw_rank *r, const struct sg_worker_stats *st);
 
 static inline long now_ms(void)
 {
