@@ -222,16 +222,20 @@ static int load_workers(struct sg_comm *comm, const struct sg_comm_opts *opts)
 	return 0;
 }
 
-int sg_comm_create(const struct sg_comm_opts *opts, sg_comm **out)
+int sg_comm_create(const struct sg_comm_opts *uopts, sg_comm **out)
 {
+	/* The caller's struct may be shorter (an older header): its fields,
+	 * and zeros for the ones it does not have. */
+	struct sg_comm_opts copy = { 0 }, *opts = &copy;
 	struct sg_comm *comm;
 	int err;
 
-	if (!opts || !out)
+	if (!uopts || !out)
 		return sg_fail(-EINVAL, "sg_comm_create: opts and comm must not be NULL");
-	err = SG_OPTS_CHECK(sg_comm_opts, opts);
+	err = SG_OPTS_CHECK(sg_comm_opts, uopts);
 	if (err)
 		return err;
+	memcpy(&copy, uopts, uopts->sz < sizeof(copy) ? uopts->sz : sizeof(copy));
 	if (!opts->ifname || !*opts->ifname)
 		return sg_fail(-EINVAL, "sg_comm_opts: ifname is required");
 	if (strlen(opts->ifname) >= IF_NAMESIZE)

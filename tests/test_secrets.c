@@ -180,6 +180,34 @@ static void test_passed_response_checks(void **state)
 			 -EPERM);
 }
 
+/* An options struct from an older header (shorter sz) gets its own fields
+ * and defaults for the rest: bytes past its sz are never read. */
+static void test_short_comm_opts(void **state)
+{
+	struct {
+		struct sg_comm_opts o;
+		uint8_t after[16];
+	} old;
+	struct sockaddr_in w = { .sin_family = AF_INET, .sin_port = htons(47011) };
+	sg_comm *comm = NULL;
+
+	w.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(&old, 0xa5, sizeof(old));	/* what lies past the caller's struct */
+	memset(&old.o, 0, offsetof(struct sg_comm_opts, transport));
+	old.o.sz = offsetof(struct sg_comm_opts, transport);	/* no transport field */
+	old.o.ifname = "lo";
+	old.o.local_addr = "127.0.0.1";
+	old.o.local_port = 47010;
+	old.o.workers = &w;
+	old.o.nworkers = 1;
+	/* AUTO, from the environment: a user-space transport, no privileges. */
+	setenv("SG_TRANSPORT", "naive", 1);
+	assert_int_equal(sg_comm_create(&old.o, &comm), 0);
+	assert_int_equal(sg_comm_transport(comm), SG_TRANSPORT_NAIVE);
+	sg_comm_destroy(comm);
+	unsetenv("SG_TRANSPORT");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -188,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_nonce_unpredictable),
 		cmocka_unit_test(test_no_guessable_fallback),
 		cmocka_unit_test(test_passed_response_checks),
+		cmocka_unit_test(test_short_comm_opts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
