@@ -143,6 +143,13 @@ int sg_scatter(struct __sk_buff *skb)
 
 	if (sg_parse_udp(data, data_end, &l4) < 0)
 		return TC_ACT_OK;
+	/* A clone of ours coming back through the hook carries a worker's
+	 * token (the application sends with none): out at once, before any
+	 * lookup, since every clone passes here. Whatever else carries a
+	 * token there is only left uncloned. */
+	hdr = (void *)(l4.udp + 1);
+	if ((void *)(hdr + 1) <= data_end && hdr->auth && !(hdr->flags & SG_WIRE_F_UNICAST))
+		return TC_ACT_OK;
 	comm = bpf_map_lookup_elem(&comm_by_port, &l4.udp->source);
 	if (!comm)
 		return TC_ACT_OK;
@@ -155,10 +162,6 @@ int sg_scatter(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	hdr = sg_parse_hdr(&l4, data_end);
 	if (!hdr || hdr->type == SG_WIRE_RESPONSE || !sg_wire_geometry_ok(hdr))
-		return TC_ACT_OK;
-	/* A clone of ours coming back through the hook carries a worker's
-	 * token; the application sends with none. */
-	if (hdr->auth && !(hdr->flags & SG_WIRE_F_UNICAST))
 		return TC_ACT_OK;
 	/* The payload may lie past the linear data: check the whole length. */
 	if (skb->len < l4.ip_off + bpf_ntohs(l4.ip->tot_len))
