@@ -43,6 +43,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "bpf_frames.h"
 #include "sgbpf.h"
 #include "common/codec.h"
 #include "tests/lab/testworker.h"
@@ -81,60 +82,25 @@ static struct sockaddr_in in_addr_port(struct in_addr a, uint16_t port)
 
 /* ------------------------------------------------------------ the attacker */
 
-static uint32_t csum_add(uint32_t sum, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)b[i] << 8 | b[i + 1];
-	if (len & 1)
-		sum += (uint32_t)b[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* Send @len bytes of UDP payload to @dst from the raw socket, with the source
  * address and port @src written into the headers: the datagram the workers
  * receive claims to come from @src. Returns the IP datagram's length. */
 static size_t send_spoofed(const struct sockaddr_in *src, const struct sockaddr_in *dst,
 			   const void *payload, size_t len)
 {
-	uint8_t pkt[sizeof(struct iphdr) + sizeof(struct udphdr) + SG_WIRE_HDR_LEN +
-		    SG_CHUNK_BYTES];
-	struct iphdr *ip = (struct iphdr *)pkt;
-	struct udphdr *udp = (struct udphdr *)(pkt + sizeof(*ip));
-	size_t tot = sizeof(*ip) + sizeof(*udp) + len;
-	uint16_t pseudo[2] = { htons(IPPROTO_UDP), htons((uint16_t)(sizeof(*udp) + len)) };
-	uint32_t sum;
+	uint8_t frame[SGT_FRAME_MAX];
+	struct sgt_addr from = { .ip = src->sin_addr.s_addr, .port = src->sin_port };
+	struct sgt_addr to = { .ip = dst->sin_addr.s_addr, .port = dst->sin_port };
+	size_t n;
 
 	assert_true(len <= SG_WIRE_HDR_LEN + SG_CHUNK_BYTES);
-	memset(pkt, 0, sizeof(*ip) + sizeof(*udp));
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->tot_len = htons((uint16_t)tot);
-	ip->ttl = 64;
-	ip->protocol = IPPROTO_UDP;
-	ip->saddr = src->sin_addr.s_addr;
-	ip->daddr = dst->sin_addr.s_addr;
-	ip->check = csum_fold(csum_add(0, ip, sizeof(*ip)));
-	udp->source = src->sin_port;
-	udp->dest = dst->sin_port;
-	udp->len = htons((uint16_t)(sizeof(*udp) + len));
-	memcpy(pkt + sizeof(*ip) + sizeof(*udp), payload, len);
-	/* The workers' stacks check UDP checksums (the lab turns offload off). */
-	sum = csum_add(0, &ip->saddr, 8);
-	sum = csum_add(sum, pseudo, sizeof(pseudo));
-	sum = csum_add(sum, udp, sizeof(*udp) + len);
-	udp->check = htons(csum_fold(sum)) ? htons(csum_fold(sum)) : 0xffff;
-	assert_int_equal(sendto(raw, pkt, tot, 0, (const struct sockaddr *)dst, sizeof(*dst)),
-			 (ssize_t)tot);
-	return tot;
+	/* The test frames' builder, with the UDP checksum the workers' stacks
+	 * check (the lab turns offload off); the raw socket takes the IP
+	 * datagram, without the Ethernet header. */
+	n = sgt_build_ip(frame, &from, &to, IPPROTO_UDP, payload, len, true) - SGT_IP_OFF;
+	assert_int_equal(sendto(raw, frame + SGT_IP_OFF, n, 0, (const struct sockaddr *)dst,
+				sizeof(*dst)), (ssize_t)n);
+	return n;
 }
 
 /* ------------------------------------------------------------ observers */
