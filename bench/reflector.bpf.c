@@ -250,7 +250,7 @@ int reflector(struct xdp_md *ctx)
 	dport = bpf_ntohs(l4.udp->dest);
 	if (dport < port_lo || dport - port_lo >= nports)
 		return XDP_PASS;
-	h = sg_parse_hdr(&l4, data_end);
+	h = sg_parse_hdr(&l4, data_end, 0);
 	if (!h || h->type == SG_WIRE_RESPONSE)
 		return XDP_PASS;
 	count(REFL_RX);

@@ -98,18 +98,25 @@ static __always_inline int sg_xdp_ip_csum_ok(struct xdp_md *ctx, const struct sg
 
 /* The sgbpf header after @udp, or NULL if the frame is too short, its framing
  * is wrong (sg_wire_framing_ok()), or the IP or UDP lengths disagree with the
- * payload the header announces (truncated, padded or oversized datagrams). */
-static __always_inline struct sg_wire_hdr *sg_parse_hdr(struct sg_l4 *l4, void *data_end)
+ * payload the header announces (truncated, padded or oversized datagrams).
+ * @seg is 0 for a datagram, or for a UDP GSO send (TC egress sees them before
+ * segmentation) the bytes of each of its datagrams but the last: the header
+ * is the first datagram's. */
+static __always_inline struct sg_wire_hdr *sg_parse_hdr(struct sg_l4 *l4, void *data_end,
+							__u32 seg)
 {
 	struct sg_wire_hdr *hdr = (void *)(l4->udp + 1);
-	__u32 udp_len, ip_len;
+	__u32 udp_len, ip_len, first;
 
 	if ((void *)(hdr + 1) > data_end)
 		return NULL;
 	udp_len = bpf_ntohs(l4->udp->len);
 	ip_len = bpf_ntohs(l4->ip->tot_len);
-	if (udp_len < sizeof(struct udphdr) + SG_WIRE_HDR_LEN ||
-	    !sg_wire_framing_ok(hdr, udp_len - sizeof(struct udphdr) - SG_WIRE_HDR_LEN) ||
+	if (udp_len < sizeof(struct udphdr) + SG_WIRE_HDR_LEN)
+		return NULL;
+	first = seg ? seg : udp_len - sizeof(struct udphdr);
+	if (first < SG_WIRE_HDR_LEN || first > udp_len - sizeof(struct udphdr) ||
+	    !sg_wire_framing_ok(hdr, first - SG_WIRE_HDR_LEN) ||
 	    ip_len != l4->udp_off - l4->ip_off + udp_len || (l4->ip->frag_off & bpf_htons(0x2000)))
 		return NULL;
 	return hdr;

@@ -88,7 +88,66 @@ struct sg_fanout_loop {
 	__u32 udp_off;
 	__u32 old_ip;		/* destination the packet carries now */
 	__u16 old_port;
+	__u32 nseg;		/* datagrams of a GSO send (1: a datagram) */
+	__u32 seg;		/* bytes of each of them but the last */
+	__be32 saddr;		/* GSO sends: for the pseudo-header sum */
+	__be16 udp_len;
 };
+
+/* The UDP checksum field of a GSO send before segmentation: the sum of the
+ * pseudo-header, which segmentation completes per datagram (in the NIC, or in
+ * software where the interface cannot checksum; the kernel then sends
+ * CHECKSUM_NONE super-packets whose field still means this, so incremental
+ * fixes of a final checksum would be wrong there). Ports and payload are
+ * summed later, with whatever they hold then. */
+static __always_inline __u16 sg_pseudo_sum(__be32 saddr, __be32 daddr, __be16 udp_len)
+{
+	struct {
+		__be32 saddr, daddr;
+		__u8 zero, proto;
+		__be16 len;
+	} ph = { .saddr = saddr, .daddr = daddr, .proto = IPPROTO_UDP, .len = udp_len };
+	__u64 sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+struct sg_seg_check {
+	struct __sk_buff *skb;
+	const struct sg_wire_hdr *first;
+	__u32 off;		/* of the first datagram's header */
+	__u32 seg;
+	__u32 nseg;
+	__u32 total;		/* UDP payload bytes of the whole send */
+	int bad;
+};
+
+/* Datagram @k of a GSO send must be a chunk of the same message, batch and
+ * collective as the first, with right framing and geometry: the fan-out
+ * treats the send as one. */
+static long sg_check_seg(__u32 k, void *ctx)
+{
+	struct sg_seg_check *sc = ctx;
+	const struct sg_wire_hdr *f = sc->first;
+	struct sg_wire_hdr h;
+	__u32 len = k + 1 < sc->nseg ? sc->seg : sc->total - k * sc->seg;
+
+	if (k == 0)
+		return 0;
+	if (len < SG_WIRE_HDR_LEN ||
+	    bpf_skb_load_bytes(sc->skb, sc->off + k * sc->seg, &h, sizeof(h)) < 0 ||
+	    !sg_wire_framing_ok(&h, len - SG_WIRE_HDR_LEN) || !sg_wire_geometry_ok(&h) ||
+	    h.type != f->type || h.dtype != f->dtype || h.op != f->op ||
+	    h.coll_id != f->coll_id || h.count != f->count || h.msg_len != f->msg_len ||
+	    h.flags != f->flags || h.fanout_first != f->fanout_first || h.nonce != f->nonce ||
+	    h.auth != f->auth) {
+		sc->bad = 1;
+		return 1;
+	}
+	return 0;
+}
 
 /* Point the packet at worker @i with that worker's authenticator and, for all
  * but the last worker, send a clone (the original goes to the last). Only
@@ -98,6 +157,7 @@ static long sg_fanout_one(__u32 i, void *ctx)
 	struct sg_fanout_loop *fl = ctx;
 	struct __sk_buff *skb = fl->skb;
 	__u32 key = fl->base + i, csum_off = fl->udp_off + offsetof(struct udphdr, check);
+	__u32 hdr_off = fl->udp_off + sizeof(struct udphdr);
 	struct sg_fanout_entry *fe;
 	__u64 auth;
 	__s64 diff;
@@ -105,11 +165,30 @@ static long sg_fanout_one(__u32 i, void *ctx)
 	fe = bpf_map_lookup_elem(&fanout, &key);
 	if (!fe)
 		return 1;
-	/* A zero UDP checksum means "none" and stays zero. */
-	bpf_l4_csum_replace(skb, csum_off, fl->old_ip, fe->ip,
-			    BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | sizeof(fe->ip));
-	bpf_l4_csum_replace(skb, csum_off, fl->old_port, fe->port,
-			    BPF_F_MARK_MANGLED_0 | sizeof(fe->port));
+	auth = sg_wire_token(fl->cfg->key, fl->nonce, fl->coll_id, fl->first + i);
+	if (fl->nseg > 1) {
+		__u16 ps = sg_pseudo_sum(fl->saddr, fe->ip, fl->udp_len);
+
+		bpf_skb_store_bytes(skb, csum_off, &ps, sizeof(ps), 0);
+		/* Every datagram of the send has its header and its token. */
+		for (__u32 k = 0; k < SG_GSO_MAX_SEGS; k++) {
+			if (k >= fl->nseg)
+				break;
+			bpf_skb_store_bytes(skb, hdr_off + k * fl->seg +
+					    offsetof(struct sg_wire_hdr, auth), &auth, sizeof(auth), 0);
+		}
+	} else {
+		/* A zero UDP checksum means "none" and stays zero. */
+		bpf_l4_csum_replace(skb, csum_off, fl->old_ip, fe->ip,
+				    BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | sizeof(fe->ip));
+		bpf_l4_csum_replace(skb, csum_off, fl->old_port, fe->port,
+				    BPF_F_MARK_MANGLED_0 | sizeof(fe->port));
+		diff = bpf_csum_diff((__be32 *)&fl->old_auth, sizeof(auth), (__be32 *)&auth,
+				     sizeof(auth), 0);
+		bpf_l4_csum_replace(skb, csum_off, 0, diff, BPF_F_MARK_MANGLED_0);
+		bpf_skb_store_bytes(skb, hdr_off + offsetof(struct sg_wire_hdr, auth), &auth,
+				    sizeof(auth), 0);
+	}
 	bpf_l3_csum_replace(skb, fl->ip_off + offsetof(struct iphdr, check), fl->old_ip, fe->ip,
 			    sizeof(fe->ip));
 	bpf_skb_store_bytes(skb, fl->ip_off + offsetof(struct iphdr, daddr), &fe->ip,
@@ -117,11 +196,6 @@ static long sg_fanout_one(__u32 i, void *ctx)
 	bpf_skb_store_bytes(skb, fl->udp_off + offsetof(struct udphdr, dest), &fe->port,
 			    sizeof(fe->port), 0);
 	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), fe->mac, ETH_ALEN, 0);
-	auth = sg_wire_token(fl->cfg->key, fl->nonce, fl->coll_id, fl->first + i);
-	diff = bpf_csum_diff((__be32 *)&fl->old_auth, sizeof(auth), (__be32 *)&auth, sizeof(auth), 0);
-	bpf_l4_csum_replace(skb, csum_off, 0, diff, BPF_F_MARK_MANGLED_0);
-	bpf_skb_store_bytes(skb, fl->udp_off + sizeof(struct udphdr) +
-			    offsetof(struct sg_wire_hdr, auth), &auth, sizeof(auth), 0);
 	fl->old_ip = fe->ip;
 	fl->old_port = fe->port;
 	fl->old_auth = auth;
@@ -143,11 +217,24 @@ int sg_scatter(struct __sk_buff *skb)
 
 	if (sg_parse_udp(data, data_end, &l4) < 0)
 		return TC_ACT_OK;
+	hdr = (void *)(l4.udp + 1);
+	/* A GSO send keeps its payload in paged data: bring the first header
+	 * into the linear part. */
+	if ((void *)(hdr + 1) > data_end) {
+		__u32 want = l4.udp_off + sizeof(struct udphdr) + SG_WIRE_HDR_LEN;
+
+		if (want > skb->len || bpf_skb_pull_data(skb, want) < 0)
+			return TC_ACT_OK;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		if (sg_parse_udp(data, data_end, &l4) < 0)
+			return TC_ACT_OK;
+		hdr = (void *)(l4.udp + 1);
+	}
 	/* A clone of ours coming back through the hook carries a worker's
 	 * token (the application sends with none): out at once, before any
 	 * lookup, since every clone passes here. Whatever else carries a
 	 * token there is only left uncloned. */
-	hdr = (void *)(l4.udp + 1);
 	if ((void *)(hdr + 1) <= data_end && hdr->auth && !(hdr->flags & SG_WIRE_F_UNICAST))
 		return TC_ACT_OK;
 	comm = bpf_map_lookup_elem(&comm_by_port, &l4.udp->source);
@@ -160,12 +247,49 @@ int sg_scatter(struct __sk_buff *skb)
 	 * bridged traffic that claims its address, nor another local socket. */
 	if (cfg->sock_cookie && bpf_get_socket_cookie(skb) != cfg->sock_cookie)
 		return TC_ACT_OK;
-	hdr = sg_parse_hdr(&l4, data_end);
+	/* A UDP GSO send: several datagrams, segmented after this hook. */
+	if (skb->gso_segs > 1) {
+		fl.nseg = skb->gso_segs;
+		fl.seg = skb->gso_size;
+		if (fl.nseg > SG_GSO_MAX_SEGS || fl.seg < SG_WIRE_HDR_LEN)
+			return TC_ACT_OK;
+	} else {
+		fl.nseg = 1;
+		fl.seg = 0;
+	}
+	hdr = sg_parse_hdr(&l4, data_end, fl.seg);
 	if (!hdr || hdr->type == SG_WIRE_RESPONSE || !sg_wire_geometry_ok(hdr))
 		return TC_ACT_OK;
 	/* The payload may lie past the linear data: check the whole length. */
 	if (skb->len < l4.ip_off + bpf_ntohs(l4.ip->tot_len))
 		return TC_ACT_OK;
+	if (fl.nseg > 1) {
+		struct sg_wire_hdr first = *hdr;
+		struct sg_seg_check sc = {
+			.skb = skb,
+			.first = &first,
+			.off = l4.udp_off + sizeof(struct udphdr),
+			.seg = fl.seg,
+			.nseg = fl.nseg,
+			.total = bpf_ntohs(l4.udp->len) - sizeof(struct udphdr),
+		};
+
+		/* As many datagrams as the kernel will cut, each a chunk of
+		 * this message. */
+		if ((sc.total + fl.seg - 1) / fl.seg != fl.nseg)
+			return TC_ACT_OK;
+		bpf_loop(fl.nseg, sg_check_seg, &sc, 0);
+		if (sc.bad)
+			return TC_ACT_OK;
+		/* The loop may have moved the packet data: re-derive. */
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		if (sg_parse_udp(data, data_end, &l4) < 0)
+			return TC_ACT_OK;
+		hdr = sg_parse_hdr(&l4, data_end, fl.seg);
+		if (!hdr)
+			return TC_ACT_OK;
+	}
 	fl.st = bpf_map_lookup_elem(&stats, comm);
 	/* Unicast datagrams too: if the first send never reached this hook, a
 	 * retransmission arms the slot (once: the generation says so). */
@@ -184,6 +308,8 @@ int sg_scatter(struct __sk_buff *skb)
 	fl.udp_off = l4.udp_off;
 	fl.old_ip = l4.ip->daddr;
 	fl.old_port = l4.udp->dest;
+	fl.saddr = l4.ip->saddr;
+	fl.udp_len = l4.udp->len;
 	fl.cfg = cfg;
 	fl.nonce = hdr->nonce;
 	fl.coll_id = hdr->coll_id;
@@ -342,7 +468,7 @@ int sg_gather(struct xdp_md *ctx)
 		return sg_reject(st, SG_VERDICT_UNKNOWN_SRC);
 	if (!sg_xdp_ip_csum_ok(ctx, &l4))
 		return sg_reject(st, SG_VERDICT_MALFORMED);
-	hdr = sg_parse_hdr(&l4, data_end);
+	hdr = sg_parse_hdr(&l4, data_end, 0);
 	if (!hdr)
 		return sg_reject(st, SG_VERDICT_MALFORMED);
 	h = *hdr;

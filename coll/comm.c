@@ -54,32 +54,18 @@ static int draw_secrets(struct sg_comm *comm)
 int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const void *payload,
 		     long rank)
 {
-	unsigned int nchunks = sg_wire_nchunks(m->msg_len);
-	struct sg_wire_msg um;
+	struct sg_wire_msg um = *m;
+	struct sg_udp_train t;
 
-	if (rank >= 0) {
-		/* A retransmission: this worker only, past the fan-out program. */
-		um = *m;
+	/* A retransmission: this worker only, past the fan-out program. */
+	if (rank >= 0)
 		um.flags |= SG_WIRE_F_UNICAST;
-		m = &um;
-	}
-	for (unsigned int c = 0; c < nchunks; c++) {
-		size_t len = sg_wire_chunk_len(m->msg_len, c);
-		int err;
-
-		sg_wire_encode(comm->dgram, m, c);
-		if (len)
-			memcpy(comm->dgram + SG_WIRE_HDR_LEN,
-			       (const uint8_t *)payload + (size_t)c * SG_CHUNK_BYTES, len);
-		if (rank < 0)
-			err = comm->ops->send_all(comm->tp, comm->dgram, SG_WIRE_HDR_LEN + len);
-		else
-			err = comm->ops->send_one(comm->tp, comm->dgram, SG_WIRE_HDR_LEN + len,
-						  (size_t)rank);
-		if (err)
-			return err;
-	}
-	return 0;
+	/* The whole message in one call: the transport batches its datagrams
+	 * (GSO, sendmmsg) instead of a system call per chunk. */
+	sg_wire_train(&um, payload, comm->train_hdrs, comm->train_iov, &t);
+	if (rank < 0)
+		return comm->ops->send_all(comm->tp, &t);
+	return comm->ops->send_one(comm->tp, &t, (size_t)rank);
 }
 
 static const struct sg_transport_ops *const transports[SG_TRANSPORT_COUNT] = {

@@ -41,7 +41,10 @@ struct sg_comm {
 	__u64 key[2];		/* the authenticators' secret (sgbpf/wire.h) */
 	uint64_t nonce_key[2];		/* nonces: a keyed PRF of a counter */
 	uint64_t nonce_count;
-	uint8_t dgram[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
+	/* The datagrams of the message being sent: headers, and an iovec for
+	 * each header and chunk (sg_wire_train()). */
+	uint8_t train_hdrs[SG_MAX_CHUNKS * SG_WIRE_HDR_LEN];
+	struct iovec train_iov[2 * SG_MAX_CHUNKS];
 	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];	/* passed-on responses */
 };
 

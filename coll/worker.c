@@ -99,7 +99,10 @@ struct sg_worker {
 	uint64_t tick;
 	uint8_t *out;			/* the last reassembled message delivered */
 	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];
-	uint8_t tx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
+	/* The datagrams of the reply being sent (sg_wire_train()). */
+	uint8_t tx_hdrs[SG_MAX_RESPONSE_CHUNKS * SG_WIRE_HDR_LEN];
+	struct iovec tx_iov[2 * SG_MAX_RESPONSE_CHUNKS];
+	bool gso;			/* UDP GSO sends work from this socket */
 };
 
 static const char *addr_str(const struct sockaddr_in *a, char *buf, size_t len)
@@ -166,6 +169,7 @@ int sg_worker_create(const struct sg_worker_opts *uopts, sg_worker **out)
 	if (!w)
 		return sg_fail(-ENOMEM, "out of memory");
 	w->fd = -1;
+	w->gso = true;
 	w->cache_budget = opts.reply_cache_bytes ? opts.reply_cache_bytes
 						  : SG_WORKER_REPLY_CACHE_BYTES;
 	err = set_coordinators(w, opts.coordinators, opts.ncoordinators);
@@ -558,21 +562,16 @@ int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, si
 }
 
 /* Send answer @m (its msg_len bytes of @data) to @to, in the chunks the
- * coordinator's kernel folds one by one. */
+ * coordinator's kernel folds one by one, batched into as few system calls as
+ * the kernel allows (GSO sends, segmented before they reach the
+ * coordinator's XDP program). */
 static int send_reply(struct sg_worker *w, const struct sg_wire_msg *m,
 		      const struct sockaddr_in *to, const void *data)
 {
-	size_t cb = sg_wire_response_chunk(m->dtype), len = m->msg_len;
+	struct sg_udp_train t;
+	int err;
 
-	for (unsigned int c = 0; c < sg_wire_nchunks_of(len, cb); c++) {
-		size_t clen = sg_wire_chunk_len_of(len, c, cb);
-		int err;
-
-		sg_wire_encode(w->tx, m, c);
-		memcpy(w->tx + SG_WIRE_HDR_LEN, (const uint8_t *)data + (size_t)c * cb, clen);
-		err = sg_udp_sendto(w->fd, w->tx, SG_WIRE_HDR_LEN + clen, to);
-		if (err)
-			return sg_fail(err, "sendto: %s", strerror(-err));
-	}
-	return 0;
+	sg_wire_train(m, data, w->tx_hdrs, w->tx_iov, &t);
+	err = sg_udp_send_train(w->fd, to, &t, &w->gso);
+	return err ? sg_fail(err, "sendto: %s", strerror(-err)) : 0;
 }

@@ -29,6 +29,42 @@ void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)
 	memcpy(buf, &h, sizeof(h));
 }
 
+void sg_wire_train(const struct sg_wire_msg *m, const void *payload, uint8_t *hdrs,
+		   struct iovec *iov, struct sg_udp_train *t)
+{
+	size_t cb = sg_wire_chunk_bytes(m->type, m->dtype);
+	unsigned int n = sg_wire_nchunks_of(m->msg_len, (__u32)cb);
+
+	for (unsigned int c = 0; c < n; c++) {
+		uint8_t *h = hdrs + (size_t)c * SG_WIRE_HDR_LEN;
+
+		sg_wire_encode(h, m, c);
+		iov[2 * c] = (struct iovec){ .iov_base = h, .iov_len = SG_WIRE_HDR_LEN };
+		iov[2 * c + 1] = (struct iovec){
+			.iov_len = sg_wire_chunk_len_of(m->msg_len, c, (__u32)cb),
+		};
+		if (iov[2 * c + 1].iov_len)
+			iov[2 * c + 1].iov_base = (uint8_t *)payload + (size_t)c * cb;
+	}
+	*t = (struct sg_udp_train){
+		.iov = iov,
+		.n = n,
+		.seg = SG_WIRE_HDR_LEN + (n > 1 ? cb : iov[1].iov_len),
+	};
+}
+
+void sg_wire_train_set_auth(struct sg_udp_train *t, uint64_t auth)
+{
+	for (unsigned int i = 0; i < t->n; i++)
+		sg_wire_set_auth(t->iov[2 * i].iov_base, auth);
+}
+
+void sg_wire_train_set_fanout_first(struct sg_udp_train *t, uint32_t first)
+{
+	for (unsigned int i = 0; i < t->n; i++)
+		sg_wire_set_fanout_first(t->iov[2 * i].iov_base, first);
+}
+
 void sg_wire_set_fanout_first(void *dgram, uint32_t first)
 {
 	uint32_t v = htole32(first);

@@ -7,8 +7,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include "sgbpf.h"
 #include "sgbpf/wire.h"
+#include "common/udp.h"
 
 /* The limits the public API promises are the datapath's, and the datapath's
  * limits fit the fields and bitmaps that carry them. */
@@ -21,6 +23,7 @@ _Static_assert((SG_CHUNK_BYTES & (SG_CHUNK_BYTES - 1)) == 0, "SG_AGG_IDX masks c
 _Static_assert(SG_MAX_MSG_BYTES / (SG_CHUNK_BYTES / 2) <= SG_MAX_RESPONSE_CHUNKS,
 	       "the smallest response chunks of the largest message");
 _Static_assert(SG_MAX_RESPONSE_CHUNKS <= 0xffff, "chunk counts travel in 16 bits");
+_Static_assert(SG_UDP_GSO_SEGS <= SG_GSO_MAX_SEGS, "the fan-out program takes every GSO send");
 _Static_assert(SG_MAX_RESPONSE_CHUNKS <= SG_POOL_CHUNKS, "the pool holds the largest collective");
 
 /* Coordinator messages travel in SG_CHUNK_BYTES chunks. */
@@ -50,6 +53,14 @@ struct sg_wire_msg {
  * bytes). */
 void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk);
 
+/* Message @m and its @payload (m->msg_len bytes) as train @t of datagrams,
+ * one per chunk of its type (sg_wire_chunk_bytes()): each chunk's header
+ * encoded into @hdrs (SG_WIRE_HDR_LEN bytes apiece), @iov (two per chunk)
+ * pointing at the header and at the chunk's bytes in @payload, which must
+ * stay put until the train is sent. Room: sg_wire_nchunks_of() of each. */
+void sg_wire_train(const struct sg_wire_msg *m, const void *payload, uint8_t *hdrs,
+		   struct iovec *iov, struct sg_udp_train *t);
+
 /* Set the first worker of the fan-out batch of an encoded datagram. */
 void sg_wire_set_fanout_first(void *dgram, uint32_t first);
 
@@ -61,6 +72,10 @@ void sg_wire_set_auth(void *dgram, uint64_t auth);
  * computed from. */
 uint64_t sg_wire_nonce_of(const void *dgram);
 uint32_t sg_wire_coll_id_of(const void *dgram);
+
+/* The same for every datagram of a train (sg_wire_train()). */
+void sg_wire_train_set_auth(struct sg_udp_train *t, uint64_t auth);
+void sg_wire_train_set_fanout_first(struct sg_udp_train *t, uint32_t first);
 
 /* Parse and validate a datagram of @len bytes (framing and geometry).
  * Returns 0 and fills @hdr in host byte order, or -EBADMSG. */

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <poll.h>
+#include <netinet/udp.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -82,6 +86,86 @@ int sg_udp_sendto(int fd, const void *buf, size_t len, const struct sockaddr_in 
 	};
 
 	return sg_udp_sendmsg(fd, &msg);
+}
+
+/* One message of a train: datagrams [first, first + k) as one GSO send when
+ * k > 1 (a control message of its own carries the segment size). */
+struct train_msg {
+	char cmsg[CMSG_SPACE(sizeof(uint16_t))];
+};
+
+static unsigned int fill_msg(struct mmsghdr *mm, struct train_msg *tm, const struct sockaddr_in *to,
+			     const struct sg_udp_train *t, unsigned int first, unsigned int k)
+{
+	mm->msg_len = 0;
+	mm->msg_hdr = (struct msghdr){
+		.msg_name = (void *)to,
+		.msg_namelen = sizeof(*to),
+		.msg_iov = t->iov + 2 * (size_t)first,
+		.msg_iovlen = 2 * (size_t)k,
+	};
+	if (k > 1) {
+		struct cmsghdr *cm;
+		uint16_t seg = (uint16_t)t->seg;
+
+		memset(tm->cmsg, 0, sizeof(tm->cmsg));
+		mm->msg_hdr.msg_control = tm->cmsg;
+		mm->msg_hdr.msg_controllen = sizeof(tm->cmsg);
+		cm = CMSG_FIRSTHDR(&mm->msg_hdr);
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(seg));
+		memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+	}
+	return k;
+}
+
+int sg_udp_send_train(int fd, const struct sockaddr_in *to, const struct sg_udp_train *t,
+		      bool *gso)
+{
+	enum { BATCH = 64 };
+	struct mmsghdr mm[BATCH];
+	struct train_msg tm[BATCH];
+	unsigned int per = 1, done = 0;
+
+	if (*gso && t->n > 1 && t->seg > 0 && t->seg <= UINT16_MAX) {
+		per = SG_UDP_GSO_BYTES / (unsigned int)t->seg;
+		if (per > SG_UDP_GSO_SEGS)
+			per = SG_UDP_GSO_SEGS;
+		if (t->max_gso && per > t->max_gso)
+			per = t->max_gso;
+		if (per < 1)
+			per = 1;
+	}
+	while (done < t->n) {
+		unsigned int nm = 0, next = done;
+		int k;
+
+		while (nm < BATCH && next < t->n) {
+			unsigned int left = t->n - next;
+
+			next += fill_msg(&mm[nm], &tm[nm], to, t, next, left < per ? left : per);
+			nm++;
+		}
+		k = sendmmsg(fd, mm, nm, 0);
+		if (k < 0) {
+			if (errno == EINTR || errno == ENOBUFS || errno == EAGAIN)
+				continue;
+			/* No GSO here: the kernel lacks UDP_SEGMENT (EINVAL,
+			 * ENOPROTOOPT) or the interface cannot checksum GSO
+			 * (EIO). Nothing of the failed message went out. */
+			if (per > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT ||
+					errno == EOPNOTSUPP)) {
+				*gso = false;
+				per = 1;
+				continue;
+			}
+			return -errno;
+		}
+		for (int i = 0; i < k; i++)
+			done += (unsigned int)(mm[i].msg_hdr.msg_iovlen / 2);
+	}
+	return 0;
 }
 
 ssize_t sg_udp_recv_until(int fd, void *buf, size_t cap, struct sockaddr_in *from,

@@ -4,6 +4,8 @@
 #define SG_UDP_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -20,6 +22,34 @@ int sg_if_ipv4(const char *ifname, struct in_addr *addr);
 int sg_udp_sendto(int fd, const void *buf, size_t len, const struct sockaddr_in *to);
 /* The same for a prepared message. */
 int sg_udp_sendmsg(int fd, const struct msghdr *msg);
+
+/* A train: @n datagrams to one destination, datagram i being iov[2i] (its
+ * header) then iov[2i + 1] (its payload, in place). Every datagram but the
+ * last is @seg bytes long; the last is at most that. */
+struct sg_udp_train {
+	struct iovec *iov;
+	unsigned int n;
+	size_t seg;
+	unsigned int max_gso;	/* datagrams per GSO send at most; 0: no bound */
+};
+
+/* Datagrams of one UDP GSO send (the kernel takes 64 on every version that
+ * has UDP_SEGMENT), within the 64 KiB of one IPv4 datagram. */
+#define SG_UDP_GSO_SEGS 64
+#define SG_UDP_GSO_BYTES 65507u
+/* Messages of one sendmmsg (UIO_MAXIOV). */
+#define SG_UDP_MMSG_BATCH 1024
+
+/* Send train @t to @to in as few system calls as the kernel allows: runs of
+ * datagrams as UDP GSO sends (UDP_SEGMENT, segmented by the kernel or the
+ * NIC) while *@gso is set, several of them per sendmmsg; without GSO, one
+ * datagram per message of the sendmmsg. *@gso is cleared, for the caller to
+ * remember, when the kernel refuses GSO on this path (no UDP_SEGMENT, or an
+ * interface that cannot checksum it: EIO), and the train goes without it.
+ * Transient failures (EINTR, full queues) are retried. 0 or -errno, no
+ * message. */
+int sg_udp_send_train(int fd, const struct sockaddr_in *to, const struct sg_udp_train *t,
+		      bool *gso);
 
 /* Receive one datagram into @buf (@cap bytes) from @fd, sleeping in poll()
  * until one arrives or @deadline_us (common/clock.h: SG_DEADLINE_NONE,

@@ -50,6 +50,7 @@ struct sg_transport {
 	struct sg_fanout_entry *fanout;	/* by rank, with MACs */
 	struct sg_dp_comm dpc;
 	__u64 key[2];
+	bool gso;			/* UDP GSO sends work from this socket */
 	struct ring_buffer *rb;		/* consumer of the communicator's ring */
 };
 
@@ -197,6 +198,7 @@ static int ebpf_create(const struct sg_transport_config *cfg, struct sg_transpor
 	memcpy(tp->ifname, cfg->ifname, sizeof(tp->ifname));
 	tp->sock = cfg->sock;
 	tp->busy_poll = cfg->busy_poll;
+	tp->gso = true;
 	tp->nworkers = cfg->nworkers;
 	memcpy(tp->key, cfg->key, sizeof(tp->key));
 	tp->workers = calloc(cfg->nworkers, sizeof(*tp->workers));
@@ -296,30 +298,37 @@ static void ebpf_release(struct sg_transport *tp, struct sg_tp_reduce *r)
 	pthread_mutex_unlock(&tp->ifc->lock);
 }
 
-static int ebpf_send_all(struct sg_transport *tp, void *dgram, size_t len)
+static int ebpf_send_all(struct sg_transport *tp, struct sg_udp_train *t)
 {
-	/* One datagram per batch of SG_FANOUT_BATCH workers, addressed to the
+	/* One train per batch of SG_FANOUT_BATCH workers, addressed to the
 	 * batch's first worker and with no authenticator; the TC program clones
-	 * it to the whole batch, writing each worker's. */
-	sg_wire_set_auth(dgram, 0);
+	 * each of its datagrams (or GSO sends, whole) to the whole batch,
+	 * writing each worker's. */
+	sg_wire_train_set_auth(t, 0);
+	/* Each datagram of a GSO send becomes one packet per worker on the
+	 * receiving CPU's backlog: bound the burst. */
+	t->max_gso = SG_FANOUT_BURST / (tp->nworkers < SG_FANOUT_BATCH ? tp->nworkers : SG_FANOUT_BATCH);
+	if (!t->max_gso)
+		t->max_gso = 1;
 	for (uint32_t first = 0; first < tp->nworkers; first += SG_FANOUT_BATCH) {
-		sg_wire_set_fanout_first(dgram, first);
-		int err = sg_udp_sendto(tp->sock, dgram, len, &tp->workers[first]);
+		int err;
 
+		sg_wire_train_set_fanout_first(t, first);
+		err = sg_udp_send_train(tp->sock, &tp->workers[first], t, &tp->gso);
 		if (err)
 			return sg_fail(err, "sendto: %s", strerror(-err));
 	}
 	return 0;
 }
 
-static int ebpf_send_one(struct sg_transport *tp, void *dgram, size_t len, size_t rank)
+static int ebpf_send_one(struct sg_transport *tp, struct sg_udp_train *t, size_t rank)
 {
+	const void *h = t->iov[0].iov_base;
 	int err;
 
-	sg_wire_set_auth(dgram, sg_wire_token(tp->key, sg_wire_nonce_of(dgram),
-						      sg_wire_coll_id_of(dgram), (uint32_t)rank));
-	err = sg_udp_sendto(tp->sock, dgram, len, &tp->workers[rank]);
-
+	sg_wire_train_set_auth(t, sg_wire_token(tp->key, sg_wire_nonce_of(h), sg_wire_coll_id_of(h),
+						(uint32_t)rank));
+	err = sg_udp_send_train(tp->sock, &tp->workers[rank], t, &tp->gso);
 	return err ? sg_fail(err, "sendto worker %zu: %s", rank, strerror(-err)) : 0;
 }
 

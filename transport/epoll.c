@@ -103,11 +103,13 @@ fail:
 	return err;
 }
 
-static int epoll_send_all(struct sg_transport *tp, void *dgram, size_t len)
+static int epoll_send_all(struct sg_transport *tp, struct sg_udp_train *t)
 {
 	size_t n = tp->u.nworkers, sent = 0;
 
-	sg_ureduce_stamp(&tp->u, dgram, len, 0, n);
+	if (t->n > 1)
+		return sg_ureduce_send_each(&tp->u, t);
+	sg_ureduce_stamp(&tp->u, t, 0, n);
 	while (sent < n) {
 		unsigned int batch = n - sent < SG_EPOLL_SEND_BATCH ? (unsigned int)(n - sent) :
 								       SG_EPOLL_SEND_BATCH;

@@ -185,14 +185,18 @@ static int uring_pump(struct sg_transport *tp, int timeout_ms)
 	return take_error(tp, "receive");
 }
 
-static int uring_send_all(struct sg_transport *tp, void *dgram, size_t len)
+static int uring_send_all(struct sg_transport *tp, struct sg_udp_train *t)
 {
 	size_t n = tp->u.nworkers;
 	int err;
 
-	/* The entries point at @dgram: it stays put until they have all
+	/* A message of several datagrams goes as GSO sends, one system call
+	 * per worker, which the ring would only wrap. */
+	if (t->n > 1)
+		return sg_ureduce_send_each(&tp->u, t);
+	/* The entries point at the payload: it stays put until they have all
 	 * completed, below. */
-	sg_ureduce_stamp(&tp->u, dgram, len, 0, n);
+	sg_ureduce_stamp(&tp->u, t, 0, n);
 	for (size_t i = 0; i < n; i++) {
 		err = queue_send(tp, i);
 		if (err)

@@ -67,15 +67,21 @@ static int naive_create(const struct sg_transport_config *cfg, struct sg_transpo
 	return 0;
 }
 
-static int naive_send_all(struct sg_transport *tp, void *dgram, size_t len)
+static int naive_send_all(struct sg_transport *tp, struct sg_udp_train *t)
 {
-	sg_ureduce_stamp(&tp->u, dgram, len, 0, tp->u.nworkers);
-	for (size_t i = 0; i < tp->u.nworkers; i++) {
-		int err = sg_udp_sendmsg(tp->u.sock, &tp->u.msgs[i].msg_hdr);
+	/* Plain sockets as a first program writes them: a sendmsg per worker
+	 * and datagram, the baseline the batched sends are measured against. */
+	for (unsigned int d = 0; d < t->n; d++) {
+		struct sg_udp_train one = { .iov = t->iov + 2 * (size_t)d, .n = 1 };
 
-		if (err)
-			return sg_fail(err, "sendto worker %zu: %s", i, strerror(-err));
-		tp->u.stats.tx_fanout++;
+		sg_ureduce_stamp(&tp->u, &one, 0, tp->u.nworkers);
+		for (size_t i = 0; i < tp->u.nworkers; i++) {
+			int err = sg_udp_sendmsg(tp->u.sock, &tp->u.msgs[i].msg_hdr);
+
+			if (err)
+				return sg_fail(err, "sendto worker %zu: %s", i, strerror(-err));
+			tp->u.stats.tx_fanout++;
+		}
 	}
 	return 0;
 }

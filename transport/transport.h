@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include "sgbpf.h"
 #include "sgbpf/wire.h"
+#include "common/udp.h"
 
 struct sg_transport;
 
@@ -63,14 +64,15 @@ struct sg_transport_ops {
 	int (*arm)(struct sg_transport *tp, struct sg_tp_reduce *r);
 	/* Forget @r: its room may serve another collective. */
 	void (*release)(struct sg_transport *tp, struct sg_tp_reduce *r);
-	/* Send one encoded datagram to every worker, each copy with its
-	 * worker's authenticator (the transport sets the fan-out and auth
-	 * fields of its header). */
-	int (*send_all)(struct sg_transport *tp, void *dgram, size_t len);
-	/* Send one encoded datagram to worker @rank only, with its
-	 * authenticator (a retransmission, flagged SG_WIRE_F_UNICAST so no
-	 * fan-out program clones it). */
-	int (*send_one)(struct sg_transport *tp, void *dgram, size_t len, size_t rank);
+	/* Send a message, train @t of encoded datagrams (sg_wire_train()), to
+	 * every worker, each copy with its worker's authenticator (the
+	 * transport sets the fan-out and auth fields of the headers, which are
+	 * its to write until it returns). */
+	int (*send_all)(struct sg_transport *tp, struct sg_udp_train *t);
+	/* Send train @t to worker @rank only, with its authenticator (a
+	 * retransmission, flagged SG_WIRE_F_UNICAST so no fan-out program
+	 * clones it). */
+	int (*send_one)(struct sg_transport *tp, struct sg_udp_train *t, size_t rank);
 	/* 0 once @r is complete; else -EAGAIN if @timeout_ms is 0, -ETIMEDOUT
 	 * after waiting @timeout_ms (negative: wait until complete). */
 	int (*wait)(struct sg_transport *tp, const struct sg_tp_reduce *r, int timeout_ms);

@@ -83,6 +83,7 @@ static int ureduce_init(struct sg_ureduce *u, const struct sg_transport_config *
 	}
 	memcpy(u->workers, cfg->workers, cfg->nworkers * sizeof(*u->workers));
 	memcpy(u->key, cfg->key, sizeof(u->key));
+	u->gso = true;
 	for (size_t i = 0; i < cfg->nworkers; i++) {
 		u->tx[i].iov[0] = (struct iovec){ .iov_base = u->tx[i].hdr,
 						  .iov_len = SG_WIRE_HDR_LEN };
@@ -131,30 +132,47 @@ void sg_ureduce_free(struct sg_transport *tp)
 	free(u);
 }
 
-void sg_ureduce_stamp(struct sg_ureduce *u, const void *dgram, size_t len, size_t first, size_t n)
+void sg_ureduce_stamp(struct sg_ureduce *u, const struct sg_udp_train *t, size_t first, size_t n)
 {
-	uint64_t nonce = sg_wire_nonce_of(dgram);
-	uint32_t coll_id = sg_wire_coll_id_of(dgram);
+	const void *hdr = t->iov[0].iov_base;
+	uint64_t nonce = sg_wire_nonce_of(hdr);
+	uint32_t coll_id = sg_wire_coll_id_of(hdr);
 
 	for (size_t i = first; i < first + n && i < u->nworkers; i++) {
 		struct sg_ureduce_tx *tx = &u->tx[i];
 
-		memcpy(tx->hdr, dgram, SG_WIRE_HDR_LEN);
+		memcpy(tx->hdr, hdr, SG_WIRE_HDR_LEN);
 		sg_wire_set_auth(tx->hdr, sg_wire_token(u->key, nonce, coll_id, (uint32_t)i));
-		tx->iov[1] = (struct iovec){ .iov_base = (uint8_t *)dgram + SG_WIRE_HDR_LEN,
-					     .iov_len = len - SG_WIRE_HDR_LEN };
+		tx->iov[1] = t->iov[1];
 	}
 }
 
-int sg_ureduce_send_one(struct sg_transport *tp, void *dgram, size_t len, size_t rank)
+int sg_ureduce_send_train(struct sg_ureduce *u, struct sg_udp_train *t, size_t rank)
 {
-	struct sg_ureduce *u = (struct sg_ureduce *)tp;
+	const void *h = t->iov[0].iov_base;
 	int err;
 
-	sg_ureduce_stamp(u, dgram, len, rank, 1);
-	err = sg_udp_sendmsg(u->sock, &u->msgs[rank].msg_hdr);
-
+	sg_wire_train_set_auth(t, sg_wire_token(u->key, sg_wire_nonce_of(h), sg_wire_coll_id_of(h),
+						(uint32_t)rank));
+	err = sg_udp_send_train(u->sock, &u->workers[rank], t, &u->gso);
 	return err ? sg_fail(err, "sendto worker %zu: %s", rank, strerror(-err)) : 0;
+}
+
+int sg_ureduce_send_each(struct sg_ureduce *u, struct sg_udp_train *t)
+{
+	for (size_t i = 0; i < u->nworkers; i++) {
+		int err = sg_ureduce_send_train(u, t, i);
+
+		if (err)
+			return err;
+		u->stats.tx_fanout += t->n;
+	}
+	return 0;
+}
+
+int sg_ureduce_send_one(struct sg_transport *tp, struct sg_udp_train *t, size_t rank)
+{
+	return sg_ureduce_send_train((struct sg_ureduce *)tp, t, rank);
 }
 
 /* Room for @n chunks in @sl. */

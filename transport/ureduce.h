@@ -38,6 +38,7 @@ struct sg_ureduce {
 	size_t nworkers;
 	struct sockaddr_in *workers;		/* by rank */
 	__u64 key[2];			/* the authenticators' secret */
+	bool gso;			/* UDP GSO sends work from this socket */
 	struct sg_ureduce_tx *tx;		/* by rank: a header of its own */
 	struct mmsghdr *msgs;			/* by rank: what sends it (sg_ureduce_stamp());
 						 * needs _GNU_SOURCE */
@@ -56,11 +57,21 @@ int sg_ureduce_new(const struct sg_transport_config *cfg, size_t size, sg_ureduc
  * (NULL allowed). */
 void sg_ureduce_free(struct sg_transport *tp);
 
-/* Make u->msgs[first .. first + n) send datagram @dgram (@len bytes) to
+/* Make u->msgs[first .. first + n) send the one datagram of train @t to
  * their workers, each with a copy of its header carrying that worker's
- * authenticator and the payload shared in place: @dgram must stay put until
- * they are sent. */
-void sg_ureduce_stamp(struct sg_ureduce *u, const void *dgram, size_t len, size_t first, size_t n);
+ * authenticator and the payload shared in place: the payload must stay put
+ * until they are sent. For the transports' sends of one datagram to many
+ * workers in one batch. */
+void sg_ureduce_stamp(struct sg_ureduce *u, const struct sg_udp_train *t, size_t first, size_t n);
+
+/* Send train @t to worker @rank, its headers stamped with that worker's
+ * authenticator, in as few system calls as the kernel allows
+ * (sg_udp_send_train()). 0 or -errno with a message. */
+int sg_ureduce_send_train(struct sg_ureduce *u, struct sg_udp_train *t, size_t rank);
+/* The same to every worker in turn: how the user-space transports send a
+ * message of several datagrams (a system call per worker and GSO send
+ * rather than per worker and datagram). */
+int sg_ureduce_send_each(struct sg_ureduce *u, struct sg_udp_train *t);
 
 /* A datagram of @len bytes from @from: validated, folded or dropped and
  * counted, like the XDP program does it. */
@@ -79,7 +90,7 @@ int sg_ureduce_collect(struct sg_transport *tp, const struct sg_tp_reduce *r, vo
 int sg_ureduce_report(struct sg_transport *tp, const struct sg_tp_reduce *r, uint64_t *done,
 		      unsigned int *ndone);
 int sg_ureduce_get_stats(struct sg_transport *tp, struct sg_comm_stats *stats);
-int sg_ureduce_send_one(struct sg_transport *tp, void *dgram, size_t len, size_t rank);
+int sg_ureduce_send_one(struct sg_transport *tp, struct sg_udp_train *t, size_t rank);
 
 #define SG_UREDUCE_OPS							\
 	.arm = sg_ureduce_arm,						\

@@ -34,6 +34,15 @@
  * the CPU's backlog, 1000 packets by default; a NIC on its qdisc), so larger
  * fan-outs are sent as one datagram per batch. */
 #define SG_FANOUT_BATCH	256
+/* Packets one send may put on that backlog: a GSO send of k datagrams to a
+ * batch of w workers puts k x w there, so k is bounded by this over w. A
+ * bridged veth lab queues each packet twice on the same CPU (to the bridge,
+ * then to the worker), so it is a quarter of the default backlog of 1000:
+ * the most a batch of single datagrams ever queued. */
+#define SG_FANOUT_BURST	SG_FANOUT_BATCH
+/* Datagrams of one UDP GSO send the fan-out program takes (what the kernel
+ * takes on every version with UDP_SEGMENT). */
+#define SG_GSO_MAX_SEGS	64
 #define SG_SLOTS	64	/* collectives in flight per communicator */
 #define SG_MAX_COMMS	4	/* communicators sharing one interface in one process */
 
