@@ -4,14 +4,14 @@
 # The Gloo comparison: gloo's ring and halving-doubling allreduce (float32
 # SUM) over its TCP transport, every rank in a netlab namespace (the links of
 # the sgbpf and Open MPI runs), appended to RESULTS/gloo.csv in the columns of
-# mpi.csv (impl gloo_ring, gloo_hd; coll allreduce), with algbw/busbw in
+# mpi.csv (impl gloo_ring, gloo_hd, gloo_ring_chunked; coll allreduce), with algbw/busbw in
 # RESULTS/gloo_bw.txt, OSU-style tables in RESULTS/gloo_osu.txt and the ranks'
 # output in RESULTS/gloo_log.txt. See bench/gloo/README.md.
 #
 # usage: bench/gloo/run_gloo.sh RESULTS_DIR [options]
 #   --size-workers LIST  fan-outs: workers, ranks = workers + 1 (default 8,32)
 #   --sizes LIST         bytes, K/M suffixes allowed (default 4,16,...,64M: powers of 4)
-#   --algos LIST         ring,hd (default both)
+#   --algos LIST         ring,hd,ring_chunked (default ring,hd)
 #   --budget-ms MS       target time of one measurement (default 200)
 #   --min-iters N        at least N iterations unless --cap-ms passes (default 5)
 #   --max-iters N        (default 10000)
@@ -82,7 +82,7 @@ fi
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 [ -n "$MPILAB" ] || die "bench/mpi/mpilab not found (run make)"
 for a in ${algos//,/ }; do
-	case "$a" in ring|hd) ;; *) die "--algos: ring, hd" ;; esac
+	case "$a" in ring|hd|ring_chunked) ;; *) die "--algos: ring, hd, ring_chunked" ;; esac
 done
 
 mkdir -p "$results" || die "cannot create $results"
@@ -228,13 +228,13 @@ if [ -s "$csv" ] && [ -n "$(new_rows)" ]; then
 	{
 		echo "# Gloo allreduce, float32 SUM over TCP, $(uname -r), $(nproc) CPUs, $(date -u '+%F %T') UTC"
 		echo "# algbw = bytes / time, busbw = algbw * 2(n-1)/n (nccl-tests), GB/s = 1e9 B/s"
-		printf "# %-9s %5s %10s %12s %12s %11s %11s %11s %11s %6s\n" impl ranks bytes \
+		printf "# %-15s %5s %10s %12s %12s %11s %11s %11s %11s %6s\n" impl ranks bytes \
 			p50_us mean_us algbw_p50 busbw_p50 algbw_mean busbw_mean errors
 		new_rows | sort -t, -k1,1 -k4,4n -k5,5n | awk -F, '
 		{
 			n = $4 + 1; f = 2 * (n - 1) / n
 			a50 = $8 > 0 ? $5 / ($8 * 1e3) : 0; am = $10 > 0 ? $5 / ($10 * 1e3) : 0
-			printf "%-11s %5d %10d %12.2f %12.2f %11.4f %11.4f %11.4f %11.4f %6d\n",
+			printf "%-17s %5d %10d %12.2f %12.2f %11.4f %11.4f %11.4f %11.4f %6d\n",
 				$1, n, $5, $8, $10, a50, a50 * f, am, am * f, $15
 		}'
 	} >"$results/gloo_bw.txt"
