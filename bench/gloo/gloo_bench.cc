@@ -398,6 +398,7 @@ int run()
 		csv = fopen(cfg.out.c_str(), "a");
 		if (!csv)
 			throw std::runtime_error("cannot open " + cfg.out + ": " + strerror(errno));
+		fseek(csv, 0, SEEK_END);	// "a" alone leaves ftell() at 0
 		if (ftell(csv) == 0)
 			fprintf(csv, "%s\n", CSV_HEADER);
 		if (syscount_open(&sc))
