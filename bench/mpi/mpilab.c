@@ -14,9 +14,11 @@
  *	0. netlab's watchdog deletes the namespaces even if this process is
  *	killed with SIGKILL.
  *
- *   mpilab exec [-f FILE] [-1|-c] [-p R:W] -- PROG ARGS...
+ *   mpilab exec [-f FILE] [-1|-c] [-r RANK:SIZE] [-p R:W] -- PROG ARGS...
  *	What mpirun runs for every rank: read OMPI_COMM_WORLD_RANK and
  *	OMPI_COMM_WORLD_SIZE, setns() into the rank's namespace, exec PROG.
+ *	-r gives the rank and size instead, for launchers other than mpirun
+ *	(bench/gloo/run_gloo.sh starts each rank itself).
  *	Rank 0 (the root) goes to the coordinator's namespace; worker w = rank-1
  *	of W = size-1 goes to worker namespace w / ceil(W / NS), the layout of
  *	bench/workers.h (consecutive workers share a namespace when W > NS).
@@ -51,7 +53,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mpilab lab [-n NS] [-p PREFIX] [-t SECONDS] -f FILE [-- CMD ARGS...]\n"
-		"       mpilab exec [-f FILE] [-1|-c] [-p R:W] -- PROG ARGS...\n");
+		"       mpilab exec [-f FILE] [-1|-c] [-r RANK:SIZE] [-p R:W] -- PROG ARGS...\n");
 }
 
 static int write_nsfile(struct netlab *lab, int nns, const char *file)
@@ -229,11 +231,19 @@ static int cmd_exec(int argc, char **argv)
 	static char names[MAX_NS_LINES][NAME_MAX_LEN];
 	const char *file = getenv("MPILAB_NSFILE");
 	int all_coord = 0, no_rank = 0, opt, n, rank = 0, size = 1, ns, fd;
+	int given_rank = -1, given_size = -1;
 	int root_cpu = -1, worker_cpu = -1;
 	char path[128];
 
-	while ((opt = getopt(argc, argv, "+f:1cp:h")) != -1) {
+	while ((opt = getopt(argc, argv, "+f:1cp:r:h")) != -1) {
 		switch (opt) {
+		case 'r':
+			if (sscanf(optarg, "%d:%d", &given_rank, &given_size) != 2 ||
+			    given_rank < 0 || given_size < 1 || given_rank >= given_size) {
+				fprintf(stderr, "mpilab exec: -r RANK:SIZE with 0 <= RANK < SIZE\n");
+				return 2;
+			}
+			break;
 		case 'p':
 			if (sscanf(optarg, "%d:%d", &root_cpu, &worker_cpu) != 2) {
 				fprintf(stderr, "mpilab exec: -p ROOT_CPU:WORKER_CPU (-1: no pinning)\n");
@@ -251,12 +261,15 @@ static int cmd_exec(int argc, char **argv)
 		fprintf(stderr, "mpilab exec: need a program and -f FILE or MPILAB_NSFILE\n");
 		return 2;
 	}
-	if (!no_rank) {
+	if (given_rank >= 0) {
+		rank = given_rank;
+		size = given_size;
+	} else if (!no_rank) {
 		rank = env_int("OMPI_COMM_WORLD_RANK");
 		size = env_int("OMPI_COMM_WORLD_SIZE");
 	}
 	if (rank < 0 || size < 1 || rank >= size) {
-		fprintf(stderr, "mpilab exec: OMPI_COMM_WORLD_RANK/SIZE not set: run me under mpirun\n");
+		fprintf(stderr, "mpilab exec: OMPI_COMM_WORLD_RANK/SIZE not set: run me under mpirun or give -r\n");
 		return 2;
 	}
 	n = read_nsfile(file, names, MAX_NS_LINES);
