@@ -50,7 +50,7 @@ vec_fanouts=8,32
 vec_cap=$cap
 if [ "${SGB_QUICK:-0}" = 1 ]; then
 	iters=50 cap=0.1 all_fanouts=1,8,64 sizes=4,4K reflector_fanouts=8
-	vec_sizes=4,64K vec_fanouts=8 vec_cap=0.1
+	vec_sizes=4,65536 vec_fanouts=8 vec_cap=0.1	# bytes: run_mpi.sh takes no suffixes
 fi
 common="--iters $iters --time-cap $cap --window $window --out $out"
 log=$out/sgbench.log
@@ -118,9 +118,10 @@ if [ -x "$srcdir/bench/mpi/run_mpi.sh" ] && [ -x "$builddir/bench/mpi/mpi_bench"
 		echo "run.sh: the MPI comparison failed (see $log)" >&2
 	step "Open MPI, large vectors: MPI_FLOAT reduce and allreduce, $vec_fanouts workers"
 	"$srcdir/bench/mpi/run_mpi.sh" "$out" --csv mpi_vectors.csv --dtype float \
-		--workers "$vec_fanouts" --colls reduce,allreduce --fanout-size 64 \
+		--workers "$vec_fanouts" --colls reduce,allreduce --fanout-size 4 \
 		--size-workers "$vec_fanouts" --size-colls reduce,allreduce --sizes "$vec_sizes" \
-		--modes latency --timeout 300 $mpi_vec_args >> "$log" 2>&1 ||
+		--nns "${vec_fanouts##*,}" --modes latency --timeout 300 $mpi_vec_args \
+		>> "$log" 2>&1 ||
 		echo "run.sh: the MPI large-vector comparison failed (see $log)" >&2
 else
 	step "Open MPI not built (no bench/mpi/run_mpi.sh or mpi_bench): comparison skipped"
