@@ -47,7 +47,7 @@ vec_sizes=$(awk -v max="$max_bytes" 'BEGIN {
 	s = "4,64"; for (b = 1024; b <= max; b *= 4) { s = s "," b; last = b }
 	if (last != max) s = s "," max; print s }')
 vec_fanouts=8,32
-vec_cap=$cap
+vec_cap=${SGB_VEC_CAP:-1}	# the largest points take 0.1 to 1 s per collective
 if [ "${SGB_QUICK:-0}" = 1 ]; then
 	iters=50 cap=0.1 all_fanouts=1,8,64 sizes=4,4K reflector_fanouts=8
 	vec_sizes=4,65536 vec_fanouts=8 vec_cap=0.1	# bytes: run_mpi.sh takes no suffixes
