@@ -11,8 +11,9 @@
 #   make bench                        (the same, from the build directory)
 #
 # Environment: SGBENCH (the sgbench binary; default <build>/bench/sgbench),
-# SGB_ITERS, SGB_CAP (seconds per point), SGB_WINDOW (throughput window),
-# SGB_QUICK=1 (a tiny sweep, to check the pipeline in a minute).
+# SGB_ITERS, SGB_CAP (seconds per point), SGB_VEC_CAP (seconds per
+# large-vector point), SGB_WINDOW (throughput window), SGB_QUICK=1 (a tiny
+# sweep, to check the pipeline in a minute).
 # Needs root (namespaces, BPF). The lab is removed even when interrupted.
 set -eu
 
