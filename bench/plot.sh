@@ -149,15 +149,17 @@ vplot() {
 		sep="plot"
 		i=1
 		for impl in ebpf io_uring epoll naive mpi_tcp mpi_sm gloo_ring gloo_hd; do
+			# A colour per implementation, a dash pattern per library.
 			case $impl in
-			mpi_*) file=$out/mpi_vectors.csv c=$mcoll label="$impl ($(mpi_name "$coll"), MPI_FLOAT)" ;;
-			gloo_*) file=$out/gloo.csv c=$mcoll label="$impl (allreduce)" ;;
-			*) file=$out/vectors.csv c=$coll label="sgbpf $impl" ;;
+			mpi_*) file=$out/mpi_vectors.csv c=$mcoll dt=2 label="$impl ($(mpi_name "$coll"), MPI_FLOAT)" ;;
+			gloo_*) file=$out/gloo.csv c=$mcoll dt=3 label="$impl (allreduce)" ;;
+			*) file=$out/vectors.csv c=$coll dt=1 label="sgbpf $impl" ;;
 			esac
+			rgb=$(echo "#7b2cbf #009e73 #0072b2 #e69f00 #d55e00 #cc79a7 #000000 #808080" | cut -d' ' -f$i)
 			d=$dat/vec.$what.$f.$coll.$impl
 			vextract "$file" "$impl" "$c" "$f" "$what" > "$d"
 			if [ -s "$d" ]; then
-				echo "$sep '$d' using 1:2 with linespoints lc $i pt $((i + 4)) title '$label' \\"
+				echo "$sep '$d' using 1:2 with linespoints lw 1.5 lc rgb '$rgb' dt $dt pt $((i + 4)) title '$label' \\"
 				sep=","
 			fi
 			i=$((i + 1))
