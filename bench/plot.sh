@@ -8,6 +8,12 @@
 # collective, coordinator CPU and whole-machine CPU per collective (solid:
 # latency mode, dashed: throughput mode). Against size (fan-out 64,
 # scatter-reduce): p50 latency and throughput.
+#
+# Large vectors (vectors.csv, mpi_vectors.csv, gloo.csv, when present), at
+# fan-out 8 and 32, log-log against size, one line per implementation:
+# busbw (nccl-tests, from the p50; computed here so that CSVs without the
+# bandwidth columns plot too) and coordinator system calls per collective,
+# for scatter_reduce vs MPI_Reduce and allgather vs MPI_Allreduce and Gloo.
 set -eu
 
 out=${1:?usage: plot.sh RESULTS_DIR}
@@ -112,4 +118,70 @@ plot "latency_vs_size_scatter_reduce.png" "scatter_reduce at fan-out 64: p50 lat
 	"contribution size (bytes)" "p50 latency (us)" 1 size_p50 latency scatter_reduce
 plot "throughput_vs_size_scatter_reduce.png" "scatter_reduce at fan-out 64: throughput vs contribution size" \
 	"contribution size (bytes)" "collectives per second" 1 size_tput throughput scatter_reduce
+# ---- large vectors
+# vextract FILE IMPL COLL FANOUT busbw|sys: "bytes y" lines, latency mode
+vextract() {
+	[ -s "$1" ] || return 0
+	awk -F, -v impl="$2" -v coll="$3" -v f="$4" -v what="$5" '
+		$1 == impl && $2 == coll && $3 == "latency" && $4 == f && $8 > 0 {
+			if (what == "sys") { if ($12 != "") print $5, $12; next }
+			k = (coll == "allgather" || coll == "allreduce") ? 2 * f / (f + 1) : 1
+			print $5, $5 / $8 / 1e3 * k
+		}' "$1" | sort -n
+}
+
+# vplot PNG TITLE YLABEL WHAT FANOUT COLL MCOLL: one line per implementation
+vplot() {
+	png=$1 title=$2 ylabel=$3 what=$4 f=$5 coll=$6 mcoll=$7
+	{
+		echo "set terminal pngcairo size 1150,650 noenhanced font 'sans,10'"
+		echo "set output '$out/$png'"
+		echo "set title '$title'"
+		echo "set xlabel 'contribution size (bytes)'"
+		echo "set ylabel '$ylabel'"
+		echo "set logscale x 2"
+		echo "set logscale y 10"
+		echo "set format x '%.0b%BB'"
+		echo "set format y '%g'"
+		echo "set grid"
+		echo "set key outside right top"
+		echo "set pointsize 1.2"
+		sep="plot"
+		i=1
+		for impl in ebpf io_uring epoll naive mpi_tcp mpi_sm gloo_ring gloo_hd; do
+			# A colour per implementation, a dash pattern per library.
+			case $impl in
+			mpi_*) file=$out/mpi_vectors.csv c=$mcoll dt=2 label="$impl ($(mpi_name "$coll"), MPI_FLOAT)" ;;
+			gloo_*) file=$out/gloo.csv c=$mcoll dt=3 label="$impl (allreduce)" ;;
+			*) file=$out/vectors.csv c=$coll dt=1 label="sgbpf $impl" ;;
+			esac
+			rgb=$(echo "#7b2cbf #009e73 #0072b2 #e69f00 #d55e00 #cc79a7 #000000 #808080" | cut -d' ' -f$i)
+			d=$dat/vec.$what.$f.$coll.$impl
+			vextract "$file" "$impl" "$c" "$f" "$what" > "$d"
+			if [ -s "$d" ]; then
+				echo "$sep '$d' using 1:2 with linespoints lw 1.5 lc rgb '$rgb' dt $dt pt $((i + 4)) title '$label' \\"
+				sep=","
+			fi
+			i=$((i + 1))
+		done
+		echo
+	} > "$dat/$png.gp"
+	if grep -q "^plot" "$dat/$png.gp"; then
+		gnuplot "$dat/$png.gp"
+	fi
+}
+
+if [ -s "$out/vectors.csv" ] || [ -s "$out/mpi_vectors.csv" ] || [ -s "$out/gloo.csv" ]; then
+	for f in 8 32; do
+		for pair in scatter_reduce:reduce allgather:allreduce; do
+			coll=${pair%:*} mcoll=${pair#*:}
+			vplot "busbw_vs_size_${coll}_f$f.png" \
+				"$coll vs $(mpi_name "$coll") at fan-out $f: busbw, float32 SUM, 8-byte requests (p50, one at a time)" \
+				"busbw (GB/s, nccl-tests)" busbw "$f" "$coll" "$mcoll"
+			vplot "syscalls_vs_size_${coll}_f$f.png" \
+				"$coll vs $(mpi_name "$coll") at fan-out $f: coordinator (root) system calls per collective, float32" \
+				"system calls per collective" sys "$f" "$coll" "$mcoll"
+		done
+	done
+fi
 ls "$out"/*.png 2>/dev/null | wc -l | sed 's/$/ plots/' >&2

@@ -1,16 +1,19 @@
 #!/bin/sh
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# The benchmark suite in one command: the default sweep (under 10 minutes on
-# a 2-core machine), the Open MPI comparison when it is built, then the OSU
-# style tables, the plots and the summary of the targets, all in one folder.
+# The benchmark suite in one command: the default sweep (under 15 minutes on
+# a 2-core machine), the large-vector sweep (float32 SUM from 8-byte
+# requests), the Open MPI and Gloo comparisons and the fold cost when they are
+# built, then the OSU style tables, the plots and the summary of the targets,
+# all in one folder.
 #
 #   bench/run.sh [RESULTS_DIR]        (default bench/results/<UTC date-time>)
 #   make bench                        (the same, from the build directory)
 #
 # Environment: SGBENCH (the sgbench binary; default <build>/bench/sgbench),
-# SGB_ITERS, SGB_CAP (seconds per point), SGB_WINDOW (throughput window),
-# SGB_QUICK=1 (a tiny sweep, to check the pipeline in a minute).
+# SGB_ITERS, SGB_CAP (seconds per point), SGB_VEC_CAP (seconds per
+# large-vector point), SGB_WINDOW (throughput window), SGB_QUICK=1 (a tiny
+# sweep, to check the pipeline in a minute).
 # Needs root (namespaces, BPF). The lab is removed even when interrupted.
 set -eu
 
@@ -32,14 +35,23 @@ if [ "$(id -u)" != 0 ]; then
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -f "$out/results.csv" "$out/reflector.csv" "$out/sgbench.log"
+rm -f "$out/results.csv" "$out/reflector.csv" "$out/vectors.csv" "$out/sgbench.log"
 start=$(date +%s)
 
 all_fanouts=1,2,4,8,16,32,64,128,256,512,1024
 sizes=4,16,256,1K,4K,16K,64K,256K,1M   # 64 B comes from the fan-out sweep
 reflector_fanouts=64,256
+# Large vectors: 4 B, 64 B, then 1 KiB x 4^k up to the library's largest
+# message, which sgbench reports (it may grow; it is 1 MiB today).
+max_bytes=$("$SGBENCH" --print-max-bytes)
+vec_sizes=$(awk -v max="$max_bytes" 'BEGIN {
+	s = "4,64"; for (b = 1024; b <= max; b *= 4) { s = s "," b; last = b }
+	if (last != max) s = s "," max; print s }')
+vec_fanouts=8,32
+vec_cap=${SGB_VEC_CAP:-1}	# the largest points take 0.1 to 1 s per collective
 if [ "${SGB_QUICK:-0}" = 1 ]; then
 	iters=50 cap=0.1 all_fanouts=1,8,64 sizes=4,4K reflector_fanouts=8
+	vec_sizes=4,65536 vec_fanouts=8 vec_cap=0.1	# bytes: run_mpi.sh takes no suffixes
 fi
 common="--iters $iters --time-cap $cap --window $window --out $out"
 log=$out/sgbench.log
@@ -52,6 +64,7 @@ log=$out/sgbench.log
 		git -C "$srcdir" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
 	echo "command: bench/run.sh $out"
 	echo "settings: iters=$iters time_cap_s=$cap window=$window"
+	echo "large vectors: sizes=$vec_sizes fan-outs=$vec_fanouts time_cap_s=$vec_cap (max message $max_bytes B)"
 	echo
 	lscpu
 	echo
@@ -77,21 +90,66 @@ step "reflector workers at fan-out $reflector_fanouts"
 "$SGBENCH" $common --fanouts "$reflector_fanouts" --sizes 64 --workers reflector \
 	--csv reflector.csv 2>> "$log" || status=1
 
-# 4. Open MPI over the same kind of lab, when it was built (mpicc found).
-mpi_args=
-[ "${SGB_QUICK:-0}" = 1 ] && mpi_args="--workers 8 --size-workers none --modes latency"
+# 4. Large vectors, the ML/graph pattern: a few bytes of request, float32
+# contributions of 4 B .. the largest message, SUM, at the fan-outs of the
+# MPI and Gloo comparison, one collective at a time, on the eBPF transport
+# and the user-space transport with the lowest p50 of the fan-out sweep
+# (scatter-reduce, fan-out 64, 64 B).
+best_user=$(awk -F, '$2 == "scatter_reduce" && $3 == "latency" && $4 == 64 && $5 == 64 &&
+	$1 != "ebpf" && $8 > 0 && (b == "" || $8 < p) { b = $1; p = $8 } END { print b }' \
+	"$out/results.csv" 2>/dev/null || true)
+best_user=${best_user:-io_uring}
+step "large vectors: float32 SUM, 8-byte requests, fan-out $vec_fanouts, ebpf and $best_user"
+"$SGBENCH" --iters "$iters" --time-cap "$vec_cap" --out "$out" --csv vectors.csv \
+	--impls "ebpf,$best_user" --colls scatter_reduce,allgather --modes latency \
+	--fanouts "$vec_fanouts" --sizes "$vec_sizes" --dtype float32 --request small \
+	--timeout-ms 5000 2>> "$log" || status=1
+
+# 5. Open MPI over the same kind of lab, when it was built (mpicc found): the
+# default comparison (int32), then MPI_FLOAT at the large-vector points.
+mpi_args= mpi_vec_args="--impls tcp"
+[ "${SGB_QUICK:-0}" = 1 ] && mpi_args="--workers 8 --size-workers none --modes latency" \
+	mpi_vec_args="--impls tcp --budget-ms 50 --min-iters 3"
 builddir=$(cd "$(dirname "$SGBENCH")/.." && pwd)
 if [ -x "$srcdir/bench/mpi/run_mpi.sh" ] && [ -x "$builddir/bench/mpi/mpi_bench" ]; then
+	export MPI_BENCH=${MPI_BENCH:-$builddir/bench/mpi/mpi_bench}
+	export MPILAB=${MPILAB:-$builddir/bench/mpi/mpilab}
 	step "Open MPI (bench/mpi/run_mpi.sh)"
-	MPI_BENCH=${MPI_BENCH:-$builddir/bench/mpi/mpi_bench} \
-	MPILAB=${MPILAB:-$builddir/bench/mpi/mpilab} \
 	"$srcdir/bench/mpi/run_mpi.sh" "$out" $mpi_args >> "$log" 2>&1 ||
 		echo "run.sh: the MPI comparison failed (see $log)" >&2
+	step "Open MPI, large vectors: MPI_FLOAT reduce and allreduce, $vec_fanouts workers"
+	"$srcdir/bench/mpi/run_mpi.sh" "$out" --csv mpi_vectors.csv --dtype float \
+		--workers "$vec_fanouts" --colls reduce,allreduce --fanout-size 4 \
+		--size-workers "$vec_fanouts" --size-colls reduce,allreduce --sizes "$vec_sizes" \
+		--nns "${vec_fanouts##*,}" --modes latency --timeout 300 $mpi_vec_args \
+		>> "$log" 2>&1 ||
+		echo "run.sh: the MPI large-vector comparison failed (see $log)" >&2
 else
 	step "Open MPI not built (no bench/mpi/run_mpi.sh or mpi_bench): comparison skipped"
 fi
 
-# 5. Where the time goes: a whole-machine perf profile of the eBPF transport
+# 6. Gloo's allreduce (float32 SUM) at the same points, when it was built.
+if [ -x "$srcdir/bench/gloo/run_gloo.sh" ] && [ -x "$builddir/bench/gloo/gloo_bench" ]; then
+	step "Gloo, large vectors (bench/gloo/run_gloo.sh)"
+	GLOO_BENCH=${GLOO_BENCH:-$builddir/bench/gloo/gloo_bench} \
+	MPILAB=${MPILAB:-$builddir/bench/mpi/mpilab} \
+	"$srcdir/bench/gloo/run_gloo.sh" "$out" --size-workers "$vec_fanouts" \
+		--sizes "$vec_sizes" --timeout 300 >> "$log" 2>&1 ||
+		echo "run.sh: the Gloo comparison failed (see $log)" >&2
+else
+	step "Gloo not built (no bench/gloo/run_gloo.sh or gloo_bench): comparison skipped"
+fi
+
+# 7. What the kernel's fold costs per byte and datatype (make bench-fold).
+if [ -x "$builddir/bench/foldcost" ]; then
+	step "fold cost per datatype (bench/foldcost)"
+	fold_batches=
+	[ "${SGB_QUICK:-0}" = 1 ] && fold_batches=1
+	"$builddir/bench/foldcost" $fold_batches > "$out/foldcost.txt" 2>> "$log" ||
+		echo "run.sh: bench/foldcost failed (see $log)" >&2
+fi
+
+# 8. Where the time goes: a whole-machine perf profile of the eBPF transport
 # and of io_uring on the same point (scatter-reduce, fan-out 64, 64 B,
 # throughput mode), unless SGB_PROFILE=0 or perf is missing.
 if [ "${SGB_PROFILE:-1}" = 1 ] && command -v perf >/dev/null 2>&1; then
@@ -130,14 +188,20 @@ if [ -s "$out/reflector.csv" ]; then
 	{ echo; echo "# ---- reflector workers (XDP on the worker side) ----"
 	  awk -F, -v label=" reflector" -f "$here/osu.awk" "$out/reflector.csv"; } >> "$out/osu.txt"
 fi
-if [ -s "$out/mpi.csv" ]; then
-	{ echo; echo "# ---- Open MPI ----"
-	  awk -F, -f "$here/osu.awk" "$out/mpi.csv"; } >> "$out/osu.txt"
+if [ -s "$out/vectors.csv" ]; then
+	{ echo; echo "# ---- large vectors: float32 SUM, 8-byte requests ----"
+	  awk -F, -v label=" float32" -f "$here/osu.awk" "$out/vectors.csv"; } >> "$out/osu.txt"
 fi
+for f in mpi mpi_vectors gloo; do
+	[ -s "$out/$f.csv" ] || continue
+	{ echo; echo "# ---- $f.csv ----"
+	  awk -F, -f "$here/osu.awk" "$out/$f.csv"; } >> "$out/osu.txt"
+done
 "$here/plot.sh" "$out" || echo "run.sh: plotting failed (is gnuplot installed?)" >&2
 awk -F, -f "$here/summary.awk" "$out/results.csv" \
 	$( [ -s "$out/reflector.csv" ] && echo "$out/reflector.csv" ) \
-	$( [ -s "$out/mpi.csv" ] && echo "$out/mpi.csv" ) > "$out/summary.txt"
+	$(for f in mpi vectors mpi_vectors gloo; do [ -s "$out/$f.csv" ] && echo "$out/$f.csv"; done) \
+	> "$out/summary.txt"
 elapsed=$(($(date +%s) - start))
 echo "elapsed: $elapsed s" >> "$out/machine.txt"
 cat "$out/summary.txt"

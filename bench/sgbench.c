@@ -15,12 +15,16 @@
  *    loop), the coordinator thread's CPU time and the whole machine's busy CPU
  *    time, per collective;
  *  - correctness: every scatter-reduce and allgather result is compared with
- *    fanout x request (the workers echo the request), every return code is
- *    checked; failures are counted in `errors`.
+ *    fanout x the contribution (the workers echo the request, or with
+ *    --request small generate a vector from an 8-byte request), every return
+ *    code is checked; failures are counted in `errors`.
+ *
+ * Contributions are uint32 (default), int32 or float32 (--dtype), op SUM.
  *
  * One CSV line per point (appended; header written to a new file):
  *   impl,coll,mode,fanout,bytes,window,iters,p50_us,p99_us,mean_us,coll_per_s,
- *   syscalls_per_coll,cpu_us_per_coll,machine_cpu_us_per_coll,errors
+ *   syscalls_per_coll,cpu_us_per_coll,machine_cpu_us_per_coll,errors,
+ *   algbw_gbps,busbw_gbps
  *
  * Every loop is bounded by a count and by the per-point time cap.
  * Exit status: 0, 1 on failure, 2 on bad usage, 77 when labs cannot be built
@@ -84,6 +88,9 @@ struct cfg {
 	int nns, per_ns;	/* 0: chosen from the largest fan-out */
 	int cpu, worker_cpu;
 	int quiet;
+	enum sg_datatype dtype;	/* 4-byte elements: uint32, int32, float32 */
+	int small_req;		/* --request small: generated contributions */
+	int check_fanout;	/* test hook: expect sums of this many workers */
 };
 
 struct point {
@@ -111,12 +118,14 @@ struct ctx {
 	const struct point *pt;
 	sg_comm *comm;
 	struct syscount *sc;
-	size_t count;		/* uint32 elements of a contribution */
-	uint32_t *base;		/* the request is base[i] + salt */
-	uint32_t *req;		/* request being built */
+	size_t count;		/* 4-byte elements of a contribution */
+	uint32_t *base;		/* an integer echo request is base[i] + salt */
+	uint32_t *req;		/* request being built (bytes, at least 8) */
+	size_t req_len;		/* bytes of a scatter-reduce or allgather request */
 	uint32_t *res;		/* window x count results */
 	struct sg_reduce_params *params;	/* window */
 	long reported;		/* error messages printed for this point */
+	long checked;		/* results compared in the measured loop */
 	long bcasts;		/* broadcasts sent (warm-up included) */
 };
 
@@ -240,12 +249,33 @@ static int add_size(struct cfg *cfg, const char *s)
 
 	if (parse_size(s, &v) || v < 4 || v % 4 || v > SG_MAX_MESSAGE_BYTES ||
 	    cfg->nsizes >= MAX_LIST) {
-		fprintf(stderr, "sgbench: size '%s' must be a multiple of 4 in 4..1M "
-			"(suffixes K, M; at most %d values)\n", s, MAX_LIST);
+		fprintf(stderr, "sgbench: size '%s' must be a multiple of 4 in 4..%u "
+			"(suffixes K, M; at most %d values)\n", s, SG_MAX_MESSAGE_BYTES,
+			MAX_LIST);
 		return -EINVAL;
 	}
 	cfg->sizes[cfg->nsizes++] = v;
 	return 0;
+}
+
+static int parse_dtype(const char *s, enum sg_datatype *dt)
+{
+	static const struct { const char *name; enum sg_datatype dt; } names[] = {
+		{ "uint32", SG_UINT32 }, { "int32", SG_INT32 }, { "float32", SG_FLOAT32 },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i].name)) {
+			*dt = names[i].dt;
+			return 0;
+		}
+	fprintf(stderr, "sgbench: unknown datatype '%s' (uint32, int32, float32)\n", s);
+	return -EINVAL;
+}
+
+static const char *dtype_name(enum sg_datatype dt)
+{
+	return dt == SG_FLOAT32 ? "float32" : dt == SG_INT32 ? "int32" : "uint32";
 }
 
 static void usage(FILE *f)
@@ -256,7 +286,13 @@ static void usage(FILE *f)
 "  --colls LIST      scatter_reduce,allgather,bcast (default all)\n"
 "  --modes LIST      latency,throughput (default both)\n"
 "  --fanouts LIST    worker counts, 1..1024 (default 1,8,64)\n"
-"  --sizes LIST      contribution bytes, multiple of 4, K/M suffixes (default 64)\n"
+"  --sizes LIST      contribution bytes, multiple of 4 up to %u, K/M suffixes\n"
+"                    (default 64)\n"
+"  --dtype T         element type of the contributions, op SUM: uint32\n"
+"                    (default), int32 or float32 (small integers: exact sums)\n"
+"  --request R       full (default): the request is the contribution's size and\n"
+"                    the workers echo it; small: an %d-byte request, the workers\n"
+"                    generate the contribution (host workers only)\n"
 "  --window W        collectives in flight in throughput mode, 1..64 (default 16)\n"
 "  --window-bytes B  cap the window so W x fanout x bytes <= B (default 16M)\n"
 "  --window-msgs M   and so W x fanout <= M (default 2048)\n"
@@ -271,7 +307,10 @@ static void usage(FILE *f)
 "  --cpu C           core of the coordinator (default 0)\n"
 "  --worker-cpu C    core of the host worker process (default -1: the last)\n"
 "  --out DIR         results folder (default .), --csv NAME (default results.csv)\n"
-"  --quiet           no line per point on stderr\n", DEFAULT_NS_MAX);
+"  --quiet           no line per point on stderr\n"
+"  --print-max-bytes print the largest size (the library's maximum message)\n"
+"  --check-fanout N  (tests) expect sums of N workers: every result is wrong\n",
+		SG_MAX_MESSAGE_BYTES, BENCH_GEN_REQ_BYTES, DEFAULT_NS_MAX);
 }
 
 static int parse_args(int argc, char **argv, struct cfg *cfg)
@@ -298,6 +337,10 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 		{ "out", required_argument, NULL, 'o' },
 		{ "csv", required_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "dtype", required_argument, NULL, 'd' },
+		{ "request", required_argument, NULL, 'r' },
+		{ "print-max-bytes", no_argument, NULL, 'P' },
+		{ "check-fanout", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -307,6 +350,7 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 		.window = 16, .window_bytes = 16u << 20, .window_msgs = 2048, .iters = 1000, .warmup = -1,
 		.time_cap_s = 2.0, .timeout_ms = 1000, .wmode = BENCH_WORKERS_HOST,
 		.out_dir = ".", .csv_name = "results.csv", .cpu = 0, .worker_cpu = -1,
+		.dtype = SG_UINT32,
 	};
 	while (!err && (opt = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (opt) {
@@ -338,6 +382,15 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 		case 'o': cfg->out_dir = optarg; break;
 		case 'f': cfg->csv_name = optarg; break;
 		case 'q': cfg->quiet = 1; break;
+		case 'd': err = parse_dtype(optarg, &cfg->dtype); break;
+		case 'r':
+			if (!strcmp(optarg, "full") || !strcmp(optarg, "small"))
+				cfg->small_req = !strcmp(optarg, "small");
+			else
+				err = -EINVAL;
+			break;
+		case 'K': cfg->check_fanout = atoi(optarg); break;
+		case 'P': printf("%u\n", SG_MAX_MESSAGE_BYTES); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: err = -EINVAL;
 		}
@@ -367,8 +420,23 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 	if (cfg->window < 1 || cfg->window > (int)SG_MAX_INFLIGHT || cfg->iters < 1 ||
 	    cfg->time_cap_s <= 0 || cfg->timeout_ms < 1 || cfg->nns < 0 || cfg->per_ns < 0 ||
 	    cfg->nns > NETLAB_MAX_WORKER_NS || cfg->window_bytes < 1 ||
-	    cfg->window_msgs < 1)
+	    cfg->window_msgs < 1 || cfg->check_fanout < 0)
 		goto bad;
+	/* The reflector answers each frame with one frame of the same bytes. */
+	if (cfg->wmode == BENCH_WORKERS_REFLECTOR && cfg->small_req) {
+		fprintf(stderr, "sgbench: --request small needs --workers host: the reflector "
+			"can only echo a request (one frame out per frame in)\n");
+		return -EINVAL;
+	}
+	for (int i = 0; i < cfg->nsizes; i++)
+		if (cfg->wmode == BENCH_WORKERS_REFLECTOR && cfg->dtype == SG_FLOAT32 &&
+		    cfg->sizes[i] > SG_CHUNK_BYTES / 2) {
+			fprintf(stderr, "sgbench: --dtype float32 with --workers reflector: sizes up "
+				"to %u bytes (float32 answers travel in %u-byte chunks, two per "
+				"request frame, which XDP cannot send); use --workers host\n",
+				SG_CHUNK_BYTES / 2, SG_CHUNK_BYTES / 2);
+			return -EINVAL;
+		}
 	return 0;
 bad:
 	fprintf(stderr, "sgbench: bad arguments\n");
@@ -378,20 +446,43 @@ bad:
 
 /* --------------------------------------------------------------- collectives */
 
+/* The request of collective @salt. Echoed integers: base[i] + salt, any
+ * bits (sums wrap). Echoed floats: small integers, whose sums are exact.
+ * Small: the generator's magic and the salt. A broadcast sends the echo form. */
 static void fill_request(struct ctx *c, uint32_t salt)
 {
-	for (size_t i = 0; i < c->count; i++)
-		c->req[i] = c->base[i] + salt;
+	if (c->cfg->small_req && c->pt->coll != COLL_BCAST) {
+		c->req[0] = htole32(BENCH_GEN_MAGIC);
+		c->req[1] = htole32(salt);
+	} else if (c->cfg->dtype == SG_FLOAT32) {
+		for (size_t i = 0; i < c->count; i++)
+			((float *)c->req)[i] = (float)bench_gen_value(salt, i);
+	} else {
+		for (size_t i = 0; i < c->count; i++)
+			c->req[i] = c->base[i] + salt;
+	}
 }
 
-/* 1 when @res is fanout x (base + salt), element by element (mod 2^32). */
-static int result_ok(const struct ctx *c, const uint32_t *res, uint32_t salt)
+/* 1 when @res is fanout x every worker's contribution to collective @salt,
+ * element by element: exactly, floats included (mod 2^32 for integers). */
+static int result_ok(struct ctx *c, const uint32_t *res, uint32_t salt)
 {
-	uint32_t n = (uint32_t)c->pt->fanout;
+	uint32_t n = (uint32_t)(c->cfg->check_fanout ? c->cfg->check_fanout : c->pt->fanout);
 
-	for (size_t i = 0; i < c->count; i++)
-		if (res[i] != n * (c->base[i] + salt))
-			return 0;
+	c->checked++;
+	if (c->cfg->dtype == SG_FLOAT32) {
+		for (size_t i = 0; i < c->count; i++)
+			if (((const float *)res)[i] != (float)(n * bench_gen_value(salt, i)))
+				return 0;
+	} else if (c->cfg->small_req) {
+		for (size_t i = 0; i < c->count; i++)
+			if (res[i] != n * bench_gen_value(salt, i))
+				return 0;
+	} else {
+		for (size_t i = 0; i < c->count; i++)
+			if (res[i] != n * (c->base[i] + salt))
+				return 0;
+	}
 	return 1;
 }
 
@@ -404,7 +495,8 @@ static void init_params(struct ctx *c, int k)
 	};
 }
 
-/* One blocking collective; 0, a negative errno, or 1 for a wrong result. */
+/* One blocking collective; 0 or a negative errno. Its result is checked
+ * apart (check_one), outside the timed region, as Open MPI's is. */
 static int run_one(struct ctx *c, uint32_t salt)
 {
 	int err;
@@ -415,18 +507,12 @@ static int run_one(struct ctx *c, uint32_t salt)
 		fill_request(c, salt);
 		init_params(c, 0);
 		err = (c->pt->coll == COLL_ALLGATHER ? sg_allgather : sg_scatter_reduce)(
-			c->comm, c->req, c->pt->bytes, c->res, c->count, SG_UINT32, SG_OP_SUM,
+			c->comm, c->req, c->req_len, c->res, c->count, c->cfg->dtype, SG_OP_SUM,
 			&c->params[0]);
-		if (err) {
+		if (err)
 			report_error(c, c->pt->coll == COLL_ALLGATHER ? "sg_allgather" :
 				     "sg_scatter_reduce", err);
-			return err;
-		}
-		if (!result_ok(c, c->res, salt)) {
-			report_error(c, "check", 0);
-			return 1;
-		}
-		return 0;
+		return err;
 	case COLL_BCAST:
 		fill_request(c, salt);
 		err = sg_bcast(c->comm, c->req, c->pt->bytes);
@@ -440,6 +526,15 @@ static int run_one(struct ctx *c, uint32_t salt)
 	}
 }
 
+/* 0, or 1 when the result of run_one(@salt) is wrong. */
+static int check_one(struct ctx *c, uint32_t salt)
+{
+	if (c->pt->coll == COLL_BCAST || result_ok(c, c->res, salt))
+		return 0;
+	report_error(c, "check", 0);
+	return 1;
+}
+
 /* Start collective @salt in window slot @k. */
 static int post_one(struct ctx *c, int k, uint32_t salt, sg_request **req)
 {
@@ -450,12 +545,12 @@ static int post_one(struct ctx *c, int k, uint32_t salt, sg_request **req)
 	switch (c->pt->coll) {
 	case COLL_SCATTER_REDUCE:
 		init_params(c, k);
-		err = sg_iscatter_reduce(c->comm, c->req, c->pt->bytes, res, c->count, SG_UINT32,
-					 SG_OP_SUM, &c->params[k], req);
+		err = sg_iscatter_reduce(c->comm, c->req, c->req_len, res, c->count,
+					 c->cfg->dtype, SG_OP_SUM, &c->params[k], req);
 		break;
 	case COLL_ALLGATHER:
 		init_params(c, k);
-		err = sg_iallgather(c->comm, c->req, c->pt->bytes, res, c->count, SG_UINT32,
+		err = sg_iallgather(c->comm, c->req, c->req_len, res, c->count, c->cfg->dtype,
 				    SG_OP_SUM, &c->params[k], req);
 		break;
 	case COLL_BCAST:
@@ -546,14 +641,18 @@ static int measure_latency(struct ctx *c, struct outcome *o)
 	for (int i = 0; i < cfg->warmup && now_s() < deadline; i++)
 		run_one(c, salt++);
 	c->reported = 0;
+	c->checked = 0;
 	meter_start(c, &m);
 	deadline = m.t0 + cfg->time_cap_s;
 	while (n < cfg->iters && hard < MAX_HARD_ERRORS) {
 		double t0 = now_s(), t1;
-		int err = run_one(c, salt++);
+		int err = run_one(c, salt);
 
 		t1 = now_s();
 		lat[n++] = (t1 - t0) * 1e6;
+		if (!err)
+			err = check_one(c, salt);
+		salt++;
 		if (err) {
 			o->errors++;
 			hard = err < 0 ? hard + 1 : hard;
@@ -601,6 +700,7 @@ static int measure_throughput(struct ctx *c, struct outcome *o)
 				finish_one(c, k, salts[k], &reqs[k]);
 	}
 	c->reported = 0;
+	c->checked = 0;
 
 	meter_start(c, &m);
 	deadline = m.t0 + cfg->time_cap_s;
@@ -722,8 +822,19 @@ static void comm_prime(sg_comm *comm, int fanout)
 			err ? "failed" : "returned a wrong sum", err ? sg_errmsg() : "");
 }
 
+/* nccl-tests' algbw and busbw from the p50 time (bench/stats.h): an
+ * allgather is an allreduce (every rank ends with the reduced vector);
+ * scatter-reduce is a reduce. Ranks: the workers and the coordinator. */
+static void bandwidth(const struct point *p, const struct outcome *o, double *alg, double *bus)
+{
+	*alg = bw_alg_gbps((double)p->bytes, o->lat.p50);
+	*bus = *alg * bw_bus_factor(p->coll == COLL_ALLGATHER, p->fanout + 1);
+}
+
 static void csv_row(struct bench *b, const struct point *p, const struct outcome *o)
 {
+	double alg, bus;
+
 	fprintf(b->csv, "%s,%s,%s,%d,%zu,%d,%ld,%.2f,%.2f,%.2f,%.1f,", sg_transport_name(p->impl),
 		coll_names[p->coll], mode_names[p->mode], p->fanout, p->bytes, p->window,
 		o->iters, o->lat.p50, o->lat.p99, o->lat.mean, o->coll_per_s);
@@ -736,7 +847,8 @@ static void csv_row(struct bench *b, const struct point *p, const struct outcome
 		fputs(",", b->csv);
 	else
 		fprintf(b->csv, "%.2f,", o->machine_cpu_us_per_coll);
-	fprintf(b->csv, "%ld\n", o->errors);
+	bandwidth(p, o, &alg, &bus);
+	fprintf(b->csv, "%ld,%.6g,%.6g\n", o->errors, alg, bus);
 	fflush(b->csv);
 }
 
@@ -778,8 +890,9 @@ static int run_point(struct bench *b, sg_comm *comm, const struct point *p)
 
 	log_budget = 3;
 	c.count = p->bytes / sizeof(uint32_t);
+	c.req_len = b->cfg.small_req ? BENCH_GEN_REQ_BYTES : p->bytes;
 	c.base = malloc(p->bytes);
-	c.req = malloc(p->bytes);
+	c.req = calloc(1, p->bytes > BENCH_GEN_REQ_BYTES ? p->bytes : BENCH_GEN_REQ_BYTES);
 	c.res = calloc((size_t)w, p->bytes);
 	c.params = calloc((size_t)w, sizeof(*c.params));
 	if (!c.base || !c.req || !c.res || !c.params) {
@@ -800,15 +913,20 @@ static int run_point(struct bench *b, sg_comm *comm, const struct point *p)
 	if (sg_comm_get_stats(comm, &st1))
 		st1 = st0;
 	csv_row(b, p, &o);
-	if (!b->cfg.quiet)
-		fprintf(stderr, "%-8s %-14s %-10s fanout %4d bytes %7zu W %2d: %5ld colls, "
-			"p50 %8.1f us, p99 %8.1f us, %9.0f coll/s, %7.2f syscalls, "
-			"%7.1f us cpu, %7.1f us machine, %ld errors, %llu retransmits\n",
+	if (!b->cfg.quiet) {
+		double alg, bus;
+
+		bandwidth(p, &o, &alg, &bus);
+		fprintf(stderr, "%-8s %-14s %-10s %-7s fanout %4d bytes %7zu W %2d: %5ld colls, "
+			"p50 %8.1f us, p99 %8.1f us, %9.0f coll/s, %.3g GB/s bus, "
+			"%7.2f syscalls, %7.1f us cpu, %7.1f us machine, %ld checked, "
+			"%ld errors, %llu retransmits\n",
 			sg_transport_name(p->impl), coll_names[p->coll], mode_names[p->mode],
-			p->fanout, p->bytes, p->window, o.iters, o.lat.p50, o.lat.p99,
-			o.coll_per_s, o.syscalls_per_coll, o.cpu_us_per_coll,
-			o.machine_cpu_us_per_coll, o.errors,
+			dtype_name(b->cfg.dtype), p->fanout, p->bytes, p->window, o.iters,
+			o.lat.p50, o.lat.p99, o.coll_per_s, bus, o.syscalls_per_coll,
+			o.cpu_us_per_coll, o.machine_cpu_us_per_coll, c.checked, o.errors,
 			(unsigned long long)(st1.retransmits - st0.retransmits));
+	}
 out:
 	free(c.base);
 	free(c.req);
@@ -911,7 +1029,8 @@ static FILE *open_csv(const struct cfg *cfg)
 	}
 	if (fstat(fileno(f), &st) == 0 && st.st_size == 0)
 		fputs("impl,coll,mode,fanout,bytes,window,iters,p50_us,p99_us,mean_us,coll_per_s,"
-		      "syscalls_per_coll,cpu_us_per_coll,machine_cpu_us_per_coll,errors\n", f);
+		      "syscalls_per_coll,cpu_us_per_coll,machine_cpu_us_per_coll,errors,"
+		      "algbw_gbps,busbw_gbps\n", f);
 	return f;
 }
 
@@ -974,9 +1093,11 @@ int main(int argc, char **argv)
 	pin_self(b.cfg.cpu);
 	sg_set_log(bench_log, SG_LOG_WARN, NULL);
 	if (!b.cfg.quiet)
-		fprintf(stderr, "sgbench: %d worker namespaces x %d ports, %s workers, lab ready "
-			"in %.1f s\n", b.nns, b.per_ns,
-			b.cfg.wmode == BENCH_WORKERS_HOST ? "host" : "reflector", now_s() - t0);
+		fprintf(stderr, "sgbench: %d worker namespaces x %d ports, %s workers, %s SUM, "
+			"%s requests, lab ready in %.1f s\n", b.nns, b.per_ns,
+			b.cfg.wmode == BENCH_WORKERS_HOST ? "host" : "reflector",
+			dtype_name(b.cfg.dtype), b.cfg.small_req ? "8-byte" : "full-size",
+			now_s() - t0);
 	sweep(&b);
 	if (!b.cfg.quiet)
 		fprintf(stderr, "sgbench: %ld points (%ld failed) in %.1f s\n", b.points,

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # The issue's targets computed from sgbench CSV files:
-#   awk -F, -f summary.awk results.csv [reflector.csv] [mpi.csv]
+#   awk -F, -f summary.awk results.csv [reflector.csv] [mpi.csv] [vectors.csv]
+#       [mpi_vectors.csv] [gloo.csv]
 # (files are told apart by name). Every target line ends in MET or MISSED
 # (or NO DATA). Targets, at fan-out 64 and 256 with 64-byte contributions:
 #   eBPF throughput >= 2x the best user-space transport (same run);
@@ -8,10 +9,21 @@
 #   eBPF coordinator syscalls per collective <= 2, independent of fan-out;
 #   at 8 and 32 workers, eBPF scatter-reduce >= 1.5x Open MPI MPI_Reduce over
 #   TCP, in throughput and in latency.
+# Then, for reference, the large vectors (float32 SUM): busbw per size at 8
+# and 32 workers against MPI_FLOAT and Gloo, computed from p50 here so that
+# files without the bandwidth columns work too.
 function src(f) {
 	if (f ~ /reflector[^\/]*$/) return "reflector"
+	if (f ~ /mpi_vectors[^\/]*$/) return "mpi_vec"
+	if (f ~ /gloo[^\/]*$/) return "gloo"
+	if (f ~ /vectors[^\/]*$/) return "vec"
 	if (f ~ /mpi[^\/]*$/) return "mpi"
 	return "host"
+}
+# nccl-tests' busbw (bench/README.md) of this row, from its p50.
+function busbw(    f) {
+	f = ($2 == "allgather" || $2 == "allreduce") ? 2 * $4 / ($4 + 1) : 1
+	return $8 > 0 ? $5 / $8 / 1e3 * f : -1
 }
 function have(k) { return (k in v) }
 function fmt(x) { return sprintf("%.2f", x) }
@@ -24,6 +36,11 @@ $1 == "impl" { next }
 	# window 0 beside the windowed one): keep each window's throughput.
 	tputw[k, $6] = $11; havew[k, $6] = 1
 	errs[s] += $15; rows[s]++
+	if ((s == "vec" || s == "mpi_vec" || s == "gloo") && $3 == "latency") {
+		vbw[$1, $2, $4, $5] = busbw()
+		vsize[$4, $5] = 1
+		vimpl[$1] = 1
+	}
 	if ($15 > 0)
 		bad[++nbad] = sprintf("%s %s %s %s fan-out %s, %s B, window %s: %s errors of %s", s, $1, $2, $3, $4, $5, $6, $15, $7)
 	if (s == "mpi" && $3 == "throughput" && (k in v) && $6 != win[k])
@@ -119,6 +136,35 @@ function mpi_targets(    fi, f, ke, km, r) {
 			printf "%2d workers  (for reference, shared memory, not a target) p50 mpi_sm / ebpf = %.1f / %.1f us = %sx\n", f, p50[km], p50[ke], fmt(p50[km] / p50[ke])
 	}
 }
+# busbw per size at fan-out @f: sgbpf's @coll beside Open MPI's and Gloo's @mcoll.
+function vector_table(f, coll, mcoll,    n, i, j, t, b, x, cols, ncols, sz, c, k, all) {
+	n = 0
+	for (k in vsize) { split(k, x, SUBSEP); if (x[1] == f) sz[++n] = x[2] + 0 }
+	if (!n) return
+	for (i = 2; i <= n; i++)	# insertion sort by size
+		for (j = i; j > 1 && sz[j - 1] > sz[j]; j--) { t = sz[j]; sz[j] = sz[j - 1]; sz[j - 1] = t }
+	ncols = 0
+	split("ebpf io_uring epoll naive mpi_tcp mpi_sm gloo_ring gloo_hd", all, " ")
+	for (i = 1; i <= 8; i++) {
+		c = all[i] ~ /^(mpi|gloo)/ ? mcoll : coll
+		for (j = 1; j <= n; j++)
+			if ((all[i], c, f, sz[j]) in vbw) { cols[++ncols] = all[i]; break }
+	}
+	printf "\n## Large vectors, fan-out %d: %s busbw (GB/s), float32 SUM, p50, vs %s\n", f, coll, mcoll
+	printf "%-10s", "bytes"
+	for (i = 1; i <= ncols; i++) printf " %12s", cols[i]
+	printf "\n"
+	for (j = 1; j <= n; j++) {
+		printf "%-10d", sz[j]
+		for (i = 1; i <= ncols; i++) {
+			c = cols[i] ~ /^(mpi|gloo)/ ? mcoll : coll
+			b = ((cols[i], c, f, sz[j]) in vbw) ? vbw[cols[i], c, f, sz[j]] : -1
+			if (b < 0) printf " %12s", "-"
+			else printf " %12.4g", b
+		}
+		printf "\n"
+	}
+}
 function syscall_table(s, f,    i, c, mi, k, impl) {
 	printf "\n## Coordinator syscalls per collective at fan-out %d, 64 B (%s workers)\n", f, s
 	printf "%-10s", "impl"
@@ -144,6 +190,9 @@ END {
 	printf "rows: %d host-worker points with %d errors", rows["host"], errs["host"]
 	if (rows["reflector"]) printf "; %d reflector points with %d errors", rows["reflector"], errs["reflector"]
 	if (rows["mpi"]) printf "; %d MPI points with %d errors", rows["mpi"], errs["mpi"]
+	if (rows["vec"]) printf "; %d large-vector points with %d errors", rows["vec"], errs["vec"]
+	if (rows["mpi_vec"]) printf "; %d MPI_FLOAT points with %d errors", rows["mpi_vec"], errs["mpi_vec"]
+	if (rows["gloo"]) printf "; %d Gloo points with %d errors", rows["gloo"], errs["gloo"]
 	printf "\n"
 	for (i = 1; i <= nbad; i++)
 		printf "  errors at: %s\n", bad[i]
@@ -158,4 +207,11 @@ END {
 	printf "\n# Other collectives (same targets, for reference)\n"
 	targets("host", "allgather", "host workers")
 	targets("host", "bcast", "host workers")
+	if (rows["vec"]) {
+		printf "\n# Large vectors (for reference, no target): 8-byte requests, float32 SUM\n"
+		for (fi = 1; fi <= 2; fi++) {
+			vector_table(mfans[fi], "scatter_reduce", "reduce")
+			vector_table(mfans[fi], "allgather", "allreduce")
+		}
+	}
 }

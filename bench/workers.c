@@ -140,7 +140,61 @@ out:
  * whole burst). Counts are derived from the messages: the worker API
  * reassembles chunks and answers repeated messages from its cache without
  * returning them, which on the lossless lab never happens. */
-static void serve(sg_worker *wk, struct host_shared *sh)
+/* Every generated vector is a window of one precomputed table (element i of
+ * salt s is table[s % period + i]), so answering costs no more than an echo. */
+struct gen_tables {
+	uint32_t *u32;		/* uint32 and int32 share the bits */
+	float *f32;
+};
+
+#define GEN_TABLE_LEN	(SG_MAX_MESSAGE_BYTES / 4 + BENCH_GEN_PERIOD)
+
+static int gen_alloc(struct gen_tables *g)
+{
+	g->u32 = malloc(GEN_TABLE_LEN * sizeof(*g->u32));
+	g->f32 = malloc(GEN_TABLE_LEN * sizeof(*g->f32));
+	if (!g->u32 || !g->f32)
+		return -ENOMEM;
+	for (size_t j = 0; j < GEN_TABLE_LEN; j++) {
+		g->u32[j] = bench_gen_value(0, j);
+		g->f32[j] = (float)g->u32[j];
+	}
+	return 0;
+}
+
+static void gen_free(struct gen_tables *g)
+{
+	free(g->u32);
+	free(g->f32);
+}
+
+/* The contribution asked for by a generated-contribution request, or NULL
+ * when @m is not one (or asks for what cannot be generated). */
+static const void *gen_reply(const struct gen_tables *g, const struct sg_msg *m, int *is_gen)
+{
+	uint32_t w[2];
+
+	*is_gen = 0;
+	if (m->len != BENCH_GEN_REQ_BYTES)
+		return NULL;
+	memcpy(w, m->data, sizeof(w));
+	if (le32toh(w[0]) != BENCH_GEN_MAGIC)
+		return NULL;
+	*is_gen = 1;
+	if (m->count > SG_MAX_MESSAGE_BYTES / 4)
+		return NULL;
+	switch (m->dtype) {
+	case SG_UINT32:
+	case SG_INT32:
+		return g->u32 + le32toh(w[1]) % BENCH_GEN_PERIOD;
+	case SG_FLOAT32:
+		return g->f32 + le32toh(w[1]) % BENCH_GEN_PERIOD;
+	default:
+		return NULL;
+	}
+}
+
+static void serve(sg_worker *wk, struct host_shared *sh, const struct gen_tables *g)
 {
 	struct sg_msg m;
 
@@ -157,14 +211,20 @@ static void serve(sg_worker *wk, struct host_shared *sh)
 		if (m.type == SG_MSG_RESULT) {
 			__atomic_add_fetch(&sh->tx, 1, __ATOMIC_RELAXED); /* the ack recv sent */
 		} else if (m.type == SG_MSG_SCATTER) {
-			if (m.count * sg_datatype_size(m.dtype) != m.len) {
+			size_t len = m.count * sg_datatype_size(m.dtype);
+			int is_gen;
+			const void *data = gen_reply(g, &m, &is_gen);
+
+			if (!is_gen)
+				data = len == m.len ? m.data : NULL;
+			if (!data) {
 				__atomic_add_fetch(&sh->errors, 1, __ATOMIC_RELAXED);
 				continue;
 			}
 			/* Counted first: the parent may look once the answer arrived. */
-			__atomic_add_fetch(&sh->tx, sg_wire_nchunks_of(m.len,
+			__atomic_add_fetch(&sh->tx, sg_wire_nchunks_of(len,
 					   sg_wire_response_chunk(m.dtype)), __ATOMIC_RELAXED);
-			if (sg_worker_reply(wk, &m, m.data, m.len))
+			if (sg_worker_reply(wk, &m, data, len))
 				__atomic_add_fetch(&sh->errors, 1, __ATOMIC_RELAXED);
 		}
 	}
@@ -179,6 +239,7 @@ static int host_main(void *arg)
 	struct sigaction sa = { .sa_handler = on_term };
 	sigset_t term, waitmask;
 	struct rlimit rl;
+	struct gen_tables gen = { 0 };
 	sg_worker **wk;
 
 	/* SIGTERM is blocked except inside epoll_pwait, so that one arriving
@@ -190,7 +251,7 @@ static int host_main(void *arg)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	wk = calloc((size_t)n, sizeof(*wk));
-	if (!wk) {
+	if (!wk || gen_alloc(&gen)) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -255,11 +316,12 @@ out:
 			fprintf(stderr, "bench workers: epoll_pwait: %s\n", strerror(errno));
 		}
 		for (int i = 0; i < nev; i++)
-			serve(wk[evs[i].data.u32], w->sh);
+			serve(wk[evs[i].data.u32], w->sh, &gen);
 	}
 	for (int i = 0; wk && i < n; i++)
 		sg_worker_destroy(wk[i]);
 	free(wk);
+	gen_free(&gen);
 	if (ep >= 0)
 		close(ep);
 	if (self >= 0)

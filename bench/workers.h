@@ -12,6 +12,14 @@
  * acknowledges allgather RESULTs as the worker API does and ignores BCASTs
  * (they are counted).
  *
+ * Generated contributions (host mode only): a request of BENCH_GEN_REQ_BYTES,
+ * BENCH_GEN_MAGIC then a salt s (little-endian uint32s), asks for count
+ * elements of the message's 4-byte datatype (uint32, int32, float32), element
+ * i = bench_gen_value(s, i): a few bytes in, a large vector out, the pattern
+ * of ML and graph reductions. The values are small integers so that a float32
+ * SUM over up to SG_MAX_WORKERS_PER_COMM workers is exact. The reflector
+ * cannot answer such a request (XDP sends one frame per frame received).
+ *
  * Modes:
  *  - BENCH_WORKERS_HOST: ONE process serving every rank's address (sockets
  *    opened in each namespace, one epoll loop), pinned with hwloc to core
@@ -38,12 +46,24 @@
 #ifndef SGBPF_BENCH_WORKERS_H
 #define SGBPF_BENCH_WORKERS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
 
 #include "tests/lab/netlab.h"
 
 #define BENCH_PORT 9000
+
+#define BENCH_GEN_MAGIC		0x6e656753u	/* "Sgen" */
+#define BENCH_GEN_REQ_BYTES	8
+/* A prime above SG_MAX_INFLIGHT: the collectives in flight together all
+ * expect different vectors. 1024 x 251 < 2^24: float32 sums stay exact. */
+#define BENCH_GEN_PERIOD	251u
+
+static inline uint32_t bench_gen_value(uint32_t salt, size_t i)
+{
+	return (uint32_t)(((uint64_t)salt + i) % BENCH_GEN_PERIOD) + 1;
+}
 
 enum bench_worker_mode {
 	BENCH_WORKERS_HOST = 0,

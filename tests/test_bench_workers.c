@@ -3,7 +3,8 @@
  * The benchmark workers (bench/workers.h) in both modes, against the ebpf
  * transport and the user-space ones (epoll, io_uring: the coordinator's stack
  * checks every checksum the reflector wrote): scatter-reduce results equal n times the
- * request for one- and multi-chunk requests, allgather and bcast are
+ * request for one- and multi-chunk requests (host workers: n times the
+ * generated vector for an 8-byte request), allgather and bcast are
  * delivered, the workers' counters move by the datagrams sent, and stopping
  * leaves no process, socket or XDP program behind.
  */
@@ -178,6 +179,37 @@ static void one_reduce(struct run *r, enum sg_datatype dt, size_t count, int all
 	free(got);
 }
 
+/* A generated-contribution request (bench/workers.h): 8 bytes in, @count
+ * elements of bench_gen_value() out from every rank; the sum is exact, float32
+ * included. */
+static void one_gen(struct run *r, enum sg_datatype dt, size_t count, uint32_t salt)
+{
+	uint32_t req[2] = { htole32(BENCH_GEN_MAGIC), htole32(salt) };
+	uint32_t *got = malloc(count * 4);
+	uint64_t rx0, tx0, retr0;
+	SG_OPTS_INIT(sg_reduce_params, p);
+	int err;
+
+	assert_non_null(got);
+	p.timeout_ms = 5000;
+	counters_now(r, &rx0, &tx0, &retr0);
+	err = sg_scatter_reduce(r->comm, req, sizeof(req), got, count, dt, SG_OP_SUM, &p);
+	if (err)
+		fail_msg("generated %s dt %d count %zu: %s (%s)", sg_transport_name(r->transport),
+			 dt, count, sg_strerror(err), sg_errmsg());
+	assert_int_equal(p.ncontributors, NRANKS);
+	for (size_t i = 0; i < count; i++) {
+		uint32_t want = NRANKS * bench_gen_value(salt, i);
+
+		if (dt == SG_FLOAT32)
+			assert_true(((float *)got)[i] == (float)want);
+		else
+			assert_int_equal(got[i], want);
+	}
+	expect_counters(r, rx0, tx0, retr0, NRANKS, NRANKS * resp_chunks(dt, count * 4));
+	free(got);
+}
+
 static void one_bcast(struct run *r, size_t len)
 {
 	uint8_t *buf = malloc(len ? len : 1);
@@ -310,6 +342,13 @@ static void run_all(enum bench_worker_mode mode, enum sg_transport_kind transpor
 	if (mode == BENCH_WORKERS_HOST)
 		one_reduce(&r, SG_FLOAT32, 600, 0);
 	one_reduce(&r, SG_UINT32, SG_MAX_MESSAGE_BYTES / 4, 0); /* the largest: 1024 chunks */
+	if (mode == BENCH_WORKERS_HOST) {
+		one_gen(&r, SG_FLOAT32, 1, 7);
+		one_gen(&r, SG_FLOAT32, 3000, 250);
+		one_gen(&r, SG_INT32, 700, 0xfffffffe);
+		one_gen(&r, SG_UINT32, 5, 3);
+		one_gen(&r, SG_FLOAT32, SG_MAX_MESSAGE_BYTES / 4, 1);
+	}
 	for (int i = 0; i < 20; i++) /* back to back: no state between rounds */
 		one_reduce(&r, SG_UINT32, 16, 0);
 

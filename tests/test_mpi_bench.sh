@@ -4,8 +4,10 @@
 # Smoke test of the Open MPI comparison (bench/mpi/): MPI_Reduce over the TCP
 # BTL across the netlab namespaces with 2 and 8 workers, one size, few
 # iterations, through bench/mpi/run_mpi.sh; checks the CSV rows (every column,
-# errors=0), that the traffic went over the coordinator's sg0 (run_mpi.sh
-# fails otherwise), and that the lab's namespaces are gone afterwards.
+# errors=0, nccl-tests' bandwidths), that the traffic went over the
+# coordinator's sg0 (run_mpi.sh fails otherwise), and that the lab's
+# namespaces are gone afterwards. Then MPI_FLOAT reduce and allreduce with 2
+# workers into another CSV (--dtype float --csv), every result checked exactly.
 # Skipped (77) without root or without Open MPI.
 
 me=test_mpi_bench
@@ -42,7 +44,8 @@ fi
 
 fail=0
 csv=$out/mpi.csv
-if [ "$(head -n1 "$csv")" != "impl,coll,mode,fanout,bytes,window,iters,p50_us,p99_us,mean_us,coll_per_s,syscalls_per_coll,cpu_us_per_coll,machine_cpu_us_per_coll,errors" ]; then
+header=impl,coll,mode,fanout,bytes,window,iters,p50_us,p99_us,mean_us,coll_per_s,syscalls_per_coll,cpu_us_per_coll,machine_cpu_us_per_coll,errors,algbw_gbps,busbw_gbps
+if [ "$(head -n1 "$csv")" != "$header" ]; then
 	echo "$me: FAIL: wrong CSV header: $(head -n1 "$csv")" >&2
 	fail=1
 fi
@@ -55,7 +58,10 @@ for w in 2 8; do
 			continue
 		fi
 		echo "$row" | awk -F, -v me="$me" '
-			NF != 15 { print me ": FAIL: " NF " columns: " $0 > "/dev/stderr"; exit 1 }
+			NF != 17 { print me ": FAIL: " NF " columns: " $0 > "/dev/stderr"; exit 1 }
+			$16 < $5 / ($8 + 0.005) / 1e3 * 0.999 || $16 > $5 / ($8 - 0.005) / 1e3 * 1.001 ||
+			$17 != $16 {
+				print me ": FAIL: bandwidths: " $0 > "/dev/stderr"; exit 1 }
 			$15 != 0 { print me ": FAIL: errors=" $15 ": " $0 > "/dev/stderr"; exit 1 }
 			!($7 > 0 && $8 > 0 && $10 > 0 && $11 > 0) {
 				print me ": FAIL: empty measurement: " $0 > "/dev/stderr"; exit 1 }
@@ -75,5 +81,18 @@ elif ip netns list | grep -q "^$coord"; then
 	echo "$me: FAIL: namespaces $coord* left behind" >&2
 	fail=1
 fi
+
+SGBPF_BUILDDIR=$top_build "$run" "$out" --impls tcp --workers 2 --size-workers none \
+	--colls reduce,allreduce --fanout-size 4096 --modes latency --dtype float \
+	--csv mpi_float.csv --budget-ms 30 --min-iters 5 --nns 2 --timeout 60 >"$out/stdout" 2>&1 ||
+	{ echo "$me: FAIL: run_mpi.sh --dtype float:" >&2; cat "$out/stdout" >&2; fail=1; }
+# allreduce of 3 ranks: busbw = algbw x 2(3-1)/3.
+awk -F, -v h="$header" 'NR == 1 { if ($0 != h) bad = 1; next }
+	{ rows++; f = $2 == "allreduce" ? 4 / 3 : 1
+	  if ($1 != "mpi_tcp" || $4 != 2 || $5 != 4096 || $15 != 0 || !($7 > 0) ||
+	      $17 < $16 * f * 0.999 || $17 > $16 * f * 1.001) bad = 1 }
+	END { exit bad || rows != 2 }' "$out/mpi_float.csv" ||
+	{ echo "$me: FAIL: bad MPI_FLOAT rows:" >&2; cat "$out/mpi_float.csv" >&2; fail=1; }
+[ -s "$out/mpi_float_osu.txt" ] || { echo "$me: FAIL: no mpi_float_osu.txt" >&2; fail=1; }
 [ $fail = 0 ] && echo "$me: PASS"
 exit $fail

@@ -4,10 +4,13 @@
  * way bench/ measures sgbpf, for the comparison in the same results folder.
  *
  * Rank 0 is the root (the sgbpf coordinator); ranks 1..P-1 are the workers,
- * so fanout = P - 1. Contributions are int32 vectors of bytes/4 elements,
- * reduced with MPI_SUM, the element type and op of the sgbpf runs. Rank r
- * contributes c[i] = (r+1)*(i+1), except c[0] = (r+1)*(op+1) where op is the
- * sequence number of the collective, so a stale result is caught; the root
+ * so fanout = P - 1. Contributions are int32 (default) or, with --dtype float,
+ * MPI_FLOAT vectors of bytes/4 elements, reduced with MPI_SUM, the element
+ * types and op of the sgbpf runs. Rank r contributes c[i] = (r+1)*t(i+1),
+ * except c[0] = (r+1)*t(op+1) where op is the sequence number of the
+ * collective, so a stale result is caught; t(k) = k for int32 (wrapping),
+ * t(k) = (k-1) % 251 + 1 for float, small integers whose sums are exact
+ * (and so checked exactly) in any order of addition; the root
  * (every rank for allreduce) checks every element of every result, each
  * worker checks every broadcast it receives. Checking is outside the timed
  * region in latency mode and inside it in throughput mode, as in the sgbpf
@@ -46,7 +49,8 @@
  * progress threads of its own); whole-machine CPU (/proc/stat).
  *
  * Output: one CSV row per (collective, size, mode) appended by the root to
- * --out, the header written when the file is empty. The root also prints the
+ * --out, the header written when the file is empty; the last two columns are
+ * nccl-tests' algbw and busbw from the p50 time (bench/stats.h). The root also prints the
  * bytes and packets its network namespace's sg0 (--ifname) received and sent
  * during the measurements, the proof that the TCP BTL used that link.
  */
@@ -67,13 +71,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "include/sgbpf.h"
 #include "bench/cpucost.h"
 #include "bench/syscount.h"
+#include "bench/stats.h"
 
 #define CSV_HEADER "impl,coll,mode,fanout,bytes,window,iters,p50_us,p99_us,mean_us," \
-	"coll_per_s,syscalls_per_coll,cpu_us_per_coll,machine_cpu_us_per_coll,errors"
+	"coll_per_s,syscalls_per_coll,cpu_us_per_coll,machine_cpu_us_per_coll,errors," \
+	"algbw_gbps,busbw_gbps"
 #define MAX_SIZES 32
-#define MAX_BYTES (1u << 20)
+#define MAX_BYTES SG_MAX_MESSAGE_BYTES	/* the sizes sgbpf can be compared at */
+#define FLOAT_PERIOD 251u	/* float values: 1..251, exact sums up to 2^24 */
 #define MAX_WINDOW 64
 #define MAX_PLANS 8
 #define MAX_WINDOWS 8
@@ -101,6 +109,7 @@ static struct cfg {
 	long budget_ms;
 	long min_iters, max_iters;
 	int verbose;
+	int fp;			/* --dtype float: MPI_FLOAT, else MPI_INT32_T */
 } cfg = {
 	.impl = "mpi_tcp",
 	.ifname = "sg0",
@@ -253,8 +262,32 @@ static struct netdev netdev_read(const char *ifname)
 struct bufs {
 	int w;			/* slots */
 	long n;			/* elements */
-	int32_t **snd, **rcv;
+	int32_t **snd, **rcv;	/* 4-byte elements: int32, or float bits */
 };
+
+static MPI_Datatype dtype(void)
+{
+	return cfg.fp ? MPI_FLOAT : MPI_INT32_T;
+}
+
+/* The value term t(k) of the header comment, for k >= 1. */
+static uint32_t term(long k)
+{
+	return cfg.fp ? (uint32_t)((k - 1) % FLOAT_PERIOD) + 1 : (uint32_t)k;
+}
+
+/* An integer value as an element: its int32 bits, or the float (exact: the
+ * values stay below 2^24 in float mode). */
+static int32_t elem(uint32_t v)
+{
+	float f = (float)v;
+	int32_t b;
+
+	if (!cfg.fp)
+		return (int32_t)v;
+	memcpy(&b, &f, sizeof(b));
+	return b;
+}
 
 static void bufs_alloc(struct bufs *b, int w, long n)
 {
@@ -270,8 +303,8 @@ static void bufs_alloc(struct bufs *b, int w, long n)
 		if (!b->snd[s] || !b->rcv[s])
 			die("out of memory (%d buffers of %ld bytes)", 2 * w, n * 4);
 		for (long i = 0; i < n; i++) {
-			b->snd[s][i] = (int32_t)((uint32_t)(rank + 1) * (uint32_t)(i + 1));
-			b->rcv[s][i] = (int32_t)(uint32_t)(i + 1);	/* bcast pattern */
+			b->snd[s][i] = elem((uint32_t)(rank + 1) * term(i + 1));
+			b->rcv[s][i] = elem(term(i + 1));	/* bcast pattern */
 		}
 	}
 }
@@ -297,7 +330,7 @@ static void prepare(enum coll c, struct bufs *b, int s, long seq)
 	switch (c) {
 	case C_REDUCE:
 	case C_ALLREDUCE:
-		b->snd[s][0] = (int32_t)((uint32_t)(rank + 1) * (uint32_t)(seq + 1));
+		b->snd[s][0] = elem((uint32_t)(rank + 1) * term(seq + 1));
 		if (c == C_ALLREDUCE || rank == 0) {
 			r[0] = POISON;
 			r[n - 1] = POISON;
@@ -305,7 +338,7 @@ static void prepare(enum coll c, struct bufs *b, int s, long seq)
 		break;
 	case C_BCAST:
 		if (rank == 0) {
-			r[0] = (int32_t)(uint32_t)(seq + 1);
+			r[0] = elem(term(seq + 1));
 		} else {
 			r[0] = POISON;
 			r[n - 1] = POISON;
@@ -319,7 +352,7 @@ static void prepare(enum coll c, struct bufs *b, int s, long seq)
 /* Number of wrong elements in slot @s after collective @seq completed here. */
 static long check(enum coll c, const struct bufs *b, int s, long seq)
 {
-	const uint32_t *r = (const uint32_t *)b->rcv[s];
+	const int32_t *r = b->rcv[s];
 	uint32_t sum = (uint32_t)nranks * (uint32_t)(nranks + 1) / 2;
 	long n = b->n, bad = 0;
 
@@ -328,16 +361,16 @@ static long check(enum coll c, const struct bufs *b, int s, long seq)
 	case C_ALLREDUCE:
 		if (c == C_REDUCE && rank != 0)
 			return 0;
-		bad += r[0] != sum * (uint32_t)(seq + 1);
+		bad += r[0] != elem(sum * term(seq + 1));
 		for (long i = 1; i < n; i++)
-			bad += r[i] != sum * (uint32_t)(i + 1);
+			bad += r[i] != elem(sum * term(i + 1));
 		break;
 	case C_BCAST:
 		if (rank == 0)
 			return 0;
-		bad += r[0] != (uint32_t)(seq + 1);
+		bad += r[0] != elem(term(seq + 1));
 		for (long i = 1; i < n; i++)
-			bad += r[i] != (uint32_t)(i + 1);
+			bad += r[i] != elem(term(i + 1));
 		break;
 	default:
 		break;
@@ -351,11 +384,11 @@ static int post(enum coll c, struct bufs *b, int s, MPI_Request *req)
 
 	switch (c) {
 	case C_REDUCE:
-		return MPI_Ireduce(b->snd[s], b->rcv[s], (int)n, MPI_INT32_T, MPI_SUM, 0, comm, req);
+		return MPI_Ireduce(b->snd[s], b->rcv[s], (int)n, dtype(), MPI_SUM, 0, comm, req);
 	case C_ALLREDUCE:
-		return MPI_Iallreduce(b->snd[s], b->rcv[s], (int)n, MPI_INT32_T, MPI_SUM, comm, req);
+		return MPI_Iallreduce(b->snd[s], b->rcv[s], (int)n, dtype(), MPI_SUM, comm, req);
 	case C_BCAST:
-		return MPI_Ibcast(b->rcv[s], (int)n, MPI_INT32_T, 0, comm, req);
+		return MPI_Ibcast(b->rcv[s], (int)n, dtype(), 0, comm, req);
 	default:
 		return MPI_ERR_ARG;
 	}
@@ -367,11 +400,11 @@ static int blocking(enum coll c, struct bufs *b, int s)
 
 	switch (c) {
 	case C_REDUCE:
-		return MPI_Reduce(b->snd[s], b->rcv[s], (int)n, MPI_INT32_T, MPI_SUM, 0, comm);
+		return MPI_Reduce(b->snd[s], b->rcv[s], (int)n, dtype(), MPI_SUM, 0, comm);
 	case C_ALLREDUCE:
-		return MPI_Allreduce(b->snd[s], b->rcv[s], (int)n, MPI_INT32_T, MPI_SUM, comm);
+		return MPI_Allreduce(b->snd[s], b->rcv[s], (int)n, dtype(), MPI_SUM, comm);
 	case C_BCAST:
-		return MPI_Bcast(b->rcv[s], (int)n, MPI_INT32_T, 0, comm);
+		return MPI_Bcast(b->rcv[s], (int)n, dtype(), 0, comm);
 	default:
 		return MPI_ERR_ARG;
 	}
@@ -419,7 +452,7 @@ static int lat_iter(enum coll c, struct bufs *b, long seq, int go, double *lat,
 		if (rank == 0)
 			sc_enable();
 		ta = now_us();
-		*errors += MPI_Bcast(b->rcv[0], (int)b->n, MPI_INT32_T, 0, comm) != MPI_SUCCESS;
+		*errors += MPI_Bcast(b->rcv[0], (int)b->n, dtype(), 0, comm) != MPI_SUCCESS;
 		tb = now_us();
 		if (rank == 0)
 			sc_disable();
@@ -694,7 +727,8 @@ static void usage(FILE *f)
 		"  --impl NAME        label of the rows: mpi_tcp or mpi_sm (default mpi_tcp)\n"
 		"  --out FILE         CSV to append to (header written when empty)\n"
 		"  --colls LIST       reduce,allreduce,bcast (default all)\n"
-		"  --sizes LIST       contribution bytes, multiples of 4 up to 1 MiB (default 64)\n"
+		"  --sizes LIST       contribution bytes, multiples of 4 up to %u (default 64)\n"
+		"  --dtype T          int32 (default) or float (MPI_FLOAT), op MPI_SUM\n"
 		"  --run COLLS:SIZES  instead of --colls/--sizes, repeatable: e.g.\n"
 		"                     --run reduce:4,64,1024 --run allreduce,bcast:64\n"
 		"  --modes LIST       latency,throughput (default both)\n"
@@ -708,7 +742,7 @@ static void usage(FILE *f)
 		"  --max-iters N      at most N iterations (default 100000)\n"
 		"  --warmup N         warm-up iterations in latency mode (default 5)\n"
 		"  --ifname NAME      link whose counters the root reports (default sg0)\n"
-		"  -v                 print each row on stdout too\n");
+		"  -v                 print each row on stdout too\n", MAX_BYTES);
 }
 
 static int parse_list(char *s, const char *const *names, int nnames, int *out, int max)
@@ -739,7 +773,7 @@ static void parse_sizes(char *arg, struct plan *pl)
 
 		if (*end || v < 4 || v > MAX_BYTES || v % 4 || pl->nsizes == MAX_SIZES)
 			die("sizes: up to %d sizes, multiples of 4 from 4 to %u "
-			    "(int32 elements): '%s'", MAX_SIZES, MAX_BYTES, tok);
+			    "(4-byte elements): '%s'", MAX_SIZES, MAX_BYTES, tok);
 		pl->sizes[pl->nsizes++] = (unsigned)v;
 	}
 	if (!pl->nsizes)
@@ -756,7 +790,7 @@ static void parse_colls(char *arg, struct plan *pl)
 static void parse_args(int argc, char **argv)
 {
 	enum { O_IMPL = 256, O_OUT, O_COLLS, O_SIZES, O_RUN, O_MODES, O_WINDOW, O_BUDGET, O_MIN,
-	       O_MAX, O_WARM, O_IF, O_WBYTES, O_WMSGS };
+	       O_MAX, O_WARM, O_IF, O_WBYTES, O_WMSGS, O_DTYPE };
 	static const struct option opts[] = {
 		{ "impl", required_argument, 0, O_IMPL },
 		{ "out", required_argument, 0, O_OUT },
@@ -772,6 +806,7 @@ static void parse_args(int argc, char **argv)
 		{ "ifname", required_argument, 0, O_IF },
 		{ "window-bytes", required_argument, 0, O_WBYTES },
 		{ "window-msgs", required_argument, 0, O_WMSGS },
+		{ "dtype", required_argument, 0, O_DTYPE },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -837,6 +872,11 @@ static void parse_args(int argc, char **argv)
 		case O_IF: cfg.ifname = optarg; break;
 		case O_WBYTES: cfg.window_bytes = strtoull(optarg, NULL, 10); break;
 		case O_WMSGS: cfg.window_msgs = atol(optarg); break;
+		case O_DTYPE:
+			if (strcmp(optarg, "int32") && strcmp(optarg, "float"))
+				die("--dtype: int32 or float");
+			cfg.fp = !strcmp(optarg, "float");
+			break;
 		case 'v': cfg.verbose = 1; break;
 		case 'h':
 			if (rank == 0)
@@ -854,6 +894,9 @@ static void parse_args(int argc, char **argv)
 	if (cfg.budget_ms < 1 || cfg.min_iters < 1 || cfg.max_iters < cfg.min_iters ||
 	    cfg.warmup < 0 || cfg.warmup > 10000 || cfg.window_bytes < 1 || cfg.window_msgs < 1)
 		die("bad --budget-ms/--min-iters/--max-iters/--warmup");
+	/* Float sums are checked exactly: they must stay integers below 2^24. */
+	if (cfg.fp && (double)nranks * (nranks + 1) / 2 * FLOAT_PERIOD >= (double)(1 << 24))
+		die("--dtype float: %d ranks are too many for exact float sums", nranks);
 }
 
 static void fmt_num(char *buf, size_t len, double v, const char *fmt)
@@ -867,8 +910,9 @@ static void fmt_num(char *buf, size_t len, double v, const char *fmt)
 /* Write one CSV row; returns its errors. */
 static long long emit(FILE *csv, enum coll c, enum mode m, unsigned bytes, const struct row *r)
 {
-	char p50[32], p99[32], mean[32], ps[32], sys[32], cpu[32], mc[32];
-	char line[512];
+	char p50[32], p99[32], mean[32], ps[32], sys[32], cpu[32], mc[32], alg[32], bus[32];
+	char line[640];
+	double algbw = bw_alg_gbps(bytes, r->p50);
 
 	fmt_num(p50, sizeof(p50), r->p50, "%.2f");
 	fmt_num(p99, sizeof(p99), r->p99, "%.2f");
@@ -877,9 +921,12 @@ static long long emit(FILE *csv, enum coll c, enum mode m, unsigned bytes, const
 	fmt_num(sys, sizeof(sys), r->sys, "%.2f");
 	fmt_num(cpu, sizeof(cpu), r->cpu, "%.2f");
 	fmt_num(mc, sizeof(mc), r->mcpu, "%.2f");
-	snprintf(line, sizeof(line), "%s,%s,%s,%d,%u,%d,%ld,%s,%s,%s,%s,%s,%s,%s,%lld",
+	fmt_num(alg, sizeof(alg), r->p50 > 0 ? algbw : -1, "%.6g");
+	fmt_num(bus, sizeof(bus), r->p50 > 0 ? algbw * bw_bus_factor(c == C_ALLREDUCE, nranks) : -1,
+		"%.6g");
+	snprintf(line, sizeof(line), "%s,%s,%s,%d,%u,%d,%ld,%s,%s,%s,%s,%s,%s,%s,%lld,%s,%s",
 		 cfg.impl, coll_name[c], mode_name[m], nranks - 1, bytes, r->window, r->iters,
-		 p50, p99, mean, ps, sys, cpu, mc, r->errors);
+		 p50, p99, mean, ps, sys, cpu, mc, r->errors, alg, bus);
 	fprintf(csv, "%s\n", line);
 	fflush(csv);
 	if (cfg.verbose)

@@ -24,6 +24,9 @@
 #   --timeout S          bound on one mpirun (default 120)
 #   --pin R:W            mpi_tcp: root on CPU R, workers on CPU W (-2: last CPU;
 #                        default -1:-1, not pinned: see README.md)
+#   --dtype T            int32 (default) or float (MPI_FLOAT), op MPI_SUM
+#   --csv NAME           CSV in RESULTS_DIR (default mpi.csv); the tables go to
+#                        NAME without .csv plus _osu.txt
 #
 # Needs root for mpi_tcp (network namespaces); without it only mpi_sm runs.
 # Exits 0 without output when Open MPI (mpirun, or mpi_bench built by mpicc)
@@ -54,6 +57,8 @@ min_iters=10
 nns=64
 tmo=120
 pin=-1:-1
+dtype=int32
+csv_name=mpi.csv
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || die "option $1 needs a value"
 	case "$1" in
@@ -71,11 +76,15 @@ while [ $# -gt 0 ]; do
 	--nns) nns=$2 ;;
 	--timeout) tmo=$2 ;;
 	--pin) pin=$2 ;;
+	--dtype) dtype=$2 ;;
+	--csv) csv_name=$2 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 	shift 2
 done
 [ "$size_workers" = none ] && size_workers=
+case "$dtype" in int32|float) ;; *) die "--dtype: int32 or float" ;; esac
+case "$csv_name" in */*|'') die "--csv: a file name in RESULTS_DIR" ;; esac
 
 # ---------------------------------------------------------------- programs
 here=$(cd "$(dirname "$0")" && pwd)
@@ -117,10 +126,11 @@ fi
 
 mkdir -p "$results" || die "cannot create $results"
 results=$(cd "$results" && pwd)
-csv=$results/mpi.csv
+csv=$results/$csv_name
 log=$results/mpi_log.txt
-osu=$results/mpi_osu.txt
-header="impl,coll,mode,fanout,bytes,window,iters,p50_us,p99_us,mean_us,coll_per_s,syscalls_per_coll,cpu_us_per_coll,machine_cpu_us_per_coll,errors"
+osu=$results/${csv_name%.csv}_osu.txt
+# bench/README.md documents these columns (gloo.csv has them too).
+header="impl,coll,mode,fanout,bytes,window,iters,p50_us,p99_us,mean_us,coll_per_s,syscalls_per_coll,cpu_us_per_coll,machine_cpu_us_per_coll,errors,algbw_gbps,busbw_gbps"
 if [ -s "$csv" ] && [ "$(head -n1 "$csv")" != "$header" ]; then
 	die "$csv exists with other columns; move it away"
 fi
@@ -257,7 +267,7 @@ run_one() {	# IMPL FANOUT
 		plan+=(--run "$colls:$fanout_size")
 	fi
 	local bench=("$MPI_BENCH" --impl "mpi_$impl" --out "$tmp/run.csv" "${plan[@]}"
-		--modes "$modes" --window "$window" --budget-ms "$budget" --min-iters "$min_iters")
+		--dtype "$dtype" --modes "$modes" --window "$window" --budget-ms "$budget" --min-iters "$min_iters")
 	local attempt
 	# A second attempt when Open MPI's TCP BTL fails to connect (it happens
 	# when the machine is overloaded: open-mpi/ompi#11508); the rows of a
@@ -311,7 +321,7 @@ if [ -s "$csv" ]; then
 	{
 		echo "# Open MPI $("$MPIRUN" --version 2>/dev/null | sed -n '1s/.*) //p'), $(uname -r), $(nproc) CPUs, $(date -u '+%F %T') UTC"
 		echo "# Latency: one collective at a time at the root; throughput: window of"
-		echo "# non-blocking collectives (bench/mpi/README.md). int32 SUM."
+		echo "# non-blocking collectives (bench/mpi/README.md). $dtype SUM."
 		new_rows | sort -t, -k1,1 -k2,2 -k3,3 -k4,4n -k5,5n | awk -F, '
 		function coll(c) { return c == "reduce" ? "MPI_Reduce" : c == "allreduce" ? "MPI_Allreduce" : "MPI_Bcast" }
 		{
