@@ -102,7 +102,7 @@ struct sg_worker {
 	/* The datagrams of the reply being sent (sg_wire_train()). */
 	uint8_t tx_hdrs[SG_MAX_RESPONSE_CHUNKS * SG_WIRE_HDR_LEN];
 	struct iovec tx_iov[2 * SG_MAX_RESPONSE_CHUNKS];
-	bool gso;			/* UDP GSO sends work from this socket */
+	struct sg_udp_sender sender;	/* what the replies' sends cost */
 };
 
 static const char *addr_str(const struct sockaddr_in *a, char *buf, size_t len)
@@ -169,7 +169,6 @@ int sg_worker_create(const struct sg_worker_opts *uopts, sg_worker **out)
 	if (!w)
 		return sg_fail(-ENOMEM, "out of memory");
 	w->fd = -1;
-	w->gso = true;
 	w->cache_budget = opts.reply_cache_bytes ? opts.reply_cache_bytes
 						  : SG_WORKER_REPLY_CACHE_BYTES;
 	err = set_coordinators(w, opts.coordinators, opts.ncoordinators);
@@ -225,6 +224,8 @@ int sg_worker_get_stats(const sg_worker *w, struct sg_worker_stats *st)
 			       sz);
 	s = w->st;
 	s.sz = sz;
+	s.tx_calls = w->sender.calls;
+	s.tx_gso_sends = w->sender.gso_sends;
 	memcpy(st, &s, sz < sizeof(s) ? sz : sizeof(s));
 	return 0;
 }
@@ -572,6 +573,6 @@ static int send_reply(struct sg_worker *w, const struct sg_wire_msg *m,
 	int err;
 
 	sg_wire_train(m, data, w->tx_hdrs, w->tx_iov, &t);
-	err = sg_udp_send_train(w->fd, to, &t, &w->gso);
+	err = sg_udp_send_train(w->fd, to, &t, &w->sender);
 	return err ? sg_fail(err, "sendto: %s", strerror(-err)) : 0;
 }

@@ -121,14 +121,14 @@ static unsigned int fill_msg(struct mmsghdr *mm, struct train_msg *tm, const str
 }
 
 int sg_udp_send_train(int fd, const struct sockaddr_in *to, const struct sg_udp_train *t,
-		      bool *gso)
+		      struct sg_udp_sender *s)
 {
 	enum { BATCH = 64 };
 	struct mmsghdr mm[BATCH];
 	struct train_msg tm[BATCH];
 	unsigned int per = 1, done = 0;
 
-	if (*gso && t->n > 1 && t->seg > 0 && t->seg <= UINT16_MAX) {
+	if (!s->no_gso && t->n > 1 && t->seg > 0 && t->seg <= UINT16_MAX) {
 		per = SG_UDP_GSO_BYTES / (unsigned int)t->seg;
 		if (per > SG_UDP_GSO_SEGS)
 			per = SG_UDP_GSO_SEGS;
@@ -147,6 +147,7 @@ int sg_udp_send_train(int fd, const struct sockaddr_in *to, const struct sg_udp_
 			next += fill_msg(&mm[nm], &tm[nm], to, t, next, left < per ? left : per);
 			nm++;
 		}
+		s->calls++;
 		k = sendmmsg(fd, mm, nm, 0);
 		if (k < 0) {
 			if (errno == EINTR || errno == ENOBUFS || errno == EAGAIN)
@@ -156,14 +157,18 @@ int sg_udp_send_train(int fd, const struct sockaddr_in *to, const struct sg_udp_
 			 * (EIO). Nothing of the failed message went out. */
 			if (per > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT ||
 					errno == EOPNOTSUPP)) {
-				*gso = false;
+				sg_log(SG_LOG_INFO, "UDP GSO refused on this path (%s): sending "
+				       "datagram by datagram in sendmmsg batches", strerror(errno));
+				s->no_gso = true;
 				per = 1;
 				continue;
 			}
 			return -errno;
 		}
-		for (int i = 0; i < k; i++)
+		for (int i = 0; i < k; i++) {
 			done += (unsigned int)(mm[i].msg_hdr.msg_iovlen / 2);
+			s->gso_sends += mm[i].msg_hdr.msg_iovlen > 2;
+		}
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/uio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -40,16 +41,22 @@ struct sg_udp_train {
 /* Messages of one sendmmsg (UIO_MAXIOV). */
 #define SG_UDP_MMSG_BATCH 1024
 
+/* What one socket's trains have cost; zeroed, it allows GSO. */
+struct sg_udp_sender {
+	bool no_gso;		/* the kernel refused GSO on this socket's path */
+	uint64_t calls;		/* send system calls */
+	uint64_t gso_sends;	/* GSO sends (of 2 datagrams or more) */
+};
+
 /* Send train @t to @to in as few system calls as the kernel allows: runs of
  * datagrams as UDP GSO sends (UDP_SEGMENT, segmented by the kernel or the
- * NIC) while *@gso is set, several of them per sendmmsg; without GSO, one
- * datagram per message of the sendmmsg. *@gso is cleared, for the caller to
- * remember, when the kernel refuses GSO on this path (no UDP_SEGMENT, or an
- * interface that cannot checksum it: EIO), and the train goes without it.
+ * NIC), several of them per sendmmsg; without GSO, one datagram per message
+ * of the sendmmsg. When the kernel refuses GSO on this path (no UDP_SEGMENT,
+ * or EIO), @s remembers it, says so once (INFO), and the train goes without.
  * Transient failures (EINTR, full queues) are retried. 0 or -errno, no
  * message. */
 int sg_udp_send_train(int fd, const struct sockaddr_in *to, const struct sg_udp_train *t,
-		      bool *gso);
+		      struct sg_udp_sender *s);
 
 /* Receive one datagram into @buf (@cap bytes) from @fd, sleeping in poll()
  * until one arrives or @deadline_us (common/clock.h: SG_DEADLINE_NONE,

@@ -489,8 +489,10 @@ struct sg_worker_stats {
 	uint64_t tx_resent;        /**< repeated requests answered again from the cache */
 	uint64_t cache_bytes;      /**< bytes of answers in the cache now */
 	uint64_t cache_bytes_peak; /**< the most the cache ever held */
+	uint64_t tx_calls;         /**< send system calls (a reply of many datagrams takes few: GSO sends, several per sendmmsg) */
+	uint64_t tx_gso_sends;     /**< UDP GSO sends among them, each of several datagrams (0 where the kernel refuses GSO) */
 };
-#define sg_worker_stats__last_field cache_bytes_peak
+#define sg_worker_stats__last_field tx_gso_sends
 
 /** Read the counters of @p worker into @p stats, whose sz must be set
  * (SG_OPTS_INIT(sg_worker_stats, st)); a shorter struct of an older header

@@ -369,6 +369,136 @@ static void test_one_worker(void **state)
 	assert_int_equal(tx_fanout(f, 0), 5);
 }
 
+/* A UDP GSO send of three datagrams (two full chunks and a short one of a
+ * broadcast), as the kernel hands it to TC egress before segmentation. */
+#define GSO_SEG		(SG_WIRE_HDR_LEN + SG_CHUNK_BYTES)
+#define GSO_MSG		(2 * SG_CHUNK_BYTES + 100)
+#define GSO_FRAME	(SGT_SG_OFF + 2 * GSO_SEG + SG_WIRE_HDR_LEN + 100)
+
+static size_t gso_send(uint8_t *fr, const struct sgt_addr *src, const struct sgt_addr *dst,
+		       uint32_t odd_coll_id)
+{
+	struct sg_wire_msg m = {
+		.type = SG_WIRE_BCAST,
+		.coll_id = 77,
+		.msg_len = GSO_MSG,
+		.nonce = 0x1234567800000000ull,
+	};
+	static uint8_t train[GSO_FRAME - SGT_SG_OFF];
+	uint64_t seed = 9;
+
+	for (unsigned int c = 0; c < 3; c++) {
+		uint8_t *h = train + (size_t)c * GSO_SEG;
+
+		m.coll_id = c == 2 && odd_coll_id ? odd_coll_id : 77;
+		sg_wire_encode(h, &m, c);
+		for (size_t i = 0; i < sg_wire_chunk_len_of(GSO_MSG, c, SG_CHUNK_BYTES); i++)
+			h[SG_WIRE_HDR_LEN + i] = (uint8_t)sgt_rand64(&seed);
+	}
+	return sgt_build_ip(fr, src, dst, 17, train, sizeof(train), true);
+}
+
+/* Run @fr as a GSO send of @segs datagrams of GSO_SEG bytes. */
+static void run_gso(struct sgt_fixture *f, const uint8_t *fr, size_t len, uint32_t segs,
+		    struct run_out *o)
+{
+	struct __sk_buff ctx = { .gso_segs = segs, .gso_size = GSO_SEG };
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = fr,
+		.data_size_in = (uint32_t)len,
+		.data_out = o->data,
+		.data_size_out = sizeof(o->data),
+		.ctx_in = &ctx,
+		.ctx_size_in = sizeof(ctx),
+		.repeat = 1,
+	);
+
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->dp.skel->progs.sg_scatter),
+						&opts), 0);
+	o->rv = opts.retval;
+	o->len = opts.data_size_out;
+}
+
+/* The ones' complement sum of the pseudo-header, folded, not inverted: what
+ * the checksum field of a GSO send holds for segmentation to complete. */
+static uint16_t pseudo_sum(const uint8_t *fr)
+{
+	uint32_t sum = IPPROTO_UDP + ((uint32_t)fr[SGT_UDP_OFF + 4] << 8 | fr[SGT_UDP_OFF + 5]);
+
+	for (int i = 0; i < 8; i += 2)
+		sum += (uint32_t)fr[SGT_IP_OFF + 12 + i] << 8 | fr[SGT_IP_OFF + 13 + i];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static void test_gso_send(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sgt_addr other = { .mac = { 0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa },
+				  .ip = htonl(0x0a090909), .port = htons(4321) };
+	static uint8_t fr[GSO_FRAME], bad[GSO_FRAME];
+	static struct run_out o;
+	const struct sgt_addr *w;
+	uint64_t auth, tx0;
+	size_t n;
+
+	assert_int_equal(sgt_add_comm(f, 0, 1), 0);
+	w = &f->comms[0].workers[0];
+	n = gso_send(fr, &f->comms[0].local, &other, 0);
+	assert_int_equal(n, GSO_FRAME);
+	run_gso(f, fr, n, 3, &o);
+	assert_int_equal(o.rv, TC_ACT_OK);
+	assert_int_equal(o.len, n);
+	/* Addressed to the worker, every datagram with its token. */
+	assert_memory_equal(o.data, w->mac, 6);
+	assert_memory_equal(o.data + SGT_IP_OFF + 16, &w->ip, 4);
+	assert_memory_equal(o.data + SGT_UDP_OFF + 2, &w->port, 2);
+	auth = want_auth(f, 0, 0, fr);
+	for (unsigned int c = 0; c < 3; c++) {
+		size_t h = SGT_SG_OFF + (size_t)c * GSO_SEG;
+		uint64_t got = (uint64_t)sgt_get32(o.data, h + SGT_HDR_AUTH) |
+			       (uint64_t)sgt_get32(o.data, h + SGT_HDR_AUTH + 4) << 32;
+
+		if (got != auth)
+			fail_msg("datagram %u: authenticator 0x%llx, expected 0x%llx", c,
+				 (unsigned long long)got, (unsigned long long)auth);
+		assert_memory_equal(o.data + h, fr + h, SGT_HDR_AUTH);
+	}
+	assert_memory_equal(o.data + SGT_SG_OFF + 2 * GSO_SEG + SG_WIRE_HDR_LEN,
+			    fr + SGT_SG_OFF + 2 * GSO_SEG + SG_WIRE_HDR_LEN, 100);
+	/* The checksum field: the pseudo-header sum for the new destination. */
+	assert_int_equal(o.data[SGT_UDP_OFF + 6] << 8 | o.data[SGT_UDP_OFF + 7], pseudo_sum(o.data));
+	{
+		uint32_t sum = 0;
+
+		for (int i = 0; i < 20; i += 2)
+			sum += (uint32_t)o.data[SGT_IP_OFF + i] << 8 | o.data[SGT_IP_OFF + i + 1];
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		assert_int_equal(sum, 0xffff);	/* the IP header's, fixed */
+	}
+
+	/* Not one message: a datagram of another collective inside, or a
+	 * segment count the length does not give. Left alone, not cloned. */
+	assert_int_equal(sgt_add_comm(f, 1, 2), 0);
+	tx0 = tx_fanout(f, 1);
+	n = gso_send(bad, &f->comms[1].local, &other, 78);
+	run_gso(f, bad, n, 3, &o);
+	assert_int_equal(o.rv, TC_ACT_OK);
+	assert_int_equal(o.len, n);
+	assert_memory_equal(o.data, bad, n);
+	n = gso_send(bad, &f->comms[1].local, &other, 0);
+	run_gso(f, bad, n, 2, &o);
+	assert_memory_equal(o.data, bad, n);
+	assert_int_equal(tx_fanout(f, 1), tx0);
+	/* The same send whole is fanned out (the original counts; a test
+	 * run's skb has no GSO type, so lo cannot transmit its clone: the
+	 * clones are checked on the wire, tests/test_gso_wire.c). */
+	run_gso(f, bad, n, 3, &o);
+	assert_true(tx_fanout(f, 1) > tx0);
+}
+
 static void test_one_worker_zero_csum(void **state)
 {
 	struct sgt_fixture *f = *state;
@@ -1046,6 +1176,7 @@ int main(void)
 		cmocka_unit_test(test_capture_sees_lo),
 		cmocka_unit_test_setup_teardown(test_one_worker, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_one_worker_zero_csum, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_gso_send, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_csum_mangled_zero, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_fanout_4, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_fanout_64, sgt_setup_shared, sgt_teardown_none),

@@ -50,7 +50,7 @@ struct sg_transport {
 	struct sg_fanout_entry *fanout;	/* by rank, with MACs */
 	struct sg_dp_comm dpc;
 	__u64 key[2];
-	bool gso;			/* UDP GSO sends work from this socket */
+	struct sg_udp_sender sender;	/* what the sends cost */
 	struct ring_buffer *rb;		/* consumer of the communicator's ring */
 };
 
@@ -198,7 +198,6 @@ static int ebpf_create(const struct sg_transport_config *cfg, struct sg_transpor
 	memcpy(tp->ifname, cfg->ifname, sizeof(tp->ifname));
 	tp->sock = cfg->sock;
 	tp->busy_poll = cfg->busy_poll;
-	tp->gso = true;
 	tp->nworkers = cfg->nworkers;
 	memcpy(tp->key, cfg->key, sizeof(tp->key));
 	tp->workers = calloc(cfg->nworkers, sizeof(*tp->workers));
@@ -314,7 +313,7 @@ static int ebpf_send_all(struct sg_transport *tp, struct sg_udp_train *t)
 		int err;
 
 		sg_wire_train_set_fanout_first(t, first);
-		err = sg_udp_send_train(tp->sock, &tp->workers[first], t, &tp->gso);
+		err = sg_udp_send_train(tp->sock, &tp->workers[first], t, &tp->sender);
 		if (err)
 			return sg_fail(err, "sendto: %s", strerror(-err));
 	}
@@ -328,7 +327,7 @@ static int ebpf_send_one(struct sg_transport *tp, struct sg_udp_train *t, size_t
 
 	sg_wire_train_set_auth(t, sg_wire_token(tp->key, sg_wire_nonce_of(h), sg_wire_coll_id_of(h),
 						(uint32_t)rank));
-	err = sg_udp_send_train(tp->sock, &tp->workers[rank], t, &tp->gso);
+	err = sg_udp_send_train(tp->sock, &tp->workers[rank], t, &tp->sender);
 	return err ? sg_fail(err, "sendto worker %zu: %s", rank, strerror(-err)) : 0;
 }
 

@@ -83,7 +83,6 @@ static int ureduce_init(struct sg_ureduce *u, const struct sg_transport_config *
 	}
 	memcpy(u->workers, cfg->workers, cfg->nworkers * sizeof(*u->workers));
 	memcpy(u->key, cfg->key, sizeof(u->key));
-	u->gso = true;
 	for (size_t i = 0; i < cfg->nworkers; i++) {
 		u->tx[i].iov[0] = (struct iovec){ .iov_base = u->tx[i].hdr,
 						  .iov_len = SG_WIRE_HDR_LEN };
@@ -154,7 +153,7 @@ int sg_ureduce_send_train(struct sg_ureduce *u, struct sg_udp_train *t, size_t r
 
 	sg_wire_train_set_auth(t, sg_wire_token(u->key, sg_wire_nonce_of(h), sg_wire_coll_id_of(h),
 						(uint32_t)rank));
-	err = sg_udp_send_train(u->sock, &u->workers[rank], t, &u->gso);
+	err = sg_udp_send_train(u->sock, &u->workers[rank], t, &u->sender);
 	return err ? sg_fail(err, "sendto worker %zu: %s", rank, strerror(-err)) : 0;
 }
 

@@ -38,7 +38,7 @@ struct sg_ureduce {
 	size_t nworkers;
 	struct sockaddr_in *workers;		/* by rank */
 	__u64 key[2];			/* the authenticators' secret */
-	bool gso;			/* UDP GSO sends work from this socket */
+	struct sg_udp_sender sender;	/* what the sends cost */
 	struct sg_ureduce_tx *tx;		/* by rank: a header of its own */
 	struct mmsghdr *msgs;			/* by rank: what sends it (sg_ureduce_stamp());
 						 * needs _GNU_SOURCE */

@@ -114,6 +114,8 @@ int tw_shared_info(const struct tw_shared *s, size_t rank, struct tw_rank_info *
 		.rx_malformed = LD(&r->malformed),
 		.rx_duplicate = LD(&r->duplicate),
 		.tx_resent = LD(&r->resent),
+		.tx_calls = LD(&r->tx_calls),
+		.tx_gso_sends = LD(&r->tx_gso),
 	};
 	return 0;
 }
@@ -125,6 +127,8 @@ void tw_stats_publish(struct tw_rank *r, const struct sg_worker_stats *st)
 	ST(&r->malformed, st->rx_malformed);
 	ST(&r->duplicate, st->rx_duplicate);
 	ST(&r->resent, st->tx_resent);
+	ST(&r->tx_calls, st->tx_calls);
+	ST(&r->tx_gso, st->tx_gso_sends);
 }
 
 int tw_shared_set_behavior(struct tw_shared *s, size_t rank, unsigned int flags,

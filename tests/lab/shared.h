@@ -38,7 +38,8 @@ struct tw_rank_info {
 	int last_error;		/* the last of those errors */
 	/* The endpoint's sg_worker_get_stats() counters, published after
 	 * each batch of datagrams it handled: rx_delivered, rx_foreign,
-	 * rx_malformed, rx_duplicate and tx_resent (the others are 0). */
+	 * rx_malformed, rx_duplicate, tx_resent, tx_calls and tx_gso_sends
+	 * (the others are 0). */
 	struct sg_worker_stats stats;
 };
 

@@ -123,7 +123,7 @@ struct tw_rank {
 	uint64_t replies;
 	uint64_t errors;
 	/* sg_worker_stats counters (tw_stats_publish()) */
-	uint64_t delivered, foreign, malformed, duplicate, resent;
+	uint64_t delivered, foreign, malformed, duplicate, resent, tx_calls, tx_gso;
 } __attribute__((aligned(64)));
 
 struct tw_shared {
