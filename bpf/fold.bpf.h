@@ -17,8 +17,8 @@
 		T *a_ = (T *)(acc);						\
 		const T *b_ = (const T *)(src);					\
 		__u32 n_ = (len) / sizeof(T);					\
-		for (__u32 i = 0; i < SG_CHUNK_BYTES / sizeof(T); i++) {	\
-			__u32 k = i & (SG_CHUNK_BYTES / sizeof(T) - 1);		\
+		for (__u32 i = 0; i < SG_ACC_BYTES / sizeof(T); i++) {	\
+			__u32 k = i & (SG_ACC_BYTES / sizeof(T) - 1);		\
 			if (i >= n_)						\
 				break;						\
 			__VA_ARGS__						\

@@ -480,7 +480,7 @@ int sg_gather(struct xdp_md *ctx)
 	slot = bpf_map_lookup_elem(&slots, &slot_idx);
 	if (!fc || !slot)
 		return XDP_DROP;
-	len = h.len & (2 * SG_CHUNK_BYTES - 1);
+	len = h.len & (SG_ACC_BYTES - 1);
 	if (len == 0 || len > SG_CHUNK_BYTES)
 		return sg_reject(st, SG_VERDICT_MALFORMED);
 	if (bpf_xdp_load_bytes(ctx, l4.udp_off + sizeof(struct udphdr) + SG_WIRE_HDR_LEN,

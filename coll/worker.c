@@ -68,7 +68,7 @@ struct sg_reassembly {
 	uint8_t *buf;
 	unsigned int received;
 	uint64_t progressed;		/* sg_worker::tick at its last new chunk */
-	uint64_t seen[SG_MAX_CHUNKS / 64];
+	uint64_t seen[(SG_MAX_CHUNKS + 63) / 64];
 };
 
 struct sg_cached_reply {

@@ -19,9 +19,14 @@ _Static_assert(SG_MAX_WORKERS_PER_COMM == SG_MAX_WORKERS, "worker limit: sgbpf.h
 _Static_assert(SG_MAX_INFLIGHT == SG_SLOTS, "collectives in flight: one slot each");
 _Static_assert(SG_SLOTS % 64 == 0 && SG_MAX_WORKERS % 64 == 0, "whole bitmap words");
 _Static_assert(SG_COLL_ACK % SG_SLOTS == 0, "an acknowledgement shares its collective's slot");
-_Static_assert((SG_CHUNK_BYTES & (SG_CHUNK_BYTES - 1)) == 0, "SG_AGG_IDX masks chunk offsets");
-_Static_assert(SG_MAX_MSG_BYTES / (SG_CHUNK_BYTES / 2) <= SG_MAX_RESPONSE_CHUNKS,
+_Static_assert((SG_ACC_BYTES & (SG_ACC_BYTES - 1)) == 0, "SG_AGG_IDX masks accumulator offsets");
+_Static_assert(SG_CHUNK_BYTES % 16 == 0 && SG_CHUNK_BYTES <= SG_ACC_BYTES,
+	       "whole elements in a chunk, a chunk in an accumulator");
+_Static_assert(60 + 8 + SG_WIRE_HDR_LEN + SG_CHUNK_BYTES <= 1500, "a chunk fits a 1500-byte MTU");
+_Static_assert(SG_MAX_MSG_BYTES / (SG_ACC_BYTES / 8 * 4) <= SG_MAX_RESPONSE_CHUNKS &&
+	       SG_MAX_CHUNKS <= SG_MAX_RESPONSE_CHUNKS,
 	       "the smallest response chunks of the largest message");
+_Static_assert(SG_MAX_RESPONSE_CHUNKS % 64 == 0, "whole bitmap words of chunks");
 _Static_assert(SG_MAX_RESPONSE_CHUNKS <= 0xffff, "chunk counts travel in 16 bits");
 _Static_assert(SG_UDP_GSO_SEGS <= SG_GSO_MAX_SEGS, "the fan-out program takes every GSO send");
 _Static_assert(SG_MAX_RESPONSE_CHUNKS <= SG_POOL_CHUNKS, "the pool holds the largest collective");

@@ -1558,7 +1558,7 @@ static void partial(struct sgt_fixture *f, uint32_t coll_id, void *out, size_t l
 	assert_int_equal(sg_dp_result_partial(&f->dp, 0, &r, out, d, ndone, m), 0);
 	for (int i = 1; i < SG_WORKER_WORDS; i++)
 		assert_int_equal(d[i], 0);
-	for (int i = 1; i < SG_MISSING_WORDS; i++)
+	for (unsigned int i = 1; i < SG_MISSING_WORDS; i++)
 		assert_int_equal(m[i], 0);
 	*done = d[0];
 	*missing = m[0];

@@ -105,7 +105,7 @@ void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_
 				long double v;
 				double d;
 
-				memcpy(&m, acc + (size_t)c * SG_CHUNK_BYTES + k * 8, sizeof(m));
+				memcpy(&m, acc + (size_t)c * SG_ACC_BYTES + k * 8, sizeof(m));
 				if (fsum_exact_double(m, a, &d)) {
 					if (r->dtype == SG_FLOAT32)
 						((float *)out)[j] = (float)d;
@@ -120,7 +120,7 @@ void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_
 					((double *)out)[j] = (double)v;
 			}
 		} else {
-			memcpy((uint8_t *)out + (size_t)c * cb, acc + (size_t)c * SG_CHUNK_BYTES, len);
+			memcpy((uint8_t *)out + (size_t)c * cb, acc + (size_t)c * SG_ACC_BYTES, len);
 		}
 	}
 }

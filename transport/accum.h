@@ -13,7 +13,7 @@
 /* Contribution chunks of @r (response chunks of its datatype). */
 uint32_t sg_response_nchunks(const struct sg_tp_reduce *r);
 
-/* Turn the accumulators of @r (@r->nchunks chunks of SG_CHUNK_BYTES at @acc,
+/* Turn the accumulators of @r (@r->nchunks chunks of SG_ACC_BYTES at @acc,
  * SG_FSUM_ELEMS aux words per chunk at @aux) into its result vector: the
  * chunks set in @whole (every chunk if NULL); the others get the op's
  * identity (sg_result_identity()). */

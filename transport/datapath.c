@@ -539,7 +539,7 @@ int sg_dp_read_stats(const struct sg_dp *dp, uint32_t idx, struct sg_stats *out)
 static void result_copy(const struct sg_dp *dp, const struct sg_tp_reduce *r,
 			const uint64_t *whole, void *out)
 {
-	sg_result_copy(dp->results + (size_t)r->pool_base * SG_CHUNK_BYTES,
+	sg_result_copy(dp->results + (size_t)r->pool_base * SG_ACC_BYTES,
 		       dp->aux + (size_t)r->pool_base * SG_FSUM_ELEMS, r, whole, out);
 }
 

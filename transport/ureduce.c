@@ -38,7 +38,7 @@ struct sg_ureduce_slot {
 	struct sg_slot s;
 	uint32_t cap;			/* chunks below */
 	struct sg_chunk_state *chunks;
-	uint8_t *acc;			/* SG_CHUNK_BYTES per chunk */
+	uint8_t *acc;			/* SG_ACC_BYTES per chunk */
 	uint16_t *aux;			/* SG_FSUM_ELEMS per chunk */
 };
 
@@ -184,7 +184,7 @@ static int slot_reserve(struct sg_ureduce_slot *sl, uint32_t n)
 	if (n <= sl->cap)
 		return 0;
 	chunks = calloc(n, sizeof(*chunks));
-	acc = aligned_alloc(64, (size_t)n * SG_CHUNK_BYTES);
+	acc = aligned_alloc(64, (size_t)n * SG_ACC_BYTES);
 	aux = calloc((size_t)n * SG_FSUM_ELEMS, sizeof(*aux));
 	if (!chunks || !acc || !aux) {
 		free(chunks);
@@ -300,7 +300,7 @@ static int rank_of(const struct sg_ureduce *u, const struct sockaddr_in *from, u
 static enum sg_verdict take(struct sg_ureduce *u, const void *buf, size_t len,
 			    const struct sockaddr_in *from)
 {
-	uint64_t scratch[SG_CHUNK_BYTES / 8];
+	uint64_t scratch[SG_ACC_BYTES / 8];
 	struct sg_ureduce_slot *sl;
 	struct sg_wire_hdr h;
 	const uint8_t *data;
@@ -331,7 +331,7 @@ static enum sg_verdict take(struct sg_ureduce *u, const void *buf, size_t len,
 		memcpy(scratch, data, h.len);
 		data = (const uint8_t *)scratch;
 	}
-	sg_fold(sl->acc + (size_t)h.chunk * SG_CHUNK_BYTES, sl->aux + (size_t)h.chunk * SG_FSUM_ELEMS,
+	sg_fold(sl->acc + (size_t)h.chunk * SG_ACC_BYTES, sl->aux + (size_t)h.chunk * SG_FSUM_ELEMS,
 		data, h.len, h.dtype, h.op, first);
 	if (sg_slot_progress(&sl->s, sl->s.gen, w, &ndone))
 		u->stats.completed++;

@@ -7,7 +7,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define WORDS (SG_CHUNK_BYTES / sizeof(__u64))
+#define WORDS (SG_ACC_BYTES / sizeof(__u64))
 
 SEC("xdp")
 int frontier_union(struct xdp_md *ctx)

@@ -12,7 +12,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define BINS (SG_CHUNK_BYTES / sizeof(__u32))
+#define BINS (SG_ACC_BYTES / sizeof(__u32))
 
 SEC("xdp")
 int histogram_merge(struct xdp_md *ctx)

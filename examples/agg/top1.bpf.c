@@ -11,7 +11,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define SLOTS (SG_CHUNK_BYTES / sizeof(__u64))
+#define SLOTS (SG_ACC_BYTES / sizeof(__u64))
 
 SEC("xdp")
 int top1(struct xdp_md *ctx)

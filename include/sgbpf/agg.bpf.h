@@ -17,7 +17,7 @@
  *
  *		if (v)
  *			return v;	// duplicate or stale: counted, dropped
- *		... fold a.fc->data (a.fc->len bytes) into a.acc (SG_CHUNK_BYTES),
+ *		... fold a.fc->data (a.fc->len bytes) into a.acc (SG_ACC_BYTES),
  *		    or copy it if a.first ...
  *		return sg_agg_end(ctx, &a);
  *	}
@@ -62,7 +62,7 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, SG_POOL_CHUNKS);
 	__type(key, __u32);
-	__type(value, __u8[SG_CHUNK_BYTES]);
+	__type(value, __u8[SG_ACC_BYTES]);
 } results SEC(".maps");
 
 /* Exponents and specials of float SUM accumulators, mmapped likewise. */
@@ -85,7 +85,7 @@ struct {
 
 struct sg_agg {
 	struct sg_fold_ctx *fc;	/* the chunk: data, len, dtype, op, worker */
-	void *acc;		/* SG_CHUNK_BYTES of accumulator */
+	void *acc;		/* SG_ACC_BYTES of accumulator */
 	__u16 *aux;		/* SG_FSUM_ELEMS words beside it (float SUM) */
 	int first;		/* nothing folded into acc yet: initialise it */
 	/* private */

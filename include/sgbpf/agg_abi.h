@@ -42,7 +42,8 @@ struct sg_fold_ctx {
 	__u8 op;		/* enum sg_op */
 	__u8 verdict;		/* private: enum sg_verdict, for the finish program */
 	__u8 pad;
-	__u8 data[SG_CHUNK_BYTES];
+	__u8 data[SG_ACC_BYTES];	/* @len bytes (at most SG_CHUNK_BYTES); the
+				 * room of an accumulator, for masked indices */
 };
 
 /* Per accumulator chunk: which workers folded it. It records its owner's

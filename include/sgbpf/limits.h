@@ -4,16 +4,21 @@
 #ifndef SGBPF_LIMITS_H
 #define SGBPF_LIMITS_H
 
-/* Payload bytes per datagram and per accumulator chunk. A multiple of every
- * element size, so no element straddles two chunks, and small enough that
- * header + payload fit a 1500-byte MTU with room for IP options. */
-#define SG_CHUNK_BYTES	1024
+/* Payload bytes per datagram: as many as a 1500-byte MTU carries after the
+ * IPv4 header with the longest options (60), UDP (8) and sgbpf (48)
+ * headers, rounded down to a multiple of 16, the largest element, so no
+ * element straddles two chunks. */
+#define SG_CHUNK_BYTES	1376
+/* Bytes of one accumulator chunk, the state a contribution chunk is folded
+ * into: a power of two (aggregation programs index it with a mask) that
+ * holds a chunk of any type, float32 SUM's 64-bit mantissas included. */
+#define SG_ACC_BYTES	2048
 #define SG_MAX_WORKERS	1024	/* per communicator */
 #define SG_WORKER_WORDS	(SG_MAX_WORKERS / 64)
-/* Chunks of accumulator space shared by the collectives in flight of the
+/* Accumulator chunks shared by the collectives in flight of the
  * communicators of one interface (64 MiB). */
-#define SG_POOL_CHUNKS	65536
+#define SG_POOL_CHUNKS	32768
 /* Float SUM accumulators per chunk (64-bit mantissas), each with an aux word. */
-#define SG_FSUM_ELEMS	(SG_CHUNK_BYTES / 8)
+#define SG_FSUM_ELEMS	(SG_ACC_BYTES / 8)
 
 #endif /* SGBPF_LIMITS_H */

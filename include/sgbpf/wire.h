@@ -24,10 +24,11 @@
 #define SG_WIRE_MAGIC	0x46424753u	/* "SGBF" read as little-endian */
 #define SG_WIRE_VERSION	2	/* 2: the per-worker authenticator */
 
-#define SG_MAX_CHUNKS	1024	/* => messages and vectors up to 1 MiB */
-#define SG_MAX_MSG_BYTES (SG_CHUNK_BYTES * SG_MAX_CHUNKS)
-/* Contributions of 512-byte chunks (float32) take twice as many. */
-#define SG_MAX_RESPONSE_CHUNKS (2 * SG_MAX_CHUNKS)
+#define SG_MAX_MSG_BYTES (1024u * 1024u)	/* messages and vectors */
+#define SG_MAX_CHUNKS	((SG_MAX_MSG_BYTES + SG_CHUNK_BYTES - 1) / SG_CHUNK_BYTES)
+/* Contributions of float32 travel in smaller chunks (sg_wire_response_chunk()),
+ * so take more. */
+#define SG_MAX_RESPONSE_CHUNKS (SG_MAX_MSG_BYTES / (SG_ACC_BYTES / 2))
 
 /* Workers one coordinator datagram is cloned to. The clones of one TC
  * invocation are queued before any of them is delivered (a veth queues them on
@@ -140,12 +141,12 @@ static __inline__ unsigned int sg_wire_dtype_size(unsigned int dt)
 	}
 }
 
-/* Payload bytes of a full contribution chunk of @dt. Every chunk's
- * accumulator is SG_CHUNK_BYTES; a float32 SUM accumulates each element in a
- * 64-bit mantissa, so float32 chunks hold half as many bytes. */
+/* Payload bytes of a full contribution chunk of @dt. A float32 SUM
+ * accumulates each element in a 64-bit mantissa, so a float32 chunk holds
+ * what fills SG_ACC_BYTES of those; other types fill a datagram. */
 static __inline__ unsigned int sg_wire_response_chunk(unsigned int dt)
 {
-	return dt == SG_FLOAT32 ? SG_CHUNK_BYTES / 2 : SG_CHUNK_BYTES;
+	return dt == SG_FLOAT32 ? SG_ACC_BYTES / 8 * 4 : SG_CHUNK_BYTES;
 }
 
 /* Chunk size of a message of type @type carrying @dtype elements. */
