@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * foldcost: what the gather datapath costs per byte of payload, per datatype.
+ *
+ * What is measured: the kernel's own duration (bpf_prog_test_run_opts(),
+ * opts.duration) of the XDP program sg_gather on a worker's contribution
+ * frame, which covers everything a received chunk costs in XDP: parsing,
+ * the source lookup, the authenticator (SipHash), admission under the slot
+ * lock, the payload copy to per-CPU scratch, the tail call to the op's fold
+ * program, the chunk claim and the element-wise fold under the chunk lock,
+ * and sg_gather_finish (verdict counter, worker progress, completion). The
+ * object is loaded but not attached, as tests/bpf_frames.c's fixture does
+ * (the transport's transport/datapath.h), with one communicator of 1024
+ * workers.
+ *
+ * Each case is measured twice: on one-chunk collectives whose chunk is full
+ * (sg_wire_response_chunk() bytes: 1024, or 512 for float32) and on
+ * collectives of one element. The difference is what the extra payload
+ * costs (its copy and its fold), divided by the extra bytes: ns/byte.
+ *
+ * Every measured run folds. A frame run again on the same slot is a
+ * duplicate (the chunk's bitmap of workers) and is dropped before the fold,
+ * so .repeat > 1 would time the first fold and N - 1 duplicates. Instead
+ * each of the 1024 workers' frames runs once (.repeat = 1), then the
+ * collective is armed again with a newer generation (the chunk is reset by
+ * its first frame) and the frames run again; the statistic is the median
+ * over all runs. The counters must show exactly one accepted fold per run
+ * and one completion per batch, or the program fails. The same frames run
+ * once more after their batch (duplicates, dropped before the fold) and with
+ * .repeat = N give the cost of everything but the fold, for reference.
+ *
+ * Payload: int32/int64 random bits, float values uniform in [-1, 1) (as
+ * gradients are; their exponents vary from element to element), different
+ * for every worker. Each measurement is taken in 3 rounds, cases
+ * interleaved, and the median round is reported.
+ *
+ * Needs root (CAP_BPF, CAP_NET_ADMIN); exits 77 otherwise.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "sgbpf.skel.h"
+#include "tests/bpf_frames.h"
+
+#define NWORKERS	1024
+#define ROUNDS		3
+#define DUP_REPEAT	100000
+
+struct fcase {
+	const char *name;
+	uint8_t dtype;
+	uint8_t op;
+};
+
+static const struct fcase cases[] = {
+	{ "int32 SUM", SG_INT32, SG_OP_SUM },
+	{ "int64 SUM", SG_INT64, SG_OP_SUM },
+	{ "float32 SUM", SG_FLOAT32, SG_OP_SUM },
+	{ "float64 SUM", SG_FLOAT64, SG_OP_SUM },
+	{ "float32 MAX", SG_FLOAT32, SG_OP_MAX },
+};
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+/* Each round's medians of one case (ns per run): full chunk, one element,
+ * duplicates (one run per frame, and .repeat = DUP_REPEAT), and the paired
+ * difference full - one. */
+struct fresult {
+	double full[ROUNDS], one[ROUNDS], dup[ROUNDS], duprep[ROUNDS], payload[ROUNDS];
+};
+
+static int gather_fd;
+static unsigned int batches = 16;
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "foldcost: %s: %s\n", what, err ? strerror(err < 0 ? -err : err) : "failed");
+	exit(1);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median_u32(uint32_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u32);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median3(const double *v)
+{
+	double s[ROUNDS];
+
+	memcpy(s, v, sizeof(s));
+	qsort(s, ROUNDS, sizeof(s[0]), cmp_double);
+	return s[ROUNDS / 2];
+}
+
+/* The @count elements worker @w contributes, as wire bytes. */
+static void fill_payload(uint8_t *p, const struct fcase *c, uint32_t count, uint32_t w)
+{
+	uint64_t s = 0x666f6c64ULL * (w + 1) + c->dtype;
+
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t r = sgt_rand64(&s);
+		double u = (double)(r >> 11) * 0x1p-52 - 1.0;	/* [-1, 1) */
+
+		if (c->dtype == SG_FLOAT32) {
+			float x = (float)u;
+
+			memcpy(p + 4 * i, &x, 4);
+		} else if (c->dtype == SG_FLOAT64) {
+			memcpy(p + 8 * i, &u, 8);
+		} else {
+			memcpy(p + sg_wire_dtype_size(c->dtype) * i, &r,
+			       sg_wire_dtype_size(c->dtype));
+		}
+	}
+}
+
+/* One test run of @frame, @repeat times; the kernel's ns per run. Every run
+ * of a contribution ends in XDP_DROP, folded or not. */
+static uint32_t run(const uint8_t *frame, size_t len, int repeat)
+{
+	static uint8_t out[SGT_FRAME_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = frame,
+		.data_size_in = (uint32_t)len,
+		.data_out = out,
+		.data_size_out = sizeof(out),
+		.repeat = repeat,
+	);
+	int err = bpf_prog_test_run_opts(gather_fd, &opts);
+
+	if (err)
+		die("bpf_prog_test_run_opts", err);
+	if (opts.retval != XDP_DROP) {
+		fprintf(stderr, "foldcost: sg_gather returned %u, not XDP_DROP\n", opts.retval);
+		exit(1);
+	}
+	return opts.duration;
+}
+
+/* Counter deltas a measurement must show, or the runs did not do what they
+ * are said to measure. */
+static void expect(struct sgt_fixture *f, const struct sg_stats *before, const char *what,
+		   uint64_t accepted, uint64_t duplicate, uint64_t completed)
+{
+	struct sg_stats now;
+	int err = sgt_stats(f, 0, &now);
+
+	if (err)
+		die("reading the counters", err);
+	if (now.rx_accepted - before->rx_accepted != accepted ||
+	    now.rx_duplicate - before->rx_duplicate != duplicate ||
+	    now.completed - before->completed != completed ||
+	    now.rx_stale != before->rx_stale || now.rx_late != before->rx_late ||
+	    now.rx_malformed != before->rx_malformed || now.rx_forged != before->rx_forged ||
+	    now.rx_unknown_src != before->rx_unknown_src) {
+		fprintf(stderr,
+			"foldcost: %s: the counters show the runs did not fold as intended:\n"
+			"  accepted %llu (want %llu), duplicate %llu (want %llu), completed %llu (want %llu),\n"
+			"  stale %llu, late %llu, malformed %llu, forged %llu, unknown source %llu\n",
+			what, (unsigned long long)(now.rx_accepted - before->rx_accepted),
+			(unsigned long long)accepted,
+			(unsigned long long)(now.rx_duplicate - before->rx_duplicate),
+			(unsigned long long)duplicate,
+			(unsigned long long)(now.completed - before->completed),
+			(unsigned long long)completed,
+			(unsigned long long)(now.rx_stale - before->rx_stale),
+			(unsigned long long)(now.rx_late - before->rx_late),
+			(unsigned long long)(now.rx_malformed - before->rx_malformed),
+			(unsigned long long)(now.rx_forged - before->rx_forged),
+			(unsigned long long)(now.rx_unknown_src - before->rx_unknown_src));
+		exit(1);
+	}
+}
+
+/* The frames of every worker for one collective of communicator 0. */
+struct variant {
+	struct sg_wire_msg m;
+	uint8_t frames[NWORKERS][SGT_FRAME_MAX];
+	size_t lens[NWORKERS];
+};
+
+static void build(struct variant *v, const struct fcase *c, uint32_t count, uint32_t coll_id)
+{
+	uint8_t payload[SG_CHUNK_BYTES];
+
+	v->m = sgt_msg(coll_id, 0x6e6f6e6365ULL + coll_id, c->dtype, c->op, count);
+	if (sgt_nchunks(&v->m) != 1)
+		die("a case of more than one chunk", EINVAL);
+	for (uint32_t w = 0; w < NWORKERS; w++) {
+		struct sgt_addr src = sgt_worker_addr(0, w), dst = sgt_local_addr(0);
+
+		fill_payload(payload, c, count, w);
+		v->lens[w] = sgt_build_frame(v->frames[w], &src, &dst, &v->m, 0, payload);
+	}
+}
+
+/* Arm @v's collective with a newer generation (so that every worker's frame
+ * folds again) and run every frame once: median ns per run into *@fold. The
+ * same frames again, duplicates, into *@dup, and one of them with .repeat =
+ * DUP_REPEAT into *@duprep (if not NULL; before the pool run is released,
+ * after which another collective's first chunk makes them stale). */
+static void batch(struct sgt_fixture *f, struct variant *v, uint32_t *t, double *fold,
+		  double *dup, double *duprep)
+{
+	struct sg_stats before;
+	int err = sgt_arm(f, 0, &v->m, NWORKERS);
+
+	if (err)
+		die("arming a collective", err);
+	for (uint32_t w = 0; w < NWORKERS; w++)
+		t[w] = run(v->frames[w], v->lens[w], 1);
+	*fold = median_u32(t, NWORKERS);
+	if (dup) {
+		for (uint32_t w = 0; w < NWORKERS; w++)
+			t[w] = run(v->frames[w], v->lens[w], 1);
+		*dup = median_u32(t, NWORKERS);
+	}
+	if (duprep) {
+		sgt_stats(f, 0, &before);
+		*duprep = run(v->frames[0], v->lens[0], DUP_REPEAT);
+		expect(f, &before, "duplicates", 0, DUP_REPEAT, 0);
+	}
+	sgt_release(f, 0, v->m.coll_id);
+	sgt_poll_events(f);
+}
+
+static double median_d(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One round of case @c: batches of full chunks and of one element
+ * alternate, so that both see the same machine (it is shared and noisy);
+ * the payload's cost is the median of the paired differences. */
+static void measure(struct sgt_fixture *f, const struct fcase *c, uint32_t coll_id,
+		    struct fresult *res, int round)
+{
+	static struct variant full, one;
+	static uint32_t t[NWORKERS];
+	double *bf = calloc(batches, sizeof(double)), *bo = calloc(batches, sizeof(double));
+	double *bd = calloc(batches, sizeof(double)), *bp = calloc(batches, sizeof(double));
+	struct sg_stats before;
+	int err;
+
+	if (!bf || !bo || !bd || !bp)
+		die("out of memory", ENOMEM);
+	build(&full, c, sg_wire_response_chunk(c->dtype) / sg_wire_dtype_size(c->dtype), coll_id);
+	build(&one, c, 1, coll_id + 1);
+	err = sgt_stats(f, 0, &before);
+	if (err)
+		die("reading the counters", err);
+	for (unsigned int b = 0; b < batches; b++) {
+		batch(f, &full, t, &bf[b], &bd[b],
+		      b + 1 == batches ? &res->duprep[round] : NULL);
+		batch(f, &one, t, &bo[b], NULL, NULL);
+		bp[b] = bf[b] - bo[b];
+	}
+	/* Per batch: every frame of both collectives folded once, each
+	 * collective completed, and the full one's frames again duplicates. */
+	expect(f, &before, c->name, 2ULL * batches * NWORKERS,
+	       (uint64_t)batches * NWORKERS + DUP_REPEAT, 2ULL * batches);
+	res->full[round] = median_d(bf, batches);
+	res->one[round] = median_d(bo, batches);
+	res->dup[round] = median_d(bd, batches);
+	res->payload[round] = median_d(bp, batches);
+	free(bf);
+	free(bo);
+	free(bd);
+	free(bp);
+}
+
+int main(int argc, char **argv)
+{
+	static struct fresult res[NCASES];
+	struct sgt_fixture *f;
+	char reason[256];
+	struct utsname u;
+	uint32_t coll_id = 1;
+	double i32;
+	int err;
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: %s [batches]   (as root; batches of %u frames per case, default %u)\n",
+		       argv[0], NWORKERS, batches);
+		return 0;
+	}
+	if (argc > 1)
+		batches = (unsigned int)strtoul(argv[1], NULL, 0);
+	if (batches == 0)
+		batches = 1;
+	if (sgt_should_skip())
+		return SGT_EXIT_SKIP;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		die("out of memory", ENOMEM);
+	err = sgt_fixture_open(f, reason, sizeof(reason));
+	if (err) {
+		fprintf(stderr, "foldcost: loading the datapath: %s\n", reason);
+		return 1;
+	}
+	err = sgt_add_comm(f, 0, NWORKERS);
+	if (err)
+		die("installing the communicator", err);
+	gather_fd = bpf_program__fd(f->dp.skel->progs.sg_gather);
+
+	for (int r = 0; r < ROUNDS; r++) {
+		for (size_t i = 0; i < NCASES; i++) {
+			measure(f, &cases[i], coll_id, &res[i], r);
+			coll_id += 2;
+		}
+	}
+
+	uname(&u);
+	printf("# foldcost: sg_gather + fold + finish under BPF_PROG_TEST_RUN, kernel %s\n",
+	       u.release);
+	printf("# %u workers x %u batches per case, median of %d rounds (ns; rounds in [])\n",
+	       NWORKERS, batches, ROUNDS);
+	printf("%-12s %5s %8s %8s %8s %9s %8s %8s   %s\n", "case", "bytes", "full", "1 elem",
+	       "dup", "dup/rep", "payload", "ns/byte", "payload per round");
+	for (size_t i = 0; i < NCASES; i++) {
+		const struct fcase *c = &cases[i];
+		unsigned int size = sg_wire_dtype_size(c->dtype);
+		unsigned int bytes = sg_wire_response_chunk(c->dtype);
+		double pay = median3(res[i].payload);
+
+		printf("%-12s %5u %8.1f %8.1f %8.1f %9.1f %8.1f %8.3f   [%.0f %.0f %.0f]\n",
+		       c->name, bytes, median3(res[i].full), median3(res[i].one),
+		       median3(res[i].dup), median3(res[i].duprep), pay, pay / (bytes - size),
+		       res[i].payload[0], res[i].payload[1], res[i].payload[2]);
+	}
+	i32 = median3(res[0].payload) / (sg_wire_response_chunk(SG_INT32) - 4);
+	for (size_t i = 1; i < NCASES; i++) {
+		const struct fcase *c = &cases[i];
+		unsigned int size = sg_wire_dtype_size(c->dtype);
+		double per = median3(res[i].payload) / (sg_wire_response_chunk(c->dtype) - size);
+
+		printf("ratio %s / int32 SUM per byte: %.2f\n", c->name, per / i32);
+	}
+	sgt_fixture_close(f);
+	free(f);
+	return 0;
+}
