@@ -69,10 +69,11 @@ static const struct fcase cases[] = {
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
 /* Each round's medians of one case (ns per run): full chunk, one element,
- * duplicates (one run per frame, and .repeat = DUP_REPEAT), and the paired
- * difference full - one. */
+ * duplicates (one run per frame, and .repeat = DUP_REPEAT), the paired
+ * difference full - one, and the paired ratio to int32 SUM per byte. */
 struct fresult {
 	double full[ROUNDS], one[ROUNDS], dup[ROUNDS], duprep[ROUNDS], payload[ROUNDS];
+	double ratio[ROUNDS];	/* per byte, to int32 SUM */
 };
 
 static int gather_fd;
@@ -251,44 +252,62 @@ static double median_d(double *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* One round of case @c: batches of full chunks and of one element
- * alternate, so that both see the same machine (it is shared and noisy);
- * the payload's cost is the median of the paired differences. */
-static void measure(struct sgt_fixture *f, const struct fcase *c, uint32_t coll_id,
-		    struct fresult *res, int round)
+/* Payload bytes of a full chunk of case @c beyond the one element. */
+static unsigned int extra_bytes(const struct fcase *c)
 {
-	static struct variant full, one;
+	return sg_wire_response_chunk(c->dtype) - sg_wire_dtype_size(c->dtype);
+}
+
+/* One round: batches of every case, full chunks and one element, one after
+ * the other, so that all see the same machine (it is shared and noisy): the
+ * payload's cost is the median of the paired differences full - one, and
+ * each case's ratio to int32 SUM per byte the median of the paired ratios. */
+static void round_all(struct sgt_fixture *f, uint32_t coll_id, struct fresult *res, int round)
+{
+	static struct variant full[NCASES], one[NCASES];
 	static uint32_t t[NWORKERS];
-	double *bf = calloc(batches, sizeof(double)), *bo = calloc(batches, sizeof(double));
-	double *bd = calloc(batches, sizeof(double)), *bp = calloc(batches, sizeof(double));
+	double *v[NCASES][5];	/* per batch: full, one, dup, payload, ratio */
 	struct sg_stats before;
 	int err;
 
-	if (!bf || !bo || !bd || !bp)
-		die("out of memory", ENOMEM);
-	build(&full, c, sg_wire_response_chunk(c->dtype) / sg_wire_dtype_size(c->dtype), coll_id);
-	build(&one, c, 1, coll_id + 1);
+	for (size_t i = 0; i < NCASES; i++) {
+		const struct fcase *c = &cases[i];
+
+		build(&full[i], c, sg_wire_response_chunk(c->dtype) / sg_wire_dtype_size(c->dtype),
+		      coll_id + 2 * (uint32_t)i);
+		build(&one[i], c, 1, coll_id + 2 * (uint32_t)i + 1);
+		for (int k = 0; k < 5; k++)
+			if (!(v[i][k] = calloc(batches, sizeof(double))))
+				die("out of memory", ENOMEM);
+	}
 	err = sgt_stats(f, 0, &before);
 	if (err)
 		die("reading the counters", err);
 	for (unsigned int b = 0; b < batches; b++) {
-		batch(f, &full, t, &bf[b], &bd[b],
-		      b + 1 == batches ? &res->duprep[round] : NULL);
-		batch(f, &one, t, &bo[b], NULL, NULL);
-		bp[b] = bf[b] - bo[b];
+		for (size_t i = 0; i < NCASES; i++) {
+			batch(f, &full[i], t, &v[i][0][b], &v[i][2][b],
+			      b + 1 == batches ? &res[i].duprep[round] : NULL);
+			batch(f, &one[i], t, &v[i][1][b], NULL, NULL);
+			v[i][3][b] = v[i][0][b] - v[i][1][b];
+		}
+		for (size_t i = 0; i < NCASES; i++)
+			v[i][4][b] = (v[i][3][b] / extra_bytes(&cases[i])) /
+				     (v[0][3][b] / extra_bytes(&cases[0]));
 	}
-	/* Per batch: every frame of both collectives folded once, each
-	 * collective completed, and the full one's frames again duplicates. */
-	expect(f, &before, c->name, 2ULL * batches * NWORKERS,
-	       (uint64_t)batches * NWORKERS + DUP_REPEAT, 2ULL * batches);
-	res->full[round] = median_d(bf, batches);
-	res->one[round] = median_d(bo, batches);
-	res->dup[round] = median_d(bd, batches);
-	res->payload[round] = median_d(bp, batches);
-	free(bf);
-	free(bo);
-	free(bd);
-	free(bp);
+	/* Per batch and case: every frame of both collectives folded once,
+	 * each collective completed, the full one's frames again duplicates;
+	 * and the last batch's repeated duplicate. */
+	expect(f, &before, "a round", 2ULL * NCASES * batches * NWORKERS,
+	       (uint64_t)NCASES * (batches * NWORKERS + DUP_REPEAT), 2ULL * NCASES * batches);
+	for (size_t i = 0; i < NCASES; i++) {
+		res[i].full[round] = median_d(v[i][0], batches);
+		res[i].one[round] = median_d(v[i][1], batches);
+		res[i].dup[round] = median_d(v[i][2], batches);
+		res[i].payload[round] = median_d(v[i][3], batches);
+		res[i].ratio[round] = median_d(v[i][4], batches);
+		for (int k = 0; k < 5; k++)
+			free(v[i][k]);
+	}
 }
 
 int main(int argc, char **argv)
@@ -298,7 +317,6 @@ int main(int argc, char **argv)
 	char reason[256];
 	struct utsname u;
 	uint32_t coll_id = 1;
-	double i32;
 	int err;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -326,10 +344,8 @@ int main(int argc, char **argv)
 	gather_fd = bpf_program__fd(f->dp.skel->progs.sg_gather);
 
 	for (int r = 0; r < ROUNDS; r++) {
-		for (size_t i = 0; i < NCASES; i++) {
-			measure(f, &cases[i], coll_id, &res[i], r);
-			coll_id += 2;
-		}
+		round_all(f, coll_id, res, r);
+		coll_id += 2 * NCASES;
 	}
 
 	uname(&u);
@@ -341,23 +357,17 @@ int main(int argc, char **argv)
 	       "dup", "dup/rep", "payload", "ns/byte", "payload per round");
 	for (size_t i = 0; i < NCASES; i++) {
 		const struct fcase *c = &cases[i];
-		unsigned int size = sg_wire_dtype_size(c->dtype);
 		unsigned int bytes = sg_wire_response_chunk(c->dtype);
 		double pay = median3(res[i].payload);
 
 		printf("%-12s %5u %8.1f %8.1f %8.1f %9.1f %8.1f %8.3f   [%.0f %.0f %.0f]\n",
 		       c->name, bytes, median3(res[i].full), median3(res[i].one),
-		       median3(res[i].dup), median3(res[i].duprep), pay, pay / (bytes - size),
+		       median3(res[i].dup), median3(res[i].duprep), pay, pay / extra_bytes(c),
 		       res[i].payload[0], res[i].payload[1], res[i].payload[2]);
 	}
-	i32 = median3(res[0].payload) / (sg_wire_response_chunk(SG_INT32) - 4);
-	for (size_t i = 1; i < NCASES; i++) {
-		const struct fcase *c = &cases[i];
-		unsigned int size = sg_wire_dtype_size(c->dtype);
-		double per = median3(res[i].payload) / (sg_wire_response_chunk(c->dtype) - size);
-
-		printf("ratio %s / int32 SUM per byte: %.2f\n", c->name, per / i32);
-	}
+	for (size_t i = 1; i < NCASES; i++)
+		printf("ratio %s / int32 SUM per byte: %.2f   [%.2f %.2f %.2f]\n", cases[i].name,
+		       median3(res[i].ratio), res[i].ratio[0], res[i].ratio[1], res[i].ratio[2]);
 	sgt_fixture_close(f);
 	free(f);
 	return 0;
