@@ -78,6 +78,7 @@ struct fresult {
 
 static int gather_fd;
 static unsigned int batches = 16;
+static unsigned int group = 64;	/* frames of one collective in a row */
 
 static void die(const char *what, int err)
 {
@@ -216,36 +217,6 @@ static void build(struct variant *v, const struct fcase *c, uint32_t count, uint
 	}
 }
 
-/* Arm @v's collective with a newer generation (so that every worker's frame
- * folds again) and run every frame once: median ns per run into *@fold. The
- * same frames again, duplicates, into *@dup, and one of them with .repeat =
- * DUP_REPEAT into *@duprep (if not NULL; before the pool run is released,
- * after which another collective's first chunk makes them stale). */
-static void batch(struct sgt_fixture *f, struct variant *v, uint32_t *t, double *fold,
-		  double *dup, double *duprep)
-{
-	struct sg_stats before;
-	int err = sgt_arm(f, 0, &v->m, NWORKERS);
-
-	if (err)
-		die("arming a collective", err);
-	for (uint32_t w = 0; w < NWORKERS; w++)
-		t[w] = run(v->frames[w], v->lens[w], 1);
-	*fold = median_u32(t, NWORKERS);
-	if (dup) {
-		for (uint32_t w = 0; w < NWORKERS; w++)
-			t[w] = run(v->frames[w], v->lens[w], 1);
-		*dup = median_u32(t, NWORKERS);
-	}
-	if (duprep) {
-		sgt_stats(f, 0, &before);
-		*duprep = run(v->frames[0], v->lens[0], DUP_REPEAT);
-		expect(f, &before, "duplicates", 0, DUP_REPEAT, 0);
-	}
-	sgt_release(f, 0, v->m.coll_id);
-	sgt_poll_events(f);
-}
-
 static double median_d(double *v, size_t n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
@@ -258,14 +229,19 @@ static unsigned int extra_bytes(const struct fcase *c)
 	return sg_wire_response_chunk(c->dtype) - sg_wire_dtype_size(c->dtype);
 }
 
-/* One round: batches of every case, full chunks and one element, one after
- * the other, so that all see the same machine (it is shared and noisy): the
- * payload's cost is the median of the paired differences full - one, and
- * each case's ratio to int32 SUM per byte the median of the paired ratios. */
+/* One round: in each batch every case's collectives (a full chunk, one
+ * element) are armed with a newer generation, so that every worker's frame
+ * folds again, and their frames are run in turn, @group workers of a
+ * collective at a time: a burst of one datatype, as a gather is, with
+ * caches and branch predictors warm, yet close enough in time that all see
+ * the same machine (it is shared and noisy). Then all again, duplicates
+ * now. The payload's cost is the median of the paired
+ * differences full - one, and each case's ratio to int32 SUM per byte the
+ * median of the paired ratios. */
 static void round_all(struct sgt_fixture *f, uint32_t coll_id, struct fresult *res, int round)
 {
 	static struct variant full[NCASES], one[NCASES];
-	static uint32_t t[NWORKERS];
+	static uint32_t tf[NCASES][NWORKERS], to[NCASES][NWORKERS], td[NCASES][NWORKERS];
 	double *v[NCASES][5];	/* per batch: full, one, dup, payload, ratio */
 	struct sg_stats before;
 	int err;
@@ -284,15 +260,39 @@ static void round_all(struct sgt_fixture *f, uint32_t coll_id, struct fresult *r
 	if (err)
 		die("reading the counters", err);
 	for (unsigned int b = 0; b < batches; b++) {
+		for (size_t i = 0; i < NCASES; i++)
+			if ((err = sgt_arm(f, 0, &full[i].m, NWORKERS)) ||
+			    (err = sgt_arm(f, 0, &one[i].m, NWORKERS)))
+				die("arming a collective", err);
+		for (uint32_t g = 0; g < NWORKERS; g += group) {
+			for (size_t i = 0; i < NCASES; i++) {
+				for (uint32_t w = g; w < g + group; w++)
+					tf[i][w] = run(full[i].frames[w], full[i].lens[w], 1);
+				for (uint32_t w = g; w < g + group; w++)
+					to[i][w] = run(one[i].frames[w], one[i].lens[w], 1);
+			}
+		}
+		for (uint32_t g = 0; g < NWORKERS; g += group)
+			for (size_t i = 0; i < NCASES; i++)
+				for (uint32_t w = g; w < g + group; w++)
+					td[i][w] = run(full[i].frames[w], full[i].lens[w], 1);
 		for (size_t i = 0; i < NCASES; i++) {
-			batch(f, &full[i], t, &v[i][0][b], &v[i][2][b],
-			      b + 1 == batches ? &res[i].duprep[round] : NULL);
-			batch(f, &one[i], t, &v[i][1][b], NULL, NULL);
+			v[i][0][b] = median_u32(tf[i], NWORKERS);
+			v[i][1][b] = median_u32(to[i], NWORKERS);
+			v[i][2][b] = median_u32(td[i], NWORKERS);
 			v[i][3][b] = v[i][0][b] - v[i][1][b];
+			/* before the runs are released: after that, another
+			 * collective's first chunk makes these frames stale */
+			if (b + 1 == batches)
+				res[i].duprep[round] = run(full[i].frames[0], full[i].lens[0],
+							   DUP_REPEAT);
+			sgt_release(f, 0, full[i].m.coll_id);
+			sgt_release(f, 0, one[i].m.coll_id);
 		}
 		for (size_t i = 0; i < NCASES; i++)
 			v[i][4][b] = (v[i][3][b] / extra_bytes(&cases[i])) /
 				     (v[0][3][b] / extra_bytes(&cases[0]));
+		sgt_poll_events(f);
 	}
 	/* Per batch and case: every frame of both collectives folded once,
 	 * each collective completed, the full one's frames again duplicates;
@@ -320,14 +320,19 @@ int main(int argc, char **argv)
 	int err;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: %s [batches]   (as root; batches of %u frames per case, default %u)\n",
-		       argv[0], NWORKERS, batches);
+		printf("usage: %s [batches [group]]   (as root; batches of %u frames per case,\n"
+		       "default %u; group: frames of one collective in a row, a power of 2 <= %u,\n"
+		       "default %u)\n", argv[0], NWORKERS, batches, NWORKERS, group);
 		return 0;
 	}
 	if (argc > 1)
 		batches = (unsigned int)strtoul(argv[1], NULL, 0);
 	if (batches == 0)
 		batches = 1;
+	if (argc > 2)
+		group = (unsigned int)strtoul(argv[2], NULL, 0);
+	if (group == 0 || group > NWORKERS || NWORKERS % group)
+		die("group must divide the workers", EINVAL);
 	if (sgt_should_skip())
 		return SGT_EXIT_SKIP;
 	f = calloc(1, sizeof(*f));
@@ -351,8 +356,8 @@ int main(int argc, char **argv)
 	uname(&u);
 	printf("# foldcost: sg_gather + fold + finish under BPF_PROG_TEST_RUN, kernel %s\n",
 	       u.release);
-	printf("# %u workers x %u batches per case, median of %d rounds (ns; rounds in [])\n",
-	       NWORKERS, batches, ROUNDS);
+	printf("# %u workers x %u batches per case, %u frames in a row, median of %d rounds\n"
+	       "# (ns per run; the rounds in [])\n", NWORKERS, batches, group, ROUNDS);
 	printf("%-12s %5s %8s %8s %8s %9s %8s %8s   %s\n", "case", "bytes", "full", "1 elem",
 	       "dup", "dup/rep", "payload", "ns/byte", "payload per round");
 	for (size_t i = 0; i < NCASES; i++) {
