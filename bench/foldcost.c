@@ -79,6 +79,7 @@ struct fresult {
 static int gather_fd;
 static unsigned int batches = 16;
 static unsigned int group = 64;	/* frames of one collective in a row */
+static unsigned int pct = 50;	/* the percentile of a batch's runs */
 
 static void die(const char *what, int err)
 {
@@ -93,10 +94,11 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median_u32(uint32_t *v, size_t n)
+/* The @pct-th percentile of @v. */
+static double pctile_u32(uint32_t *v, size_t n, unsigned int pct)
 {
 	qsort(v, n, sizeof(*v), cmp_u32);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+	return v[(n - 1) * pct / 100];
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -277,9 +279,9 @@ static void round_all(struct sgt_fixture *f, uint32_t coll_id, struct fresult *r
 				for (uint32_t w = g; w < g + group; w++)
 					td[i][w] = run(full[i].frames[w], full[i].lens[w], 1);
 		for (size_t i = 0; i < NCASES; i++) {
-			v[i][0][b] = median_u32(tf[i], NWORKERS);
-			v[i][1][b] = median_u32(to[i], NWORKERS);
-			v[i][2][b] = median_u32(td[i], NWORKERS);
+			v[i][0][b] = pctile_u32(tf[i], NWORKERS, pct);
+			v[i][1][b] = pctile_u32(to[i], NWORKERS, pct);
+			v[i][2][b] = pctile_u32(td[i], NWORKERS, pct);
 			v[i][3][b] = v[i][0][b] - v[i][1][b];
 			/* before the runs are released: after that, another
 			 * collective's first chunk makes these frames stale */
@@ -333,6 +335,10 @@ int main(int argc, char **argv)
 		group = (unsigned int)strtoul(argv[2], NULL, 0);
 	if (group == 0 || group > NWORKERS || NWORKERS % group)
 		die("group must divide the workers", EINVAL);
+	if (argc > 3)
+		pct = (unsigned int)strtoul(argv[3], NULL, 0);
+	if (pct > 100)
+		die("a percentile is at most 100", EINVAL);
 	if (sgt_should_skip())
 		return SGT_EXIT_SKIP;
 	f = calloc(1, sizeof(*f));
