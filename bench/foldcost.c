@@ -21,18 +21,29 @@
  * Every measured run folds. A frame run again on the same slot is a
  * duplicate (the chunk's bitmap of workers) and is dropped before the fold,
  * so .repeat > 1 would time the first fold and N - 1 duplicates. Instead
- * each of the 1024 workers' frames runs once (.repeat = 1), then the
- * collective is armed again with a newer generation (the chunk is reset by
- * its first frame) and the frames run again; the statistic is the median
- * over all runs. The counters must show exactly one accepted fold per run
- * and one completion per batch, or the program fails. The same frames run
- * once more after their batch (duplicates, dropped before the fold) and with
- * .repeat = N give the cost of everything but the fold, for reference.
+ * each of the 1024 workers' frames runs once (.repeat = 1, the kernel's
+ * duration of that one run), and in the next batch the collective is armed
+ * again with a newer generation (the chunk is reset by its first frame) and
+ * the frames run again. The counters must show exactly one accepted fold per
+ * run and one completion per collective and batch, or the program fails.
+ * The same frames run once more after their batch (duplicates: everything
+ * but the fold and the progress count) and, one of them, with .repeat =
+ * 100000 ("dup/rep"), for reference.
+ *
+ * The machine it was written on is shared and noisy, so in each batch the
+ * frames of every case's two collectives run in turn, [group] (64) frames
+ * of one collective in a row: a burst of one datatype, as a gather is, yet
+ * close enough in time that all cases see the same machine. A batch gives
+ * each case the median (or [percentile]) of its runs; the payload's cost is
+ * the median over batches of the paired differences full - one, and the
+ * ratio to int32 SUM per byte the median of the paired ratios. Each figure
+ * is taken in 3 rounds and the median round is printed (the 3 in []).
  *
  * Payload: int32/int64 random bits, float values uniform in [-1, 1) (as
  * gradients are; their exponents vary from element to element), different
- * for every worker. Each measurement is taken in 3 rounds, cases
- * interleaved, and the median round is reported.
+ * for every worker.
+ *
+ * Usage: foldcost [batches [group [percentile]]]   (defaults 16 64 50)
  *
  * Needs root (CAP_BPF, CAP_NET_ADMIN); exits 77 otherwise.
  */
@@ -364,6 +375,9 @@ int main(int argc, char **argv)
 	       u.release);
 	printf("# %u workers x %u batches per case, %u frames in a row, median of %d rounds\n"
 	       "# (ns per run; the rounds in [])\n", NWORKERS, batches, group, ROUNDS);
+	printf("# full, 1 elem: ns per folding run, chunk of <bytes> / one element; dup: the\n"
+	       "# full frames again (dropped before the fold), dup/rep: one with .repeat;\n"
+	       "# payload = full - 1 elem, ns/byte = payload / (bytes - one element)\n");
 	printf("%-12s %5s %8s %8s %8s %9s %8s %8s   %s\n", "case", "bytes", "full", "1 elem",
 	       "dup", "dup/rep", "payload", "ns/byte", "payload per round");
 	for (size_t i = 0; i < NCASES; i++) {
