@@ -15,7 +15,8 @@
  *    decoded as the transports decode them (sg_fsum_value(), sg_result_copy()).
  *    The worst error seen is printed as a fraction of the bound.
  *  - float32/float64 SUM accumulators bit-identical to the general addition
- *    replayed on the host: the fold's fast path adds exactly what it does.
+ *    replayed on the host, and to the fold compiled for the host: the
+ *    fold's fast path adds exactly what the general path does.
  *  - IEEE specials in SUM: NaN, opposite infinities, one infinity, and sums
  *    beyond the range of the type (the accumulator does not overflow).
  *  - float32/float64 MIN and MAX: bit-identical to a reference; -0 < +0; a
@@ -943,6 +944,24 @@ static void check_sum_exact(void **state, uint8_t dtype, uint32_t nw)
 					 tname(dtype), nw,
 					 ds < DATA_COUNT ? dataset_name[ds] : "random bits", j,
 					 (long long)got, sgt_entry_aux(f, e)[k], (long long)M, aux);
+		}
+		/* The same fold compiled for the host (the user-space
+		 * transports' transport/ureduce.c), chunk by chunk. */
+		for (uint32_t ch = 0; ch < a->nchunks; ch++) {
+			size_t off = (size_t)ch * a->cbytes;
+			uint32_t len = (uint32_t)(a->msg_len - off < a->cbytes ? a->msg_len - off
+										: a->cbytes);
+			size_t n = len / sg_wire_dtype_size(dtype);
+			uint64_t acc[SG_FSUM_ELEMS];
+			uint16_t aux[SG_FSUM_ELEMS];
+
+			for (uint32_t w = 0; w < nw; w++)
+				sg_fold(acc, aux, c.v[w] + off, len, dtype, SG_OP_SUM, w == 0);
+			if (memcmp(acc, sgt_entry_acc(f, a->base + ch), n * sizeof(acc[0])) ||
+			    memcmp(aux, sgt_entry_aux(f, a->base + ch), n * sizeof(aux[0])))
+				fail_msg("%s SUM, %u workers, %s: chunk %u: the host's fold differs "
+					 "from the kernel's", tname(dtype), nw,
+					 ds < DATA_COUNT ? dataset_name[ds] : "random bits", ch);
 		}
 		coll_release(f, &c);
 		coll_free(&c);
