@@ -166,20 +166,91 @@ static __always_inline void sg_fsum_add(__s64 *M, __u16 *aux, struct sg_fnum x)
 	*aux = (__u16)((*aux & ~SG_FSUM_EXP) | E);
 }
 
-#define SG_FSUM_LOOP(T, DECODE, acc, aux, src, len, first)			\
+/* The general path, out of the fast one's way. The barrier makes it load
+ * the accumulator again, so that the fast path may consume the registers it
+ * loaded it into (a register copy less per element). */
+static __always_inline void sg_fsum_slow(__s64 *M, __u16 *aux, struct sg_fnum x)
+{
+	__asm__ __volatile__("" ::: "memory");
+	sg_fsum_add(M, aux, x);
+}
+
+/* The common case of an addition, inline and straight-line: a normal number
+ * (not zero, subnormal or special) into a non-zero accumulator whose exponent
+ * is at most 63 above its own, with no special seen. That only shifts the
+ * contribution (by d = E - x.e, in [0, 63]) and adds it, and leaves the aux
+ * word as it is: exactly what sg_fsum_add() does then (tests/test_bpf_floats.c
+ * checks it bit for bit); every other case goes there. The general path's
+ * branches on random signs and exponents mispredicted about every other
+ * element. d is computed from the whole aux word, so a flag seen makes it
+ * large, and E is always the exponent of a finite contribution of the same
+ * format (or 0 after the first contribution's zeroing), so a special
+ * contribution makes d negative. The tests are written so that clang lays
+ * the fast path out as the fall-through. */
+static __always_inline void sg_fsum_fast(__s64 *M, __s64 acc, __u64 mag, __s64 s, __u32 d)
+{
+	*M = acc + ((__s64)((mag ^ s) - s) >> d);
+}
+
+static __always_inline void sg_fsum_add32(__s64 *M, __u16 *aux, __u32 b)
+{
+	/* e - 1 modulo 256: 255 for zeros and subnormals, so that d is
+	 * negative for them too, with no test of its own */
+	__u32 d = (__u32)*aux - 897 - (((b << 1) - (1u << 24)) >> 24);
+	__s64 acc = *M;
+
+	if (__builtin_expect(d <= 63, 1) && __builtin_expect(acc != 0, 1)) {
+		/* (f | implicit bit) << 29, without a 64-bit constant */
+		sg_fsum_fast(M, acc, (__u64)((b << 8) | 0x80000000u) << 21,
+			     (__s64)((__u64)b << 32) >> 63, d);
+		return;
+	}
+	sg_fsum_slow(M, aux, sg_fdecode32(b));
+}
+
+static __always_inline void sg_fsum_add64(__s64 *M, __u16 *aux, __u64 b)
+{
+	__u32 e = (b >> 52) & 0x7ff, d = (__u32)*aux - e;
+	__s64 acc = *M;
+
+	if (__builtin_expect(e != 0, 1) && __builtin_expect(d <= 63, 1) &&
+	    __builtin_expect(acc != 0, 1)) {
+		sg_fsum_fast(M, acc, ((b << 11) | (1ULL << 63)) >> 11, (__s64)b >> 63, d);
+		return;
+	}
+	sg_fsum_slow(M, aux, sg_fdecode64(b));
+}
+
+/* A first contribution starts from zero accumulators, zeroed beforehand so
+ * that the loop has no test for it: all of them, since a loop bounded by the
+ * count would let the verifier walk the main loop once per count. */
+#define SG_FSUM_LOOP(T, ADD, acc, aux, src, len, first)				\
 	do {									\
 		__s64 *m_ = (__s64 *)(acc);					\
 		const T *b_ = (const T *)(src);					\
-		__u32 n_ = (len) / sizeof(T);					\
-		for (__u32 i = 0; i < SG_FSUM_ELEMS; i++) {			\
-			__u32 k = i & (SG_FSUM_ELEMS - 1);			\
-			if (i >= n_)						\
-				break;						\
-			if (first) {						\
-				m_[k] = 0;					\
-				(aux)[k] = 0;					\
+		__u32 n_ = (len) / sizeof(T), i;				\
+										\
+		if (first) {							\
+			for (i = 0; i < SG_FSUM_ELEMS; i++) {			\
+				m_[i] = 0;					\
+				(aux)[i] = 0;					\
 			}							\
-			sg_fsum_add(&m_[k], &(aux)[k], DECODE(b_[k]));		\
+		}								\
+		/* Four elements per iteration: a quarter of the loop's	\
+		 * own instructions, and independent chains for the CPU; one	\
+		 * test per iteration, against a count the verifier knows is	\
+		 * at most SG_FSUM_ELEMS. */					\
+		if (n_ > SG_FSUM_ELEMS)						\
+			n_ = SG_FSUM_ELEMS;					\
+		for (i = 0; i + 3 < n_; i += 4) {				\
+			ADD(&m_[i], &(aux)[i], b_[i]);				\
+			ADD(&m_[i + 1], &(aux)[i + 1], b_[i + 1]);		\
+			ADD(&m_[i + 2], &(aux)[i + 2], b_[i + 2]);		\
+			ADD(&m_[i + 3], &(aux)[i + 3], b_[i + 3]);		\
+		}								\
+		for (; i < n_; i++) {						\
+			__u32 k = i & (SG_FSUM_ELEMS - 1);			\
+			ADD(&m_[k], &(aux)[k], b_[k]);				\
 		}								\
 	} while (0)
 
@@ -248,9 +319,9 @@ static __always_inline void sg_fold(void *acc, __u16 *aux, const void *src, __u3
 {
 	if (op == SG_OP_SUM && (dtype == SG_FLOAT32 || dtype == SG_FLOAT64)) {
 		if (dtype == SG_FLOAT32)
-			SG_FSUM_LOOP(__u32, sg_fdecode32, acc, aux, src, len, first);
+			SG_FSUM_LOOP(__u32, sg_fsum_add32, acc, aux, src, len, first);
 		else
-			SG_FSUM_LOOP(__u64, sg_fdecode64, acc, aux, src, len, first);
+			SG_FSUM_LOOP(__u64, sg_fsum_add64, acc, aux, src, len, first);
 		return;
 	}
 	if (first) {

@@ -14,6 +14,9 @@
  *    to 1024, every element position of three chunks. The accumulators are
  *    decoded as the transports decode them (sg_fsum_value(), sg_result_copy()).
  *    The worst error seen is printed as a fraction of the bound.
+ *  - float32/float64 SUM accumulators bit-identical to the general addition
+ *    replayed on the host, and to the fold compiled for the host: the
+ *    fold's fast path adds exactly what the general path does.
  *  - IEEE specials in SUM: NaN, opposite infinities, one infinity, and sums
  *    beyond the range of the type (the accumulator does not overflow).
  *  - float32/float64 MIN and MAX: bit-identical to a reference; -0 < +0; a
@@ -44,6 +47,7 @@
 #include "sgbpf.h"
 #include "sgbpf.skel.h"
 #include "bpf_frames.h"
+#include "bpf/fold.bpf.h"
 
 /* Elements of a float chunk: 512 / 4 and 1024 / 8. */
 #define FELEMS 128
@@ -896,6 +900,81 @@ static uint64_t random_bits(uint8_t dtype, uint64_t *seed, bool nans)
 	}
 }
 
+/* ------------------------------------- float SUM: the fast path is exact */
+
+/* The kernel's accumulators, bit for bit, against the general addition of
+ * bpf/fold.bpf.h (sg_fsum_add() of sg_fdecode32/64(), compiled here) replayed
+ * in the arrival order, worker after worker: the fold's inline fast path must
+ * add exactly what the general one does, for the datasets above and random
+ * bits of every kind (specials, zeros, subnormals), at every element
+ * position of a chunk and of a partial last chunk. */
+static void check_sum_exact(void **state, uint8_t dtype, uint32_t nw)
+{
+	struct sgt_fixture *f = *state;
+
+	assert_int_equal(sgt_add_comm(f, 0, nw), 0);
+	for (int ds = 0; ds <= DATA_COUNT; ds++) {
+		uint64_t seed = 0xe8ac7 + 31 * (uint64_t)ds + nw + 7919 * dtype;
+		const struct sgt_arming *a;
+		struct coll c;
+
+		coll_init(&c, dtype, SG_OP_SUM, FCOUNT, nw);
+		if (ds < DATA_COUNT)
+			fill_sum(&c, (enum dataset)ds, seed);
+		for (uint32_t j = 0; ds == DATA_COUNT && j < c.count; j++)
+			for (uint32_t w = 0; w < nw; w++)
+				put_bits(&c, w, j, random_bits(dtype, &seed, true));
+		coll_run(f, &c, ORDER_WORKERS, seed);
+		a = sgt_armed(f, 0, c.coll_id);
+		for (uint32_t j = 0; j < c.count; j++) {
+			uint32_t e = a->base + j / SG_FSUM_ELEMS, k = j % SG_FSUM_ELEMS;
+			__s64 M = 0, got;
+			__u16 aux = 0;
+
+			for (uint32_t w = 0; w < nw; w++) {
+				uint64_t b = get_bits(&c, w, j);
+
+				sg_fsum_add(&M, &aux, dtype == SG_FLOAT32 ? sg_fdecode32((uint32_t)b)
+									  : sg_fdecode64(b));
+			}
+			memcpy(&got, sgt_entry_acc(f, e) + 8 * (size_t)k, sizeof(got));
+			if (got != M || sgt_entry_aux(f, e)[k] != aux)
+				fail_msg("%s SUM, %u workers, %s: element %u: accumulator %lld aux "
+					 "0x%04x, the general addition gives %lld aux 0x%04x",
+					 tname(dtype), nw,
+					 ds < DATA_COUNT ? dataset_name[ds] : "random bits", j,
+					 (long long)got, sgt_entry_aux(f, e)[k], (long long)M, aux);
+		}
+		/* The same fold compiled for the host (the user-space
+		 * transports' transport/ureduce.c), chunk by chunk. */
+		for (uint32_t ch = 0; ch < a->nchunks; ch++) {
+			size_t off = (size_t)ch * a->cbytes;
+			uint32_t len = (uint32_t)(a->msg_len - off < a->cbytes ? a->msg_len - off
+										: a->cbytes);
+			size_t n = len / sg_wire_dtype_size(dtype);
+			uint64_t acc[SG_FSUM_ELEMS];
+			uint16_t aux[SG_FSUM_ELEMS];
+
+			for (uint32_t w = 0; w < nw; w++)
+				sg_fold(acc, aux, c.v[w] + off, len, dtype, SG_OP_SUM, w == 0);
+			if (memcmp(acc, sgt_entry_acc(f, a->base + ch), n * sizeof(acc[0])) ||
+			    memcmp(aux, sgt_entry_aux(f, a->base + ch), n * sizeof(aux[0])))
+				fail_msg("%s SUM, %u workers, %s: chunk %u: the host's fold differs "
+					 "from the kernel's", tname(dtype), nw,
+					 ds < DATA_COUNT ? dataset_name[ds] : "random bits", ch);
+		}
+		coll_release(f, &c);
+		coll_free(&c);
+	}
+}
+
+#define EXACT_TEST(bits, dt, nw)						\
+	static void test_sum_exact_f##bits##_##nw(void **state) { check_sum_exact(state, dt, nw); }
+EXACT_TEST(32, SG_FLOAT32, 7)
+EXACT_TEST(32, SG_FLOAT32, 256)
+EXACT_TEST(64, SG_FLOAT64, 7)
+EXACT_TEST(64, SG_FLOAT64, 256)
+
 /* Check a completed float MIN or MAX: a NaN anywhere gives a NaN (the very
  * NaN when every NaN of the element has the same bits), else the result is
  * bit-identical to the least (MIN) or greatest (MAX) contribution, -0 < +0. */
@@ -1481,6 +1560,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sum_f64_1024, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_specials, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_overflow, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_exact_f32_7, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_exact_f32_256, sgt_setup_shared,
+						sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_exact_f64_7, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_exact_f64_256, sgt_setup_shared,
+						sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_minmax_f32_1, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_minmax_f32_2, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_minmax_f32_16, sgt_setup_shared, sgt_teardown_none),
