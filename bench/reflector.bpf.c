@@ -117,7 +117,7 @@ static __always_inline int reflect_scatter(struct ethhdr *eth, struct sg_l4 *l4,
 
 	if (!valid_request(h))
 		return XDP_DROP; /* the worker API would drop it too */
-	if (h->dtype == SG_FLOAT32 && h->msg_len > SG_CHUNK_BYTES / 2) {
+	if (h->dtype == SG_FLOAT32 && h->msg_len > sg_wire_response_chunk(SG_FLOAT32)) {
 		count(REFL_UNSUPPORTED);
 		return XDP_DROP;
 	}

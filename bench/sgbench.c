@@ -430,11 +430,12 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 	}
 	for (int i = 0; i < cfg->nsizes; i++)
 		if (cfg->wmode == BENCH_WORKERS_REFLECTOR && cfg->dtype == SG_FLOAT32 &&
-		    cfg->sizes[i] > SG_CHUNK_BYTES / 2) {
+		    cfg->sizes[i] > sg_wire_response_chunk(SG_FLOAT32)) {
 			fprintf(stderr, "sgbench: --dtype float32 with --workers reflector: sizes up "
-				"to %u bytes (float32 answers travel in %u-byte chunks, two per "
-				"request frame, which XDP cannot send); use --workers host\n",
-				SG_CHUNK_BYTES / 2, SG_CHUNK_BYTES / 2);
+				"to %u bytes (float32 answers travel in %u-byte chunks, smaller "
+				"than a request's, so a request frame may need two, which XDP "
+				"cannot send); use --workers host\n",
+				sg_wire_response_chunk(SG_FLOAT32), sg_wire_response_chunk(SG_FLOAT32));
 			return -EINVAL;
 		}
 	return 0;

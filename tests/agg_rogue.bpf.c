@@ -15,8 +15,9 @@ int scribble(struct xdp_md *ctx)
 
 	if (verdict)
 		return verdict;
-	for (__u32 i = 0; i < SG_CHUNK_BYTES / 8; i++)
-		((__u64 *)a.acc)[SG_AGG_IDX(i, SG_CHUNK_BYTES / 8)] = ~0ULL;
+	/* volatile: element by element, not a memset the BPF target lacks. */
+	for (__u32 i = 0; i < SG_ACC_BYTES / 8; i++)
+		((volatile __u64 *)a.acc)[SG_AGG_IDX(i, SG_ACC_BYTES / 8)] = ~0ULL;
 	sg_agg_end(ctx, &a);
 	return XDP_PASS;
 }

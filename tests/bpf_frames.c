@@ -363,7 +363,7 @@ int sgt_fixture_open(struct sgt_fixture *f, char *reason, size_t reason_len)
 		return err;
 	}
 	skel = f->dp.skel;
-	if (bpf_map__value_size(skel->maps.results) != SG_CHUNK_BYTES ||
+	if (bpf_map__value_size(skel->maps.results) != SG_ACC_BYTES ||
 	    bpf_map__max_entries(skel->maps.results) != SG_POOL_CHUNKS ||
 	    bpf_map__value_size(skel->maps.result_aux) != SG_FSUM_ELEMS * 2 ||
 	    bpf_map__max_entries(skel->maps.completions) != SGT_TOTAL_SLOTS ||
@@ -802,7 +802,7 @@ int sgt_read_chunk(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, uint3
 
 const uint8_t *sgt_entry_acc(struct sgt_fixture *f, uint32_t entry)
 {
-	return f->dp.results + (size_t)(entry % SG_POOL_CHUNKS) * SG_CHUNK_BYTES;
+	return f->dp.results + (size_t)(entry % SG_POOL_CHUNKS) * SG_ACC_BYTES;
 }
 
 const uint16_t *sgt_entry_aux(struct sgt_fixture *f, uint32_t entry)
@@ -923,7 +923,7 @@ int sgt_snapshot_take(struct sgt_fixture *f, struct sgt_snapshot *s)
 	} else {
 		s->slots = calloc(SGT_TOTAL_SLOTS, sizeof(*s->slots));
 		s->chunks = malloc((size_t)SG_POOL_CHUNKS * sizeof(*s->chunks));
-		s->results = malloc((size_t)SG_POOL_CHUNKS * SG_CHUNK_BYTES);
+		s->results = malloc((size_t)SG_POOL_CHUNKS * SG_ACC_BYTES);
 		s->aux = malloc((size_t)SG_POOL_CHUNKS * SG_FSUM_ELEMS * sizeof(uint16_t));
 	}
 	if (!s->slots || !s->chunks || !s->results || !s->aux) {
@@ -941,7 +941,7 @@ int sgt_snapshot_take(struct sgt_fixture *f, struct sgt_snapshot *s)
 	err = read_all_chunks(f, s->chunks);
 	if (err)
 		goto fail;
-	memcpy(s->results, f->dp.results, (size_t)SG_POOL_CHUNKS * SG_CHUNK_BYTES);
+	memcpy(s->results, f->dp.results, (size_t)SG_POOL_CHUNKS * SG_ACC_BYTES);
 	memcpy(s->aux, f->dp.aux, (size_t)SG_POOL_CHUNKS * SG_FSUM_ELEMS * sizeof(uint16_t));
 	for (uint32_t c = 0; c < SG_MAX_COMMS; c++) {
 		err = sgt_stats(f, c, &s->stats[c]);
@@ -1030,8 +1030,8 @@ int sgt_snapshot_diff(struct sgt_fixture *f, const struct sgt_snapshot *s,
 		if (skip[e])
 			continue;
 		changed = memcmp(&cs[e], &s->chunks[e], sizeof(cs[e])) != 0;
-		if (memcmp(sgt_entry_acc(f, e), s->results + (size_t)e * SG_CHUNK_BYTES,
-			   SG_CHUNK_BYTES) ||
+		if (memcmp(sgt_entry_acc(f, e), s->results + (size_t)e * SG_ACC_BYTES,
+			   SG_ACC_BYTES) ||
 		    memcmp(sgt_entry_aux(f, e), s->aux + (size_t)e * SG_FSUM_ELEMS,
 			   SG_FSUM_ELEMS * sizeof(uint16_t)))
 			changed = true;

@@ -231,12 +231,18 @@ int sgt_read_slot(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, struct
 int sgt_read_chunk(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id, uint32_t chunk,
 		   struct sg_chunk_state *out);
 int sgt_read_entry(struct sgt_fixture *f, uint32_t entry, struct sg_chunk_state *out);
-/* Accumulator (SG_CHUNK_BYTES) and aux words (SG_FSUM_ELEMS) of pool entry
+/* Accumulator (SG_ACC_BYTES) and aux words (SG_FSUM_ELEMS) of pool entry
  * @entry in the mmapped maps. */
 const uint8_t *sgt_entry_acc(struct sgt_fixture *f, uint32_t entry);
+/* Elements of @dt in a full contribution chunk: element j of a collective
+ * sits in its chunk j / this, at that index of the chunk's accumulator. */
+static inline uint32_t sgt_chunk_elems(unsigned int dt)
+{
+	return sg_wire_response_chunk(dt) / sg_wire_dtype_size(dt);
+}
 const uint16_t *sgt_entry_aux(struct sgt_fixture *f, uint32_t entry);
 /* The accumulators of @coll_id's run from its first entry: the result vector
- * itself when chunks are SG_CHUNK_BYTES (every type but float32). */
+ * itself for a result of one chunk (every type but float32 SUM). */
 const uint8_t *sgt_result(struct sgt_fixture *f, uint32_t comm, uint32_t coll_id);
 /* Copy the msg_len bytes of the result of @coll_id (not float SUM) into @out,
  * chunk by chunk as sg_result_copy() does. */
@@ -266,7 +272,7 @@ struct sgt_snapshot {
 	struct sg_stats stats[SG_MAX_COMMS];
 	unsigned int nevents;
 	struct sg_chunk_state *chunks;	/* SG_POOL_CHUNKS */
-	uint8_t *results;		/* SG_POOL_CHUNKS * SG_CHUNK_BYTES */
+	uint8_t *results;		/* SG_POOL_CHUNKS * SG_ACC_BYTES */
 	uint16_t *aux;			/* SG_POOL_CHUNKS * SG_FSUM_ELEMS */
 	struct sg_completion completions[SGT_TOTAL_SLOTS];
 };

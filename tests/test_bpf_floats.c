@@ -49,8 +49,8 @@
 #include "bpf_frames.h"
 #include "bpf/fold.bpf.h"
 
-/* Elements of a float chunk: 512 / 4 and 1024 / 8. */
-#define FELEMS 128
+/* Elements of a float32 chunk (1024 / 4; float64: 1376 / 8 = 172). */
+#define FELEMS 256
 /* Three chunks, the last one element short: every position of a full chunk
  * and a partial last chunk. */
 #define FCOUNT (3 * FELEMS - 1)
@@ -236,7 +236,7 @@ static long double fsum_elem(struct sgt_fixture *f, const struct coll *c, uint32
 			     uint16_t *aux_out)
 {
 	const struct sgt_arming *a = sgt_armed(f, 0, c->coll_id);
-	size_t e = a->base + j / SG_FSUM_ELEMS, k = j % SG_FSUM_ELEMS;
+	size_t e = a->base + j / sgt_chunk_elems(c->dtype), k = j % sgt_chunk_elems(c->dtype);
 	int64_t m;
 	uint16_t aux;
 
@@ -927,7 +927,7 @@ static void check_sum_exact(void **state, uint8_t dtype, uint32_t nw)
 		coll_run(f, &c, ORDER_WORKERS, seed);
 		a = sgt_armed(f, 0, c.coll_id);
 		for (uint32_t j = 0; j < c.count; j++) {
-			uint32_t e = a->base + j / SG_FSUM_ELEMS, k = j % SG_FSUM_ELEMS;
+			uint32_t e = a->base + j / sgt_chunk_elems(dtype), k = j % sgt_chunk_elems(dtype);
 			__s64 M = 0, got;
 			__u16 aux = 0;
 

@@ -1269,7 +1269,8 @@ static void vc_check(struct vcoll *vc, const char *what)
 		unsigned int size = sg_wire_dtype_size(vc->m.dtype);
 
 		for (uint32_t j = 0; j < vc->m.count; j++) {
-			uint32_t e = a->base + j / SG_FSUM_ELEMS, k = j % SG_FSUM_ELEMS;
+			uint32_t e = a->base + j / sgt_chunk_elems(vc->m.dtype),
+				 k = j % sgt_chunk_elems(vc->m.dtype);
 			int64_t mant;
 			uint16_t aux = sgt_entry_aux(F, e)[k];
 			uint32_t E = aux & SG_FSUM_EXP;

@@ -573,7 +573,7 @@ static void test_chunks_pool_end(void **state)
 {
 	struct sgt_fixture *f = *state;
 
-	check_vector_at(f, SG_UINT32, SG_OP_SUM, 16 * 1024, 3, 113, SG_POOL_CHUNKS - 16);
+	check_vector_at(f, SG_UINT32, SG_OP_SUM, 16 * SG_CHUNK_BYTES, 3, 113, SG_POOL_CHUNKS - 16);
 	assert_int_equal(sgt_armed(f, 0, 3)->base + sgt_armed(f, 0, 3)->nchunks, SG_POOL_CHUNKS);
 	check_vector_at(f, SG_INT8, SG_OP_MAX, SG_CHUNK_BYTES, 4, 114, 0);
 	check_vector_at(f, SG_INT8, SG_OP_MIN, SG_MAX_MSG_BYTES, 5, 115,
@@ -587,7 +587,7 @@ static void test_chunks_pool_end(void **state)
 static void test_chunks_adjacent_slots(void **state)
 {
 	struct sgt_fixture *f = *state;
-	const uint32_t count = 16 * 1024;	/* uint32: 64 chunks */
+	const uint32_t count = 64 * SG_CHUNK_BYTES / 4;	/* uint32: 64 chunks */
 	struct sg_wire_msg ma = sgt_msg(8, 0xa8, SG_UINT32, SG_OP_SUM, count);
 	struct sg_wire_msg mb = sgt_msg(7, 0xb7, SG_UINT32, SG_OP_BXOR, count);
 	const struct sgt_arming *a, *b;
@@ -654,13 +654,13 @@ static void test_chunks_adjacent_slots(void **state)
 static void test_duplicate(void **state)
 {
 	struct sgt_fixture *f = *state;
-	struct sg_wire_msg m = sgt_msg(3, 0xabcdef, SG_INT32, SG_OP_SUM, 300);	/* 2 chunks */
+	struct sg_wire_msg m = sgt_msg(3, 0xabcdef, SG_INT32, SG_OP_SUM, 500);	/* 2 chunks */
 	uint8_t fr[SGT_FRAME_MAX], fr2[SGT_FRAME_MAX];
 	struct sg_slot s;
 	struct vecs vs;
 	size_t n, n2;
 
-	vecs_init(&vs, NWORKERS, SG_INT32, SG_OP_SUM, 300, 7);
+	vecs_init(&vs, NWORKERS, SG_INT32, SG_OP_SUM, 500, 7);
 	assert_int_equal(sgt_arm(f, 0, &m, NWORKERS), 0);
 
 	n = chunk_frame(f, fr, 0, 0, &m, 0, vs.v[0]);
@@ -1457,8 +1457,8 @@ static void test_ip_options(void **state)
 	assert_int_equal(run(f, fr, n), XDP_DROP);
 	assert_int_equal(sgt_slot(f, 0, BAD_COLL).progress[1], 1);
 	assert_int_equal(sgt_counters(f, 0).rx_accepted, 2);
-	assert_memory_equal(sgt_result(f, 0, BAD_COLL) + SG_CHUNK_BYTES, bad_vec + SG_CHUNK_BYTES,
-			    BAD_COUNT - SG_CHUNK_BYTES);
+	assert_memory_equal(sgt_entry_acc(f, sgt_armed(f, 0, BAD_COLL)->base + 1),
+			    bad_vec + SG_CHUNK_BYTES, BAD_COUNT - SG_CHUNK_BYTES);
 }
 
 /* ------------------------------------------------------- completion policies */
@@ -1513,13 +1513,13 @@ static void test_policy_wait_n(void **state)
 static void test_policy_any(void **state)
 {
 	struct sgt_fixture *f = *state;
-	struct sg_wire_msg m = sgt_msg(6, 0x6666, SG_UINT16, SG_OP_MAX, 600);	/* 2 chunks */
+	struct sg_wire_msg m = sgt_msg(6, 0x6666, SG_UINT16, SG_OP_MAX, 800);	/* 2 chunks */
 	uint8_t fr[SGT_FRAME_MAX];
 	struct sg_slot s;
 	struct vecs vs;
 	size_t n;
 
-	vecs_init(&vs, NWORKERS, SG_UINT16, SG_OP_MAX, 600, 6);
+	vecs_init(&vs, NWORKERS, SG_UINT16, SG_OP_MAX, 800, 6);
 	assert_int_equal(sgt_arm(f, 0, &m, 1), 0);
 	assert_int_equal(send_chunk(f, 0, 1, &m, 1, vs.v[1]), XDP_DROP);
 	n = chunk_frame(f, fr, 0, 0, &m, 0, vs.v[0]);
@@ -1564,7 +1564,11 @@ static void partial(struct sgt_fixture *f, uint32_t coll_id, void *out, size_t l
 	*missing = m[0];
 }
 
-/* Chunk @c of the uint32 result @res (256 elements a chunk) is @want's. */
+/* Three full chunks of uint32 and of 64-bit elements. */
+#define U32_3CHUNKS (3 * SG_CHUNK_BYTES / 4)
+#define U64_3CHUNKS (3 * SG_CHUNK_BYTES / 8)
+
+/* Chunk @c of the uint32 result @res (SG_CHUNK_BYTES / 4 elements a chunk) is @want's. */
 static void expect_chunk_of(const uint8_t *res, const uint8_t *want, unsigned int c,
 			    const char *what)
 {
@@ -1578,7 +1582,7 @@ static void expect_chunk_of(const uint8_t *res, const uint8_t *want, unsigned in
 static void test_partial_after_deadline(void **state)
 {
 	struct sgt_fixture *f = *state;
-	struct sg_wire_msg old = sgt_msg(7, 0x7777, SG_UINT32, SG_OP_SUM, 768);	/* 3 chunks */
+	struct sg_wire_msg old = sgt_msg(7, 0x7777, SG_UINT32, SG_OP_SUM, U32_3CHUNKS);	/* 3 chunks */
 	static uint8_t res[3 * SG_CHUNK_BYTES], zero[3 * SG_CHUNK_BYTES];
 	uint64_t done, missing;
 	uint8_t fr[SGT_FRAME_MAX];
@@ -1589,8 +1593,8 @@ static void test_partial_after_deadline(void **state)
 	size_t n;
 
 	assert_int_equal(sgt_add_comm(f, 1, NWORKERS), 0);
-	vecs_init(&vo, NWORKERS, SG_UINT32, SG_OP_SUM, 768, 70);
-	vecs_init(&v, NWORKERS, SG_UINT32, SG_OP_SUM, 768, 71);
+	vecs_init(&vo, NWORKERS, SG_UINT32, SG_OP_SUM, U32_3CHUNKS, 70);
+	vecs_init(&v, NWORKERS, SG_UINT32, SG_OP_SUM, U32_3CHUNKS, 71);
 	assert_int_equal(sgt_arm(f, 1, &old, NWORKERS), 0);
 	for (uint32_t w = 0; w < NWORKERS; w++)
 		for (unsigned int c = 0; c < 3; c++)
@@ -1602,7 +1606,7 @@ static void test_partial_after_deadline(void **state)
 	/* Nobody done (worker 1 sent chunk 0 only): every chunk is missing
 	 * and the identity, not the other communicator's result. */
 	{
-		struct sg_wire_msg m = sgt_msg(3, 0x3333, SG_UINT32, SG_OP_SUM, 768);
+		struct sg_wire_msg m = sgt_msg(3, 0x3333, SG_UINT32, SG_OP_SUM, U32_3CHUNKS);
 
 		assert_int_equal(sgt_arm_at(f, 0, &m, NWORKERS, base), 0);
 		assert_int_equal(send_chunk(f, 0, 1, &m, 0, v.v[1]), XDP_DROP);
@@ -1625,7 +1629,7 @@ static void test_partial_after_deadline(void **state)
 	 * exactly; chunk 0 holds worker 1's too, which the report cannot
 	 * name, so it is missing. */
 	{
-		struct sg_wire_msg m = sgt_msg(4, 0x4444, SG_UINT32, SG_OP_SUM, 768);
+		struct sg_wire_msg m = sgt_msg(4, 0x4444, SG_UINT32, SG_OP_SUM, U32_3CHUNKS);
 
 		assert_int_equal(sgt_arm_at(f, 0, &m, NWORKERS, base), 0);
 		for (unsigned int c = 0; c < 3; c++)
@@ -1644,7 +1648,7 @@ static void test_partial_after_deadline(void **state)
 	/* Never armed (the request never passed sg_scatter): armed from its
 	 * descriptor and retired at once, so a late request cannot arm it. */
 	{
-		struct sg_wire_msg m = sgt_msg(5, 0x5555, SG_UINT32, SG_OP_SUM, 768);
+		struct sg_wire_msg m = sgt_msg(5, 0x5555, SG_UINT32, SG_OP_SUM, U32_3CHUNKS);
 
 		assert_int_equal(sgt_post(f, 0, &m, NWORKERS), 0);
 		partial(f, 5, res, sizeof(res), &done, &ndone, &missing);
@@ -1688,7 +1692,7 @@ static uint32_t fold_admitted(struct sgt_fixture *f, const struct sg_fold_ctx *f
 static void test_partial_fold_in_flight(void **state)
 {
 	struct sgt_fixture *f = *state;
-	struct sg_wire_msg m = sgt_msg(9, 0x9999, SG_UINT32, SG_OP_SUM, 768);
+	struct sg_wire_msg m = sgt_msg(9, 0x9999, SG_UINT32, SG_OP_SUM, U32_3CHUNKS);
 	static uint8_t res[3 * SG_CHUNK_BYTES], zero[3 * SG_CHUNK_BYTES];
 	struct sg_partial first, second;
 	struct sg_tp_reduce r;
@@ -1697,7 +1701,7 @@ static void test_partial_fold_in_flight(void **state)
 	unsigned int ndone;
 	struct vecs v;
 
-	vecs_init(&v, NWORKERS, SG_UINT32, SG_OP_SUM, 768, 90);
+	vecs_init(&v, NWORKERS, SG_UINT32, SG_OP_SUM, U32_3CHUNKS, 90);
 	assert_int_equal(sgt_arm(f, 0, &m, NWORKERS), 0);
 	r = sgt_reduce(f, 0, 9);
 	for (unsigned int c = 0; c < 3; c++)
@@ -1750,14 +1754,14 @@ static void test_partial_fold_in_flight(void **state)
 static void test_partial_float_sum(void **state)
 {
 	struct sgt_fixture *f = *state;
-	struct sg_wire_msg old = sgt_msg(11, 0xb0b0, SG_UINT64, SG_OP_BXOR, 384);	/* 3 chunks */
-	struct sg_wire_msg m = sgt_msg(12, 0xc0c0, SG_FLOAT64, SG_OP_SUM, 384);
-	double vec[NWORKERS][384], res[384];
+	struct sg_wire_msg old = sgt_msg(11, 0xb0b0, SG_UINT64, SG_OP_BXOR, U64_3CHUNKS);	/* 3 chunks */
+	struct sg_wire_msg m = sgt_msg(12, 0xc0c0, SG_FLOAT64, SG_OP_SUM, U64_3CHUNKS);
+	double vec[NWORKERS][U64_3CHUNKS], res[U64_3CHUNKS];
 	uint64_t done, missing;
 	unsigned int ndone;
 	struct vecs vo;
 
-	vecs_init(&vo, NWORKERS, SG_UINT64, SG_OP_BXOR, 384, 110);
+	vecs_init(&vo, NWORKERS, SG_UINT64, SG_OP_BXOR, U64_3CHUNKS, 110);
 	assert_int_equal(sgt_arm(f, 0, &old, NWORKERS), 0);
 	for (uint32_t w = 0; w < NWORKERS; w++)
 		for (unsigned int c = 0; c < 3; c++)
@@ -1765,7 +1769,7 @@ static void test_partial_float_sum(void **state)
 	sgt_release(f, 0, 11);
 	assert_int_equal(sgt_arm_at(f, 0, &m, NWORKERS, sgt_armed(f, 0, 11)->base), 0);
 	for (uint32_t w = 0; w < NWORKERS; w++)
-		for (int i = 0; i < 384; i++)
+		for (int i = 0; i < U64_3CHUNKS; i++)
 			vec[w][i] = (i + 1) * 0.5 * (w + 1);
 	for (unsigned int c = 0; c < 3; c++)
 		assert_int_equal(send_chunk(f, 0, 2, &m, c, (const uint8_t *)vec[2]), XDP_DROP);
@@ -1773,8 +1777,8 @@ static void test_partial_float_sum(void **state)
 	partial(f, 12, res, sizeof(res), &done, &ndone, &missing);
 	assert_int_equal(done, 0x4);
 	assert_int_equal(missing, 0x4);
-	for (int i = 0; i < 384; i++) {
-		double want = i < 256 ? vec[2][i] : 0.0;
+	for (int i = 0; i < U64_3CHUNKS; i++) {
+		double want = i < 2 * SG_CHUNK_BYTES / 8 ? vec[2][i] : 0.0;
 		uint64_t a, b;
 
 		memcpy(&a, &res[i], sizeof(a));
@@ -1830,8 +1834,8 @@ static void test_partial_identity(void **state)
 static void test_two_comms(void **state)
 {
 	struct sgt_fixture *f = *state;
-	struct sg_wire_msg m0 = sgt_msg(1, 0xa0, SG_INT32, SG_OP_SUM, 300);
-	struct sg_wire_msg m1 = sgt_msg(1, 0xa1, SG_INT32, SG_OP_SUM, 300);
+	struct sg_wire_msg m0 = sgt_msg(1, 0xa0, SG_INT32, SG_OP_SUM, 500);
+	struct sg_wire_msg m1 = sgt_msg(1, 0xa1, SG_INT32, SG_OP_SUM, 500);
 	struct sgt_except ex;
 	struct sgt_snapshot snap;
 	struct vecs v0, v1;
@@ -1839,8 +1843,8 @@ static void test_two_comms(void **state)
 	size_t n;
 
 	assert_int_equal(sgt_add_comm(f, 1, 2), 0);
-	vecs_init(&v0, NWORKERS, SG_INT32, SG_OP_SUM, 300, 20);
-	vecs_init(&v1, 2, SG_INT32, SG_OP_SUM, 300, 21);
+	vecs_init(&v0, NWORKERS, SG_INT32, SG_OP_SUM, 500, 20);
+	vecs_init(&v1, 2, SG_INT32, SG_OP_SUM, 500, 21);
 	/* The same collective id in both: global slots 1 and 65, adjacent runs
 	 * of the one pool. */
 	assert_int_equal(sgt_arm(f, 0, &m0, NWORKERS), 0);
@@ -2014,14 +2018,14 @@ static void test_no_events(void **state)
 static void test_pass(void **state)
 {
 	struct sgt_fixture *f = *state;
-	struct sg_wire_msg m = sgt_msg(30, 0x3030, SG_UINT32, SG_OP_SUM, 300);	/* 2 chunks */
-	struct sg_wire_msg stale = sgt_msg(94, 0x3030, SG_UINT32, SG_OP_SUM, 300);
+	struct sg_wire_msg m = sgt_msg(30, 0x3030, SG_UINT32, SG_OP_SUM, 500);	/* 2 chunks */
+	struct sg_wire_msg stale = sgt_msg(94, 0x3030, SG_UINT32, SG_OP_SUM, 500);
 	static uint8_t out[4096];
 	uint8_t fr[SGT_FRAME_MAX];
 	struct vecs vs;
 	size_t n;
 
-	vecs_init(&vs, NWORKERS, SG_UINT32, SG_OP_SUM, 300, 50);
+	vecs_init(&vs, NWORKERS, SG_UINT32, SG_OP_SUM, 500, 50);
 	assert_int_equal(sgt_set_flags(f, 0, SG_CFG_PASS | SG_CFG_NO_EVENTS), 0);
 	assert_int_equal(sgt_arm(f, 0, &m, 2), 0);
 	for (uint32_t w = 0; w < 2; w++) {
@@ -2090,7 +2094,7 @@ static void test_geometry(void **state)
 	uint64_t seed = 60;
 
 	for (uint8_t dt = 0; dt < SG_DATATYPE_COUNT; dt++) {
-		uint32_t size = sg_wire_dtype_size(dt), cb = dt == SG_FLOAT32 ? 512 : 1024;
+		uint32_t size = sg_wire_dtype_size(dt), cb = dt == SG_FLOAT32 ? 1024 : 1376;
 		uint32_t count = 3 * cb / size - 1, coll_id = 40 + dt;
 		struct sg_wire_msg m = sgt_msg(coll_id, 0x6000 + dt, dt, any_valid_op(dt), count);
 		uint8_t *vec = calloc(4, cb);
@@ -2154,18 +2158,18 @@ static void test_geometry(void **state)
 }
 
 /* Responses in the wrong geometry for their type are malformed: a float32
- * response in 1024-byte chunks, a float64 one in 512-byte chunks, and every
+ * response in 1376-byte chunks, a float64 one in 1024-byte chunks, and every
  * mix of the two rules in one header. */
 static void test_geometry_malformed(void **state)
 {
 	struct sgt_fixture *f = *state;
-	/* 300 float32 = 1200 bytes: chunks 512, 512, 176 (1024-byte: 1024, 176). */
-	struct sg_wire_msg m32 = sgt_msg(50, 0x5050, SG_FLOAT32, SG_OP_SUM, 300);
-	struct sg_wire_msg m32max = sgt_msg(52, 0x5252, SG_FLOAT32, SG_OP_MAX, 300);
-	/* 150 float64 = 1200 bytes: chunks 1024, 176 (512-byte: 512, 512, 176). */
-	struct sg_wire_msg m64 = sgt_msg(51, 0x5151, SG_FLOAT64, SG_OP_SUM, 150);
+	/* 600 float32 = 2400 bytes: chunks 1024, 1024, 352 (1376-byte: 1376, 1024). */
+	struct sg_wire_msg m32 = sgt_msg(50, 0x5050, SG_FLOAT32, SG_OP_SUM, 600);
+	struct sg_wire_msg m32max = sgt_msg(52, 0x5252, SG_FLOAT32, SG_OP_MAX, 600);
+	/* 300 float64 = 2400 bytes: chunks 1376, 1024 (1024-byte: 1024, 1024, 352). */
+	struct sg_wire_msg m64 = sgt_msg(51, 0x5151, SG_FLOAT64, SG_OP_SUM, 300);
 	struct sg_wire_msg as;
-	uint8_t fr[SGT_FRAME_MAX], vec[2048];
+	uint8_t fr[SGT_FRAME_MAX], vec[4096];
 	unsigned int nmal = 0;
 	size_t n;
 
@@ -2184,20 +2188,20 @@ static void test_geometry_malformed(void **state)
 		const struct sg_wire_msg *m = which ? &m32max : &m32;
 
 		/* float32 with the int32 geometry: header and lengths consistent
-		 * with 1024-byte chunks, dtype float32. */
+		 * with 1376-byte chunks, dtype float32. */
 		for (unsigned int c = 0; c < 2; c++) {
 			as = *m;
 			as.dtype = SG_INT32;
 			n = sgt_build_frame(fr, &f->comms[0].workers[1], &f->comms[0].local, &as, c,
 					    vec);
-			assert_int_equal(n - SGT_PAYLOAD_OFF, c ? 176 : 1024);
+			assert_int_equal(n - SGT_PAYLOAD_OFF, c ? 1024 : 1376);
 			fr[SGT_SG_OFF + SGT_HDR_DTYPE] = SG_FLOAT32;
 			sgt_fix_csums(fr, n);
 			expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed),
-					"float32 in 1024-byte chunks");
+					"float32 in 1376-byte chunks");
 			nmal++;
 		}
-		/* The right nchunks (3) with a 1024-byte chunk 0. */
+		/* The right nchunks (3) with a 1376-byte chunk 0. */
 		as = *m;
 		as.dtype = SG_INT32;
 		n = sgt_build_frame(fr, &f->comms[0].workers[1], &f->comms[0].local, &as, 0, vec);
@@ -2205,17 +2209,17 @@ static void test_geometry_malformed(void **state)
 		sgt_put16(fr, SGT_SG_OFF + SGT_HDR_NCHUNKS, 3);
 		sgt_fix_csums(fr, n);
 		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed),
-				"float32, nchunks 3, 1024 bytes");
+				"float32, nchunks 3, 1376 bytes");
 		nmal++;
-		/* The 512-byte geometry but nchunks of the 1024-byte one. */
+		/* The 1024-byte geometry but nchunks of the 1376-byte one. */
 		n = chunk_frame(f, fr, 0, 1, m, 1, vec);
 		sgt_put16(fr, SGT_SG_OFF + SGT_HDR_NCHUNKS, 2);
 		sgt_fix_csums(fr, n);
 		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed),
-				"float32, nchunks 2, 512 bytes");
+				"float32, nchunks 2, 1024 bytes");
 		nmal++;
 	}
-	/* float64 in 512-byte chunks. */
+	/* float64 in 1024-byte chunks. */
 	for (unsigned int c = 0; c < 3; c++) {
 		as = m64;
 		as.dtype = SG_FLOAT32;
@@ -2224,7 +2228,7 @@ static void test_geometry_malformed(void **state)
 		fr[SGT_SG_OFF + SGT_HDR_DTYPE] = SG_FLOAT64;
 		sgt_fix_csums(fr, n);
 		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed),
-				"float64 in 512-byte chunks");
+				"float64 in 1024-byte chunks");
 		nmal++;
 	}
 	/* The right frames still go through. */
@@ -2239,8 +2243,9 @@ static void test_geometry_malformed(void **state)
 }
 
 /* The largest float32 vector sg_scatter_reduce() accepts (SG_MAX_MESSAGE_BYTES,
- * 262144 elements) is 2048 chunks of 512 bytes; every vector over 512 KiB has
- * chunks with index >= SG_MAX_CHUNKS. They must complete like any other. */
+ * 262144 elements) is 1024 chunks of 1024 bytes, more than SG_MAX_CHUNKS (763,
+ * the chunks of a request): the chunks with an index past it must complete
+ * like any other. */
 static void test_float32_large_vector(void **state)
 {
 	struct sgt_fixture *f = *state;
@@ -2256,7 +2261,8 @@ static void test_float32_large_vector(void **state)
 
 		memcpy(vec + 4 * (size_t)i, &x, 4);
 	}
-	assert_int_equal(nchunks, 2 * SG_MAX_CHUNKS);
+	assert_int_equal(nchunks, SG_MAX_RESPONSE_CHUNKS);
+	assert_true(nchunks > SG_MAX_CHUNKS);
 	assert_int_equal(sgt_arm(f, 0, &m, 1), 0);
 	assert_int_equal(sgt_slot(f, 0, 60).nchunks, nchunks);
 	for (uint32_t c = 0; c < nchunks; c++) {
@@ -2272,12 +2278,12 @@ static void test_float32_large_vector(void **state)
 		bool strict = getenv("SGT_STRICT") && *getenv("SGT_STRICT") == '1';
 
 		fprintf(stderr, "KNOWN DATAPATH BUG: float32 vector of %u elements (%u chunks of "
-			"512 bytes): %u chunks from index %u rejected as malformed "
+			"1024 bytes): %u chunks from index %u rejected as malformed "
 			"(chunk >= SG_MAX_CHUNKS in sg_gather); the collective never "
 			"completes\n", count, nchunks, rejected, first_bad);
 		free(vec);
 		if (strict)
-			fail_msg("float32 vector over 512 KiB cannot complete");
+			fail_msg("float32 vector over %u chunks cannot complete", SG_MAX_CHUNKS);
 		skip();
 	}
 	assert_int_equal(st.rx_accepted, nchunks);
@@ -2304,7 +2310,7 @@ static void test_frame_helpers(void **state)
 	uint8_t fr[SGT_FRAME_MAX], pl[SG_CHUNK_BYTES] = { 0 };
 	size_t n = sgt_build_frame(fr, &a, &b, &m, 1, pl);
 
-	assert_int_equal(n, SGT_PAYLOAD_OFF + 476);
+	assert_int_equal(n, SGT_PAYLOAD_OFF + BAD_COUNT - SG_CHUNK_BYTES);
 	assert_int_equal(sgt_check_csums(fr, n, false), 0);
 	fr[SGT_PAYLOAD_OFF + 3] ^= 1;
 	assert_int_equal(sgt_check_csums(fr, n, false), -3);

@@ -922,13 +922,13 @@ static void test_arm_from_request(void **state)
 {
 	struct sgt_fixture *f = *state;
 	struct sg_wire_msg old = sgt_msg(6, 0x1111, SG_INT32, SG_OP_SUM, 256);
-	struct sg_wire_msg red = sgt_msg(70, 0xabcdef0123456789ull, SG_INT64, SG_OP_MAX, 300);
+	struct sg_wire_msg red = sgt_msg(70, 0xabcdef0123456789ull, SG_INT64, SG_OP_MAX, 500);
 	struct sg_wire_msg req = request_of(&red, 1500);	/* two chunks */
 	uint8_t fr[SGT_FRAME_MAX], fr1[SGT_FRAME_MAX];
 	struct sg_slot before, s;
 	struct sg_completion c;
 	struct sg_stats st;
-	int64_t out[300];
+	int64_t out[500];
 	size_t n, n1;
 
 	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
@@ -985,7 +985,7 @@ static void test_arm_from_request(void **state)
 	assert_int_equal(st.rx_late, 1);
 	assert_int_equal(st.completed, 1);	/* the old one never completed */
 	sgt_copy_result(f, 0, 70, out);
-	for (int i = 0; i < 300; i++)
+	for (int i = 0; i < 500; i++)
 		if (out[i] != 2000 + i)
 			fail_msg("element %d is %lld, expected %d", i, (long long)out[i], 2000 + i);
 }

@@ -191,22 +191,28 @@ static void test_native_xdp(void **state)
 
 static void test_every_op_and_datatype(void **state)
 {
-	/* 300 elements: one chunk for 8-bit types, three for 64-bit ones. */
+	/* 300 elements: one chunk for 8-bit types, two for 64-bit ones; then
+	 * exactly one chunk, and one element past it. */
 	for (int dt = 0; dt <= SG_UINT64; dt++)
-		for (int op = 0; op < SG_OP_MAXLOC; op++)
+		for (int op = 0; op < SG_OP_MAXLOC; op++) {
+			size_t chunk = sg_response_chunk_bytes(dt) / sg_datatype_size(dt);
+
 			check_reduce(&f8, dt, op, 300, SG_WAIT_ALL, 0, 0);
+			check_reduce(&f8, dt, op, chunk, SG_WAIT_ALL, 0, 0);
+			check_reduce(&f8, dt, op, chunk + 1, SG_WAIT_ALL, 0, 0);
+		}
 }
 
 static void test_sizes(void **state)
 {
-	static const size_t bytes[] = { 1, 1023, 1024, 1025, 2047, 2048, 2049, 65535, 65536,
-					 1048575, 1048576 };
+	static const size_t bytes[] = { 1, 1023, 1024, 1025, 1375, 1376, 1377, 2751, 2752, 2753,
+					 65535, 65536, 1048575, 1048576 };
 
 	for (size_t i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++)
 		check_reduce(&f8, SG_UINT8, SG_OP_SUM, bytes[i], SG_WAIT_ALL, 0, 0);
 	check_reduce(&f8, SG_INT32, SG_OP_MIN, 1, SG_WAIT_ALL, 0, 0);
-	check_reduce(&f8, SG_INT32, SG_OP_SUM, 256, SG_WAIT_ALL, 0, 0);	/* one chunk exactly */
-	check_reduce(&f8, SG_INT32, SG_OP_SUM, 257, SG_WAIT_ALL, 0, 0);	/* one element past */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 344, SG_WAIT_ALL, 0, 0);	/* one chunk exactly */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 345, SG_WAIT_ALL, 0, 0);	/* one element past */
 	check_reduce(&f8, SG_UINT32, SG_OP_SUM, 262144, SG_WAIT_ALL, 0, 0);	/* 1 MiB */
 	check_reduce(&f8, SG_INT64, SG_OP_MAX, 131072, SG_WAIT_ALL, 0, 0);	/* 1 MiB */
 	check_reduce(&f8, SG_UINT16, SG_OP_BXOR, 513, SG_WAIT_ALL, 0, 0);
@@ -388,10 +394,10 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_SUM, &p),
 			 -EINVAL);
 	p.contributors = NULL;
-	/* 257 int32 are two parts: a bitmap of missing parts needs a word. */
+	/* 345 int32 are two parts: a bitmap of missing parts needs a word. */
 	p.missing = contrib;
 	p.missing_words = 0;
-	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, big, 257, SG_INT32, SG_OP_SUM, &p),
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, big, 345, SG_INT32, SG_OP_SUM, &p),
 			 -EINVAL);
 	assert_non_null(strstr(sg_errmsg(), "2 parts need 1"));
 	p.missing = NULL;

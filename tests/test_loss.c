@@ -297,8 +297,8 @@ static void leave_garbage(sg_comm *c, size_t count)
 	free(bufs);
 }
 
-#define PARTIAL_COUNT	1024	/* uint32: 4 chunks of 256 */
-#define PARTIAL_CHUNK	256
+/* Elements: as many chunks as bytes per element (uint32: 4 chunks of 344). */
+#define PARTIAL_COUNT	SG_CHUNK_BYTES
 
 /* A collective that times out: each chunk of the result is the reduction
  * over exactly the reported contributors when its bit in @complete is set,

@@ -15,6 +15,7 @@
 #include "common/codec.h"
 
 #define MIB (1024u * 1024u)
+#define C 1376u	/* SG_CHUNK_BYTES, spelled out: the wire format's */
 /* Largest datagram, plus slack for the tests that make it one byte too long. */
 #define DGRAM_MAX (SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 8)
 
@@ -79,16 +80,22 @@ static void expect_accept(const uint8_t *b, size_t len)
 
 static void test_nchunks(void **state)
 {
+	assert_int_equal(SG_CHUNK_BYTES, C);
 	assert_int_equal(sg_wire_nchunks(0), 1);
 	assert_int_equal(sg_wire_nchunks(1), 1);
-	assert_int_equal(sg_wire_nchunks(1023), 1);
-	assert_int_equal(sg_wire_nchunks(1024), 1);
-	assert_int_equal(sg_wire_nchunks(1025), 2);
-	assert_int_equal(sg_wire_nchunks(2048), 2);
-	assert_int_equal(sg_wire_nchunks(2049), 3);
-	assert_int_equal(sg_wire_nchunks(MIB - 1), 1024);
-	assert_int_equal(sg_wire_nchunks(MIB), 1024);
-	assert_int_equal(sg_wire_nchunks(MIB + 1), 1025);
+	assert_int_equal(sg_wire_nchunks(C - 1), 1);
+	assert_int_equal(sg_wire_nchunks(C), 1);
+	assert_int_equal(sg_wire_nchunks(C + 1), 2);
+	assert_int_equal(sg_wire_nchunks(2 * C), 2);
+	assert_int_equal(sg_wire_nchunks(2 * C + 1), 3);
+	assert_int_equal(sg_wire_nchunks(762 * C), 762);
+	assert_int_equal(sg_wire_nchunks(762 * C + 1), 763);
+	assert_int_equal(sg_wire_nchunks(MIB), 763);
+	assert_int_equal(SG_MAX_CHUNKS, 763);
+	/* float32 contributions: SG_ACC_BYTES of 64-bit mantissas. */
+	assert_int_equal(sg_wire_response_chunk(SG_FLOAT32), 1024);
+	assert_int_equal(sg_wire_response_chunk(SG_FLOAT64), C);
+	assert_int_equal(sg_wire_nchunks_of(MIB, sg_wire_response_chunk(SG_FLOAT32)), 1024);
 }
 
 static void test_chunk_len(void **state)
@@ -98,14 +105,15 @@ static void test_chunk_len(void **state)
 
 	assert_int_equal(sg_wire_chunk_len(0, 0), 0);
 	assert_int_equal(sg_wire_chunk_len(1, 0), 1);
-	assert_int_equal(sg_wire_chunk_len(1024, 0), 1024);
-	assert_int_equal(sg_wire_chunk_len(1024, 1), 0);
-	assert_int_equal(sg_wire_chunk_len(1025, 0), 1024);
-	assert_int_equal(sg_wire_chunk_len(1025, 1), 1);
-	assert_int_equal(sg_wire_chunk_len(1025, 2), 0);
-	assert_int_equal(sg_wire_chunk_len(3000, 2), 952);
-	assert_int_equal(sg_wire_chunk_len(MIB, 1023), 1024);
-	assert_int_equal(sg_wire_chunk_len(MIB, 1024), 0);
+	assert_int_equal(sg_wire_chunk_len(C, 0), C);
+	assert_int_equal(sg_wire_chunk_len(C, 1), 0);
+	assert_int_equal(sg_wire_chunk_len(C + 1, 0), C);
+	assert_int_equal(sg_wire_chunk_len(C + 1, 1), 1);
+	assert_int_equal(sg_wire_chunk_len(C + 1, 2), 0);
+	assert_int_equal(sg_wire_chunk_len(3000, 2), 248);
+	assert_int_equal(sg_wire_chunk_len(MIB, 761), C);
+	assert_int_equal(sg_wire_chunk_len(MIB, 762), 64);
+	assert_int_equal(sg_wire_chunk_len(MIB, 763), 0);
 	assert_int_equal(sg_wire_chunk_len(MIB, 65535), 0);
 
 	/* The chunks of a message tile it exactly. */
@@ -165,7 +173,7 @@ static void test_encode_bytes(void **state)
 		0xb8, 0x0b, 0x00, 0x00,		/* 16: msg_len 3000 */
 		0x02, 0x00,			/* 20: chunk 2 */
 		0x03, 0x00,			/* 22: nchunks 3 */
-		0xb8, 0x03,			/* 24: len 952 */
+		0xf8, 0x00,			/* 24: len 248 */
 		0x00, 0x00,			/* 26: flags */
 		0x00, 0x00, 0x00, 0x00,		/* 28: fanout_first */
 		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* 32: nonce */
@@ -204,11 +212,11 @@ static void test_encode_first_and_empty(void **state)
 	assert_memory_equal(buf + 24, "\0\0", 2);	/* no payload */
 
 	m = msg(SG_WIRE_RESULT, MIB);
-	sg_wire_encode(buf, &m, 1023);
+	sg_wire_encode(buf, &m, 761);
 	assert_memory_equal(buf + 16, "\0\0\x10\0", 4);	/* 1 MiB */
-	assert_memory_equal(buf + 20, "\xff\x03", 2);	/* chunk 1023 */
-	assert_memory_equal(buf + 22, "\0\x04", 2);	/* 1024 chunks */
-	assert_memory_equal(buf + 24, "\0\x04", 2);	/* 1024 bytes */
+	assert_memory_equal(buf + 20, "\xf9\x02", 2);	/* chunk 761 */
+	assert_memory_equal(buf + 22, "\xfb\x02", 2);	/* 763 chunks */
+	assert_memory_equal(buf + 24, "\x60\x05", 2);	/* 1376 bytes */
 }
 
 /* ------------------------------------------------------------ round trips */
@@ -345,7 +353,7 @@ static void test_reject_chunk_index(void **state)
 	put16(b, 20, 2);
 	put16(b, 24, 0);
 	expect_reject(b, SG_WIRE_HDR_LEN);
-	put16(b, 24, 1024);
+	put16(b, 24, C);
 	expect_reject(b, len);
 	put16(b, 20, 0xffff);
 	expect_reject(b, len);
@@ -379,25 +387,25 @@ static void test_reject_nchunks(void **state)
 static void test_reject_len(void **state)
 {
 	uint8_t b[DGRAM_MAX];
-	size_t len = dgram(b, 1500, 1);	/* last chunk: 476 bytes */
+	size_t len = dgram(b, 1500, 1);	/* last chunk: 124 bytes */
 
-	assert_int_equal(len, SG_WIRE_HDR_LEN + 476);
+	assert_int_equal(len, SG_WIRE_HDR_LEN + 124);
 	expect_accept(b, len);
 	/* Wrong announced length, the datagram carrying exactly that much. */
-	put16(b, 24, 475);
-	expect_reject(b, SG_WIRE_HDR_LEN + 475);
-	put16(b, 24, 477);
-	expect_reject(b, SG_WIRE_HDR_LEN + 477);
-	put16(b, 24, 1024);
-	expect_reject(b, SG_WIRE_HDR_LEN + 1024);
+	put16(b, 24, 123);
+	expect_reject(b, SG_WIRE_HDR_LEN + 123);
+	put16(b, 24, 125);
+	expect_reject(b, SG_WIRE_HDR_LEN + 125);
+	put16(b, 24, C);
+	expect_reject(b, SG_WIRE_HDR_LEN + C);
 	put16(b, 24, 0);
 	expect_reject(b, SG_WIRE_HDR_LEN);
 
 	/* A full chunk that claims less. */
 	len = dgram(b, 1500, 0);
 	expect_accept(b, len);
-	put16(b, 24, 476);
-	expect_reject(b, SG_WIRE_HDR_LEN + 476);
+	put16(b, 24, 124);
+	expect_reject(b, SG_WIRE_HDR_LEN + 124);
 }
 
 static void test_reject_datagram_length(void **state)
@@ -422,13 +430,13 @@ static void test_reject_datagram_length(void **state)
 static void test_reject_msg_len(void **state)
 {
 	uint8_t b[DGRAM_MAX];
-	size_t len = dgram(b, MIB, 1023);
+	size_t len = dgram(b, MIB, 762);
 
 	expect_accept(b, len);
 	/* One byte more than 1 MiB, every other field consistent with it. */
-	len = dgram(b, MIB + 1, 1024);
-	assert_int_equal(len, SG_WIRE_HDR_LEN + 1);
-	assert_memory_equal(b + 22, "\x01\x04", 2);	/* 1025 chunks */
+	len = dgram(b, MIB + 1, 762);
+	assert_int_equal(len, SG_WIRE_HDR_LEN + 65);
+	assert_memory_equal(b + 22, "\xfb\x02", 2);	/* 763 chunks */
 	expect_reject(b, len);
 	len = dgram(b, MIB + 1, 0);
 	expect_reject(b, len);

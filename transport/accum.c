@@ -97,9 +97,10 @@ void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_
 			sg_result_identity(r, c, out);
 		} else if (r->op == SG_OP_SUM && (r->dtype == SG_FLOAT32 || r->dtype == SG_FLOAT64)) {
 			/* Each element is a mantissa and an exponent, rounded
-			 * once here; a chunk holds SG_FSUM_ELEMS of them. */
+			 * once here; an accumulator chunk has room for
+			 * SG_FSUM_ELEMS of them. */
 			for (size_t k = 0; k < len / sg_wire_dtype_size(r->dtype); k++) {
-				size_t j = (size_t)c * SG_FSUM_ELEMS + k;
+				size_t j = (size_t)c * (cb / sg_wire_dtype_size(r->dtype)) + k;
 				uint16_t a = aux[(size_t)c * SG_FSUM_ELEMS + k];
 				int64_t m;
 				long double v;

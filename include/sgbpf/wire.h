@@ -6,7 +6,8 @@
  * Every sgbpf datagram is UDP/IPv4 carrying one struct sg_wire_hdr followed by
  * at most SG_CHUNK_BYTES of payload. A message longer than one chunk (a
  * request, a broadcast, a contribution or a result) is split into chunks of
- * exactly SG_CHUNK_BYTES, the last one shorter. Multi-byte fields are
+ * exactly its type's chunk size (sg_wire_chunk_bytes(): SG_CHUNK_BYTES, or
+ * less for float32 contributions), the last one shorter. Multi-byte fields are
  * little-endian (the byte order of every host and of the BPF target sgbpf
  * builds for); user space converts explicitly, so a big-endian port only has
  * to touch sg_wire_* in common/codec.c. Not installed: applications and

@@ -11,7 +11,7 @@
  *   byte 0          number of datagrams (0..32)
  *   then, for each:
  *     ctl           bit 7 clear: a raw datagram from sender (ctl & 1):
- *       len16 (LE)    its length, modulo 1100 (past the worker's receive
+ *       len16 (LE)    its length, modulo RAW_MAX (past the worker's receive
  *                     buffer, to cover truncation), then that many bytes
  *                   bit 7 set: a valid chunk built by this program, sent from
  *                   sender 2; 12 bytes give its fields:
@@ -51,7 +51,7 @@
 	} while (0)
 
 #define MAX_DGRAMS 32
-#define RAW_MAX 1100
+#define RAW_MAX (SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 52)
 #define NSENDERS 3
 #define SYN 2		/* the sender of built chunks */
 #define STRANGER 1	/* not a coordinator of the worker */
