@@ -61,7 +61,8 @@ void sg_result_identity(const struct sg_tp_reduce *r, uint32_t chunk, void *out)
 }
 
 /* sg_fsum_value() rounded to a double, when that is exact: a mantissa that
- * fits a double's 53 bits, scaled by a power of two that keeps it normal
+ * fits a double's 53 bits once its trailing zeros are dropped, scaled by a
+ * power of two that keeps it normal
  * (its one rounding, to float32, then happens in the caller, as on the long
  * double path, at a fraction of its cost). Returns 0 when it does not apply. */
 static int fsum_exact_double(int64_t m, uint16_t aux, double *v)
@@ -72,8 +73,20 @@ static int fsum_exact_double(int64_t m, uint16_t aux, double *v)
 		double d;
 	} scale;
 
-	if ((aux & ~SG_FSUM_EXP) || m <= -(1LL << 53) || m >= (1LL << 53) || e < -1022 ||
-	    e > 960)
+	if (aux & ~SG_FSUM_EXP)
+		return 0;
+	/* Mantissas are kept wide (a float32's 24 bits sit at bit 29): drop
+	 * trailing zeros until it fits 53 bits, if it does. */
+	if (m <= -(1LL << 53) || m >= (1LL << 53)) {
+		uint64_t u = m < 0 ? -(uint64_t)m : (uint64_t)m;
+		int excess = 64 - __builtin_clzll(u) - 53;
+
+		if (__builtin_ctzll(u) < excess)
+			return 0;
+		m >>= excess;	/* exact: those bits are zeros */
+		e += excess;
+	}
+	if (e < -1022 || e > 960)
 		return 0;
 	scale.u = (uint64_t)(e + 1023) << 52;
 	*v = (double)m * scale.d;
