@@ -397,15 +397,16 @@ static void quiet(enum sg_log_level level, const char *msg, void *ctx)
 {
 }
 
-/* A float32 request above 512 bytes would need two response frames: the
- * reflector drops it, and the collective times out. */
+/* A float32 request of one frame but above a float32 response chunk (1024
+ * bytes) would need two response frames: the reflector drops it, and the
+ * collective times out. */
 static void test_reflector_float32_limit(void **state)
 {
 	struct bench_workers *bw;
 	struct sockaddr_in workers[1];
 	SG_OPTS_INIT(sg_comm_opts, o);
 	SG_OPTS_INIT(sg_reduce_params, p);
-	float req[200] = { 1.0f }, got[200];
+	float req[300] = { 1.0f }, got[300];
 	sg_comm *comm;
 
 	assert_int_equal(bench_workers_start(lab, 1, 1, BENCH_WORKERS_REFLECTOR, -1, &bw), 0);
@@ -418,7 +419,9 @@ static void test_reflector_float32_limit(void **state)
 	assert_int_equal(sg_comm_create(&o, &comm), 0);
 	p.timeout_ms = 100;
 	sg_set_log(quiet, SG_LOG_ERROR, NULL); /* the timeout is the expected outcome */
-	assert_int_equal(sg_scatter_reduce(comm, req, sizeof(req), got, 200, SG_FLOAT32,
+	assert_true(sizeof(req) > sg_response_chunk_bytes(SG_FLOAT32) &&
+		    sizeof(req) <= SG_CHUNK_BYTES);
+	assert_int_equal(sg_scatter_reduce(comm, req, sizeof(req), got, 300, SG_FLOAT32,
 					   SG_OP_SUM, &p), -ETIMEDOUT);
 	sg_set_log(NULL, SG_LOG_WARN, NULL);
 	sg_comm_destroy(comm);
