@@ -96,59 +96,13 @@ fi
 start_lines=0
 [ -s "$csv" ] && start_lines=$(wc -l < "$csv")
 
-# The ranks (through timeout) get SIGTERM if this script is killed outright.
-deathsig=
-command -v setpriv >/dev/null 2>&1 && deathsig="setpriv --pdeathsig TERM"
-
-# ---------------------------------------------------------------- cleanup
-# The lab goes on every exit path: mpilab destroys it on SIGTERM or when this
-# script dies, netlab's watchdog if mpilab is SIGKILLed, and the EXIT trap
-# deletes whatever namespace of ours is still there.
-tmp=$(mktemp -d /tmp/run_gloo.XXXXXX) || die "mktemp failed"
-nsfile=$tmp/ns.txt
-labpid=
-lab_names=
-ranks=()
-stop_pids() {	# PID...: SIGTERM, up to 5 s to go, then SIGKILL
-	local p i
-	[ $# -gt 0 ] || return 0
-	kill -TERM "$@" 2>/dev/null
-	for i in $(seq 50); do
-		for p; do kill -0 "$p" 2>/dev/null && break; p=; done
-		[ -z "$p" ] && break
-		sleep 0.1
-	done
-	kill -KILL "$@" 2>/dev/null
-	wait "$@" 2>/dev/null
-}
-cleanup() {
-	local ns p
-	stop_pids "${ranks[@]}"
-	ranks=()
-	stop_pids $labpid
-	labpid=
-	for ns in $lab_names; do
-		[ -e "/run/netns/$ns" ] || continue
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-		ip netns del "$ns" 2>/dev/null && echo "$me: removed leftover namespace $ns" >&2
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'echo "$me: interrupted" >&2; exit 130' INT TERM HUP
-
 # ---------------------------------------------------------------- lab
-"$MPILAB" lab -n "$nns" -f "$nsfile" -t 86400 </dev/null &
-labpid=$!
-for i in $(seq 300); do
-	[ -s "$nsfile" ] && break
-	kill -0 "$labpid" 2>/dev/null || { labpid=; die "mpilab could not build the lab"; }
-	sleep 0.1
-done
-[ -s "$nsfile" ] || die "the lab was not ready after 30 s"
-lab_names=$(cat "$nsfile")
-coord=$(head -n1 "$nsfile")
-echo "$me: lab of $nns worker namespaces, coordinator $coord"
+. "$here/../lablib.sh"
+ranks=()
+stop_ranks() { stop_pids "${ranks[@]}"; ranks=(); }
+lab_hook=stop_ranks
+lab_init run_gloo
+lab_start "$nns" 86400
 
 # Bytes received and sent by the coordinator's sg0: "rx tx".
 sg0_bytes() {

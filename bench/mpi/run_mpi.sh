@@ -142,65 +142,13 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # every process may run on either core (2 cores, many ranks).
 mpi_common="--oversubscribe --bind-to none --mca pml ob1 --mca btl_base_warn_component_unused 0"
 
-# mpirun (through timeout) gets SIGTERM if this script is killed outright.
-deathsig=
-command -v setpriv >/dev/null 2>&1 && deathsig="setpriv --pdeathsig TERM"
-
-# ---------------------------------------------------------------- cleanup
-tmp=$(mktemp -d /tmp/run_mpi.XXXXXX) || die "mktemp failed"
-nsfile=$tmp/ns.txt
-labpid=
-lab_names=
-child=
-cleanup() {
-	local i
-	if [ -n "$child" ]; then
-		kill -TERM "$child" 2>/dev/null
-		for i in $(seq 100); do
-			kill -0 "$child" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$child" 2>/dev/null
-		child=
-	fi
-	if [ -n "$labpid" ]; then
-		kill -TERM "$labpid" 2>/dev/null
-		for i in $(seq 50); do
-			kill -0 "$labpid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$labpid" 2>/dev/null
-		wait "$labpid" 2>/dev/null
-		labpid=
-	fi
-	# netlab removes its namespaces (and its watchdog does if mpilab was
-	# killed); make sure, killing what is still inside.
-	for ns in $lab_names; do
-		if [ -e "/run/netns/$ns" ]; then
-			for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-			ip netns del "$ns" 2>/dev/null && echo "$me: removed leftover namespace $ns" >&2
-		fi
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'echo "$me: interrupted" >&2; exit 130' INT TERM HUP
-
 # ---------------------------------------------------------------- lab
-coord=
-if [ $use_tcp = 1 ]; then
-	"$MPILAB" lab -n "$nns" -f "$nsfile" -t 3600 </dev/null &
-	labpid=$!
-	for i in $(seq 300); do
-		[ -s "$nsfile" ] && break
-		kill -0 "$labpid" 2>/dev/null || { labpid=; die "mpilab could not build the lab"; }
-		sleep 0.1
-	done
-	[ -s "$nsfile" ] || die "the lab was not ready after 30 s"
-	lab_names=$(cat "$nsfile")
-	coord=$(head -n1 "$nsfile")
-	echo "$me: lab of $nns worker namespaces, coordinator $coord"
-fi
+. "$here/../lablib.sh"
+child=
+stop_child() { stop_pids $child; child=; }
+lab_hook=stop_child
+lab_init run_mpi
+[ $use_tcp = 1 ] && lab_start "$nns" 3600
 
 # ---------------------------------------------------------------- runs
 in_list() { case ",$2," in *",$1,"*) return 0 ;; esac; return 1; }
