@@ -170,24 +170,23 @@ struct run_out {
 	uint8_t data[4096];
 };
 
-/* Run sg_scatter on @fr with skb->mark @mark; fails the test if the run does. */
-static void run(struct sgt_fixture *f, const uint8_t *fr, size_t len, uint32_t mark,
-		struct run_out *o)
+/* Run sg_scatter on @fr with the context @ctx (skb->mark, and the GSO fields
+ * of a GSO send); fails the test if the run does. */
+static void run_ctx(struct sgt_fixture *f, const uint8_t *fr, size_t len, struct __sk_buff *ctx,
+		    struct run_out *o)
 {
-	struct __sk_buff ctx, cout;
+	struct __sk_buff cout;
 	int err;
 
-	memset(&ctx, 0, sizeof(ctx));
 	memset(&cout, 0, sizeof(cout));
-	ctx.mark = mark;
 	{
 		LIBBPF_OPTS(bpf_test_run_opts, opts,
 			.data_in = fr,
 			.data_size_in = (uint32_t)len,
 			.data_out = o->data,
 			.data_size_out = sizeof(o->data),
-			.ctx_in = &ctx,
-			.ctx_size_in = sizeof(ctx),
+			.ctx_in = ctx,
+			.ctx_size_in = sizeof(*ctx),
 			.ctx_out = &cout,
 			.ctx_size_out = sizeof(cout),
 			.repeat = 1,
@@ -202,6 +201,14 @@ static void run(struct sgt_fixture *f, const uint8_t *fr, size_t len, uint32_t m
 	}
 	o->mark = cout.mark;
 	o->ifindex = cout.ifindex;
+}
+
+static void run(struct sgt_fixture *f, const uint8_t *fr, size_t len, uint32_t mark,
+		struct run_out *o)
+{
+	struct __sk_buff ctx = { .mark = mark };
+
+	run_ctx(f, fr, len, &ctx, o);
 }
 
 /* A coordinator datagram of type @type with @len payload bytes (a message of
@@ -403,20 +410,8 @@ static void run_gso(struct sgt_fixture *f, const uint8_t *fr, size_t len, uint32
 		    struct run_out *o)
 {
 	struct __sk_buff ctx = { .gso_segs = segs, .gso_size = GSO_SEG };
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		.data_in = fr,
-		.data_size_in = (uint32_t)len,
-		.data_out = o->data,
-		.data_size_out = sizeof(o->data),
-		.ctx_in = &ctx,
-		.ctx_size_in = sizeof(ctx),
-		.repeat = 1,
-	);
 
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->dp.skel->progs.sg_scatter),
-						&opts), 0);
-	o->rv = opts.retval;
-	o->len = opts.data_size_out;
+	run_ctx(f, fr, len, &ctx, o);
 }
 
 /* The ones' complement sum of the pseudo-header, folded, not inverted: what
