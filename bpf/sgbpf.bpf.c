@@ -368,8 +368,15 @@ static __always_inline int sg_gather_finish(struct sg_fold_ctx *fc)
 	return cfg && (cfg->flags & SG_CFG_PASS) ? XDP_PASS : XDP_DROP;
 }
 
+/* Every XDP program of the datapath declares frags (xdp.frags): a driver
+ * needs it to run XDP on an interface whose MTU exceeds a page (jumbo frames
+ * on veth, for one), and the programs of one tail-call array must agree. A
+ * chunk datagram always fits a 1500-byte MTU, so its headers are in the
+ * linear part; payloads are copied with bpf_xdp_load_bytes(), which reads
+ * across frags. */
+
 /* Tail-called by sg_agg_end() of aggregation programs (sgbpf/agg.bpf.h). */
-SEC("xdp")
+SEC("xdp.frags")
 int sg_finish(struct xdp_md *ctx)
 {
 	__u32 zero = 0;
@@ -393,7 +400,7 @@ static __always_inline int sg_fold_builtin(struct xdp_md *ctx, int op)
 }
 
 #define SG_DEFINE_FOLD_PROG(name, op)						\
-	SEC("xdp") int sg_fold_##name(struct xdp_md *ctx) { return sg_fold_builtin(ctx, op); }
+	SEC("xdp.frags") int sg_fold_##name(struct xdp_md *ctx) { return sg_fold_builtin(ctx, op); }
 
 SG_DEFINE_FOLD_PROG(sum, SG_OP_SUM)
 SG_DEFINE_FOLD_PROG(prod, SG_OP_PROD)
@@ -433,7 +440,7 @@ static __always_inline int sg_reject(struct sg_stats *st, enum sg_verdict v)
 	return XDP_DROP;
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int sg_gather(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
@@ -539,7 +546,7 @@ static long sg_collect_chunk(__u32 i, void *ctx)
 	return 0;
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int sg_collect(struct xdp_md *ctx)
 {
 	struct sg_collect_loop cl = {};

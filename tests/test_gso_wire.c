@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * UDP GSO sends on the wire. In a lab of namespaces whose interfaces
+ * UDP GSO sends on the wire, in a lab at MTU 1500 and one at MTU 9000 (jumbo
+ * frames: native XDP on veth needs programs that declare frags there). In a
+ * lab of namespaces whose interfaces
  * checksum nothing (TX checksum offload off everywhere, the lab's default, so
  * every checksum is computed in software for each datagram and a wrong one
  * stays wrong), a coordinator on the ebpf transport sends a broadcast, a
@@ -19,6 +21,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <stdio.h>
@@ -32,6 +35,9 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
 
 #include "sgbpf.h"
 #include "sgbpf/wire.h"
@@ -51,6 +57,7 @@ static struct testlab tl;
 static sg_comm *comm;
 static int sniff = -1;
 static int gso_refused;
+static int lab_mtu;
 
 static void on_log(enum sg_log_level level, const char *msg, void *ctx)
 {
@@ -58,13 +65,15 @@ static void on_log(enum sg_log_level level, const char *msg, void *ctx)
 		gso_refused++;
 }
 
-static int setup(void **state)
+static int setup(int mtu)
 {
 	SG_OPTS_INIT(sg_comm_opts, o);
 	uint32_t ranks[NRANKS];
 	int rcvbuf = 64 << 20, err;
 
-	if (testlab_start(&tl, "sgg", NS, PER_NS))
+	lab_mtu = mtu;
+	gso_refused = 0;
+	if (testlab_start_mtu(&tl, "sgg", NS, PER_NS, mtu))
 		return -1;
 	for (uint32_t i = 0; i < NRANKS; i++)
 		ranks[i] = i;
@@ -91,11 +100,22 @@ static int setup(void **state)
 	return sniff < 0 || err ? -1 : 0;
 }
 
+static int setup_1500(void **state)
+{
+	return setup(1500);
+}
+
+static int setup_9000(void **state)
+{
+	return setup(9000);
+}
+
 static int teardown(void **state)
 {
 	sg_set_log(NULL, SG_LOG_ERROR, NULL);
 	if (sniff >= 0)
 		close(sniff);
+	sniff = -1;
 	sg_comm_destroy(comm);
 	testlab_stop(&tl);
 	return 0;
@@ -192,6 +212,19 @@ static void test_gso_on_the_wire(void **state)
 	struct wire_count c = { 0 };
 	struct tw_record rec;
 	SG_OPTS_INIT(sg_reduce_params, p);
+	struct ifreq ifr = { 0 };
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	/* The lab is what it says, and the gather program runs in the
+	 * driver at that MTU. */
+	assert_true(fd >= 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", NETLAB_IFNAME);
+	assert_int_equal(ioctl(fd, SIOCGIFMTU, &ifr), 0);
+	close(fd);
+	assert_int_equal(ifr.ifr_mtu, lab_mtu);
+	assert_int_equal(bpf_xdp_query((int)if_nametoindex(NETLAB_IFNAME), 0, &q), 0);
+	assert_int_equal(q.attach_mode, XDP_ATTACHED_DRV);
 
 	for (uint32_t r = 0; r < NRANKS; r++) {
 		ranks[r] = r;
@@ -237,8 +270,9 @@ static void test_gso_on_the_wire(void **state)
 	}
 
 	drain(&c);
-	fprintf(stderr, "# on the wire at %d workers: %lu datagrams in (%lu of long messages), "
-		"%lu out (%lu of long messages)\n", PER_NS, c.in, c.in_multi, c.out, c.out_multi);
+	fprintf(stderr, "# MTU %d, on the wire at %d workers: %lu datagrams in (%lu of long "
+		"messages), %lu out (%lu of long messages)\n", lab_mtu, PER_NS, c.in, c.in_multi,
+		c.out, c.out_multi);
 	assert_int_equal(c.bad_ip, 0);
 	assert_int_equal(c.bad_udp, 0);
 	assert_int_equal(c.no_udp_csum, 0);
@@ -270,5 +304,6 @@ int main(void)
 		printf("SKIP: %s\n", why);
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests_name("MTU 1500", tests, setup_1500, teardown) |
+	       cmocka_run_group_tests_name("MTU 9000", tests, setup_9000, teardown);
 }

@@ -399,6 +399,9 @@ int sg_dp_load_agg(struct sg_dp *dp, uint32_t idx, const char *object, const cha
 	bpf_object__for_each_program(prog, obj)
 		bpf_program__set_autoload(prog, !strcmp(bpf_program__name(prog), program));
 	prog = bpf_object__find_program_by_name(obj, program);
+	/* It joins the datapath's tail-call arrays, whose programs declare
+	 * frags (bpf/sgbpf.bpf.c): the kernel wants all of one array alike. */
+	bpf_program__set_flags(prog, bpf_program__flags(prog) | BPF_F_XDP_HAS_FRAGS);
 	log = calloc(1, SG_VERIFIER_LOG);
 	if (log)
 		bpf_program__set_log_buf(prog, log, SG_VERIFIER_LOG);

@@ -51,6 +51,7 @@ struct netlab {
 	int nworker;
 	int nns;		/* nworker + 2 */
 	int csum_offload;
+	int mtu;
 	int orig_fd;		/* netns of the creating thread */
 	int wd_fd;		/* write end of the watchdog's pipe */
 	pid_t wd_pid;
@@ -653,10 +654,11 @@ static int build(struct netlab *lab)
 		else
 			snprintf(port, sizeof(port), "sgw%d", i - 1);
 		sb_printf(&sb,
-			  "link add %s mtu 1500 type veth peer name %s mtu 1500 netns %s\n"
+			  "link add %s mtu %d type veth peer name %s mtu %d netns %s\n"
 			  "link set %s master sgbr\n"
 			  "link set %s up\n",
-			  port, NETLAB_IFNAME, ns_name_of(lab, i == 0 ? 0 : i + 1), port, port);
+			  port, lab->mtu, NETLAB_IFNAME, lab->mtu, ns_name_of(lab, i == 0 ? 0 : i + 1),
+			  port, port);
 	}
 	err = sb.err ? sb.err : run_ip(ns_name_of(lab, 1), sb.p);
 	if (!err)
@@ -719,6 +721,7 @@ int netlab_create(const struct netlab_opts *uopts, struct netlab **out)
 	lab->nworker = o.nworker_ns;
 	lab->nns = o.nworker_ns + 2;
 	lab->csum_offload = o.csum_offload;
+	lab->mtu = o.mtu ? o.mtu : 1500;
 	lab->wd_fd = -1;
 	lab->orig_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	lab->path = calloc(lab->nns, sizeof(*lab->path));

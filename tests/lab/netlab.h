@@ -53,6 +53,9 @@ struct netlab_opts {
 	 * checksum field holds only the pseudo-header sum, and receivers in
 	 * the lab trust them without checking. */
 	int csum_offload;
+	/* MTU of every link (both ends of each veth; the bridge follows);
+	 * 0: 1500. */
+	int mtu;
 };
 
 struct netlab;

@@ -24,7 +24,13 @@ int testlab_restart(struct testlab *t, int ns)
 
 int testlab_start(struct testlab *t, const char *prefix, int nns, int per_ns)
 {
-	struct netlab_opts lo = { .sz = sizeof(lo), .prefix = prefix, .nworker_ns = nns };
+	return testlab_start_mtu(t, prefix, nns, per_ns, 0);
+}
+
+int testlab_start_mtu(struct testlab *t, const char *prefix, int nns, int per_ns, int mtu)
+{
+	struct netlab_opts lo = { .sz = sizeof(lo), .prefix = prefix, .nworker_ns = nns,
+				  .mtu = mtu };
 	int err;
 
 	memset(t, 0, sizeof(*t));

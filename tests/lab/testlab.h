@@ -30,6 +30,8 @@ struct testlab {
 /* Build the lab, start the workers, wait until they serve. 0 or -errno (the
  * reason printed); on failure whatever was built is removed. */
 int testlab_start(struct testlab *t, const char *prefix, int nns, int per_ns);
+/* The same with every link at MTU @mtu (0: 1500). */
+int testlab_start_mtu(struct testlab *t, const char *prefix, int nns, int per_ns, int mtu);
 void testlab_stop(struct testlab *t);
 
 /* Start the worker process of namespace @ns again (after it was killed). */
