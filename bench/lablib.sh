@@ -7,9 +7,12 @@
 # SIGKILLed, and the EXIT trap deletes whatever namespace of ours is still
 # there, killing what runs inside.
 #
-# The caller sets $me, $MPILAB and a die function, then calls lab_init
-# PREFIX; it may set lab_hook to a function the cleanup runs first (to stop
-# its own children).
+# The caller sets $me (and $MPILAB before lab_start), calls lab_init
+# PREFIX, and may set lab_hook to a function the cleanup runs first (to stop
+# its own children). die and usage serve the whole script.
+
+die() { echo "$me: $*" >&2; exit 1; }
+usage() { sed -n '/^# usage:/,/^$/p' "$0" | sed 's/^# \{0,1\}//'; }
 
 # Ranks and launchers (through timeout) get SIGTERM if the script is killed
 # outright.

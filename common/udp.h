@@ -38,8 +38,6 @@ struct sg_udp_train {
  * has UDP_SEGMENT), within the 64 KiB of one IPv4 datagram. */
 #define SG_UDP_GSO_SEGS 64
 #define SG_UDP_GSO_BYTES 65507u
-/* Messages of one sendmmsg (UIO_MAXIOV). */
-#define SG_UDP_MMSG_BATCH 1024
 
 /* What one socket's trains have cost; zeroed, it allows GSO. */
 struct sg_udp_sender {

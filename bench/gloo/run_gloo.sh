@@ -27,8 +27,8 @@
 set -u
 
 me=run_gloo.sh
-die() { echo "$me: $*" >&2; exit 1; }
-usage() { sed -n '/^# usage:/,/^$/p' "$0" | sed 's/^# \{0,1\}//'; }
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lablib.sh"
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 case "$1" in -h|--help) usage; exit 0 ;; -*) usage >&2; exit 2 ;; esac
@@ -64,7 +64,6 @@ while [ $# -gt 0 ]; do
 done
 
 # ---------------------------------------------------------------- programs
-here=$(cd "$(dirname "$0")" && pwd)
 find_prog() {	# SUBDIR NAME: $SGBPF_BUILDDIR/bench/SUBDIR, next to this script, ./bench/SUBDIR
 	for d in ${SGBPF_BUILDDIR:+"$SGBPF_BUILDDIR/bench/$1"} "$here/../$1" "$PWD/bench/$1"; do
 		[ -x "$d/$2" ] && { echo "$d/$2"; return 0; }
@@ -97,7 +96,6 @@ start_lines=0
 [ -s "$csv" ] && start_lines=$(wc -l < "$csv")
 
 # ---------------------------------------------------------------- lab
-. "$here/../lablib.sh"
 ranks=()
 stop_ranks() { stop_pids "${ranks[@]}"; ranks=(); }
 lab_hook=stop_ranks

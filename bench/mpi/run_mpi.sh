@@ -35,8 +35,8 @@
 set -u
 
 me=run_mpi.sh
-die() { echo "$me: $*" >&2; exit 1; }
-usage() { sed -n '/^# usage:/,/^$/p' "$0" | sed 's/^# \{0,1\}//'; }
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lablib.sh"
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 case "$1" in -h|--help) usage; exit 0 ;; -*) usage >&2; exit 2 ;; esac
@@ -87,7 +87,6 @@ case "$dtype" in int32|float) ;; *) die "--dtype: int32 or float" ;; esac
 case "$csv_name" in */*|'') die "--csv: a file name in RESULTS_DIR" ;; esac
 
 # ---------------------------------------------------------------- programs
-here=$(cd "$(dirname "$0")" && pwd)
 find_prog() {	# NAME: $SGBPF_BUILDDIR/bench/mpi, the script's folder, the cwd's bench/mpi
 	for d in ${SGBPF_BUILDDIR:+"$SGBPF_BUILDDIR/bench/mpi"} "$here" "$PWD/bench/mpi"; do
 		[ -x "$d/$1" ] && { echo "$d/$1"; return 0; }
@@ -143,7 +142,6 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpi_common="--oversubscribe --bind-to none --mca pml ob1 --mca btl_base_warn_component_unused 0"
 
 # ---------------------------------------------------------------- lab
-. "$here/../lablib.sh"
 child=
 stop_child() { stop_pids $child; child=; }
 lab_hook=stop_child
