@@ -145,21 +145,38 @@ out:
 struct gen_tables {
 	uint32_t *u32;		/* uint32 and int32 share the bits */
 	float *f32;
+	size_t len;		/* elements of each */
 };
 
-#define GEN_TABLE_LEN	(SG_MAX_MESSAGE_BYTES / 4 + BENCH_GEN_PERIOD)
-
-static int gen_alloc(struct gen_tables *g)
+/* Grow the tables to serve vectors of @count elements (they start at the
+ * size of one segment, and grow only for longer vectors). */
+static int gen_grow(struct gen_tables *g, size_t count)
 {
-	g->u32 = malloc(GEN_TABLE_LEN * sizeof(*g->u32));
-	g->f32 = malloc(GEN_TABLE_LEN * sizeof(*g->f32));
-	if (!g->u32 || !g->f32)
+	size_t len = count + BENCH_GEN_PERIOD;
+	uint32_t *u;
+	float *f;
+
+	if (len <= g->len)
+		return 0;
+	u = realloc(g->u32, len * sizeof(*u));
+	if (u)
+		g->u32 = u;
+	f = realloc(g->f32, len * sizeof(*f));
+	if (f)
+		g->f32 = f;
+	if (!u || !f)
 		return -ENOMEM;
-	for (size_t j = 0; j < GEN_TABLE_LEN; j++) {
+	for (size_t j = g->len; j < len; j++) {
 		g->u32[j] = bench_gen_value(0, j);
 		g->f32[j] = (float)g->u32[j];
 	}
+	g->len = len;
 	return 0;
+}
+
+static int gen_alloc(struct gen_tables *g)
+{
+	return gen_grow(g, SG_MAX_SEGMENT_BYTES / 4);
 }
 
 static void gen_free(struct gen_tables *g)
@@ -170,7 +187,7 @@ static void gen_free(struct gen_tables *g)
 
 /* The contribution asked for by a generated-contribution request, or NULL
  * when @m is not one (or asks for what cannot be generated). */
-static const void *gen_reply(const struct gen_tables *g, const struct sg_msg *m, int *is_gen)
+static const void *gen_reply(struct gen_tables *g, const struct sg_msg *m, int *is_gen)
 {
 	uint32_t w[2];
 
@@ -181,7 +198,7 @@ static const void *gen_reply(const struct gen_tables *g, const struct sg_msg *m,
 	if (le32toh(w[0]) != BENCH_GEN_MAGIC)
 		return NULL;
 	*is_gen = 1;
-	if (m->count > SG_MAX_MESSAGE_BYTES / 4)
+	if (m->count > SG_MAX_MESSAGE_BYTES / 4 || gen_grow(g, m->count))
 		return NULL;
 	switch (m->dtype) {
 	case SG_UINT32:
@@ -194,7 +211,7 @@ static const void *gen_reply(const struct gen_tables *g, const struct sg_msg *m,
 	}
 }
 
-static void serve(sg_worker *wk, struct host_shared *sh, const struct gen_tables *g)
+static void serve(sg_worker *wk, struct host_shared *sh, struct gen_tables *g)
 {
 	struct sg_msg m;
 

@@ -142,7 +142,8 @@ static long sg_check_seg(__u32 k, void *ctx)
 	    h.type != f->type || h.dtype != f->dtype || h.op != f->op ||
 	    h.coll_id != f->coll_id || h.count != f->count || h.msg_len != f->msg_len ||
 	    h.flags != f->flags || h.fanout_first != f->fanout_first || h.nonce != f->nonce ||
-	    h.auth != f->auth) {
+	    h.auth != f->auth || h.seg_first != f->seg_first || h.seg != f->seg ||
+	    h.nsegs != f->nsegs || h.whole_len != f->whole_len || h.whole_count != f->whole_count) {
 		sc->bad = 1;
 		return 1;
 	}

@@ -34,18 +34,32 @@ int sg_allgather(sg_comm *comm, const void *request, size_t request_len, void *r
  * the result again too. */
 int sg_allgather_deliver(struct sg_request *q)
 {
+	q->comm->ops->release(q->comm->tp, &q->r);
+	free(q->payload);
+	q->payload = NULL;
+	return sg_request_deliver(q);
+}
+
+int sg_request_deliver(struct sg_request *q)
+{
 	struct sg_comm *comm = q->comm;
+	const struct sg_wire_msg req = q->msg;
 	int err;
 
-	comm->ops->release(comm->tp, &q->r);
 	q->msg = (struct sg_wire_msg){
 		.type = SG_WIRE_RESULT,
+		.flags = q->kind == SG_REQ_DELIVER ? SG_WIRE_F_BCAST : 0,
 		.dtype = (uint8_t)q->r.dtype,
 		.op = (uint8_t)q->r.op,
 		.coll_id = q->r.coll_id,
 		.count = q->r.count,
 		.msg_len = q->r.msg_len,
 		.nonce = sg_comm_nonce(comm),
+		.seg_first = req.seg_first,
+		.seg = req.seg,
+		.nsegs = req.nsegs,
+		.whole_len = (uint32_t)(req.whole_count * sg_datatype_size(q->r.dtype)),
+		.whole_count = req.whole_count,
 	};
 	q->r.coll_id |= SG_COLL_ACK;
 	q->r.nonce = q->msg.nonce;
@@ -59,8 +73,6 @@ int sg_allgather_deliver(struct sg_request *q)
 		return err;
 	sg_comm_mark_posted(comm, q->r.coll_id, q->r.nonce);
 	q->phase = 1;
-	free(q->payload);
-	q->payload = NULL;
 	return sg_request_restart(q);
 }
 

@@ -1,11 +1,31 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Broadcast: one message to every worker, fanned out by the transport. It is
- * complete once sent. */
+/* Broadcast: one message to every worker, fanned out by the transport. Up to
+ * a segment it is complete once sent; a longer one is delivered in
+ * acknowledged segments, like an allgather's result (coll/segment.c). */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "coll/request.h"
+#include "common/clock.h"
 #include "common/log.h"
+
+/* Longer than a segment: acknowledged segments (sg_request_deliver()). */
+static int post_segmented(sg_comm *comm, const void *buf, size_t len, sg_request **req)
+{
+	int timeout_ms = sg_request_default_timeout(len);
+	struct sg_post d = {
+		.kind = SG_REQ_DELIVER,
+		.result = (void *)buf,	/* only sent */
+		.count = len,
+		.dt = SG_UINT8,
+		.op = SG_OP_BOR,
+		.target = (uint32_t)comm->nworkers,
+		.timeout_ms = timeout_ms,
+		.deadline_us = sg_now_us() + timeout_ms * 1000LL,
+	};
+
+	return sg_segmented_post(comm, &d, req);
+}
 
 int sg_ibcast(sg_comm *comm, const void *buf, size_t len, sg_request **req)
 {
@@ -20,6 +40,8 @@ int sg_ibcast(sg_comm *comm, const void *buf, size_t len, sg_request **req)
 	if (len > SG_MAX_MESSAGE_BYTES)
 		return sg_fail(-E2BIG, "message of %zu bytes, at most %u", len,
 			       SG_MAX_MESSAGE_BYTES);
+	if (len > SG_MAX_SEGMENT_BYTES)
+		return post_segmented(comm, buf, len, req);
 	q = sg_request_sent(comm);
 	if (!q)
 		return sg_fail(-ENOMEM, "out of memory");

@@ -64,33 +64,41 @@ static size_t parts_of(size_t count, enum sg_datatype dt)
 	return (count * sg_datatype_size(dt) + cb - 1) / cb;
 }
 
-/* Check the arguments and work out how many workers complete the collective. */
-static int check_args(const struct sg_comm *comm, const void *request, size_t request_len,
-		      const void *result, size_t count, enum sg_datatype dt, enum sg_op op,
-		      const struct sg_reduce_params *p, uint32_t *target)
+int sg_request_default_timeout(size_t bytes)
 {
-	size_t words = (comm->nworkers + 63) / 64;
+	size_t per = 16u << 20;
+
+	return SG_DEFAULT_TIMEOUT_MS * (int)(bytes ? (bytes + per - 1) / per : 1);
+}
+
+int sg_request_check(const struct sg_comm *comm, struct sg_post *d)
+{
+	const struct sg_reduce_params *p = d->params;
+	size_t words = (comm->nworkers + 63) / 64, size;
 	int err;
 
-	if (!result)
+	if (!d->result)
 		return sg_fail(-EINVAL, "result must not be NULL");
-	if (!request && request_len)
-		return sg_fail(-EINVAL, "request is NULL but request_len is %zu", request_len);
-	if (request_len > SG_MAX_MESSAGE_BYTES)
-		return sg_fail(-E2BIG, "request of %zu bytes, at most %u", request_len,
-			       SG_MAX_MESSAGE_BYTES);
-	if ((unsigned int)dt >= SG_DATATYPE_COUNT)
-		return sg_fail(-EINVAL, "unknown datatype %d", (int)dt);
-	if (op == SG_OP_USER && !comm->agg_object)
+	if (!d->request && d->request_len)
+		return sg_fail(-EINVAL, "request is NULL but request_len is %zu", d->request_len);
+	if (d->request_len > SG_MAX_SEGMENT_BYTES)
+		return sg_fail(-E2BIG, "request of %zu bytes, at most %u", d->request_len,
+			       SG_MAX_SEGMENT_BYTES);
+	if ((unsigned int)d->dt >= SG_DATATYPE_COUNT)
+		return sg_fail(-EINVAL, "unknown datatype %d", (int)d->dt);
+	if (d->op == SG_OP_USER && !comm->agg_object)
 		return sg_fail(-EINVAL, "SG_OP_USER needs an aggregation program (agg_object)");
-	if (!sg_wire_op_valid(dt, op))
-		return sg_fail(-EINVAL, "op %d is not defined on datatype %d", (int)op, (int)dt);
-	if (count == 0)
+	if (!sg_wire_op_valid(d->dt, d->op))
+		return sg_fail(-EINVAL, "op %d is not defined on datatype %d", (int)d->op, (int)d->dt);
+	if (d->count == 0)
 		return sg_fail(-EINVAL, "count is 0");
-	if (count > SG_MAX_MESSAGE_BYTES / sg_datatype_size(dt))
-		return sg_fail(-E2BIG, "%zu elements of %zu bytes exceed %u bytes", count,
-			       sg_datatype_size(dt), SG_MAX_MESSAGE_BYTES);
-	*target = (uint32_t)comm->nworkers;
+	size = sg_datatype_size(d->dt);
+	if (d->count > SG_MAX_MESSAGE_BYTES / size)
+		return sg_fail(-E2BIG, "%zu elements of %zu bytes exceed %u bytes", d->count, size,
+			       SG_MAX_MESSAGE_BYTES);
+	d->target = (uint32_t)comm->nworkers;
+	d->timeout_ms = !p || p->timeout_ms == 0 ? sg_request_default_timeout(d->count * size)
+						 : p->timeout_ms;
 	if (!p)
 		return 0;
 	err = SG_OPTS_CHECK(sg_reduce_params, p);
@@ -100,22 +108,27 @@ static int check_args(const struct sg_comm *comm, const void *request, size_t re
 	case SG_WAIT_ALL:
 		break;
 	case SG_WAIT_ANY:
-		*target = 1;
+		d->target = 1;
 		break;
 	case SG_WAIT_N:
 		if (p->n == 0 || p->n > comm->nworkers)
 			return sg_fail(-EINVAL, "SG_WAIT_N with n = %u; must be 1..%zu", p->n,
 				       comm->nworkers);
-		*target = p->n;
+		d->target = p->n;
 		break;
 	default:
 		return sg_fail(-EINVAL, "unknown policy %d", (int)p->policy);
 	}
+	if (p->policy != SG_WAIT_ALL && d->count * size > SG_MAX_SEGMENT_BYTES)
+		return sg_fail(-EOPNOTSUPP, "a vector of %zu bytes is reduced in segments, which "
+			       "take SG_WAIT_ALL only (first-N sets could differ between segments); "
+			       "at most %u bytes with policy %d", d->count * size,
+			       SG_MAX_SEGMENT_BYTES, (int)p->policy);
 	if (p->contributors && p->contributors_words < words)
 		return sg_fail(-EINVAL, "contributors holds %zu words; %zu workers need %zu",
 			       p->contributors_words, comm->nworkers, words);
 	if (SG_OPTS_HAS(p, missing_words) && p->missing) {
-		size_t parts = parts_of(count, dt);
+		size_t parts = parts_of(d->count, d->dt);
 
 		if (p->missing_words < (parts + 63) / 64)
 			return sg_fail(-EINVAL, "missing holds %zu words; %zu parts need %zu",
@@ -124,19 +137,31 @@ static int check_args(const struct sg_comm *comm, const void *request, size_t re
 	return 0;
 }
 
-int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, const void *request,
-			   size_t request_len, void *result, size_t count, enum sg_datatype dt,
-			   enum sg_op op, struct sg_reduce_params *p, struct sg_request **out)
+/* The message of @d, a segment's or a whole's: a request, or for DELIVER
+ * nothing yet (its result message is built by sg_request_deliver()). */
+static struct sg_wire_msg request_msg(const struct sg_post *d, uint32_t coll_id, uint64_t nonce)
+{
+	return (struct sg_wire_msg){
+		.type = SG_WIRE_SCATTER,
+		.dtype = (uint8_t)d->dt,
+		.op = (uint8_t)d->op,
+		.coll_id = coll_id,
+		.count = (uint32_t)d->count,
+		.msg_len = d->seg ? 0 : (uint32_t)d->request_len,	/* rides on segment 0 */
+		.nonce = nonce,
+		.seg_first = d->seg ? d->seg_first : coll_id,
+		.seg = d->seg,
+		.nsegs = d->nsegs,
+		.whole_len = (uint32_t)d->request_len,
+		.whole_count = d->whole_count,
+	};
+}
+
+int sg_request_post(struct sg_comm *comm, const struct sg_post *d, struct sg_request **out)
 {
 	struct sg_request *q;
-	uint32_t target = 0;
 	int err;
 
-	if (!comm || !out)
-		return sg_fail(-EINVAL, "comm and req must not be NULL");
-	err = check_args(comm, request, request_len, result, count, dt, op, p, &target);
-	if (err)
-		return err;
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return sg_fail(-ENOMEM, "out of memory");
@@ -147,40 +172,41 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 		return err;
 	}
 	q->comm = comm;
-	q->kind = kind;
-	q->result = result;
-	q->params = p;
-	q->timeout_ms = !p || p->timeout_ms == 0 ? SG_DEFAULT_TIMEOUT_MS : p->timeout_ms;
+	q->kind = d->kind;
+	q->result = d->result;
+	q->params = d->params;
+	q->timeout_ms = d->timeout_ms;
 	q->posted_us = sg_now_us();
-	q->deadline_us = q->timeout_ms < 0 ? -1 : q->posted_us + q->timeout_ms * 1000LL;
-	q->r.nonce = sg_comm_nonce(comm);
-	q->r.dtype = dt;
-	q->r.op = op;
-	q->r.count = (uint32_t)count;
-	q->r.msg_len = (uint32_t)(count * sg_datatype_size(dt));
-	q->r.target = target;
+	q->deadline_us = d->deadline_us;
+	q->r.dtype = d->dt;
+	q->r.op = d->op;
+	q->r.count = (uint32_t)d->count;
+	q->r.msg_len = (uint32_t)(d->count * sg_datatype_size(d->dt));
+	q->r.target = d->target;
+	q->msg = request_msg(d, q->r.coll_id, 0);
+	if (d->kind == SG_REQ_DELIVER) {
+		err = sg_request_deliver(q);
+		if (err) {
+			if (q->phase)	/* armed, the send failed */
+				comm->ops->release(comm->tp, &q->r);
+			goto fail;
+		}
+		*out = q;
+		return 0;
+	}
+	q->r.nonce = q->msg.nonce = sg_comm_nonce(comm);
 	err = comm->ops->arm(comm->tp, &q->r);
 	if (err)
 		goto fail;
 	sg_comm_mark_posted(comm, q->r.coll_id, q->r.nonce);
-
-	q->msg = (struct sg_wire_msg){
-		.type = SG_WIRE_SCATTER,
-		.dtype = (uint8_t)dt,
-		.op = (uint8_t)op,
-		.coll_id = q->r.coll_id,
-		.count = q->r.count,
-		.msg_len = (uint32_t)request_len,
-		.nonce = q->r.nonce,
-	};
-	if (request_len) {
-		q->payload = malloc(request_len);
+	if (q->msg.msg_len) {
+		q->payload = malloc(q->msg.msg_len);
 		if (!q->payload) {
 			err = sg_fail(-ENOMEM, "out of memory");
 			comm->ops->release(comm->tp, &q->r);
 			goto fail;
 		}
-		memcpy(q->payload, request, request_len);
+		memcpy(q->payload, d->request, q->msg.msg_len);
 	}
 	err = sg_request_restart(q);
 	if (err) {
@@ -194,6 +220,26 @@ fail:
 	free(q->payload);
 	free(q);
 	return err;
+}
+
+int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, const void *request,
+			   size_t request_len, void *result, size_t count, enum sg_datatype dt,
+			   enum sg_op op, struct sg_reduce_params *p, struct sg_request **out)
+{
+	struct sg_post d = { .kind = kind, .request = request, .request_len = request_len,
+			     .result = result, .count = count, .dt = dt, .op = op, .params = p };
+	int err;
+
+	if (!comm || !out)
+		return sg_fail(-EINVAL, "comm and req must not be NULL");
+	err = sg_request_check(comm, &d);
+	if (err)
+		return err;
+	d.deadline_us = d.timeout_ms < 0 ? -1 : sg_now_us() + d.timeout_ms * 1000LL;
+	d.whole_count = (uint32_t)count;
+	if (count * sg_datatype_size(dt) > SG_MAX_SEGMENT_BYTES)
+		return sg_segmented_post(comm, &d, out);
+	return sg_request_post(comm, &d, out);
 }
 
 /* Send the request again to every worker whose contribution is incomplete.
@@ -337,6 +383,8 @@ static int progress(struct sg_request *q, int block, int *done)
 	struct sg_comm *comm = q->comm;
 	int werr;
 
+	if (q->seg)
+		return sg_segmented_progress(q, block, done);
 	*done = 1;
 	if (q->kind == SG_REQ_BCAST)
 		return finish(q, 0);

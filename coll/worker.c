@@ -42,6 +42,11 @@
 
 _Static_assert(SG_WORKER_REASSEMBLIES >= 8, "several messages in reassembly at once");
 
+/* Segmented requests and results kept at once (their answers and wholes are
+ * outside the byte budget of the answer cache: a segmented answer is needed
+ * until every segment has asked for it). */
+#define SG_WORKER_WHOLES 16
+
 /* What identifies one coordinator message: its source and the header fields
  * every chunk of it repeats. Chunks, deliveries and cached answers are
  * matched on all of it. */
@@ -71,6 +76,40 @@ struct sg_reassembly {
 	uint64_t seen[(SG_MAX_CHUNKS + 63) / 64];
 };
 
+/* A whole of several segments (sg_wire_segment_ok()) from one coordinator:
+ * a request, delivered once, whose answer goes out segment by segment as
+ * each segment's collective asks for it; or a result or broadcast assembled
+ * from its segments. Matched on its source and the header fields every
+ * segment repeats. */
+struct sg_whole_key {
+	struct sockaddr_in from;
+	uint8_t type, dtype, op, bcast;
+	uint16_t nsegs;
+	uint32_t seg_first, whole_len, whole_count;
+};
+
+/* A segment's collective, as its answer must name it. */
+struct sg_seg_ask {
+	uint32_t coll_id, count;
+	uint16_t seg;
+	uint64_t nonce, auth;
+};
+
+struct sg_whole {
+	int active;
+	struct sg_whole_key key;
+	uint64_t used;			/* sg_worker::tick when last touched */
+	uint64_t have[SG_MAX_SEGS / 64];	/* segments taken */
+	unsigned int nhave;
+	/* A request: the answer once given (whole_count elements), the
+	 * segments asked for before it, and the nonce of segment 0, which the
+	 * delivered message carries. A result: the whole being assembled. */
+	uint8_t *buf;
+	uint64_t nonce0;
+	unsigned int npending;
+	struct sg_seg_ask pending[SG_SLOTS];
+};
+
 struct sg_cached_reply {
 	struct sg_msg_key req;		/* the request answered */
 	struct sg_wire_msg m;		/* the answer's header */
@@ -96,6 +135,7 @@ struct sg_worker {
 	uint64_t cache_tag[SG_CACHED_REPLIES];	/* key_tag() of cache[].req */
 	unsigned int cache_head, cache_n;
 	struct sg_reassembly rs[SG_WORKER_REASSEMBLIES];
+	struct sg_whole wholes[SG_WORKER_WHOLES];
 	uint64_t tick;
 	uint8_t *out;			/* the last reassembled message delivered */
 	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];
@@ -194,6 +234,8 @@ void sg_worker_destroy(sg_worker *w)
 		free(w->cache[i].data);
 	for (unsigned int i = 0; i < SG_WORKER_REASSEMBLIES; i++)
 		free(w->rs[i].buf);
+	for (unsigned int i = 0; i < SG_WORKER_WHOLES; i++)
+		free(w->wholes[i].buf);
 	if (w->fd >= 0)
 		close(w->fd);
 	free(w->coords);
@@ -443,11 +485,222 @@ static struct sg_reassembly *rs_get(struct sg_worker *w, const struct sg_msg_key
 	return rs;
 }
 
+/* --------------------------------------------------------------- segments */
+
+static struct sg_whole_key whole_key_of(const struct sg_wire_hdr *h, const struct sockaddr_in *from)
+{
+	return (struct sg_whole_key){ .from = *from, .type = h->type, .dtype = h->dtype,
+				      .op = h->op, .bcast = !!(h->flags & SG_WIRE_F_BCAST),
+				      .nsegs = h->nsegs,
+				      .seg_first = h->seg_first, .whole_len = h->whole_len,
+				      .whole_count = h->whole_count };
+}
+
+/* Elements of each segment of whole @k. */
+static size_t seg_elems(const struct sg_whole_key *k)
+{
+	return sg_wire_seg_elems(k->whole_count, k->nsegs, k->dtype);
+}
+
+static int same_whole(const struct sg_whole_key *a, const struct sg_whole_key *b)
+{
+	return same_addr(&a->from, &b->from) && a->type == b->type && a->dtype == b->dtype &&
+	       a->op == b->op && a->bcast == b->bcast && a->nsegs == b->nsegs &&
+	       a->seg_first == b->seg_first &&
+	       a->whole_len == b->whole_len && a->whole_count == b->whole_count;
+}
+
+static void whole_release(struct sg_whole *wh)
+{
+	free(wh->buf);
+	memset(wh, 0, sizeof(*wh));
+}
+
+/* The whole @key, if known. */
+static struct sg_whole *whole_find(struct sg_worker *w, const struct sg_whole_key *key)
+{
+	for (unsigned int i = 0; i < SG_WORKER_WHOLES; i++)
+		if (w->wholes[i].active && same_whole(&w->wholes[i].key, key))
+			return &w->wholes[i];
+	return NULL;
+}
+
+/* The whole @key, started if new in a free entry or in place of the least
+ * recently used one; a result's buffer is allocated here. NULL without
+ * memory. */
+static struct sg_whole *whole_get(struct sg_worker *w, const struct sg_whole_key *key)
+{
+	struct sg_whole *wh = whole_find(w, key);
+
+	if (wh)
+		return wh;
+	for (unsigned int i = 0; i < SG_WORKER_WHOLES; i++) {
+		struct sg_whole *c = &w->wholes[i];
+
+		if (!wh || (wh->active && (!c->active || c->used < wh->used)))
+			wh = c;
+	}
+	if (wh->active) {
+		w->st.rx_evicted++;
+		whole_release(wh);
+	}
+	if (key->type == SG_WIRE_RESULT && !(wh->buf = malloc(key->whole_len)))
+		return NULL;
+	wh->active = 1;
+	wh->key = *key;
+	return wh;
+}
+
+/* Answer segment @a of request @wh, whose answer is in. */
+static void answer_segment(struct sg_worker *w, const struct sg_whole *wh,
+			   const struct sg_seg_ask *a)
+{
+	size_t size = sg_datatype_size(wh->key.dtype);
+	struct sg_wire_msg m = {
+		.type = SG_WIRE_RESPONSE,
+		.dtype = wh->key.dtype,
+		.op = wh->key.op,
+		.coll_id = a->coll_id,
+		.count = a->count,
+		.msg_len = (uint32_t)(a->count * size),
+		.nonce = a->nonce,
+		.auth = a->auth,
+	};
+
+	send_reply(w, &m, &wh->key.from,
+		   wh->buf + (size_t)a->seg * seg_elems(&wh->key) * size);
+}
+
+/* A segment of a request: answer it from the whole's answer if given, else
+ * keep it until the application answers; segment 0 carries the request,
+ * which is delivered (1). */
+static int take_request_segment(struct sg_worker *w, const struct sg_wire_hdr *h,
+				const struct sockaddr_in *from, const void *data,
+				struct sg_msg *msg)
+{
+	struct sg_whole_key key = whole_key_of(h, from);
+	struct sg_whole *wh = whole_get(w, &key);
+	struct sg_seg_ask a = { .coll_id = h->coll_id, .count = h->count, .seg = h->seg,
+				.nonce = h->nonce, .auth = h->auth };
+	uint64_t bit = 1ULL << (h->seg % 64);
+
+	if (!wh)
+		return 0;	/* no memory: the coordinator asks again */
+	wh->used = ++w->tick;
+	if (wh->have[h->seg / 64] & bit) {
+		w->st.rx_duplicate++;
+		if (wh->buf) {
+			w->st.tx_resent++;
+			answer_segment(w, wh, &a);
+		}
+		return 0;
+	}
+	if (!wh->buf && wh->npending == SG_SLOTS)
+		return 0;	/* more than a window: asked again later */
+	wh->have[h->seg / 64] |= bit;
+	wh->nhave++;
+	if (wh->buf)
+		answer_segment(w, wh, &a);
+	else
+		wh->pending[wh->npending++] = a;
+	if (h->seg != 0)
+		return 0;
+	wh->nonce0 = h->nonce;
+	fill_msg(msg, h, from, data);
+	msg->count = h->whole_count;
+	w->st.rx_delivered++;
+	return 1;
+}
+
+/* A segment of a result or broadcast, acknowledged like any result: copied
+ * into its whole, which is delivered (1) once every segment is in. */
+static int take_result_segment(struct sg_worker *w, const struct sg_wire_hdr *h,
+			       const struct sockaddr_in *from, const void *data,
+			       struct sg_msg *msg)
+{
+	struct sg_msg_key mkey = key_of_hdr(h, from);
+	struct sg_whole_key key = whole_key_of(h, from);
+	size_t size = sg_wire_dtype_size(h->dtype);
+	uint64_t bit = 1ULL << (h->seg % 64);
+	struct sg_whole *wh;
+
+	fill_msg(msg, h, from, data);
+	if (repeated(w, &mkey, msg))	/* acknowledges it either way */
+		return 0;
+	wh = whole_get(w, &key);
+	if (!wh)
+		return 0;
+	wh->used = ++w->tick;
+	if ((wh->have[h->seg / 64] & bit) || !wh->buf)
+		return 0;	/* taken before; or delivered already */
+	wh->have[h->seg / 64] |= bit;
+	memcpy(wh->buf + (size_t)h->seg * seg_elems(&key) * size, data, h->msg_len);
+	if (++wh->nhave < h->nsegs)
+		return 0;
+	free(w->out);
+	w->out = wh->buf;
+	wh->buf = NULL;		/* the entry stays, so late repeats are not taken again */
+	fill_msg(msg, h, from, w->out);
+	msg->coll_id = h->seg_first;
+	msg->count = h->whole_count;
+	msg->len = h->whole_len;
+	if (key.bcast) {
+		msg->type = SG_MSG_BCAST;
+		msg->count = 0;
+	}
+	w->st.rx_delivered++;
+	return 1;
+}
+
+/* The whole of request @req, if it was segmented. */
+static struct sg_whole *request_whole(struct sg_worker *w, const struct sg_msg *req)
+{
+	for (unsigned int i = 0; i < SG_WORKER_WHOLES; i++) {
+		struct sg_whole *wh = &w->wholes[i];
+
+		if (wh->active && wh->key.type == SG_WIRE_SCATTER &&
+		    wh->key.seg_first == req->coll_id && wh->nonce0 == req->nonce &&
+		    same_addr(&wh->key.from, &req->from) && wh->key.dtype == req->dtype &&
+		    wh->key.op == req->op && wh->key.whole_count == req->count)
+			return wh;
+	}
+	return NULL;
+}
+
+/* Answer segmented request @wh with @data (its whole_count elements): keep
+ * the answer for the segments still to ask, and answer those that did. */
+static int answer_whole(struct sg_worker *w, struct sg_whole *wh, const void *data, size_t len)
+{
+	if (!wh->buf) {
+		wh->buf = malloc(len);
+		if (!wh->buf)
+			return sg_fail(-ENOMEM, "out of memory for an answer of %zu bytes", len);
+	}
+	memcpy(wh->buf, data, len);
+	for (unsigned int i = 0; i < wh->npending; i++)
+		answer_segment(w, wh, &wh->pending[i]);
+	wh->npending = 0;
+	return 0;
+}
+
 /* Whether a datagram from @from may be parsed: it comes from a coordinator,
  * or the worker, unconfigured, has not heard from one yet. */
 static int source_ok(const struct sg_worker *w, const struct sockaddr_in *from)
 {
 	return is_coordinator(w, from) || (!w->ncoords && !w->pinned);
+}
+
+/* A complete message (@h, its bytes at @data): a segment, or delivered
+ * unless it was before. 1 when @msg is to be returned. */
+static int take_message(struct sg_worker *w, const struct sg_msg_key *key,
+			const struct sg_wire_hdr *h, const struct sockaddr_in *from,
+			const void *data, struct sg_msg *msg)
+{
+	if (h->nsegs > 1)
+		return h->type == SG_WIRE_SCATTER ? take_request_segment(w, h, from, data, msg)
+						  : take_result_segment(w, h, from, data, msg);
+	fill_msg(msg, h, from, data);
+	return deliver(w, key, msg);
 }
 
 /* Take one datagram. Returns 1 and fills @msg when it completes a message, 0
@@ -471,7 +724,8 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 	     (!sg_wire_op_valid(h.dtype, h.op) || h.count == 0 ||
 	      (uint64_t)h.count * sg_wire_dtype_size(h.dtype) > SG_MAX_MSG_BYTES ||
 	      (h.type == SG_WIRE_RESULT &&
-	       h.msg_len != (uint64_t)h.count * sg_wire_dtype_size(h.dtype))))) {
+	       h.msg_len != (uint64_t)h.count * sg_wire_dtype_size(h.dtype)))) ||
+	    !sg_wire_segment_ok(&h)) {
 		w->st.rx_malformed++;
 		return 0;
 	}
@@ -480,10 +734,8 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 		w->pinned_addr = from->sin_addr;
 	}
 	key = key_of_hdr(&h, from);
-	if (h.nchunks == 1) {
-		fill_msg(msg, &h, from, w->rx + SG_WIRE_HDR_LEN);
-		return deliver(w, &key, msg);
-	}
+	if (h.nchunks == 1)
+		return take_message(w, &key, &h, from, w->rx + SG_WIRE_HDR_LEN, msg);
 	rs = rs_get(w, &key);
 	if (!rs)
 		return 0;	/* no memory: the coordinator sends it again */
@@ -500,8 +752,7 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 	w->out = rs->buf;
 	rs->buf = NULL;
 	rs_release(rs);
-	fill_msg(msg, &h, from, w->out);
-	return deliver(w, &key, msg);
+	return take_message(w, &key, &h, from, w->out, msg);
 }
 
 int sg_worker_recv(sg_worker *w, struct sg_msg *msg, int timeout_ms)
@@ -523,6 +774,7 @@ int sg_worker_recv(sg_worker *w, struct sg_msg *msg, int timeout_ms)
 
 int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, size_t len)
 {
+	struct sg_whole *wh;
 	struct sg_msg_key key;
 	struct sg_wire_msg m;
 	char s[32];
@@ -537,14 +789,18 @@ int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, si
 	if ((unsigned int)req->dtype >= SG_DATATYPE_COUNT)
 		return sg_fail(-EINVAL, "unknown datatype %d", (int)req->dtype);
 	want = req->count * sg_datatype_size(req->dtype);
-	if (want > SG_MAX_MESSAGE_BYTES)
-		return sg_fail(-E2BIG, "reply of %zu bytes, at most %u", want, SG_MAX_MESSAGE_BYTES);
+	wh = request_whole(w, req);
+	if (want > (wh ? SG_MAX_MESSAGE_BYTES : SG_MAX_SEGMENT_BYTES))
+		return sg_fail(-E2BIG, "reply of %zu bytes, at most %u", want,
+			       wh ? SG_MAX_MESSAGE_BYTES : SG_MAX_SEGMENT_BYTES);
 	if (len != want || want == 0)
 		return sg_fail(-EINVAL, "reply of %zu bytes; collective %u expects %zu x %zu = %zu",
 			       len, req->coll_id, req->count, sg_datatype_size(req->dtype), want);
 	if (!is_coordinator(w, &req->from))
 		return sg_fail(-EPERM, "sg_worker_reply: %s is not a coordinator of this worker; it answers only its coordinators",
 			       addr_str(&req->from, s, sizeof(s)));
+	if (wh)
+		return answer_whole(w, wh, data, len);
 	m = (struct sg_wire_msg){
 		.type = SG_WIRE_RESPONSE,
 		.dtype = (uint8_t)req->dtype,

@@ -24,6 +24,11 @@ void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)
 		.len = htole16((uint16_t)sg_wire_chunk_len_of(m->msg_len, chunk, cb)),
 		.nonce = htole64(m->nonce),
 		.auth = htole64(m->auth),
+		.seg_first = htole32(m->nsegs ? m->seg_first : m->coll_id),
+		.seg = htole16(m->nsegs ? m->seg : 0),
+		.nsegs = htole16(m->nsegs ? m->nsegs : 1),
+		.whole_len = htole32(m->nsegs ? m->whole_len : m->msg_len),
+		.whole_count = htole32(m->nsegs ? m->whole_count : m->count),
 	};
 
 	memcpy(buf, &h, sizeof(h));
@@ -113,6 +118,11 @@ int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr)
 	h.fanout_first = le32toh(h.fanout_first);
 	h.nonce = le64toh(h.nonce);
 	h.auth = le64toh(h.auth);
+	h.seg_first = le32toh(h.seg_first);
+	h.seg = le16toh(h.seg);
+	h.nsegs = le16toh(h.nsegs);
+	h.whole_len = le32toh(h.whole_len);
+	h.whole_count = le32toh(h.whole_count);
 
 	if (!sg_wire_framing_ok(&h, (__u32)(len - SG_WIRE_HDR_LEN)) || !sg_wire_geometry_ok(&h))
 		return -EBADMSG;

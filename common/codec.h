@@ -14,7 +14,8 @@
 
 /* The limits the public API promises are the datapath's, and the datapath's
  * limits fit the fields and bitmaps that carry them. */
-_Static_assert(SG_MAX_MESSAGE_BYTES == SG_MAX_MSG_BYTES, "message limit: sgbpf.h vs wire.h");
+_Static_assert(SG_MAX_MESSAGE_BYTES == SG_MAX_WHOLE_BYTES, "message limit: sgbpf.h vs wire.h");
+_Static_assert(SG_MAX_SEGMENT_BYTES == SG_MAX_MSG_BYTES, "segment limit: sgbpf.h vs wire.h");
 _Static_assert(SG_MAX_WORKERS_PER_COMM == SG_MAX_WORKERS, "worker limit: sgbpf.h vs limits.h");
 _Static_assert(SG_MAX_INFLIGHT == SG_SLOTS, "collectives in flight: one slot each");
 _Static_assert(SG_SLOTS % 64 == 0 && SG_MAX_WORKERS % 64 == 0, "whole bitmap words");
@@ -30,6 +31,7 @@ _Static_assert(SG_MAX_RESPONSE_CHUNKS % 64 == 0, "whole bitmap words of chunks")
 _Static_assert(SG_MAX_RESPONSE_CHUNKS <= 0xffff, "chunk counts travel in 16 bits");
 _Static_assert(SG_UDP_GSO_SEGS <= SG_GSO_MAX_SEGS, "the fan-out program takes every GSO send");
 _Static_assert(SG_MAX_RESPONSE_CHUNKS <= SG_POOL_CHUNKS, "the pool holds the largest collective");
+_Static_assert(SG_MAX_SEGS % 64 == 0 && SG_MAX_SEGS <= 0xffff, "segments travel in 16 bits");
 
 /* Coordinator messages travel in SG_CHUNK_BYTES chunks. */
 static inline unsigned int sg_wire_nchunks(size_t len)
@@ -52,6 +54,13 @@ struct sg_wire_msg {
 	uint32_t msg_len;
 	uint64_t nonce;
 	uint64_t auth;		/* the addressee's token, or what a worker echoes */
+	/* Segment @seg of @nsegs of a whole (sg_wire_segment_ok()); nsegs 0
+	 * encodes an unsegmented message, its own whole. */
+	uint32_t seg_first;
+	uint16_t seg;
+	uint16_t nsegs;
+	uint32_t whole_len;
+	uint32_t whole_count;
 };
 
 /* Write the header of chunk @chunk of message @m into @buf (SG_WIRE_HDR_LEN

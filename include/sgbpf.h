@@ -41,8 +41,14 @@ extern "C" {
 /** Declare and zero an options struct @p NAME of type @p TYPE with its size set. */
 #define SG_OPTS_INIT(TYPE, NAME) struct TYPE NAME = { .sz = sizeof(struct TYPE) }
 
-/** Largest request, broadcast message or reduced vector, in bytes (1 MiB). */
-#define SG_MAX_MESSAGE_BYTES (1024u * 1024u)
+/** Largest broadcast message, reduced vector or allgather result, in bytes
+ * (256 MiB). Those longer than SG_MAX_SEGMENT_BYTES are split into segments
+ * that run through the window of collectives in flight (docs/design.md,
+ * "Segments"). */
+#define SG_MAX_MESSAGE_BYTES (256u * 1024u * 1024u)
+/** Largest request of a scatter-reduce or allgather, and the most one
+ * segment of a longer vector or broadcast carries, in bytes (1 MiB). */
+#define SG_MAX_SEGMENT_BYTES (1024u * 1024u)
 /** Collectives in flight per communicator (non-blocking calls). */
 #define SG_MAX_INFLIGHT 64u
 /** Largest number of workers of one communicator. */
@@ -254,7 +260,9 @@ struct sg_reduce_params {
 	size_t sz;              /**< sizeof(struct sg_reduce_params) */
 	enum sg_policy policy;  /**< default SG_WAIT_ALL */
 	unsigned int n;         /**< workers to wait for with SG_WAIT_N (1..size) */
-	int timeout_ms;         /**< 0: SG_DEFAULT_TIMEOUT_MS; negative: no timeout */
+	/** 0: SG_DEFAULT_TIMEOUT_MS for every 16 MiB (or part) of the
+	 * vector; negative: no timeout */
+	int timeout_ms;
 	/** Out: number of workers whose whole contribution is in the result. */
 	unsigned int ncontributors;
 	/** In/out, optional: bitmap of contributing ranks (bit r of word r/64),
@@ -267,7 +275,8 @@ struct sg_reduce_params {
 	/** In/out, optional: bitmap of the missing parts (bit c of word c/64
 	 * for part c), caller-provided, at least (parts + 63) / 64 words, where
 	 * parts = ceil(count * sg_datatype_size(dt) / sg_response_chunk_bytes(dt))
-	 * (at most 2048: 32 words always suffice). */
+	 * (at most 1024 for a vector of one segment, SG_MAX_SEGMENT_BYTES: 16
+	 * words always suffice there). */
 	uint64_t *missing;
 	size_t missing_words;
 };
@@ -281,8 +290,20 @@ struct sg_reduce_params {
  * With SG_WAIT_N and SG_WAIT_ANY the result is the reduction over exactly the
  * first workers to answer; later answers are dropped and counted as late.
  *
- * @return 0, or -EINVAL (bad argument), -E2BIG (request or result larger than
- * SG_MAX_MESSAGE_BYTES), -ETIMEDOUT (the policy was not met in time: the
+ * Long vectors: a vector of more than SG_MAX_SEGMENT_BYTES (up to
+ * SG_MAX_MESSAGE_BYTES) is reduced in segments of about 1 MiB, each a
+ * collective of its own, several in flight at once (they take slots and
+ * accumulators like non-blocking calls); the request rides on the first.
+ * Workers see one request and answer it once (sg_worker_reply() with the
+ * whole vector); their library answers each segment. Such a collective
+ * takes SG_WAIT_ALL only (a first-N set could differ from segment to
+ * segment); the report then names the workers whose contribution to every
+ * segment arrived.
+ *
+ * @return 0, or -EINVAL (bad argument), -E2BIG (request larger than
+ * SG_MAX_SEGMENT_BYTES or result larger than SG_MAX_MESSAGE_BYTES),
+ * -EOPNOTSUPP (a policy other than SG_WAIT_ALL on a segmented vector),
+ * -ETIMEDOUT (the policy was not met in time: the
  * collective stops taking contributions, the report names the workers whose
  * whole contribution arrived, and each part of the result is their exact
  * reduction or, reported in nmissing and missing, the op's identity; see
@@ -316,7 +337,14 @@ SGBPF_API int sg_allgather(sg_comm *comm, const void *request, size_t request_le
 			   struct sg_reduce_params *params);
 
 /** Send @p len bytes (0 to SG_MAX_MESSAGE_BYTES) to every worker; the kernel
- * does the fan-out. @return 0, -EINVAL, -E2BIG or a send error. */
+ * does the fan-out. Up to SG_MAX_SEGMENT_BYTES it is one datagram train,
+ * sent and forgotten (complete once sent; a lost datagram loses the message
+ * at that worker). A longer message is sent reliably: in segments each
+ * worker's library acknowledges and that are sent again to the workers that
+ * have not, through the window of collectives in flight, like an allgather's
+ * result; it completes when every worker has every segment, or fails with
+ * -ETIMEDOUT after SG_DEFAULT_TIMEOUT_MS for every 16 MiB (or part).
+ * @return 0, -EINVAL, -E2BIG, -ETIMEDOUT or a send error. */
 SGBPF_API int sg_bcast(sg_comm *comm, const void *buf, size_t len);
 
 /* ------------------------------------------------------------------------ */

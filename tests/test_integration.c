@@ -29,6 +29,7 @@
 #include <linux/if_link.h>
 
 #include "sgbpf.h"
+#include "sgbpf/wire.h"
 #include "tests/lab/testlab.h"
 
 #define NS		16	/* worker namespaces */
@@ -205,14 +206,14 @@ static void test_every_op_and_datatype(void **state)
 
 static void test_sizes(void **state)
 {
-	static const size_t bytes[] = { 1, 1023, 1024, 1025, 1375, 1376, 1377, 2751, 2752, 2753,
+	static const size_t bytes[] = { 1, 1023, 1024, 1025, 1359, 1360, 1361, 2719, 2720, 2721,
 					 65535, 65536, 1048575, 1048576 };
 
 	for (size_t i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++)
 		check_reduce(&f8, SG_UINT8, SG_OP_SUM, bytes[i], SG_WAIT_ALL, 0, 0);
 	check_reduce(&f8, SG_INT32, SG_OP_MIN, 1, SG_WAIT_ALL, 0, 0);
-	check_reduce(&f8, SG_INT32, SG_OP_SUM, 344, SG_WAIT_ALL, 0, 0);	/* one chunk exactly */
-	check_reduce(&f8, SG_INT32, SG_OP_SUM, 345, SG_WAIT_ALL, 0, 0);	/* one element past */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 340, SG_WAIT_ALL, 0, 0);	/* one chunk exactly */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 341, SG_WAIT_ALL, 0, 0);	/* one element past */
 	check_reduce(&f8, SG_UINT32, SG_OP_SUM, 262144, SG_WAIT_ALL, 0, 0);	/* 1 MiB */
 	check_reduce(&f8, SG_INT64, SG_OP_MAX, 131072, SG_WAIT_ALL, 0, 0);	/* 1 MiB */
 	check_reduce(&f8, SG_UINT16, SG_OP_BXOR, 513, SG_WAIT_ALL, 0, 0);
@@ -304,7 +305,31 @@ static void test_bcast(void **state)
 		check_bcast(&f64, lens[i]);
 	}
 	check_bcast(&f1024, 1025);
-	check_bcast(&f8, SG_MAX_MESSAGE_BYTES);
+	check_bcast(&f8, SG_MAX_SEGMENT_BYTES);
+}
+
+/* Vectors and broadcasts longer than a segment (sg_wire_seg_max_elems()): exact
+ * at one segment, one element past it and over several; the request is
+ * delivered once and every worker holds the whole result or broadcast. */
+static void test_segments(void **state)
+{
+	size_t e32 = sg_wire_seg_max_elems(SG_INT32);
+	struct tw_record before, after;
+
+	assert_int_equal(tw_shared_read(tl.shared, f8.ranks[0], TW_SCATTER, &before), 0);
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, e32, SG_WAIT_ALL, 0, 0);	/* one, the largest */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, e32 + 1, SG_WAIT_ALL, 0, 0);	/* segmented */
+	assert_int_equal(tw_shared_read(tl.shared, f8.ranks[0], TW_SCATTER, &after), 0);
+	assert_int_equal(after.count, before.count + 2);	/* one request each */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 3 * e32 + 5, SG_WAIT_ALL, 0, 1);
+	check_reduce(&f8, SG_UINT64, SG_OP_MAX, 2 * sg_wire_seg_max_elems(SG_UINT64), SG_WAIT_ALL,
+		     0, 1);
+	check_reduce(&f64, SG_INT64_LOC, SG_OP_MAXLOC, sg_wire_seg_max_elems(SG_INT64_LOC) + 77,
+		     SG_WAIT_ALL, 0, 1);
+	check_reduce(&f1, SG_UINT8, SG_OP_BXOR, 5 * sg_wire_seg_max_elems(SG_UINT8) / 2, SG_WAIT_ALL,
+		     0, 0);
+	check_bcast(&f8, SG_MAX_SEGMENT_BYTES + 1);
+	check_bcast(&f64, 5 * SG_MAX_SEGMENT_BYTES + 3);
 }
 
 /* Communicators on one interface, used in turn, never see each other's data. */
@@ -359,7 +384,7 @@ static void test_bad_arguments(void **state)
 	SG_OPTS_INIT(sg_reduce_params, p);
 	uint64_t contrib[1];
 	uint32_t out[4];
-	static uint8_t big[SG_MAX_MESSAGE_BYTES + 1];
+	static uint8_t big[SG_MAX_SEGMENT_BYTES + 1];
 
 	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 0, SG_INT32, SG_OP_SUM, NULL),
 			 -EINVAL);
@@ -373,8 +398,16 @@ static void test_bad_arguments(void **state)
 			 -EINVAL);
 	assert_int_equal(sg_scatter_reduce(f8.comm, big, sizeof(big), out, 4, SG_INT32, SG_OP_SUM,
 					   NULL), -E2BIG);
+	/* Lengths past the limits fail before any byte is read. */
 	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, big, SG_MAX_MESSAGE_BYTES / 4 + 1,
 					   SG_INT32, SG_OP_SUM, NULL), -E2BIG);
+	assert_int_equal(sg_bcast(f8.comm, big, SG_MAX_MESSAGE_BYTES + 1ul), -E2BIG);
+	/* A first-N set could differ between segments. */
+	p.policy = SG_WAIT_N;
+	p.n = 4;
+	assert_int_equal(sg_allgather(f8.comm, NULL, 0, big, SG_MAX_SEGMENT_BYTES / 4 + 1,
+				      SG_INT32, SG_OP_SUM, &p), -EOPNOTSUPP);
+	assert_non_null(strstr(sg_errmsg(), "SG_WAIT_ALL only"));
 	assert_int_equal(sg_scatter_reduce(NULL, NULL, 0, out, 4, SG_INT32, SG_OP_SUM, NULL),
 			 -EINVAL);
 	p.policy = SG_WAIT_N;
@@ -404,7 +437,6 @@ static void test_bad_arguments(void **state)
 	p.sz = 3;
 	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_SUM, &p),
 			 -EINVAL);
-	assert_int_equal(sg_bcast(f8.comm, big, sizeof(big)), -E2BIG);
 	assert_int_equal(sg_bcast(f8.comm, NULL, 3), -EINVAL);
 	assert_int_equal(sg_allgather(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_COUNT, NULL),
 			 -EINVAL);
@@ -544,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_policies),
 		cmocka_unit_test(test_allgather),
 		cmocka_unit_test(test_bcast),
+		cmocka_unit_test(test_segments),
 		cmocka_unit_test(test_interleaved_comms),
 		cmocka_unit_test(test_duplicates_count_once),
 		cmocka_unit_test(test_timeout_reports_contributors),

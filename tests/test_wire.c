@@ -15,7 +15,7 @@
 #include "common/codec.h"
 
 #define MIB (1024u * 1024u)
-#define C 1376u	/* SG_CHUNK_BYTES, spelled out: the wire format's */
+#define C 1360u	/* SG_CHUNK_BYTES, spelled out: the wire format's */
 /* Largest datagram, plus slack for the tests that make it one byte too long. */
 #define DGRAM_MAX (SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 8)
 
@@ -88,10 +88,10 @@ static void test_nchunks(void **state)
 	assert_int_equal(sg_wire_nchunks(C + 1), 2);
 	assert_int_equal(sg_wire_nchunks(2 * C), 2);
 	assert_int_equal(sg_wire_nchunks(2 * C + 1), 3);
-	assert_int_equal(sg_wire_nchunks(762 * C), 762);
-	assert_int_equal(sg_wire_nchunks(762 * C + 1), 763);
-	assert_int_equal(sg_wire_nchunks(MIB), 763);
-	assert_int_equal(SG_MAX_CHUNKS, 763);
+	assert_int_equal(sg_wire_nchunks(771 * C), 771);
+	assert_int_equal(sg_wire_nchunks(771 * C + 1), 772);
+	assert_int_equal(sg_wire_nchunks(MIB), 772);
+	assert_int_equal(SG_MAX_CHUNKS, 772);
 	/* float32 contributions: SG_ACC_BYTES of 64-bit mantissas. */
 	assert_int_equal(sg_wire_response_chunk(SG_FLOAT32), 1024);
 	assert_int_equal(sg_wire_response_chunk(SG_FLOAT64), C);
@@ -110,10 +110,10 @@ static void test_chunk_len(void **state)
 	assert_int_equal(sg_wire_chunk_len(C + 1, 0), C);
 	assert_int_equal(sg_wire_chunk_len(C + 1, 1), 1);
 	assert_int_equal(sg_wire_chunk_len(C + 1, 2), 0);
-	assert_int_equal(sg_wire_chunk_len(3000, 2), 248);
-	assert_int_equal(sg_wire_chunk_len(MIB, 761), C);
-	assert_int_equal(sg_wire_chunk_len(MIB, 762), 64);
-	assert_int_equal(sg_wire_chunk_len(MIB, 763), 0);
+	assert_int_equal(sg_wire_chunk_len(3000, 2), 280);
+	assert_int_equal(sg_wire_chunk_len(MIB, 770), C);
+	assert_int_equal(sg_wire_chunk_len(MIB, 771), 16);
+	assert_int_equal(sg_wire_chunk_len(MIB, 772), 0);
 	assert_int_equal(sg_wire_chunk_len(MIB, 65535), 0);
 
 	/* The chunks of a message tile it exactly. */
@@ -142,7 +142,7 @@ static void test_chunk_holds_whole_elements(void **state)
 
 static void test_header_layout(void **state)
 {
-	assert_int_equal(SG_WIRE_HDR_LEN, 48);
+	assert_int_equal(SG_WIRE_HDR_LEN, 64);
 	assert_int_equal(offsetof(struct sg_wire_hdr, magic), 0);
 	assert_int_equal(offsetof(struct sg_wire_hdr, version), 4);
 	assert_int_equal(offsetof(struct sg_wire_hdr, type), 5);
@@ -158,11 +158,16 @@ static void test_header_layout(void **state)
 	assert_int_equal(offsetof(struct sg_wire_hdr, fanout_first), 28);
 	assert_int_equal(offsetof(struct sg_wire_hdr, nonce), 32);
 	assert_int_equal(offsetof(struct sg_wire_hdr, auth), 40);
+	assert_int_equal(offsetof(struct sg_wire_hdr, seg_first), 48);
+	assert_int_equal(offsetof(struct sg_wire_hdr, seg), 52);
+	assert_int_equal(offsetof(struct sg_wire_hdr, nsegs), 54);
+	assert_int_equal(offsetof(struct sg_wire_hdr, whole_len), 56);
+	assert_int_equal(offsetof(struct sg_wire_hdr, whole_count), 60);
 }
 
 static void test_encode_bytes(void **state)
 {
-	static const uint8_t want[48] = {
+	static const uint8_t want[64] = {
 		'S', 'G', 'B', 'F',		/* 0: magic, little-endian */
 		SG_WIRE_VERSION,		/* 4 */
 		SG_WIRE_SCATTER,		/* 5: type */
@@ -173,11 +178,16 @@ static void test_encode_bytes(void **state)
 		0xb8, 0x0b, 0x00, 0x00,		/* 16: msg_len 3000 */
 		0x02, 0x00,			/* 20: chunk 2 */
 		0x03, 0x00,			/* 22: nchunks 3 */
-		0xf8, 0x00,			/* 24: len 248 */
+		0x18, 0x01,			/* 24: len 280 */
 		0x00, 0x00,			/* 26: flags */
 		0x00, 0x00, 0x00, 0x00,		/* 28: fanout_first */
 		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* 32: nonce */
 		0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78, /* 40: auth */
+		0x04, 0x03, 0x02, 0x01,		/* 48: seg_first: itself, unsegmented */
+		0x00, 0x00,			/* 52: seg 0 */
+		0x01, 0x00,			/* 54: of 1 */
+		0xb8, 0x0b, 0x00, 0x00,		/* 56: whole_len: msg_len */
+		0x0d, 0x0c, 0x0b, 0x0a,		/* 60: whole_count: count */
 	};
 	struct sg_wire_msg m = {
 		.type = SG_WIRE_SCATTER,
@@ -189,14 +199,14 @@ static void test_encode_bytes(void **state)
 		.nonce = 0x1122334455667788ull,
 		.auth = 0x78695a4b3c2d1e0full,
 	};
-	uint8_t buf[56];
+	uint8_t buf[72];
 
 	memset(buf, 0xee, sizeof(buf));
 	sg_wire_encode(buf, &m, 2);
 	assert_memory_equal(buf, want, sizeof(want));
 	/* Exactly the header is written. */
-	assert_int_equal(buf[48], 0xee);
-	assert_int_equal(buf[55], 0xee);
+	assert_int_equal(buf[64], 0xee);
+	assert_int_equal(buf[71], 0xee);
 }
 
 static void test_encode_first_and_empty(void **state)
@@ -215,8 +225,8 @@ static void test_encode_first_and_empty(void **state)
 	sg_wire_encode(buf, &m, 761);
 	assert_memory_equal(buf + 16, "\0\0\x10\0", 4);	/* 1 MiB */
 	assert_memory_equal(buf + 20, "\xf9\x02", 2);	/* chunk 761 */
-	assert_memory_equal(buf + 22, "\xfb\x02", 2);	/* 763 chunks */
-	assert_memory_equal(buf + 24, "\x60\x05", 2);	/* 1376 bytes */
+	assert_memory_equal(buf + 22, "\x04\x03", 2);	/* 772 chunks */
+	assert_memory_equal(buf + 24, "\x50\x05", 2);	/* 1360 bytes */
 }
 
 /* ------------------------------------------------------------ round trips */
@@ -387,15 +397,15 @@ static void test_reject_nchunks(void **state)
 static void test_reject_len(void **state)
 {
 	uint8_t b[DGRAM_MAX];
-	size_t len = dgram(b, 1500, 1);	/* last chunk: 124 bytes */
+	size_t len = dgram(b, 1500, 1);	/* last chunk: 140 bytes */
 
-	assert_int_equal(len, SG_WIRE_HDR_LEN + 124);
+	assert_int_equal(len, SG_WIRE_HDR_LEN + 140);
 	expect_accept(b, len);
 	/* Wrong announced length, the datagram carrying exactly that much. */
-	put16(b, 24, 123);
-	expect_reject(b, SG_WIRE_HDR_LEN + 123);
-	put16(b, 24, 125);
-	expect_reject(b, SG_WIRE_HDR_LEN + 125);
+	put16(b, 24, 139);
+	expect_reject(b, SG_WIRE_HDR_LEN + 139);
+	put16(b, 24, 141);
+	expect_reject(b, SG_WIRE_HDR_LEN + 141);
 	put16(b, 24, C);
 	expect_reject(b, SG_WIRE_HDR_LEN + C);
 	put16(b, 24, 0);
@@ -404,8 +414,8 @@ static void test_reject_len(void **state)
 	/* A full chunk that claims less. */
 	len = dgram(b, 1500, 0);
 	expect_accept(b, len);
-	put16(b, 24, 124);
-	expect_reject(b, SG_WIRE_HDR_LEN + 124);
+	put16(b, 24, 140);
+	expect_reject(b, SG_WIRE_HDR_LEN + 140);
 }
 
 static void test_reject_datagram_length(void **state)
@@ -430,13 +440,13 @@ static void test_reject_datagram_length(void **state)
 static void test_reject_msg_len(void **state)
 {
 	uint8_t b[DGRAM_MAX];
-	size_t len = dgram(b, MIB, 762);
+	size_t len = dgram(b, MIB, 771);
 
 	expect_accept(b, len);
 	/* One byte more than 1 MiB, every other field consistent with it. */
-	len = dgram(b, MIB + 1, 762);
-	assert_int_equal(len, SG_WIRE_HDR_LEN + 65);
-	assert_memory_equal(b + 22, "\xfb\x02", 2);	/* 763 chunks */
+	len = dgram(b, MIB + 1, 771);
+	assert_int_equal(len, SG_WIRE_HDR_LEN + 17);
+	assert_memory_equal(b + 22, "\x04\x03", 2);	/* 772 chunks */
 	expect_reject(b, len);
 	len = dgram(b, MIB + 1, 0);
 	expect_reject(b, len);

@@ -183,11 +183,11 @@ static void test_cache_within_budget(void **state)
  * cannot hold). */
 static void test_default_budget(void **state)
 {
-	uint32_t n = SG_WORKER_REPLY_CACHE_BYTES / SG_MAX_MESSAGE_BYTES + 2;
+	uint32_t n = SG_WORKER_REPLY_CACHE_BYTES / SG_MAX_SEGMENT_BYTES + 2;
 	struct wpeer p;
 
 	wp_open(&p, NULL, 1);
-	answer_many(&p, n, SG_MAX_MESSAGE_BYTES / 4, SG_WORKER_REPLY_CACHE_BYTES);
+	answer_many(&p, n, SG_MAX_SEGMENT_BYTES / 4, SG_WORKER_REPLY_CACHE_BYTES);
 	assert_int_equal(wp_stats(&p).cache_bytes, SG_WORKER_REPLY_CACHE_BYTES);
 	wp_close(&p);
 }

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "common/datatype.h"
 #include "transport/accum.h"
 
 uint32_t sg_response_nchunks(const struct sg_tp_reduce *r)
@@ -12,52 +13,12 @@ uint32_t sg_response_nchunks(const struct sg_tp_reduce *r)
 	return (r->msg_len + cb - 1) / cb;
 }
 
-/* One element of the identity of @op on @dt into @e (little-endian). */
-static void identity_elem(enum sg_datatype dt, enum sg_op op, uint8_t *e)
-{
-	size_t n = sg_wire_dtype_size(dt);
-	int pair = dt >= SG_INT32_LOC, largest = op == SG_OP_MIN || op == SG_OP_MINLOC;
-	size_t width = pair ? n / 2 : n;	/* of the value */
-	int32_t worst_index = INT32_MAX;
-	float f = op == SG_OP_PROD ? 1.0f : largest ? INFINITY : -INFINITY;
-	double d = f;
-
-	memset(e, 0, n);
-	switch (op) {
-	case SG_OP_BAND:
-		memset(e, 0xff, n);
-		return;
-	case SG_OP_PROD: case SG_OP_MIN: case SG_OP_MAX: case SG_OP_MAXLOC: case SG_OP_MINLOC:
-		break;
-	default:
-		return;		/* SUM, BOR, BXOR: 0; USER: none known */
-	}
-	if (dt == SG_FLOAT32 || dt == SG_FLOAT32_LOC)
-		memcpy(e, &f, sizeof(f));
-	else if (dt == SG_FLOAT64 || dt == SG_FLOAT64_LOC)
-		memcpy(e, &d, sizeof(d));
-	else if (op == SG_OP_PROD)
-		e[0] = 1;
-	else if (dt <= SG_UINT64 && (dt - SG_INT8) % 2)	/* unsigned */
-		memset(e, largest ? 0xff : 0, width);
-	else {						/* signed, alone or paired */
-		memset(e, largest ? 0xff : 0, width);
-		e[width - 1] = largest ? 0x7f : 0x80;
-	}
-	/* A pair's index INT32_MAX loses every tie. */
-	if (pair)
-		memcpy(e + width, &worst_index, sizeof(worst_index));
-}
-
 void sg_result_identity(const struct sg_tp_reduce *r, uint32_t chunk, void *out)
 {
 	size_t cb = sg_wire_response_chunk(r->dtype), esz = sg_wire_dtype_size(r->dtype);
 	size_t from = (size_t)chunk * cb, to = from + cb < r->msg_len ? from + cb : r->msg_len;
-	uint8_t e[16];
 
-	identity_elem(r->dtype, r->op, e);
-	for (size_t off = from; off < to; off += esz)
-		memcpy((uint8_t *)out + off, e, esz);
+	sg_fill_identity(r->dtype, r->op, (uint8_t *)out + from, (to - from) / esz);
 }
 
 /* sg_fsum_value() rounded to a double, when that is exact: a mantissa that

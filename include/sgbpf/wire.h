@@ -23,9 +23,15 @@
 #include "sgbpf/types.h"
 
 #define SG_WIRE_MAGIC	0x46424753u	/* "SGBF" read as little-endian */
-#define SG_WIRE_VERSION	2	/* 2: the per-worker authenticator */
+#define SG_WIRE_VERSION	3	/* 2: the per-worker authenticator; 3: segments */
 
-#define SG_MAX_MSG_BYTES (1024u * 1024u)	/* messages and vectors */
+/* One collective's message and vector: a segment. Longer ones (up to
+ * SG_MAX_WHOLE_BYTES) are split into segments, each a collective of its own
+ * (sg_wire_seg_elems()), that the header links into their whole. */
+#define SG_MAX_MSG_BYTES (1024u * 1024u)
+#define SG_MAX_WHOLE_BYTES (256u * 1024u * 1024u)
+/* Segments of one whole: segments of 64 KiB or more for the longest. */
+#define SG_MAX_SEGS	4096
 #define SG_MAX_CHUNKS	((SG_MAX_MSG_BYTES + SG_CHUNK_BYTES - 1) / SG_CHUNK_BYTES)
 /* Contributions of float32 travel in smaller chunks (sg_wire_response_chunk()),
  * so take more. */
@@ -51,7 +57,8 @@
 enum sg_wire_type {
 	SG_WIRE_SCATTER = 1,	/* coordinator -> workers: request, reply expected */
 	SG_WIRE_BCAST = 2,	/* coordinator -> workers: message, no reply */
-	SG_WIRE_RESULT = 3,	/* coordinator -> workers: allgather result */
+	SG_WIRE_RESULT = 3,	/* coordinator -> workers: allgather result (or, with
+				 * SG_WIRE_F_BCAST, a segment of a broadcast), acknowledged */
 	SG_WIRE_RESPONSE = 4,	/* worker -> coordinator: contribution chunk */
 };
 
@@ -64,6 +71,9 @@ enum sg_wire_type {
 /* A coordinator datagram for one worker only (a retransmission): the fan-out
  * program passes it as it is. */
 #define SG_WIRE_F_UNICAST 0x1
+/* A RESULT that is a segment of a broadcast longer than SG_MAX_MSG_BYTES: a
+ * uint8 vector whose whole the worker delivers as a broadcast. */
+#define SG_WIRE_F_BCAST 0x2
 
 struct sg_wire_hdr {
 	__u32 magic;	/* SG_WIRE_MAGIC */
@@ -81,11 +91,20 @@ struct sg_wire_hdr {
 	__u32 fanout_first; /* coordinator -> workers: first worker of this fan-out batch */
 	__u64 nonce;	/* unpredictable per collective; responses echo it */
 	__u64 auth;	/* the worker's authenticator for this collective (see below) */
+	/* Segments (sg_wire_segment_ok()): this message and vector are segment
+	 * seg of nsegs of a whole of whole_len bytes and whole_count elements,
+	 * whose first segment is collective seg_first. Unsegmented: seg 0 of 1,
+	 * the whole is the message itself. */
+	__u32 seg_first;
+	__u16 seg;
+	__u16 nsegs;
+	__u32 whole_len;
+	__u32 whole_count;
 };
 
 #define SG_WIRE_HDR_LEN ((unsigned int)sizeof(struct sg_wire_hdr))
 
-_Static_assert(sizeof(struct sg_wire_hdr) == 48, "wire header is 48 bytes");
+_Static_assert(sizeof(struct sg_wire_hdr) == 64, "wire header is 64 bytes");
 
 /*
  * Authenticators. A communicator holds a random 128-bit secret that never
@@ -179,6 +198,60 @@ static __inline__ int sg_wire_geometry_ok(const struct sg_wire_hdr *h)
 	return h->type >= SG_WIRE_SCATTER && h->type <= SG_WIRE_RESPONSE &&
 	       h->msg_len <= SG_MAX_MSG_BYTES && h->nchunks == sg_wire_nchunks_of(h->msg_len, cb) &&
 	       h->chunk < h->nchunks && h->len == sg_wire_chunk_len_of(h->msg_len, h->chunk, cb);
+}
+
+/* Elements of each segment (the last may be shorter) of a vector of @whole
+ * elements of @dt in @nsegs segments: an equal share, rounded up to whole
+ * response chunks (sg_wire_response_chunk()) so the parts of a segmented
+ * result line up with those of one collective. The coordinator picks nsegs
+ * (coll/segment.c); workers derive the geometry from the header. */
+static __inline__ __u32 sg_wire_seg_elems(__u32 whole, __u32 nsegs, unsigned int dt)
+{
+	__u32 size = sg_wire_dtype_size(dt), k = size ? sg_wire_response_chunk(dt) / size : 0;
+	__u32 share = nsegs ? (__u32)(((__u64)whole + nsegs - 1) / nsegs) : 0;
+
+	return k ? (share + k - 1) / k * k : 0;
+}
+
+/* Most elements of @dt one segment holds (SG_MAX_MSG_BYTES in whole
+ * response chunks). */
+static __inline__ __u32 sg_wire_seg_max_elems(unsigned int dt)
+{
+	__u32 cb = sg_wire_response_chunk(dt), size = sg_wire_dtype_size(dt);
+
+	return size ? SG_MAX_MSG_BYTES / cb * cb / size : 0;
+}
+
+/*
+ * Segment rules of a coordinator message (user space: the kernel programs
+ * serve each segment as a collective of its own and ignore them). An
+ * unsegmented message is its own whole. A segmented one is a SCATTER or a
+ * RESULT whose vector is segment seg of the whole vector (sg_wire_seg_elems()
+ * elements each, the last shorter but not empty), at most SG_MAX_SEGS of at
+ * most SG_MAX_MSG_BYTES: a SCATTER's request (at most SG_MAX_MSG_BYTES) rides
+ * whole on segment 0, the others carry none; a RESULT carries its segment of
+ * the whole result.
+ */
+static __inline__ int sg_wire_segment_ok(const struct sg_wire_hdr *h)
+{
+	__u32 size = sg_wire_dtype_size(h->dtype), e, first;
+
+	if (h->nsegs == 1)
+		return h->seg == 0 && h->seg_first == h->coll_id && h->whole_len == h->msg_len &&
+		       h->whole_count == h->count;
+	if (h->nsegs == 0 || h->nsegs > SG_MAX_SEGS || h->seg >= h->nsegs || !size ||
+	    (h->type != SG_WIRE_SCATTER && h->type != SG_WIRE_RESULT) ||
+	    (__u64)h->whole_count * size > SG_MAX_WHOLE_BYTES)
+		return 0;
+	e = sg_wire_seg_elems(h->whole_count, h->nsegs, h->dtype);
+	if (e > sg_wire_seg_max_elems(h->dtype) || (__u64)(h->nsegs - 1) * e >= h->whole_count)
+		return 0;
+	first = h->seg * e;
+	if (h->count != (h->whole_count - first < e ? h->whole_count - first : e))
+		return 0;
+	if (h->type == SG_WIRE_RESULT)
+		return h->whole_len == h->whole_count * size;
+	return h->whole_len <= SG_MAX_MSG_BYTES && h->msg_len == (h->seg ? 0 : h->whole_len);
 }
 
 /* Whether @op is defined on @dt (built-in ops; user ops accept any type). */
