@@ -185,6 +185,10 @@ static __always_inline int ack_result(struct xdp_md *ctx, struct sg_wire_hdr *h)
 		.len = ACK_PAYLOAD,
 		.nonce = h->nonce,
 		.auth = h->auth,	/* the result's token, echoed */
+		.seg_first = h->coll_id | SG_COLL_ACK,	/* unsegmented: its own whole */
+		.nsegs = 1,
+		.whole_len = ACK_PAYLOAD,
+		.whole_count = 1,
 	};
 	ac.payload[0] = 1;
 

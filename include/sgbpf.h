@@ -493,13 +493,22 @@ SGBPF_API uint16_t sg_worker_port(const sg_worker *worker);
  * the cache of answers (@ref sg_worker_opts::reply_cache_bytes) when it comes
  * from the same coordinator address and port with the same collective id,
  * nonce, auth and the rest of its header as the request answered.
+ *
+ * A collective of a vector longer than SG_MAX_SEGMENT_BYTES arrives in
+ * segments (see sg_scatter_reduce()): its request is delivered once, with
+ * count the whole vector's, and its result or a long broadcast whole, once
+ * every segment is in. The library keeps its last 16 such answers and
+ * results whole (outside the cache's byte budget) while their segments
+ * arrive.
  */
 SGBPF_API int sg_worker_recv(sg_worker *worker, struct sg_msg *msg, int timeout_ms);
 
 /**
  * Answer the SCATTER @p req with @p len bytes, which must be
  * req->count * sg_datatype_size(req->dtype); sent in as many datagrams as
- * needed to req->from, and kept in the cache of answers.
+ * needed to req->from, and kept in the cache of answers. The answer to a
+ * segmented collective's request (up to SG_MAX_MESSAGE_BYTES) is copied and
+ * sent segment by segment as each segment asks for it.
  * @return 0, -EINVAL (not a SCATTER, or wrong length), -EPERM (req->from is
  * not a coordinator of this worker), -E2BIG, -ENOMEM, or a send error.
  */

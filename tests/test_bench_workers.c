@@ -341,13 +341,13 @@ static void run_all(enum bench_worker_mode mode, enum sg_transport_kind transpor
 	one_reduce(&r, SG_FLOAT32, 128, 0); /* 512 bytes: the reflector's largest */
 	if (mode == BENCH_WORKERS_HOST)
 		one_reduce(&r, SG_FLOAT32, 600, 0);
-	one_reduce(&r, SG_UINT32, SG_MAX_MESSAGE_BYTES / 4, 0); /* the largest: 1024 chunks */
+	one_reduce(&r, SG_UINT32, SG_MAX_SEGMENT_BYTES / 4, 0); /* the largest request: 772 chunks */
 	if (mode == BENCH_WORKERS_HOST) {
 		one_gen(&r, SG_FLOAT32, 1, 7);
 		one_gen(&r, SG_FLOAT32, 3000, 250);
 		one_gen(&r, SG_INT32, 700, 0xfffffffe);
 		one_gen(&r, SG_UINT32, 5, 3);
-		one_gen(&r, SG_FLOAT32, SG_MAX_MESSAGE_BYTES / 4, 1);
+		one_gen(&r, SG_FLOAT32, SG_MAX_SEGMENT_BYTES / 4, 1);
 	}
 	for (int i = 0; i < 20; i++) /* back to back: no state between rounds */
 		one_reduce(&r, SG_UINT32, 16, 0);

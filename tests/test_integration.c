@@ -46,7 +46,7 @@ struct fix {
 	size_t n;
 };
 
-static struct fix f1, f8, f64, f1024;
+static struct fix f1, f4, f8, f64, f1024;
 
 static struct sockaddr_in rank_addr(uint32_t rank)
 {
@@ -75,6 +75,7 @@ static int setup(void **state)
 		ranks[i] = i * PER_NS + i % PER_NS; /* one per namespace */
 	if (make_comm(&f8, ranks, 8, 6008))
 		return -1;
+
 	for (uint32_t i = 0; i < 64; i++)
 		ranks[i] = (i % NS) * PER_NS + i / NS; /* four per namespace */
 	if (make_comm(&f64, ranks, 64, 6064))
@@ -332,6 +333,30 @@ static void test_segments(void **state)
 	check_bcast(&f64, 5 * SG_MAX_SEGMENT_BYTES + 3);
 }
 
+/* The longest allgather, SG_MAX_MESSAGE_BYTES (256 MiB, 256 segments and
+ * more), checked at every worker. SGBPF_TEST_HUGE=0 leaves it out (the
+ * user-space transports' and sanitizer runs; see tests/transports/). */
+static void test_huge_allgather(void **state)
+{
+	const char *env = getenv("SGBPF_TEST_HUGE");
+	uint32_t ranks[4];
+
+	if (env && !strcmp(env, "0")) {
+		printf("# 256 MiB allgather not run: SGBPF_TEST_HUGE=0\n");
+		return;
+	}
+	/* Four workers, one per namespace, not f8's; in f1's place (an
+	 * interface holds SG_MAX_COMMS communicators). */
+	for (uint32_t i = 0; i < 4; i++)
+		ranks[i] = (8 + i) * PER_NS;
+	sg_comm_destroy(f1.comm);
+	assert_int_equal(make_comm(&f4, ranks, 4, 6004), 0);
+	check_reduce(&f4, SG_UINT32, SG_OP_SUM, SG_MAX_MESSAGE_BYTES / 4, SG_WAIT_ALL, 0, 1);
+	sg_comm_destroy(f4.comm);
+	ranks[0] = 0;
+	assert_int_equal(make_comm(&f1, ranks, 1, 6001), 0);
+}
+
 /* Communicators on one interface, used in turn, never see each other's data. */
 static void test_interleaved_comms(void **state)
 {
@@ -577,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_allgather),
 		cmocka_unit_test(test_bcast),
 		cmocka_unit_test(test_segments),
+		cmocka_unit_test(test_huge_allgather),
 		cmocka_unit_test(test_interleaved_comms),
 		cmocka_unit_test(test_duplicates_count_once),
 		cmocka_unit_test(test_timeout_reports_contributors),

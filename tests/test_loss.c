@@ -10,8 +10,9 @@
  * at once on the same interface and port.
  *
  * Iterations: SGBPF_LOSS_ITERS (default 10000 one-element collectives per loss
- * rate) and SGBPF_LOSS_ITERS_BIG (default 300 of 64 KiB), so that `make check`
- * stays short; the closing notes report runs with both at 10000.
+ * rate), SGBPF_LOSS_ITERS_BIG (default 300 of 64 KiB) and SGBPF_LOSS_ITERS_HUGE
+ * (default 1 of 64 MiB, segmented), so that `make check` stays short; the
+ * closing notes report longer runs.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -118,7 +119,7 @@ static void run(unsigned long n, size_t count, uint32_t drop_ppm, uint32_t dup_p
 		double t0 = now_us();
 		int err;
 
-		p.timeout_ms = 10000;
+		p.timeout_ms = 10000 + (int)(count >> 8);	/* and 1 s per MiB */
 		assert_int_equal(sg_iscatter_reduce(comm, NULL, 0, got, count, SG_UINT32, SG_OP_SUM,
 						    &p, &req), 0);
 		id = sg_request_id(req);
@@ -172,13 +173,15 @@ static void test_loss_10pct(void **state)
 	run(iters("SGBPF_LOSS_ITERS_BIG", 300), 16384, 100000, 10000);
 }
 
-/* Allgathers under loss: every worker ends up with the exact result (the
- * library re-sends it until each worker has acknowledged it). */
-static void allgather_under(unsigned long n, uint32_t drop_ppm, uint32_t dup_ppm)
+/* Allgathers of @count uint32 under loss: every worker ends up with the
+ * exact result (the library re-sends it until each worker has acknowledged
+ * it). */
+static void allgather_under(unsigned long n, size_t count, uint32_t drop_ppm, uint32_t dup_ppm)
 {
-	uint32_t got[300], want[300];
+	uint32_t *got = malloc(count * 4), *want = malloc(count * 4);
 	uint64_t dropped0, dup0, dropped1, dup1;
 
+	assert_true(got && want);
 	if (!comm)
 		assert_int_equal(make_comm(6300, &comm), 0);
 	faultinject_counts(faults, &dropped0, &dup0);
@@ -188,34 +191,55 @@ static void allgather_under(unsigned long n, uint32_t drop_ppm, uint32_t dup_ppm
 		sg_request *req;
 		uint32_t id;
 
-		p.timeout_ms = 10000;
-		assert_int_equal(sg_iallgather(comm, NULL, 0, got, 300, SG_UINT32, SG_OP_SUM, &p,
+		p.timeout_ms = 10000 + (int)(count >> 7);	/* and 2 s per MiB */
+		assert_int_equal(sg_iallgather(comm, NULL, 0, got, count, SG_UINT32, SG_OP_SUM, &p,
 					       &req), 0);
 		id = sg_request_id(req);
 		if (sg_wait(&req))
 			fail_msg("allgather %lu: %s", i, sg_errmsg());
-		tw_reference(SG_UINT32, SG_OP_SUM, id, 300, all_ranks, NRANKS, want);
-		assert_memory_equal(got, want, sizeof(want));
+		tw_reference(SG_UINT32, SG_OP_SUM, id, count, all_ranks, NRANKS, want);
+		assert_memory_equal(got, want, count * 4);
 		for (uint32_t r = 0; r < NRANKS; r++) {
 			struct tw_record rec;
 
-			assert_int_equal(tw_shared_wait(tl.shared, r, 1, TW_RESULT, id, 5000), 0);
+			assert_int_equal(tw_shared_wait(tl.shared, r, 1, TW_RESULT, id, 10000), 0);
 			assert_int_equal(tw_shared_read(tl.shared, r, TW_RESULT, &rec), 0);
-			assert_true(rec.len == sizeof(want) && rec.hash == tw_hash(want, sizeof(want)));
+			assert_true(rec.len == count * 4 && rec.hash == tw_hash(want, count * 4));
 		}
 	}
 	faultinject_set(faults, 0, 0);
 	faultinject_counts(faults, &dropped1, &dup1);
-	printf("# %lu allgathers of 1200 B, loss %.1f%% dup %.1f%%: every worker holds the exact "
-	       "result; %llu dropped, %llu duplicated by the injector\n", n, drop_ppm / 1e4,
-	       dup_ppm / 1e4, (unsigned long long)(dropped1 - dropped0),
+	printf("# %lu allgathers of %zu B, loss %.1f%% dup %.1f%%: every worker holds the exact "
+	       "result; %llu dropped, %llu duplicated by the injector\n", n, count * 4,
+	       drop_ppm / 1e4, dup_ppm / 1e4, (unsigned long long)(dropped1 - dropped0),
 	       (unsigned long long)(dup1 - dup0));
+	if (drop_ppm)
+		assert_true(dropped1 > dropped0);
+	free(got);
+	free(want);
 }
 
 static void test_allgather_under_loss(void **state)
 {
-	allgather_under(iters("SGBPF_LOSS_ITERS_BIG", 300), 10000, 10000);
-	allgather_under(iters("SGBPF_LOSS_ITERS_BIG", 300), 100000, 10000);
+	allgather_under(iters("SGBPF_LOSS_ITERS_BIG", 300), 300, 10000, 10000);
+	allgather_under(iters("SGBPF_LOSS_ITERS_BIG", 300), 300, 100000, 10000);
+}
+
+/* 64 MiB, a gradient bucket: segmented reductions and allgathers under loss
+ * and duplication, exact, every segment recovered like any collective
+ * (SGBPF_LOSS_ITERS_HUGE of each, default 1). */
+static void test_64mib_under_loss(void **state)
+{
+	unsigned long n = iters("SGBPF_LOSS_ITERS_HUGE", 1);
+	size_t count = (64u << 20) / 4;
+
+	if (!n) {	/* the user-space transports' and sanitizer runs: segments
+			 * are covered there by test_integration and test_floats */
+		printf("# 64 MiB under loss not run: SGBPF_LOSS_ITERS_HUGE=0\n");
+		return;
+	}
+	run(n, count, 10000, 10000);
+	allgather_under(n, count, 10000, 10000);
 }
 
 /* The workers the report of @p names (communicator rank = lab rank here). */
@@ -404,6 +428,67 @@ static void test_timeout_partial_worker(void **state)
 	expect_partial(SG_UINT32, SG_OP_BAND, NRANKS - 2, 0xe, 1);
 }
 
+/* A segmented reduction whose worker 3 is silent: the segments in flight
+ * end at the deadline with the other 15, the rest are never posted. The
+ * report names the 15; the segments that ran are exactly their reduction,
+ * every part of the others is missing and the identity. */
+static void test_timeout_segmented(void **state)
+{
+	size_t count = 2 * (SG_MAX_SEGMENT_BYTES / 4), nparts = count * 4 / SG_CHUNK_BYTES + 1;
+	uint32_t *got = malloc(count * 4), *want = malloc(count * 4), ranks[NRANKS];
+	uint64_t contrib[1] = {}, *missing = calloc((nparts + 63) / 64, 8);
+	SG_OPTS_INIT(sg_reduce_params, p);
+	size_t kept = 0, nmissing = 0;
+	sg_request *req;
+	uint32_t id;
+
+	assert_true(got && want && missing);
+	if (!comm)
+		assert_int_equal(make_comm(6300, &comm), 0);
+	tw_shared_set_behavior(tl.shared, 3, TW_MUTE, 0);
+	memset(got, 0x5a, count * 4);
+	p.timeout_ms = 500;
+	p.contributors = contrib;
+	p.contributors_words = 1;
+	p.missing = missing;
+	p.missing_words = (nparts + 63) / 64;
+	assert_int_equal(sg_iscatter_reduce(comm, NULL, 0, got, count, SG_UINT32, SG_OP_SUM, &p,
+					    &req), 0);
+	id = sg_request_id(req);
+	assert_int_equal(sg_wait(&req), -ETIMEDOUT);
+	assert_non_null(strstr(sg_errmsg(), "15 of 16 workers"));
+	assert_int_equal(p.ncontributors, NRANKS - 1);
+	assert_int_equal(contrib[0], 0xffffULL & ~(1ULL << 3));
+	assert_int_equal(reported(contrib, ranks), NRANKS - 1);
+	assert_int_equal(tw_reference(SG_UINT32, SG_OP_SUM, id, count, ranks, NRANKS - 1, want), 0);
+	/* Part by part: kept ones are the 15's reduction, missing ones 0. */
+	for (size_t c = 0; c < nparts; c++) {
+		size_t from = c * (SG_CHUNK_BYTES / 4), n = count - from < SG_CHUNK_BYTES / 4 ?
+							    count - from : SG_CHUNK_BYTES / 4;
+		int gone = missing[c / 64] >> (c % 64) & 1;
+
+		if (gone) {
+			nmissing += n;
+			for (size_t i = from; i < from + n; i++)
+				if (got[i])
+					fail_msg("part %zu (missing) holds %u at %zu", c, got[i], i);
+		} else {
+			kept += n;
+			if (memcmp(got + from, want + from, n * 4))
+				fail_msg("part %zu is not the reduction over the 15", c);
+		}
+	}
+	assert_int_equal(p.nmissing, nmissing);
+	assert_int_equal(kept + nmissing, count);
+	assert_true(kept > 0 && nmissing > 0);	/* segments ran, later ones never did */
+	printf("# segmented, worker 3 silent: %zu of %zu elements kept, %zu missing\n", kept,
+	       count, nmissing);
+	tw_shared_set_behavior(tl.shared, 3, 0, 0);
+	free(got);
+	free(want);
+	free(missing);
+}
+
 /* Every worker answering again, no rule: also after a failed test. */
 static int workers_restored(void **state)
 {
@@ -559,9 +644,11 @@ int main(void)
 		cmocka_unit_test(test_loss_1pct),
 		cmocka_unit_test(test_loss_10pct),
 		cmocka_unit_test(test_allgather_under_loss),
+		cmocka_unit_test(test_64mib_under_loss),
 		cmocka_unit_test(test_allgather_first_n_reaches_every_worker),
 		cmocka_unit_test_teardown(test_timeout_nobody_answers, workers_restored),
 		cmocka_unit_test_teardown(test_timeout_partial_worker, workers_restored),
+		cmocka_unit_test_teardown(test_timeout_segmented, workers_restored),
 		cmocka_unit_test(test_worker_killed_and_restarted),
 		cmocka_unit_test(test_coordinator_killed_and_replaced),
 	};

@@ -42,7 +42,7 @@ check)
 	make distclean
 	./configure --enable-sanitizers --disable-fuzzing
 	make -j"$(nproc)"
-	export SGBPF_LOSS_ITERS=1000 SGBPF_LOSS_ITERS_BIG=50
+	export SGBPF_LOSS_ITERS=1000 SGBPF_LOSS_ITERS_BIG=50 SGBPF_LOSS_ITERS_HUGE=0 SGBPF_TEST_HUGE=0
 	run_check check
 	;;
 *)

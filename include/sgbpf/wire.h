@@ -188,14 +188,14 @@ static __inline__ int sg_wire_framing_ok(const struct sg_wire_hdr *h, __u32 payl
 	       h->len <= SG_CHUNK_BYTES && h->len == payload;
 }
 
-/* Geometry: a known type, a message within the limits, and chunk index, chunk
- * count and payload length that agree with the message length in the chunks
- * of its type. */
+/* Geometry: a known type, a message within the limits (segment 0 of 1 at
+ * least), and chunk index, chunk count and payload length that agree with
+ * the message length in the chunks of its type. */
 static __inline__ int sg_wire_geometry_ok(const struct sg_wire_hdr *h)
 {
 	__u32 cb = sg_wire_chunk_bytes(h->type, h->dtype);
 
-	return h->type >= SG_WIRE_SCATTER && h->type <= SG_WIRE_RESPONSE &&
+	return h->type >= SG_WIRE_SCATTER && h->type <= SG_WIRE_RESPONSE && h->nsegs >= 1 &&
 	       h->msg_len <= SG_MAX_MSG_BYTES && h->nchunks == sg_wire_nchunks_of(h->msg_len, cb) &&
 	       h->chunk < h->nchunks && h->len == sg_wire_chunk_len_of(h->msg_len, h->chunk, cb);
 }

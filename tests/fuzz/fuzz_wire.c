@@ -60,6 +60,7 @@ static void check_hdr(const struct sg_wire_hdr *h, size_t len)
 	if (h->type != SG_WIRE_RESPONSE)
 		CHECK(h->nchunks == sg_wire_nchunks(h->msg_len));
 	CHECK(h->nchunks >= 1);
+	CHECK(h->nsegs >= 1);
 	CHECK(h->chunk < h->nchunks);
 	CHECK(h->len == sg_wire_chunk_len_of(h->msg_len, h->chunk, cb));
 	CHECK(h->len <= SG_CHUNK_BYTES);
@@ -111,6 +112,11 @@ static void fuzz_decode(const uint8_t *data, size_t size)
 		.msg_len = h.msg_len,
 		.nonce = h.nonce,
 		.auth = h.auth,
+		.seg_first = h.seg_first,
+		.seg = h.seg,
+		.nsegs = h.nsegs,
+		.whole_len = h.whole_len,
+		.whole_count = h.whole_count,
 	};
 	memset(enc, 0xee, sizeof(enc));
 	sg_wire_encode(enc, &m, h.chunk);
