@@ -136,6 +136,7 @@ struct sg_worker {
 	unsigned int cache_head, cache_n;
 	struct sg_reassembly rs[SG_WORKER_REASSEMBLIES];
 	struct sg_whole wholes[SG_WORKER_WHOLES];
+	int any_whole;			/* a whole was ever started */
 	uint64_t tick;
 	uint8_t *out;			/* the last reassembled message delivered */
 	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];
@@ -548,6 +549,7 @@ static struct sg_whole *whole_get(struct sg_worker *w, const struct sg_whole_key
 		return NULL;
 	wh->active = 1;
 	wh->key = *key;
+	w->any_whole = 1;
 	return wh;
 }
 
@@ -655,6 +657,8 @@ static int take_result_segment(struct sg_worker *w, const struct sg_wire_hdr *h,
 /* The whole of request @req, if it was segmented. */
 static struct sg_whole *request_whole(struct sg_worker *w, const struct sg_msg *req)
 {
+	if (!w->any_whole)	/* no segment taken yet: the common case */
+		return NULL;
 	for (unsigned int i = 0; i < SG_WORKER_WHOLES; i++) {
 		struct sg_whole *wh = &w->wholes[i];
 

@@ -50,6 +50,7 @@ struct ring_buffer;
 #define SGT_HDR_FLAGS	26
 #define SGT_HDR_NONCE	32
 #define SGT_HDR_AUTH	40
+#define SGT_HDR_NSEGS	54
 
 /* One end of a datagram; ip and port in network order. */
 struct sgt_addr {

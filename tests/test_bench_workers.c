@@ -341,7 +341,7 @@ static void run_all(enum bench_worker_mode mode, enum sg_transport_kind transpor
 	one_reduce(&r, SG_FLOAT32, 128, 0); /* 512 bytes: the reflector's largest */
 	if (mode == BENCH_WORKERS_HOST)
 		one_reduce(&r, SG_FLOAT32, 600, 0);
-	one_reduce(&r, SG_UINT32, SG_MAX_SEGMENT_BYTES / 4, 0); /* the largest request: 772 chunks */
+	one_reduce(&r, SG_UINT32, SG_MAX_SEGMENT_BYTES / 4, 0); /* the largest request: 745 chunks */
 	if (mode == BENCH_WORKERS_HOST) {
 		one_gen(&r, SG_FLOAT32, 1, 7);
 		one_gen(&r, SG_FLOAT32, 3000, 250);

@@ -49,7 +49,7 @@
 #include "bpf_frames.h"
 #include "bpf/fold.bpf.h"
 
-/* Elements of a float32 chunk (1024 / 4; float64: 1360 / 8 = 170). */
+/* Elements of a float32 chunk (1024 / 4; float64: 1408 / 8 = 176). */
 #define FELEMS 256
 /* Three chunks, the last one element short: every position of a full chunk
  * and a partial last chunk. */

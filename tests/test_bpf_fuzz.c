@@ -444,8 +444,9 @@ static size_t parse_hdr(const uint8_t *fr, size_t len, const struct l4 *l)
 }
 
 /* A coordinator datagram the fan-out program takes (sg_wire_geometry_ok()):
- * SCATTER, BCAST or RESULT, a message within the limit in 1 KiB chunks, the
- * chunk index, count and payload length agreeing with it. */
+ * SCATTER, BCAST or RESULT, a message within the limit in SG_CHUNK_BYTES
+ * chunks, the chunk index, count and payload length agreeing with it, segment
+ * 0 of 1 at least. */
 static bool coordinator_geometry_ok(const uint8_t *fr, size_t sg)
 {
 	uint8_t type = fr[sg + SGT_HDR_TYPE];
@@ -457,7 +458,8 @@ static bool coordinator_geometry_ok(const uint8_t *fr, size_t sg)
 			    msg_len - off < SG_CHUNK_BYTES ? msg_len - off : SG_CHUNK_BYTES;
 
 	return type >= SG_WIRE_SCATTER && type <= SG_WIRE_RESULT && msg_len <= SG_MAX_MSG_BYTES &&
-	       nchunks == want_n && chunk < nchunks && sgt_get16(fr, sg + SGT_HDR_LENF) == want_len;
+	       nchunks == want_n && chunk < nchunks && sgt_get16(fr, sg + SGT_HDR_LENF) == want_len &&
+	       sgt_get16(fr, sg + SGT_HDR_NSEGS) != 0;
 }
 
 /* The installed communicator a port (as in the frame) belongs to, or -1. */
@@ -529,7 +531,8 @@ static enum xcls classify_gather(const uint8_t *fr, size_t len, struct xinfo *xi
 	dtype = fr[sg + SGT_HDR_DTYPE];
 	cbytes = sg_wire_response_chunk(dtype);
 	if (chunk >= SG_MAX_RESPONSE_CHUNKS || chunk >= nchunks || msg_len > SG_MAX_MSG_BYTES ||
-	    msg_len <= chunk * cbytes || nchunks != (msg_len + cbytes - 1) / cbytes)
+	    msg_len <= chunk * cbytes || nchunks != (msg_len + cbytes - 1) / cbytes ||
+	    sgt_get16(fr, sg + SGT_HDR_NSEGS) == 0)	/* segment 0 of 1 at least */
 		return XC_MALFORMED;
 	expect = msg_len - chunk * cbytes;
 	if (hlen != (expect < cbytes ? expect : cbytes))

@@ -911,10 +911,10 @@ static void test_stale_after_rearm(void **state)
 
 /* ---------------------------------------------------------------- malformed */
 
-/* The message the malformed tests corrupt: 1500 uint8, two chunks (1024 and
- * 476 bytes), armed in slot 5; worker 1 is the sender. */
+/* The message the malformed tests corrupt: uint8, two chunks (a full one and
+ * 300 bytes), armed in slot 5; worker 1 is the sender. */
 #define BAD_COLL 5
-#define BAD_COUNT 1500
+#define BAD_COUNT (SG_CHUNK_BYTES + 300)
 
 static struct sg_wire_msg bad_msg(void)
 {
@@ -2094,7 +2094,7 @@ static void test_geometry(void **state)
 	uint64_t seed = 60;
 
 	for (uint8_t dt = 0; dt < SG_DATATYPE_COUNT; dt++) {
-		uint32_t size = sg_wire_dtype_size(dt), cb = dt == SG_FLOAT32 ? 1024 : 1360;
+		uint32_t size = sg_wire_dtype_size(dt), cb = dt == SG_FLOAT32 ? 1024 : 1408;
 		uint32_t count = 3 * cb / size - 1, coll_id = 40 + dt;
 		struct sg_wire_msg m = sgt_msg(coll_id, 0x6000 + dt, dt, any_valid_op(dt), count);
 		uint8_t *vec = calloc(4, cb);
@@ -2158,15 +2158,15 @@ static void test_geometry(void **state)
 }
 
 /* Responses in the wrong geometry for their type are malformed: a float32
- * response in 1360-byte chunks, a float64 one in 1024-byte chunks, and every
+ * response in 1408-byte chunks, a float64 one in 1024-byte chunks, and every
  * mix of the two rules in one header. */
 static void test_geometry_malformed(void **state)
 {
 	struct sgt_fixture *f = *state;
-	/* 600 float32 = 2400 bytes: chunks 1024, 1024, 352 (1360-byte: 1360, 1040). */
+	/* 600 float32 = 2400 bytes: chunks 1024, 1024, 352 (1408-byte: 1408, 992). */
 	struct sg_wire_msg m32 = sgt_msg(50, 0x5050, SG_FLOAT32, SG_OP_SUM, 600);
 	struct sg_wire_msg m32max = sgt_msg(52, 0x5252, SG_FLOAT32, SG_OP_MAX, 600);
-	/* 300 float64 = 2400 bytes: chunks 1360, 1040 (1024-byte: 1024, 1024, 352). */
+	/* 300 float64 = 2400 bytes: chunks 1408, 992 (1024-byte: 1024, 1024, 352). */
 	struct sg_wire_msg m64 = sgt_msg(51, 0x5151, SG_FLOAT64, SG_OP_SUM, 300);
 	struct sg_wire_msg as;
 	uint8_t fr[SGT_FRAME_MAX], vec[4096];
@@ -2188,20 +2188,20 @@ static void test_geometry_malformed(void **state)
 		const struct sg_wire_msg *m = which ? &m32max : &m32;
 
 		/* float32 with the int32 geometry: header and lengths consistent
-		 * with 1360-byte chunks, dtype float32. */
+		 * with 1408-byte chunks, dtype float32. */
 		for (unsigned int c = 0; c < 2; c++) {
 			as = *m;
 			as.dtype = SG_INT32;
 			n = sgt_build_frame(fr, &f->comms[0].workers[1], &f->comms[0].local, &as, c,
 					    vec);
-			assert_int_equal(n - SGT_PAYLOAD_OFF, c ? 1040 : 1360);
+			assert_int_equal(n - SGT_PAYLOAD_OFF, c ? 992 : 1408);
 			fr[SGT_SG_OFF + SGT_HDR_DTYPE] = SG_FLOAT32;
 			sgt_fix_csums(fr, n);
 			expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed),
-					"float32 in 1360-byte chunks");
+					"float32 in 1408-byte chunks");
 			nmal++;
 		}
-		/* The right nchunks (3) with a 1360-byte chunk 0. */
+		/* The right nchunks (3) with a 1408-byte chunk 0. */
 		as = *m;
 		as.dtype = SG_INT32;
 		n = sgt_build_frame(fr, &f->comms[0].workers[1], &f->comms[0].local, &as, 0, vec);
@@ -2209,9 +2209,9 @@ static void test_geometry_malformed(void **state)
 		sgt_put16(fr, SGT_SG_OFF + SGT_HDR_NCHUNKS, 3);
 		sgt_fix_csums(fr, n);
 		expect_rejected(f, 0, fr, n, XDP_DROP, STAT(rx_malformed),
-				"float32, nchunks 3, 1360 bytes");
+				"float32, nchunks 3, 1408 bytes");
 		nmal++;
-		/* The 1024-byte geometry but nchunks of the 1360-byte one. */
+		/* The 1024-byte geometry but nchunks of the 1408-byte one. */
 		n = chunk_frame(f, fr, 0, 1, m, 1, vec);
 		sgt_put16(fr, SGT_SG_OFF + SGT_HDR_NCHUNKS, 2);
 		sgt_fix_csums(fr, n);

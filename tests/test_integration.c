@@ -207,14 +207,14 @@ static void test_every_op_and_datatype(void **state)
 
 static void test_sizes(void **state)
 {
-	static const size_t bytes[] = { 1, 1023, 1024, 1025, 1359, 1360, 1361, 2719, 2720, 2721,
+	static const size_t bytes[] = { 1, 1023, 1024, 1025, 1407, 1408, 1409, 2815, 2816, 2817,
 					 65535, 65536, 1048575, 1048576 };
 
 	for (size_t i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++)
 		check_reduce(&f8, SG_UINT8, SG_OP_SUM, bytes[i], SG_WAIT_ALL, 0, 0);
 	check_reduce(&f8, SG_INT32, SG_OP_MIN, 1, SG_WAIT_ALL, 0, 0);
-	check_reduce(&f8, SG_INT32, SG_OP_SUM, 340, SG_WAIT_ALL, 0, 0);	/* one chunk exactly */
-	check_reduce(&f8, SG_INT32, SG_OP_SUM, 341, SG_WAIT_ALL, 0, 0);	/* one element past */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 352, SG_WAIT_ALL, 0, 0);	/* one chunk exactly */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 353, SG_WAIT_ALL, 0, 0);	/* one element past */
 	check_reduce(&f8, SG_UINT32, SG_OP_SUM, 262144, SG_WAIT_ALL, 0, 0);	/* 1 MiB */
 	check_reduce(&f8, SG_INT64, SG_OP_MAX, 131072, SG_WAIT_ALL, 0, 0);	/* 1 MiB */
 	check_reduce(&f8, SG_UINT16, SG_OP_BXOR, 513, SG_WAIT_ALL, 0, 0);
@@ -452,10 +452,10 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, out, 4, SG_INT32, SG_OP_SUM, &p),
 			 -EINVAL);
 	p.contributors = NULL;
-	/* 345 int32 are two parts: a bitmap of missing parts needs a word. */
+	/* 353 int32 are two parts: a bitmap of missing parts needs a word. */
 	p.missing = contrib;
 	p.missing_words = 0;
-	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, big, 345, SG_INT32, SG_OP_SUM, &p),
+	assert_int_equal(sg_scatter_reduce(f8.comm, NULL, 0, big, 353, SG_INT32, SG_OP_SUM, &p),
 			 -EINVAL);
 	assert_non_null(strstr(sg_errmsg(), "2 parts need 1"));
 	p.missing = NULL;

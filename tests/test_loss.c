@@ -321,7 +321,7 @@ static void leave_garbage(sg_comm *c, size_t count)
 	free(bufs);
 }
 
-/* Elements: as many chunks as bytes per element (uint32: 4 chunks of 344). */
+/* Elements: as many chunks as bytes per element (uint32: 4 chunks of 352). */
 #define PARTIAL_COUNT	SG_CHUNK_BYTES
 
 /* A collective that times out: each chunk of the result is the reduction

@@ -15,7 +15,7 @@
 #include "common/codec.h"
 
 #define MIB (1024u * 1024u)
-#define C 1360u	/* SG_CHUNK_BYTES, spelled out: the wire format's */
+#define C 1408u	/* SG_CHUNK_BYTES, spelled out: the wire format's */
 /* Largest datagram, plus slack for the tests that make it one byte too long. */
 #define DGRAM_MAX (SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 8)
 
@@ -88,10 +88,10 @@ static void test_nchunks(void **state)
 	assert_int_equal(sg_wire_nchunks(C + 1), 2);
 	assert_int_equal(sg_wire_nchunks(2 * C), 2);
 	assert_int_equal(sg_wire_nchunks(2 * C + 1), 3);
-	assert_int_equal(sg_wire_nchunks(771 * C), 771);
-	assert_int_equal(sg_wire_nchunks(771 * C + 1), 772);
-	assert_int_equal(sg_wire_nchunks(MIB), 772);
-	assert_int_equal(SG_MAX_CHUNKS, 772);
+	assert_int_equal(sg_wire_nchunks(744 * C), 744);
+	assert_int_equal(sg_wire_nchunks(744 * C + 1), 745);
+	assert_int_equal(sg_wire_nchunks(MIB), 745);
+	assert_int_equal(SG_MAX_CHUNKS, 745);
 	/* float32 contributions: SG_ACC_BYTES of 64-bit mantissas. */
 	assert_int_equal(sg_wire_response_chunk(SG_FLOAT32), 1024);
 	assert_int_equal(sg_wire_response_chunk(SG_FLOAT64), C);
@@ -110,10 +110,10 @@ static void test_chunk_len(void **state)
 	assert_int_equal(sg_wire_chunk_len(C + 1, 0), C);
 	assert_int_equal(sg_wire_chunk_len(C + 1, 1), 1);
 	assert_int_equal(sg_wire_chunk_len(C + 1, 2), 0);
-	assert_int_equal(sg_wire_chunk_len(3000, 2), 280);
-	assert_int_equal(sg_wire_chunk_len(MIB, 770), C);
-	assert_int_equal(sg_wire_chunk_len(MIB, 771), 16);
-	assert_int_equal(sg_wire_chunk_len(MIB, 772), 0);
+	assert_int_equal(sg_wire_chunk_len(3000, 2), 184);
+	assert_int_equal(sg_wire_chunk_len(MIB, 743), C);
+	assert_int_equal(sg_wire_chunk_len(MIB, 744), 1024);
+	assert_int_equal(sg_wire_chunk_len(MIB, 745), 0);
 	assert_int_equal(sg_wire_chunk_len(MIB, 65535), 0);
 
 	/* The chunks of a message tile it exactly. */
@@ -178,7 +178,7 @@ static void test_encode_bytes(void **state)
 		0xb8, 0x0b, 0x00, 0x00,		/* 16: msg_len 3000 */
 		0x02, 0x00,			/* 20: chunk 2 */
 		0x03, 0x00,			/* 22: nchunks 3 */
-		0x18, 0x01,			/* 24: len 280 */
+		0xb8, 0x00,			/* 24: len 184 */
 		0x00, 0x00,			/* 26: flags */
 		0x00, 0x00, 0x00, 0x00,		/* 28: fanout_first */
 		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* 32: nonce */
@@ -222,11 +222,11 @@ static void test_encode_first_and_empty(void **state)
 	assert_memory_equal(buf + 24, "\0\0", 2);	/* no payload */
 
 	m = msg(SG_WIRE_RESULT, MIB);
-	sg_wire_encode(buf, &m, 761);
+	sg_wire_encode(buf, &m, 743);
 	assert_memory_equal(buf + 16, "\0\0\x10\0", 4);	/* 1 MiB */
-	assert_memory_equal(buf + 20, "\xf9\x02", 2);	/* chunk 761 */
-	assert_memory_equal(buf + 22, "\x04\x03", 2);	/* 772 chunks */
-	assert_memory_equal(buf + 24, "\x50\x05", 2);	/* 1360 bytes */
+	assert_memory_equal(buf + 20, "\xe7\x02", 2);	/* chunk 743 */
+	assert_memory_equal(buf + 22, "\xe9\x02", 2);	/* 745 chunks */
+	assert_memory_equal(buf + 24, "\x80\x05", 2);	/* 1408 bytes */
 }
 
 /* ------------------------------------------------------------ round trips */
@@ -397,15 +397,15 @@ static void test_reject_nchunks(void **state)
 static void test_reject_len(void **state)
 {
 	uint8_t b[DGRAM_MAX];
-	size_t len = dgram(b, 1500, 1);	/* last chunk: 140 bytes */
+	size_t len = dgram(b, 1500, 1);	/* last chunk: 92 bytes */
 
-	assert_int_equal(len, SG_WIRE_HDR_LEN + 140);
+	assert_int_equal(len, SG_WIRE_HDR_LEN + 92);
 	expect_accept(b, len);
 	/* Wrong announced length, the datagram carrying exactly that much. */
-	put16(b, 24, 139);
-	expect_reject(b, SG_WIRE_HDR_LEN + 139);
-	put16(b, 24, 141);
-	expect_reject(b, SG_WIRE_HDR_LEN + 141);
+	put16(b, 24, 91);
+	expect_reject(b, SG_WIRE_HDR_LEN + 91);
+	put16(b, 24, 93);
+	expect_reject(b, SG_WIRE_HDR_LEN + 93);
 	put16(b, 24, C);
 	expect_reject(b, SG_WIRE_HDR_LEN + C);
 	put16(b, 24, 0);
@@ -414,8 +414,8 @@ static void test_reject_len(void **state)
 	/* A full chunk that claims less. */
 	len = dgram(b, 1500, 0);
 	expect_accept(b, len);
-	put16(b, 24, 140);
-	expect_reject(b, SG_WIRE_HDR_LEN + 140);
+	put16(b, 24, 92);
+	expect_reject(b, SG_WIRE_HDR_LEN + 92);
 }
 
 static void test_reject_datagram_length(void **state)
@@ -440,13 +440,13 @@ static void test_reject_datagram_length(void **state)
 static void test_reject_msg_len(void **state)
 {
 	uint8_t b[DGRAM_MAX];
-	size_t len = dgram(b, MIB, 771);
+	size_t len = dgram(b, MIB, 744);
 
 	expect_accept(b, len);
 	/* One byte more than 1 MiB, every other field consistent with it. */
-	len = dgram(b, MIB + 1, 771);
-	assert_int_equal(len, SG_WIRE_HDR_LEN + 17);
-	assert_memory_equal(b + 22, "\x04\x03", 2);	/* 772 chunks */
+	len = dgram(b, MIB + 1, 744);
+	assert_int_equal(len, SG_WIRE_HDR_LEN + 1025);
+	assert_memory_equal(b + 22, "\xe9\x02", 2);	/* 745 chunks */
 	expect_reject(b, len);
 	len = dgram(b, MIB + 1, 0);
 	expect_reject(b, len);

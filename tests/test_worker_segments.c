@@ -20,7 +20,7 @@
 
 #include "tests/worker_peer.h"
 
-/* 1000 int32 in 3 segments: 340, 340 and 320 elements, a chunk each. */
+/* 1000 int32 in 3 segments: 352, 352 and 296 elements, a chunk each. */
 #define WHOLE	1000u
 #define NSEGS	3u
 #define FIRST	100u	/* collective id of segment 0 */
@@ -219,7 +219,7 @@ static void test_bad_segments_dropped(void **state)
 	bad[n] = segment(SG_WIRE_SCATTER, 0);	/* seg past nsegs */
 	bad[n++].seg = NSEGS;
 	bad[n] = segment(SG_WIRE_SCATTER, 0);	/* nsegs the whole does not give */
-	bad[n].nsegs = 7;	/* 340 each (whole chunks): 6 fill the whole */
+	bad[n].nsegs = 7;	/* 352 each (whole chunks): 6 overrun the whole */
 	bad[n++].count = seg_count(0);
 	bad[n] = segment(SG_WIRE_SCATTER, 1);	/* the request on another segment */
 	bad[n++].msg_len = sizeof(REQ);

@@ -5,10 +5,10 @@
 #define SGBPF_LIMITS_H
 
 /* Payload bytes per datagram: as many as a 1500-byte MTU carries after the
- * IPv4 header with the longest options (60), UDP (8) and sgbpf (64)
- * headers, rounded down to a multiple of 16, the largest element, so no
- * element straddles two chunks. */
-#define SG_CHUNK_BYTES	1360
+ * IPv4 (20: sgbpf's sockets set no options), UDP (8) and sgbpf (64)
+ * headers, a multiple of 16, the largest element, so no element straddles
+ * two chunks. */
+#define SG_CHUNK_BYTES	1408
 /* Bytes of one accumulator chunk, the state a contribution chunk is folded
  * into: a power of two (aggregation programs index it with a mask) that
  * holds a chunk of any type, float32 SUM's 64-bit mantissas included. */
