@@ -671,11 +671,39 @@ static struct sg_whole *request_whole(struct sg_worker *w, const struct sg_msg *
 	return NULL;
 }
 
+/* Make room for a new segmented answer of @len bytes within the byte budget
+ * of answers: forget the answers every segment of which has been answered,
+ * least recently used first (a segment asked again after that is not
+ * answered: its collective times out, as one whose answer outgrew the cache
+ * does). Answers still being asked for are kept whatever their size. */
+static void forget_answered(struct sg_worker *w, size_t len)
+{
+	for (;;) {
+		struct sg_whole *old = NULL;
+		size_t held = len;
+
+		for (unsigned int i = 0; i < SG_WORKER_WHOLES; i++) {
+			struct sg_whole *c = &w->wholes[i];
+
+			if (!c->active || c->key.type != SG_WIRE_SCATTER || !c->buf)
+				continue;
+			held += (size_t)c->key.whole_count * sg_datatype_size(c->key.dtype);
+			if (c->nhave == c->key.nsegs && (!old || c->used < old->used))
+				old = c;
+		}
+		if (held <= w->cache_budget || !old)
+			return;
+		free(old->buf);
+		old->buf = NULL;	/* the entry stays: its segments are not taken again */
+	}
+}
+
 /* Answer segmented request @wh with @data (its whole_count elements): keep
  * the answer for the segments still to ask, and answer those that did. */
 static int answer_whole(struct sg_worker *w, struct sg_whole *wh, const void *data, size_t len)
 {
 	if (!wh->buf) {
+		forget_answered(w, len);
 		wh->buf = malloc(len);
 		if (!wh->buf)
 			return sg_fail(-ENOMEM, "out of memory for an answer of %zu bytes", len);

@@ -497,9 +497,10 @@ SGBPF_API uint16_t sg_worker_port(const sg_worker *worker);
  * A collective of a vector longer than SG_MAX_SEGMENT_BYTES arrives in
  * segments (see sg_scatter_reduce()): its request is delivered once, with
  * count the whole vector's, and its result or a long broadcast whole, once
- * every segment is in. The library keeps its last 16 such answers and
- * results whole (outside the cache's byte budget) while their segments
- * arrive.
+ * every segment is in. The library keeps the answers and results of its
+ * last 16 such collectives whole while their segments arrive; an answer
+ * every segment of which was answered is forgotten when a new one would
+ * take the answers past @ref sg_worker_opts::reply_cache_bytes.
  */
 SGBPF_API int sg_worker_recv(sg_worker *worker, struct sg_msg *msg, int timeout_ms);
 

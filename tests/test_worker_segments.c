@@ -38,14 +38,16 @@ static uint32_t seg_count(uint16_t seg)
 	return WHOLE - seg * e < e ? WHOLE - seg * e : e;
 }
 
-/* Segment @seg of a segmented message of type @type. */
-static struct sg_wire_msg segment(uint8_t type, uint16_t seg)
+/* Segment @seg of a segmented message of type @type whose first segment is
+ * collective @first. */
+static struct sg_wire_msg segment_of(uint8_t type, uint16_t seg, uint32_t first)
 {
 	struct sg_wire_msg m = {
 		.type = type, .dtype = SG_INT32, .op = SG_OP_SUM,
-		.coll_id = FIRST + seg, .count = seg_count(seg),
-		.nonce = 0x5e90000000ULL + seg, .auth = 0x2001 + 2 * seg,
-		.seg_first = FIRST, .seg = seg, .nsegs = NSEGS, .whole_count = WHOLE,
+		.coll_id = first + seg, .count = seg_count(seg),
+		.nonce = 0x5e90000000ULL + (first - FIRST) * 16 + seg,
+		.auth = 0x2001 + 2 * (first - FIRST + seg),
+		.seg_first = first, .seg = seg, .nsegs = NSEGS, .whole_count = WHOLE,
 	};
 
 	if (type == SG_WIRE_SCATTER) {
@@ -56,6 +58,11 @@ static struct sg_wire_msg segment(uint8_t type, uint16_t seg)
 		m.msg_len = m.count * 4;
 	}
 	return m;
+}
+
+static struct sg_wire_msg segment(uint8_t type, uint16_t seg)
+{
+	return segment_of(type, seg, FIRST);
 }
 
 /* Send message @m with payload @data, chunk by chunk. */
@@ -261,12 +268,71 @@ static void test_bad_segments_dropped(void **state)
 	free(v);
 }
 
+/* With a byte budget of one answer, a new segmented request's answer makes
+ * the worker forget an answer every segment of which was answered: a repeat
+ * of one of its segments goes unanswered; one still being asked for is
+ * kept. */
+static void test_answers_within_budget(void **state)
+{
+	SG_OPTS_INIT(sg_worker_opts, o);
+	int32_t *v = calloc(WHOLE, 4);
+	struct sg_msg msg;
+	struct wpeer p;
+
+	assert_non_null(v);
+	o.reply_cache_bytes = WHOLE * 4;
+	wp_open(&p, &o, 1);
+	for (uint16_t s = 0; s < NSEGS; s++) {	/* A, answered in full */
+		struct sg_wire_msg m = segment(SG_WIRE_SCATTER, s);
+
+		send_msg(&p, &m, REQ);
+	}
+	assert_int_equal(sg_worker_recv(p.w, &msg, 2000), 0);
+	assert_int_equal(sg_worker_reply(p.w, &msg, v, WHOLE * 4), 0);
+	expect_answer(&p, 0, v);
+	wp_expect_nothing(&p);
+	expect_answer(&p, 1, v);
+	expect_answer(&p, 2, v);
+	{	/* B: its segment 0 only */
+		struct sg_wire_msg m = segment_of(SG_WIRE_SCATTER, 0, 500);
+		uint8_t b[2048];
+		struct sg_wire_hdr h;
+
+		send_msg(&p, &m, REQ);
+		assert_int_equal(sg_worker_recv(p.w, &msg, 2000), 0);
+		assert_int_equal(msg.coll_id, 500);
+		assert_int_equal(sg_worker_reply(p.w, &msg, v, WHOLE * 4), 0);
+		wp_read_answer(p.coord, b, &h);
+		assert_int_equal(h.coll_id, 500);
+	}
+	{	/* A's segment 1 again: forgotten, nothing sent */
+		struct sg_wire_msg m = segment(SG_WIRE_SCATTER, 1);
+
+		send_msg(&p, &m, NULL);
+		wp_expect_nothing(&p);
+		wp_expect_silence(p.coord);
+	}
+	{	/* B's segment 1: B is kept, whatever the budget */
+		struct sg_wire_msg m = segment_of(SG_WIRE_SCATTER, 1, 500);
+		uint8_t b[2048];
+		struct sg_wire_hdr h;
+
+		send_msg(&p, &m, NULL);
+		wp_expect_nothing(&p);
+		wp_read_answer(p.coord, b, &h);
+		assert_int_equal(h.coll_id, 501);
+	}
+	wp_close(&p);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_answered_per_segment),
 		cmocka_unit_test(test_result_whole),
 		cmocka_unit_test(test_bad_segments_dropped),
+		cmocka_unit_test(test_answers_within_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
