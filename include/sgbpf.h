@@ -226,7 +226,7 @@ SGBPF_API int sg_comm_fd(const sg_comm *comm);
 /** One worker's response, passed on with sg_comm_opts::pass_responses. */
 struct sg_response {
 	size_t rank;             /**< the worker */
-	uint32_t coll_id;        /**< its collective */
+	uint32_t coll_id;        /**< its collective (of a segmented one, the segment's) */
 	unsigned int chunk;      /**< chunk index; chunks hold sg_response_chunk_bytes() bytes */
 	const void *data;        /**< valid until the next call */
 	size_t len;
