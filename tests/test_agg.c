@@ -100,8 +100,8 @@ static uint32_t run_user(sg_comm *c, enum sg_datatype dt, size_t count, void *ou
 
 static void test_histogram_saturating(void **state)
 {
-	const size_t count = 700;	/* three chunks */
-	uint32_t got[700], one[700], want[700], ranks[NRANKS];
+	const size_t count = 800;	/* three chunks */
+	uint32_t got[800], one[800], want[800], ranks[NRANKS];
 	size_t nranks;
 	sg_comm *c;
 

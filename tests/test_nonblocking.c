@@ -266,8 +266,9 @@ static void test_busy_poll(void **state)
  * reduced value. */
 static void test_pass_responses(void **state)
 {
-	struct op o = { .dt = SG_UINT16, .op = SG_OP_SUM, .count = 700 };	/* 2 chunks */
-	size_t len = o.count * 2, cb = sg_response_chunk_bytes(SG_UINT16);
+	size_t cb = sg_response_chunk_bytes(SG_UINT16);
+	struct op o = { .dt = SG_UINT16, .op = SG_OP_SUM, .count = cb / 2 + 50 };	/* 2 chunks */
+	size_t len = o.count * 2;
 	uint8_t *seen, *want;
 	struct sg_response resp;
 	sg_comm *c = make_comm(6104, 0, 0);
