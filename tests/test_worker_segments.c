@@ -246,9 +246,12 @@ static void test_bad_segments_dropped(void **state)
 	bad[n] = segment(SG_WIRE_SCATTER, 0);	/* unsegmented, but not its own whole */
 	bad[n].nsegs = 1;
 	bad[n++].whole_count = WHOLE + 1;
+	/* Payloads as long as each header says: the request, then zeros. */
+	static uint8_t pay[WHOLE * 4] = REQ;
+
 	wp_open(&p, NULL, 1);
 	for (size_t i = 0; i < n; i++)
-		send_msg(&p, &bad[i], REQ);
+		send_msg(&p, &bad[i], pay);
 	wp_expect_nothing(&p);
 	wp_expect_silence(p.coord);
 	assert_int_equal(wp_stats(&p).rx_malformed, n);
