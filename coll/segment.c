@@ -289,22 +289,24 @@ int sg_segmented_progress(struct sg_request *q, int block, int *done)
 	return settle(q);
 }
 
-/* Segments of whole @d: of the incast share per worker for a reduction,
- * whole segments for a delivery. */
-static uint32_t nsegs_for(const struct sg_comm *comm, const struct sg_post *d)
+uint32_t sg_segment_count(size_t nworkers, int delivery, size_t count, enum sg_datatype dt)
 {
-	size_t size = sg_datatype_size(d->dt), k = sg_response_chunk_bytes(d->dt) / size;
-	size_t bytes = SG_MAX_SEGMENT_BYTES, elems;
+	size_t size = sg_datatype_size(dt), k = sg_response_chunk_bytes(dt) / size;
+	size_t bytes = SG_MAX_SEGMENT_BYTES, elems, fewest;
 
-	if (d->kind != SG_REQ_DELIVER) {
-		bytes = SG_SEG_INCAST_BYTES / comm->nworkers;
+	if (!delivery) {
+		bytes = SG_SEG_INCAST_BYTES / (nworkers ? nworkers : 1);
 		bytes = bytes < SG_SEG_MIN_BYTES ? SG_SEG_MIN_BYTES : bytes;
 		bytes = bytes > SG_MAX_SEGMENT_BYTES ? SG_MAX_SEGMENT_BYTES : bytes;
 	}
 	elems = bytes / size / k * k;
-	if (elems > sg_wire_seg_max_elems(d->dt))
-		elems = sg_wire_seg_max_elems(d->dt);
-	return (uint32_t)((d->count + elems - 1) / elems);
+	/* Whole chunks round a segment down: never past SG_MAX_SEGS of them. */
+	fewest = ((count + SG_MAX_SEGS - 1) / SG_MAX_SEGS + k - 1) / k * k;
+	if (elems < fewest)
+		elems = fewest;
+	if (elems > sg_wire_seg_max_elems(dt))
+		elems = sg_wire_seg_max_elems(dt);
+	return (uint32_t)((count + elems - 1) / elems);
 }
 
 int sg_segmented_post(struct sg_comm *comm, const struct sg_post *d, struct sg_request **out)
@@ -314,7 +316,8 @@ int sg_segmented_post(struct sg_comm *comm, const struct sg_post *d, struct sg_r
 	int err;
 
 	if (q && sg) {
-		sg->nsegs = nsegs_for(comm, d);
+		sg->nsegs = sg_segment_count(comm->nworkers, d->kind == SG_REQ_DELIVER, d->count,
+					     d->dt);
 		sg->elems = sg_wire_seg_elems((uint32_t)d->count, sg->nsegs, d->dt);
 		sg->out = calloc(sg->nsegs, sizeof(*sg->out));
 	}

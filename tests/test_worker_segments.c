@@ -18,6 +18,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "coll/request.h"
 #include "tests/worker_peer.h"
 
 /* 1000 int32 in 3 segments: 352, 352 and 296 elements, a chunk each. */
@@ -329,6 +330,42 @@ static void test_answers_within_budget(void **state)
 	free(v);
 }
 
+/* The coordinator's segmentation of every datatype, fan-out and length up to
+ * the largest gives headers the workers take (sg_wire_segment_ok()): at most
+ * SG_MAX_SEGS segments of at most a segment's bytes, none empty. */
+static void test_coordinator_geometry(void **state)
+{
+	static const size_t fanouts[] = { 1, 8, 16, 17, 64, 1024 };
+
+	for (int dt = 0; dt < SG_DATATYPE_COUNT; dt++) {
+		size_t size = sg_datatype_size(dt);
+		size_t counts[] = { SG_MAX_SEGMENT_BYTES / size + 1, 3 * SG_MAX_SEGMENT_BYTES / size,
+				    (64u << 20) / size + 7, SG_MAX_MESSAGE_BYTES / size - 1,
+				    SG_MAX_MESSAGE_BYTES / size };
+
+		for (size_t f = 0; f < sizeof(fanouts) / sizeof(fanouts[0]); f++)
+			for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++)
+				for (int delivery = 0; delivery < 2; delivery++) {
+					uint32_t n = sg_segment_count(fanouts[f], delivery, counts[c],
+								      dt);
+					struct sg_wire_hdr h = {
+						.type = SG_WIRE_SCATTER, .dtype = (uint8_t)dt,
+						.nsegs = (uint16_t)n, .seg = (uint16_t)(n - 1),
+						.whole_count = (uint32_t)counts[c],
+					};
+					uint32_t e = sg_wire_seg_elems(h.whole_count, n, dt);
+
+					if (n < 2 || n > SG_MAX_SEGS)
+						fail_msg("dt %d fan-out %zu count %zu: %u segments",
+							 dt, fanouts[f], counts[c], n);
+					h.count = h.whole_count - (n - 1) * e;
+					if (!sg_wire_segment_ok(&h))
+						fail_msg("dt %d fan-out %zu count %zu: %u segments of %u "
+							 "rejected", dt, fanouts[f], counts[c], n, e);
+				}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_result_whole),
 		cmocka_unit_test(test_bad_segments_dropped),
 		cmocka_unit_test(test_answers_within_budget),
+		cmocka_unit_test(test_coordinator_geometry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
