@@ -5,12 +5,13 @@
  * once, and the one answer goes out segment by segment, each naming its
  * segment's collective, again when a segment asks again; a result's segments
  * are each acknowledged and delivered whole once, a long broadcast's as a
- * broadcast; segment headers that break the rules (sg_wire_segment_ok()) are
- * dropped and counted.
+ * broadcast; segment headers that break the rules (sg_wire_segment_ok()), and
+ * any from a stranger, are dropped and counted.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,8 +67,9 @@ static struct sg_wire_msg segment(uint8_t type, uint16_t seg)
 	return segment_of(type, seg, FIRST);
 }
 
-/* Send message @m with payload @data, chunk by chunk. */
-static void send_msg(const struct wpeer *p, const struct sg_wire_msg *m, const void *data)
+/* Send message @m with payload @data, chunk by chunk, from socket @fd. */
+static void send_msg_from(const struct wpeer *p, int fd, const struct sg_wire_msg *m,
+			  const void *data)
 {
 	uint8_t b[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
 	unsigned int n = sg_wire_nchunks_of(m->msg_len, sg_wire_chunk_bytes(m->type, m->dtype));
@@ -79,8 +81,14 @@ static void send_msg(const struct wpeer *p, const struct sg_wire_msg *m, const v
 		sg_wire_encode(b, m, c);
 		if (len)
 			memcpy(b + SG_WIRE_HDR_LEN, (const uint8_t *)data + c * cb, len);
-		wp_send(p, p->coord, b, SG_WIRE_HDR_LEN + len);
+		wp_send(p, fd, b, SG_WIRE_HDR_LEN + len);
 	}
+}
+
+/* The same from the coordinator. */
+static void send_msg(const struct wpeer *p, const struct sg_wire_msg *m, const void *data)
+{
+	send_msg_from(p, p->coord, m, data);
 }
 
 /* The answer to segment @seg must arrive: its collective, nonce and token,
@@ -272,6 +280,46 @@ static void test_bad_segments_dropped(void **state)
 	free(v);
 }
 
+/* Segments from a stranger, well formed and with the coordinator's ids, are
+ * dropped before they are parsed: nothing delivered, stored or sent, and the
+ * coordinator's own request is then served as if they never came. */
+static void test_stranger_segments_ignored(void **state)
+{
+	struct sockaddr_in sa;
+	int stranger = wp_socket("127.0.0.1", &sa);
+	int32_t *v = calloc(WHOLE, 4);
+	struct sg_worker_stats st;
+	struct sg_msg msg;
+	struct wpeer p;
+
+	assert_true(stranger >= 0 && v);
+	wp_open(&p, NULL, 1);
+	for (uint16_t s = 0; s < NSEGS; s++) {
+		struct sg_wire_msg q = segment(SG_WIRE_SCATTER, s), r = segment(SG_WIRE_RESULT, s);
+
+		send_msg_from(&p, stranger, &q, REQ);
+		send_msg_from(&p, stranger, &r, v);
+	}
+	wp_expect_nothing(&p);
+	wp_expect_silence(stranger);
+	wp_expect_silence(p.coord);
+	st = wp_stats(&p);
+	assert_int_equal(st.rx_foreign, 2 * NSEGS);
+	assert_int_equal(st.rx_delivered, 0);
+	for (uint16_t s = 0; s < NSEGS; s++) {
+		struct sg_wire_msg m = segment(SG_WIRE_SCATTER, s);
+
+		send_msg(&p, &m, REQ);
+	}
+	assert_int_equal(sg_worker_recv(p.w, &msg, 2000), 0);
+	assert_int_equal(msg.coll_id, FIRST);
+	assert_int_equal(sg_worker_reply(p.w, &msg, v, WHOLE * 4), 0);
+	expect_answer(&p, 0, v);
+	wp_close(&p);
+	close(stranger);
+	free(v);
+}
+
 /* With a byte budget of one answer, a new segmented request's answer makes
  * the worker forget an answer every segment of which was answered: a repeat
  * of one of its segments goes unanswered; one still being asked for is
@@ -372,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_request_answered_per_segment),
 		cmocka_unit_test(test_result_whole),
 		cmocka_unit_test(test_bad_segments_dropped),
+		cmocka_unit_test(test_stranger_segments_ignored),
 		cmocka_unit_test(test_answers_within_budget),
 		cmocka_unit_test(test_coordinator_geometry),
 	};
