@@ -6,7 +6,7 @@
  * as the contribution, and sends the answer straight back (XDP_TX):
  *
  *  - SCATTER chunk c -> RESPONSE chunk c: the same header with type RESPONSE,
- *    flags and fanout_first zero, and the same payload. A request is
+ *    flags, fanout_first and answer_room zero, and the same payload. A request is
  *    count * element size bytes (the contract of bench/workers.h), so the
  *    response has the same length and, with 1024-byte response chunks, the
  *    same chunking: each request chunk becomes one response chunk. float32
@@ -107,8 +107,9 @@ static __always_inline void swap_addrs(struct ethhdr *eth, struct iphdr *ip, str
 	udp->dest = p;
 }
 
-/* The request chunk becomes the response chunk in place: only type, flags and
- * fanout_first change, so the UDP checksum is updated by their difference. */
+/* The request chunk becomes the response chunk in place: only type, flags,
+ * fanout_first and answer_room change (a response of one chunk, span 1 as the
+ * request's), so the UDP checksum is updated by their difference. */
 static __always_inline int reflect_scatter(struct ethhdr *eth, struct sg_l4 *l4,
 					   struct sg_wire_hdr *h)
 {
@@ -126,6 +127,7 @@ static __always_inline int reflect_scatter(struct ethhdr *eth, struct sg_l4 *l4,
 	nw.type = SG_WIRE_RESPONSE;
 	nw.flags = 0;
 	nw.fanout_first = 0;
+	nw.answer_room = 0;
 	__builtin_memcpy(h, &nw, sizeof(nw));
 	if (l4->udp->check) { /* zero means "no checksum" and stays zero */
 		s = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)&nw, sizeof(nw),
@@ -182,6 +184,7 @@ static __always_inline int ack_result(struct xdp_md *ctx, struct sg_wire_hdr *h)
 		.msg_len = ACK_PAYLOAD,
 		.chunk = 0,
 		.nchunks = 1,
+		.span = 1,
 		.len = ACK_PAYLOAD,
 		.nonce = h->nonce,
 		.auth = h->auth,	/* the result's token, echoed */

@@ -13,7 +13,7 @@
 # Environment: SGBENCH (the sgbench binary; default <build>/bench/sgbench),
 # SGB_ITERS, SGB_CAP (seconds per point), SGB_VEC_CAP (seconds per
 # large-vector point), SGB_WINDOW (throughput window), SGB_QUICK=1 (a tiny
-# sweep, to check the pipeline in a minute).
+# sweep, to check the pipeline in a minute), SGB_JUMBO=0 (no MTU 9000 run).
 # Needs root (namespaces, BPF). The lab is removed even when interrupted.
 set -eu
 
@@ -142,6 +142,35 @@ else
 	step "Gloo not built (no bench/gloo/run_gloo.sh or gloo_bench): comparison skipped"
 fi
 
+# 6b. The same large vectors on jumbo frames (every link of the lab at MTU
+# 9000), fan-out 8, sgbpf against Open MPI and Gloo on those links: workers
+# answer with up to 8 chunks per datagram there. In $out/jumbo/, unless
+# SGB_JUMBO=0.
+if [ "${SGB_JUMBO:-1}" = 1 ]; then
+	jumbo=$out/jumbo
+	mkdir -p "$jumbo"
+	echo "lab MTU: 9000 (NETLAB_MTU)" > "$jumbo/machine.txt"
+	step "jumbo frames (MTU 9000): large vectors at fan-out 8, sgbpf, Open MPI, Gloo"
+	NETLAB_MTU=9000 "$SGBENCH" --iters "$iters" --time-cap "$vec_cap" --out "$jumbo" \
+		--csv vectors.csv --impls "ebpf,$best_user" --colls scatter_reduce,allgather \
+		--modes latency --fanouts 8 --sizes "$vec_sizes" --dtype float32 --request small \
+		--timeout-ms 300000 2>> "$log" || status=1
+	if [ -x "$builddir/bench/mpi/mpi_bench" ]; then
+		NETLAB_MTU=9000 "$srcdir/bench/mpi/run_mpi.sh" "$jumbo" --csv mpi_vectors.csv \
+			--dtype float --workers 8 --colls reduce,allreduce --fanout-size 4 \
+			--size-workers 8 --size-colls reduce,allreduce --sizes "$vec_sizes" \
+			--nns 8 --modes latency --timeout 300 $mpi_vec_args >> "$log" 2>&1 ||
+			echo "run.sh: the jumbo MPI comparison failed (see $log)" >&2
+	fi
+	if [ -x "$builddir/bench/gloo/gloo_bench" ]; then
+		GLOO_BENCH=${GLOO_BENCH:-$builddir/bench/gloo/gloo_bench} \
+		MPILAB=${MPILAB:-$builddir/bench/mpi/mpilab} NETLAB_MTU=9000 \
+		"$srcdir/bench/gloo/run_gloo.sh" "$jumbo" --size-workers 8 --sizes "$vec_sizes" \
+			--nns 8 --timeout 300 >> "$log" 2>&1 ||
+			echo "run.sh: the jumbo Gloo comparison failed (see $log)" >&2
+	fi
+fi
+
 # 7. What the kernel's fold costs per byte and datatype (make bench-fold).
 if [ -x "$builddir/bench/foldcost" ]; then
 	step "fold cost per datatype (bench/foldcost)"
@@ -194,7 +223,7 @@ if [ -s "$out/vectors.csv" ]; then
 	{ echo; echo "# ---- large vectors: float32 SUM, 8-byte requests ----"
 	  awk -F, -v label=" float32" -f "$here/osu.awk" "$out/vectors.csv"; } >> "$out/osu.txt"
 fi
-for f in mpi mpi_vectors gloo; do
+for f in mpi mpi_vectors gloo jumbo/vectors jumbo/mpi_vectors jumbo/gloo; do
 	[ -s "$out/$f.csv" ] || continue
 	{ echo; echo "# ---- $f.csv ----"
 	  awk -F, -f "$here/osu.awk" "$out/$f.csv"; } >> "$out/osu.txt"

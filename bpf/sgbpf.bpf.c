@@ -142,6 +142,7 @@ static long sg_check_seg(__u32 k, void *ctx)
 	    h.type != f->type || h.dtype != f->dtype || h.op != f->op ||
 	    h.coll_id != f->coll_id || h.count != f->count || h.msg_len != f->msg_len ||
 	    h.flags != f->flags || h.fanout_first != f->fanout_first || h.nonce != f->nonce ||
+	    h.answer_room != f->answer_room ||
 	    h.auth != f->auth || h.seg_first != f->seg_first || h.seg != f->seg ||
 	    h.nsegs != f->nsegs || h.whole_len != f->whole_len || h.whole_count != f->whole_count) {
 		sc->bad = 1;
@@ -322,9 +323,62 @@ int sg_scatter(struct __sk_buff *skb)
 
 /* ------------------------------------------------------------------- gather */
 
+/* Fold programs indexed by op: the built-in ones filled by libbpf at load
+ * time, user aggregation programs from SG_OP_USER on by the loader. Declared
+ * ahead of the programs, which tail-call it for a datagram's next chunk. */
+int sg_fold_sum(struct xdp_md *ctx);
+int sg_fold_prod(struct xdp_md *ctx);
+int sg_fold_min(struct xdp_md *ctx);
+int sg_fold_max(struct xdp_md *ctx);
+int sg_fold_band(struct xdp_md *ctx);
+int sg_fold_bor(struct xdp_md *ctx);
+int sg_fold_bxor(struct xdp_md *ctx);
+int sg_fold_maxloc(struct xdp_md *ctx);
+int sg_fold_minloc(struct xdp_md *ctx);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, SG_OP_USER + SG_MAX_COMMS);
+	__uint(key_size, sizeof(__u32));	/* no BTF key: prog arrays reject it */
+	__array(values, int(struct xdp_md *));
+} fold_progs SEC(".maps") = {
+	.values = {
+		[SG_OP_SUM] = (void *)&sg_fold_sum,
+		[SG_OP_PROD] = (void *)&sg_fold_prod,
+		[SG_OP_MIN] = (void *)&sg_fold_min,
+		[SG_OP_MAX] = (void *)&sg_fold_max,
+		[SG_OP_BAND] = (void *)&sg_fold_band,
+		[SG_OP_BOR] = (void *)&sg_fold_bor,
+		[SG_OP_BXOR] = (void *)&sg_fold_bxor,
+		[SG_OP_MAXLOC] = (void *)&sg_fold_maxloc,
+		[SG_OP_MINLOC] = (void *)&sg_fold_minloc,
+	},
+};
+
 /* The end of every chunk's way: count its verdict and, for a folded chunk,
  * the worker's progress; complete the collective when its policy is met. */
-static __always_inline int sg_gather_finish(struct sg_fold_ctx *fc)
+/* Hand the datagram's next chunk, if any, to the fold program: load its
+ * bytes and tail-call (returns only when there is none, or on failure). */
+static __always_inline void sg_gather_next(struct xdp_md *ctx, struct sg_fold_ctx *fc)
+{
+	__u32 len;
+
+	if (!fc->span_left)
+		return;
+	fc->span_left--;
+	fc->chunk++;
+	fc->entry++;
+	len = sg_wire_chunk_len_of(fc->msg_len, fc->chunk, fc->chunk_bytes) & (SG_ACC_BYTES - 1);
+	if (len == 0 ||
+	    bpf_xdp_load_bytes(ctx, fc->next_off & 0xffff, fc->data, len) < 0)
+		return;
+	fc->next_off += len;
+	fc->len = len;
+	fc->verdict = SG_VERDICT_ACCEPT;
+	bpf_tail_call(ctx, &fold_progs, fc->prog);
+}
+
+static __always_inline int sg_chunk_done(struct sg_fold_ctx *fc)
 {
 	struct sg_stats *st = bpf_map_lookup_elem(&stats, &fc->comm);
 	struct sg_completion *comp;
@@ -369,6 +423,16 @@ static __always_inline int sg_gather_finish(struct sg_fold_ctx *fc)
 	return cfg && (cfg->flags & SG_CFG_PASS) ? XDP_PASS : XDP_DROP;
 }
 
+/* The end of a datagram's chunk: done with it, on to the next one. Returns
+ * the datagram's fate once the last one is done. */
+static __always_inline int sg_gather_finish(struct xdp_md *ctx, struct sg_fold_ctx *fc)
+{
+	int verdict = sg_chunk_done(fc);
+
+	sg_gather_next(ctx, fc);
+	return verdict;
+}
+
 /* Every XDP program of the datapath declares frags (xdp.frags): a driver
  * needs it to run XDP on an interface whose MTU exceeds a page (jumbo frames
  * on veth, for one), and the programs of one tail-call array must agree. A
@@ -383,7 +447,7 @@ int sg_finish(struct xdp_md *ctx)
 	__u32 zero = 0;
 	struct sg_fold_ctx *fc = bpf_map_lookup_elem(&fold_scratch, &zero);
 
-	return fc ? sg_gather_finish(fc) : XDP_DROP;
+	return fc ? sg_gather_finish(ctx, fc) : XDP_DROP;
 }
 
 /* The built-in ops finish inline: no tail call of their own. */
@@ -397,7 +461,7 @@ static __always_inline int sg_fold_builtin(struct xdp_md *ctx, int op)
 	sg_fold(a.acc, a.aux, a.fc->data, a.fc->len, a.fc->dtype, op, a.first);
 	sg_agg_unlock(&a);
 	a.fc->verdict = SG_VERDICT_ACCEPT;
-	return sg_gather_finish(a.fc);
+	return sg_gather_finish(ctx, a.fc);
 }
 
 #define SG_DEFINE_FOLD_PROG(name, op)						\
@@ -413,26 +477,6 @@ SG_DEFINE_FOLD_PROG(bxor, SG_OP_BXOR)
 SG_DEFINE_FOLD_PROG(maxloc, SG_OP_MAXLOC)
 SG_DEFINE_FOLD_PROG(minloc, SG_OP_MINLOC)
 
-/* Fold programs indexed by op: the built-in ones filled by libbpf at load
- * time, user aggregation programs from SG_OP_USER on by the loader. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, SG_OP_USER + SG_MAX_COMMS);
-	__uint(key_size, sizeof(__u32));	/* no BTF key: prog arrays reject it */
-	__array(values, int(struct xdp_md *));
-} fold_progs SEC(".maps") = {
-	.values = {
-		[SG_OP_SUM] = (void *)&sg_fold_sum,
-		[SG_OP_PROD] = (void *)&sg_fold_prod,
-		[SG_OP_MIN] = (void *)&sg_fold_min,
-		[SG_OP_MAX] = (void *)&sg_fold_max,
-		[SG_OP_BAND] = (void *)&sg_fold_band,
-		[SG_OP_BOR] = (void *)&sg_fold_bor,
-		[SG_OP_BXOR] = (void *)&sg_fold_bxor,
-		[SG_OP_MAXLOC] = (void *)&sg_fold_maxloc,
-		[SG_OP_MINLOC] = (void *)&sg_fold_minloc,
-	},
-};
 
 /* Drop a chunk of a communicator's traffic, counted. */
 static __always_inline int sg_reject(struct sg_stats *st, enum sg_verdict v)
@@ -488,12 +532,20 @@ int sg_gather(struct xdp_md *ctx)
 	slot = bpf_map_lookup_elem(&slots, &slot_idx);
 	if (!fc || !slot)
 		return XDP_DROP;
-	len = h.len & (SG_ACC_BYTES - 1);
+	/* The first chunk of the datagram's span; sg_gather_next() takes the
+	 * others after it, each folded and counted as a chunk of its own. */
+	fc->chunk_bytes = sg_wire_response_chunk(h.dtype);
+	fc->msg_len = h.msg_len;
+	len = sg_wire_chunk_len_of(h.msg_len, h.chunk, fc->chunk_bytes) & (SG_ACC_BYTES - 1);
 	if (len == 0 || len > SG_CHUNK_BYTES)
 		return sg_reject(st, SG_VERDICT_MALFORMED);
-	if (bpf_xdp_load_bytes(ctx, l4.udp_off + sizeof(struct udphdr) + SG_WIRE_HDR_LEN,
-			       fc->data, len) < 0)
+	fc->next_off = l4.udp_off + sizeof(struct udphdr) + SG_WIRE_HDR_LEN;
+	/* Every chunk of the span is there, frags included: none is folded
+	 * from a datagram cut short. */
+	if (bpf_xdp_get_buff_len(ctx) < fc->next_off + h.len ||
+	    bpf_xdp_load_bytes(ctx, fc->next_off, fc->data, len) < 0)
 		return sg_reject(st, SG_VERDICT_MALFORMED);
+	fc->next_off += len;
 	if (!sg_is_authentic(&h, cfg->key, *worker))
 		return sg_reject(st, SG_VERDICT_FORGED);
 
@@ -517,8 +569,10 @@ int sg_gather(struct xdp_md *ctx)
 	fc->len = len;
 	fc->dtype = h.dtype;
 	fc->op = h.op;
+	fc->span_left = h.span - 1;
 	/* A user op runs the aggregation program of this communicator. */
-	bpf_tail_call(ctx, &fold_progs, h.op == SG_OP_USER ? SG_OP_USER + *comm : h.op);
+	fc->prog = h.op == SG_OP_USER ? SG_OP_USER + *comm : h.op;
+	bpf_tail_call(ctx, &fold_progs, fc->prog);
 	return sg_reject(st, SG_VERDICT_MALFORMED);
 }
 

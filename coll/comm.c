@@ -68,6 +68,30 @@ int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const vo
 	return comm->ops->send_one(comm->tp, &t, (size_t)rank);
 }
 
+/* The MTU of the path to every worker: the option's, else the smallest the
+ * routes report (an unroutable worker fails later, with its own message). */
+static int find_path_mtu(struct sg_comm *comm, unsigned int opt)
+{
+	int mtu;
+
+	if (opt) {
+		if (opt < 576 || opt > 65535)
+			return sg_fail(-EINVAL, "sg_comm_opts: mtu %u is not an IPv4 MTU (576..65535)",
+				       opt);
+		comm->path_mtu = opt;
+		return 0;
+	}
+	comm->path_mtu = 65535;
+	for (size_t i = 0; i < comm->nworkers; i++) {
+		mtu = sg_udp_path_mtu(&comm->workers[i], comm->ifname);
+		if (mtu > 0 && (unsigned int)mtu < comm->path_mtu)
+			comm->path_mtu = (unsigned int)mtu;
+	}
+	if (comm->path_mtu == 65535)
+		comm->path_mtu = 1500;
+	return 0;
+}
+
 static const struct sg_transport_ops *const transports[SG_TRANSPORT_COUNT] = {
 	[SG_TRANSPORT_EBPF] = &sg_transport_ebpf,
 	[SG_TRANSPORT_IO_URING] = &sg_transport_io_uring,
@@ -120,6 +144,8 @@ static int try_transport(struct sg_comm *comm, enum sg_transport_kind kind)
 		.agg_object = comm->agg_object,
 		.agg_program = comm->agg_program,
 		.key = { comm->key[0], comm->key[1] },
+		.max_dgram = SG_WIRE_HDR_LEN +
+			     sg_wire_room_for_mtu(comm->path_mtu) * SG_WIRE_ROOM_UNIT,
 	};
 
 	memcpy(cfg.ifname, comm->ifname, sizeof(cfg.ifname));
@@ -254,6 +280,9 @@ int sg_comm_create(const struct sg_comm_opts *uopts, sg_comm **out)
 		goto fail;
 	}
 	err = load_workers(comm, opts);
+	if (err)
+		goto fail;
+	err = find_path_mtu(comm, opts->mtu);
 	if (err)
 		goto fail;
 	comm->busy_poll = opts->busy_poll;

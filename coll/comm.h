@@ -24,6 +24,7 @@ struct sg_comm {
 	struct sg_transport *tp;
 	int busy_poll;
 	int pass_responses;
+	unsigned int path_mtu;		/* to every worker (sg_comm_opts.mtu) */
 	char *agg_object;
 	char *agg_program;
 	uint32_t next_coll_id;
@@ -45,7 +46,7 @@ struct sg_comm {
 	 * each header and chunk (sg_wire_train()). */
 	uint8_t train_hdrs[SG_MAX_CHUNKS * SG_WIRE_HDR_LEN];
 	struct iovec train_iov[2 * SG_MAX_CHUNKS];
-	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];	/* passed-on responses */
+	uint8_t rx[SG_WIRE_HDR_LEN + SG_MAX_DGRAM_PAYLOAD + 1];	/* passed-on responses */
 };
 
 /* Collective ids (coll/coll_id.c): one whose slot is free (and mark it

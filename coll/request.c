@@ -184,6 +184,7 @@ int sg_request_post(struct sg_comm *comm, const struct sg_post *d, struct sg_req
 	q->r.msg_len = (uint32_t)(d->count * sg_datatype_size(d->dt));
 	q->r.target = d->target;
 	q->msg = request_msg(d, q->r.coll_id, 0);
+	q->msg.answer_room = (uint8_t)sg_wire_room_for_mtu(comm->path_mtu);
 	if (d->kind == SG_REQ_DELIVER) {
 		err = sg_request_deliver(q);
 		if (err) {

@@ -110,6 +110,18 @@ struct sg_whole {
 	struct sg_seg_ask pending[SG_SLOTS];
 };
 
+/* The path to one coordinator: the room its requests offer answer datagrams
+ * (answer_room) and what this end's route to it takes, probed once. Answers
+ * carry as many chunks per datagram as both allow (send_reply()). */
+struct sg_path {
+	struct sockaddr_in to;
+	uint8_t offered;		/* the latest request's answer_room */
+	uint8_t own;			/* sg_wire_room_for_mtu() of our route */
+	uint64_t used;			/* sg_worker::tick when last offered */
+};
+
+#define SG_WORKER_PATHS 8
+
 struct sg_cached_reply {
 	struct sg_msg_key req;		/* the request answered */
 	struct sg_wire_msg m;		/* the answer's header */
@@ -137,6 +149,7 @@ struct sg_worker {
 	struct sg_reassembly rs[SG_WORKER_REASSEMBLIES];
 	struct sg_whole wholes[SG_WORKER_WHOLES];
 	int any_whole;			/* a whole was ever started */
+	struct sg_path paths[SG_WORKER_PATHS];
 	uint64_t tick;
 	uint8_t *out;			/* the last reassembled message delivered */
 	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];
@@ -332,6 +345,8 @@ static void fill_msg(struct sg_msg *msg, const struct sg_wire_hdr *h,
 
 static int send_reply(struct sg_worker *w, const struct sg_wire_msg *m,
 		      const struct sockaddr_in *to, const void *data);
+static void path_offered(struct sg_worker *w, const struct sockaddr_in *from,
+			 const struct sg_wire_hdr *h);
 
 /* Acknowledge an allgather result, so the coordinator stops sending it. */
 static void send_ack(struct sg_worker *w, const struct sg_msg *msg)
@@ -765,6 +780,8 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 		w->pinned = 1;
 		w->pinned_addr = from->sin_addr;
 	}
+	if (h.type == SG_WIRE_SCATTER)
+		path_offered(w, from, &h);
 	key = key_of_hdr(&h, from);
 	if (h.nchunks == 1)
 		return take_message(w, &key, &h, from, w->rx + SG_WIRE_HDR_LEN, msg);
@@ -850,17 +867,62 @@ int sg_worker_reply(sg_worker *w, const struct sg_msg *req, const void *data, si
 	return send_reply(w, &m, &req->from, data);
 }
 
-/* Send answer @m (its msg_len bytes of @data) to @to, in the chunks the
- * coordinator's kernel folds one by one, batched into as few system calls as
- * the kernel allows (GSO sends, segmented before they reach the
- * coordinator's XDP program). */
+/* Remember the answer room request @h from @from offers; the first request
+ * of a coordinator also probes our route to it. */
+static void path_offered(struct sg_worker *w, const struct sockaddr_in *from,
+			 const struct sg_wire_hdr *h)
+{
+	struct sg_path *p = NULL;
+	int mtu;
+
+	for (unsigned int i = 0; i < SG_WORKER_PATHS; i++) {
+		struct sg_path *c = &w->paths[i];
+
+		if (c->used && same_addr(&c->to, from)) {
+			p = c;
+			break;
+		}
+		if (!p || c->used < p->used)
+			p = c;
+	}
+	if (!p->used || !same_addr(&p->to, from)) {
+		mtu = sg_udp_path_mtu(from, NULL);
+		p->to = *from;
+		p->own = (uint8_t)sg_wire_room_for_mtu(mtu > 0 ? (unsigned int)mtu : 1500);
+	}
+	p->offered = h->answer_room;
+	p->used = ++w->tick;
+}
+
+/* Chunks per answer datagram to @to for @dt: what both the coordinator's
+ * offer and our route take, one when the coordinator never offered. */
+static unsigned int path_span(const struct sg_worker *w, const struct sockaddr_in *to,
+			      uint8_t dt)
+{
+	for (unsigned int i = 0; i < SG_WORKER_PATHS; i++) {
+		const struct sg_path *p = &w->paths[i];
+
+		if (p->used && same_addr(&p->to, to))
+			return sg_wire_span_of_room(p->offered < p->own ? p->offered : p->own,
+						    sg_wire_response_chunk(dt));
+	}
+	return 1;
+}
+
+/* Send answer @m (its msg_len bytes of @data) to @to, in datagrams of as many
+ * chunks as the path takes (path_span()), which the coordinator's kernel
+ * folds chunk by chunk, batched into as few system calls as the kernel
+ * allows (GSO sends, segmented before they reach the coordinator's XDP
+ * program). */
 static int send_reply(struct sg_worker *w, const struct sg_wire_msg *m,
 		      const struct sockaddr_in *to, const void *data)
 {
+	struct sg_wire_msg sm = *m;
 	struct sg_udp_train t;
 	int err;
 
-	sg_wire_train(m, data, w->tx_hdrs, w->tx_iov, &t);
+	sm.span = (uint8_t)path_span(w, to, m->dtype);
+	sg_wire_train(&sm, data, w->tx_hdrs, w->tx_iov, &t);
 	err = sg_udp_send_train(w->fd, to, &t, &w->sender);
 	return err ? sg_fail(err, "sendto: %s", strerror(-err)) : 0;
 }

@@ -6,9 +6,20 @@
 
 #include "common/codec.h"
 
+/* Chunks per datagram of message @m: its span, within the message. */
+static unsigned int span_of(const struct sg_wire_msg *m)
+{
+	return m->type == SG_WIRE_RESPONSE && m->span > 1 ? (m->span < SG_MAX_SPAN ? m->span : SG_MAX_SPAN)
+							   : 1;
+}
+
 void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)
 {
 	size_t cb = sg_wire_chunk_bytes(m->type, m->dtype);
+	unsigned int n = sg_wire_nchunks_of(m->msg_len, (__u32)cb), span = span_of(m);
+
+	if (chunk + span > n)
+		span = chunk < n ? n - chunk : 1;
 	struct sg_wire_hdr h = {
 		.magic = htole32(SG_WIRE_MAGIC),
 		.version = SG_WIRE_VERSION,
@@ -20,8 +31,10 @@ void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)
 		.count = htole32(m->count),
 		.msg_len = htole32(m->msg_len),
 		.chunk = htole16((uint16_t)chunk),
-		.nchunks = htole16((uint16_t)sg_wire_nchunks_of(m->msg_len, cb)),
-		.len = htole16((uint16_t)sg_wire_chunk_len_of(m->msg_len, chunk, cb)),
+		.nchunks = htole16((uint16_t)n),
+		.len = htole16((uint16_t)sg_wire_span_len_of(m->msg_len, chunk, span, (__u32)cb)),
+		.span = (uint8_t)span,
+		.answer_room = m->type == SG_WIRE_SCATTER ? m->answer_room : 0,
 		.nonce = htole64(m->nonce),
 		.auth = htole64(m->auth),
 		.seg_first = htole32(m->nsegs ? m->seg_first : m->coll_id),
@@ -38,23 +51,25 @@ void sg_wire_train(const struct sg_wire_msg *m, const void *payload, uint8_t *hd
 		   struct iovec *iov, struct sg_udp_train *t)
 {
 	size_t cb = sg_wire_chunk_bytes(m->type, m->dtype);
-	unsigned int n = sg_wire_nchunks_of(m->msg_len, (__u32)cb);
+	unsigned int nchunks = sg_wire_nchunks_of(m->msg_len, (__u32)cb), span = span_of(m);
+	unsigned int n = (nchunks + span - 1) / span;
 
-	for (unsigned int c = 0; c < n; c++) {
-		uint8_t *h = hdrs + (size_t)c * SG_WIRE_HDR_LEN;
+	for (unsigned int d = 0; d < n; d++) {
+		uint8_t *h = hdrs + (size_t)d * SG_WIRE_HDR_LEN;
+		unsigned int c = d * span;
 
 		sg_wire_encode(h, m, c);
-		iov[2 * c] = (struct iovec){ .iov_base = h, .iov_len = SG_WIRE_HDR_LEN };
-		iov[2 * c + 1] = (struct iovec){
-			.iov_len = sg_wire_chunk_len_of(m->msg_len, c, (__u32)cb),
+		iov[2 * d] = (struct iovec){ .iov_base = h, .iov_len = SG_WIRE_HDR_LEN };
+		iov[2 * d + 1] = (struct iovec){
+			.iov_len = sg_wire_span_len_of(m->msg_len, c, span, (__u32)cb),
 		};
-		if (iov[2 * c + 1].iov_len)
-			iov[2 * c + 1].iov_base = (uint8_t *)payload + (size_t)c * cb;
+		if (iov[2 * d + 1].iov_len)
+			iov[2 * d + 1].iov_base = (uint8_t *)payload + (size_t)c * cb;
 	}
 	*t = (struct sg_udp_train){
 		.iov = iov,
 		.n = n,
-		.seg = SG_WIRE_HDR_LEN + (n > 1 ? cb : iov[1].iov_len),
+		.seg = SG_WIRE_HDR_LEN + (n > 1 ? span * cb : iov[1].iov_len),
 	};
 }
 
@@ -72,7 +87,7 @@ void sg_wire_train_set_fanout_first(struct sg_udp_train *t, uint32_t first)
 
 void sg_wire_set_fanout_first(void *dgram, uint32_t first)
 {
-	uint32_t v = htole32(first);
+	uint16_t v = htole16((uint16_t)first);
 
 	memcpy((uint8_t *)dgram + offsetof(struct sg_wire_hdr, fanout_first), &v, sizeof(v));
 }
@@ -104,7 +119,7 @@ int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr)
 {
 	struct sg_wire_hdr h;
 
-	if (len < SG_WIRE_HDR_LEN || len - SG_WIRE_HDR_LEN > SG_CHUNK_BYTES)
+	if (len < SG_WIRE_HDR_LEN || len - SG_WIRE_HDR_LEN > SG_MAX_DGRAM_PAYLOAD)
 		return -EBADMSG;
 	memcpy(&h, buf, sizeof(h));
 	h.magic = le32toh(h.magic);
@@ -115,7 +130,7 @@ int sg_wire_decode(const void *buf, size_t len, struct sg_wire_hdr *hdr)
 	h.nchunks = le16toh(h.nchunks);
 	h.len = le16toh(h.len);
 	h.flags = le16toh(h.flags);
-	h.fanout_first = le32toh(h.fanout_first);
+	h.fanout_first = le16toh(h.fanout_first);
 	h.nonce = le64toh(h.nonce);
 	h.auth = le64toh(h.auth);
 	h.seg_first = le32toh(h.seg_first);

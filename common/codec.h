@@ -61,6 +61,10 @@ struct sg_wire_msg {
 	uint16_t nsegs;
 	uint32_t whole_len;
 	uint32_t whole_count;
+	/* RESPONSE: chunks per datagram (0 or 1: one; at most SG_MAX_SPAN).
+	 * SCATTER: the room of an answer datagram (sg_wire_room_for_mtu()). */
+	uint8_t span;
+	uint8_t answer_room;
 };
 
 /* Write the header of chunk @chunk of message @m into @buf (SG_WIRE_HDR_LEN
@@ -68,10 +72,11 @@ struct sg_wire_msg {
 void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk);
 
 /* Message @m and its @payload (m->msg_len bytes) as train @t of datagrams,
- * one per chunk of its type (sg_wire_chunk_bytes()): each chunk's header
- * encoded into @hdrs (SG_WIRE_HDR_LEN bytes apiece), @iov (two per chunk)
- * pointing at the header and at the chunk's bytes in @payload, which must
- * stay put until the train is sent. Room: sg_wire_nchunks_of() of each. */
+ * one per span of m->span chunks of its type (sg_wire_chunk_bytes()): each
+ * datagram's header encoded into @hdrs (SG_WIRE_HDR_LEN bytes apiece), @iov
+ * (two per datagram) pointing at the header and at its bytes in @payload,
+ * which must stay put until the train is sent. Room: sg_wire_nchunks_of() of
+ * each. */
 void sg_wire_train(const struct sg_wire_msg *m, const void *payload, uint8_t *hdrs,
 		   struct iovec *iov, struct sg_udp_train *t);
 

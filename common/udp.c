@@ -40,6 +40,23 @@ int sg_udp_socket(const struct sockaddr_in *local, const char *ifname)
 	return fd;
 }
 
+int sg_udp_path_mtu(const struct sockaddr_in *to, const char *ifname)
+{
+	socklen_t sl = sizeof(int);
+	int fd, mtu = 0, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* connect() picks the route; a UDP one sends nothing. */
+	if ((ifname && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, strlen(ifname)) < 0) ||
+	    connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 ||
+	    getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &sl) < 0)
+		err = -errno;
+	close(fd);
+	return err ? err : mtu;
+}
+
 int sg_if_ipv4(const char *ifname, struct in_addr *addr)
 {
 	struct ifaddrs *ifa, *it;

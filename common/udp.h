@@ -63,6 +63,10 @@ int sg_udp_send_train(int fd, const struct sockaddr_in *to, const struct sg_udp_
 ssize_t sg_udp_recv_until(int fd, void *buf, size_t cap, struct sockaddr_in *from,
 			  long long deadline_us);
 
+/* The MTU of the route to @to (IP_MTU of a socket connected to it, bound to
+ * @ifname when given), or a negative errno. */
+int sg_udp_path_mtu(const struct sockaddr_in *to, const char *ifname);
+
 /* Ask for a receive buffer of @bytes, past rmem_max when privileged. */
 void sg_udp_grow_rcvbuf(int fd, int bytes);
 

@@ -155,8 +155,16 @@ struct sg_comm_opts {
 	 * (@ref agg_object) or pass responses on (@ref pass_responses), and
 	 * busy_poll makes them poll their socket without sleeping. */
 	enum sg_transport_kind transport;
+	/** The largest IPv4 datagram, in bytes, the path to every worker carries
+	 * (its MTU). Default 0: the smallest MTU the coordinator's routes to the
+	 * workers report. Workers put as many chunks of their answers into one
+	 * datagram as it takes (up to 8 KiB of data at MTU 9000; 1.4 KiB at
+	 * 1500), capped by their own route's MTU: see docs/design.md, "Chunk
+	 * sizes". Set it lower when a link between is narrower than both ends'
+	 * (at least 576). */
+	unsigned int mtu;
 };
-#define sg_comm_opts__last_field transport
+#define sg_comm_opts__last_field mtu
 
 /**
  * Create a communicator: resolve the workers' link-layer addresses, load and

@@ -284,14 +284,15 @@ static uint64_t auto_token(const struct sgt_addr *src, const struct sgt_addr *ds
 size_t sgt_build_frame(uint8_t *buf, const struct sgt_addr *src, const struct sgt_addr *dst,
 		       const struct sg_wire_msg *m, unsigned int chunk, const void *payload)
 {
-	uint8_t dgram[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
-	size_t len = sg_wire_chunk_len_of(m->msg_len, chunk, sg_wire_chunk_bytes(m->type, m->dtype));
+	uint8_t dgram[SG_WIRE_HDR_LEN + SG_MAX_DGRAM_PAYLOAD];
 	struct sg_wire_msg am = *m;
+	size_t len;
 
 	if (am.type == SG_WIRE_RESPONSE && !am.auth)
 		am.auth = auto_token(src, dst, m);
 	m = &am;
 	sg_wire_encode(dgram, m, chunk);
+	len = sgt_get16(dgram, SGT_HDR_LENF);	/* the chunk's, or its span's */
 	if (len)
 		memcpy(dgram + SG_WIRE_HDR_LEN, payload, len);
 	return sgt_build_ip(buf, src, dst, 17, dgram, SG_WIRE_HDR_LEN + len, true);
@@ -856,7 +857,7 @@ int sgt_poll_events(struct sgt_fixture *f)
 int sgt_run(int prog_fd, const void *frame, size_t len, void *out, size_t *out_len,
 	    uint32_t *retval)
 {
-	static uint8_t scratch[4096];
+	static uint8_t scratch[16384];	/* a span of chunks fits */
 	LIBBPF_OPTS(bpf_test_run_opts, opts,
 		.data_in = frame,
 		.data_size_in = (uint32_t)len,

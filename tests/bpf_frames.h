@@ -33,7 +33,7 @@ struct ring_buffer;
 #define SGT_SG_OFF	(SGT_UDP_OFF + SGT_UDP_LEN)	/* sgbpf header */
 #define SGT_PAYLOAD_OFF	(SGT_SG_OFF + SG_WIRE_HDR_LEN)
 /* Room for the largest frame plus slack for tests that pad frames. */
-#define SGT_FRAME_MAX	(SGT_PAYLOAD_OFF + SG_CHUNK_BYTES + 64)
+#define SGT_FRAME_MAX	(SGT_PAYLOAD_OFF + SG_MAX_DGRAM_PAYLOAD + 64)	/* a span */
 
 /* Offsets inside struct sg_wire_hdr, for tests that corrupt one field. */
 #define SGT_HDR_MAGIC	0
@@ -48,6 +48,9 @@ struct ring_buffer;
 #define SGT_HDR_NCHUNKS	22
 #define SGT_HDR_LENF	24
 #define SGT_HDR_FLAGS	26
+#define SGT_HDR_FANOUT	28
+#define SGT_HDR_SPAN	30
+#define SGT_HDR_ROOM	31
 #define SGT_HDR_NONCE	32
 #define SGT_HDR_AUTH	40
 #define SGT_HDR_NSEGS	54

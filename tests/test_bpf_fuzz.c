@@ -102,7 +102,7 @@
 
 #define FUZZ_MIN_LEN 14
 #define FUZZ_MAX_LEN 1600
-#define FR_CAP 2048
+#define FR_CAP 16384	/* a span of chunks, VLAN tags and room to mutate */
 
 #define DEFAULT_SEED 0x5347425046555a5aull	/* "SGBPFUZZ" */
 #define DEFAULT_FRAMES 1000000ull
@@ -183,6 +183,7 @@ struct xdp_counts {
 	uint64_t frames, pass, drop, other;
 	uint64_t random, mutated, unmutated, stragglers, requests, unknown_src;
 	uint64_t vlan_tagged;		/* unmutated chunks behind 1 or 2 VLAN tags */
+	uint64_t span_frames;		/* matching a fuzz collective, several chunks */
 	uint64_t cls[XC_FORGED + 1];		/* by oracle class */
 	uint64_t why[WHY_COUNT];		/* malformed, by reason */
 	uint64_t acc_accepted, acc_duplicate, acc_late, acc_stale;
@@ -437,7 +438,7 @@ static size_t parse_hdr(const uint8_t *fr, size_t len, const struct l4 *l)
 	    fr[sg + SGT_HDR_VERSION] != SG_WIRE_VERSION)
 		return 0;
 	hlen = sgt_get16(fr, sg + SGT_HDR_LENF);
-	if (hlen > SG_CHUNK_BYTES || l->udp_len != 8 + SG_WIRE_HDR_LEN + hlen ||
+	if (hlen > SG_MAX_SPAN * SG_CHUNK_BYTES || l->udp_len != 8 + SG_WIRE_HDR_LEN + hlen ||
 	    l->ip_len != l->ihl + l->udp_len || (l->frag & 0x2000))
 		return 0;
 	return sg;
@@ -445,8 +446,9 @@ static size_t parse_hdr(const uint8_t *fr, size_t len, const struct l4 *l)
 
 /* A coordinator datagram the fan-out program takes (sg_wire_geometry_ok()):
  * SCATTER, BCAST or RESULT, a message within the limit in SG_CHUNK_BYTES
- * chunks, the chunk index, count and payload length agreeing with it, segment
- * 0 of 1 at least. */
+ * chunks, the chunk index, count and payload length agreeing with it, one
+ * chunk per datagram, an answer room in a SCATTER only, segment 0 of 1 at
+ * least. */
 static bool coordinator_geometry_ok(const uint8_t *fr, size_t sg)
 {
 	uint8_t type = fr[sg + SGT_HDR_TYPE];
@@ -459,6 +461,8 @@ static bool coordinator_geometry_ok(const uint8_t *fr, size_t sg)
 
 	return type >= SG_WIRE_SCATTER && type <= SG_WIRE_RESULT && msg_len <= SG_MAX_MSG_BYTES &&
 	       nchunks == want_n && chunk < nchunks && sgt_get16(fr, sg + SGT_HDR_LENF) == want_len &&
+	       fr[sg + SGT_HDR_SPAN] == 1 &&
+	       (type == SG_WIRE_SCATTER || fr[sg + SGT_HDR_ROOM] == 0) &&
 	       sgt_get16(fr, sg + SGT_HDR_NSEGS) != 0;
 }
 
@@ -489,7 +493,7 @@ static const char *const xcls_name[] = { "pass", "unknown_src", "malformed", "st
 struct xinfo {
 	uint32_t comm;
 	int worker;		/* -1: unknown source */
-	uint32_t chunk, hlen, coll_id;
+	uint32_t chunk, span, hlen, coll_id;
 	size_t sg;		/* offset of the sgbpf header */
 };
 
@@ -499,7 +503,7 @@ static enum xcls classify_gather(const uint8_t *fr, size_t len, struct xinfo *xi
 	const struct sgt_arming *a;
 	struct l4 l;
 	size_t sg;
-	uint32_t hlen, chunk, nchunks, msg_len, cbytes, expect, coll_id;
+	uint32_t hlen, chunk, span, nchunks, msg_len, cbytes, expect, coll_id;
 	uint8_t dtype;
 	int comm;
 
@@ -530,12 +534,15 @@ static enum xcls classify_gather(const uint8_t *fr, size_t len, struct xinfo *xi
 	msg_len = sgt_get32(fr, sg + SGT_HDR_MSG_LEN);
 	dtype = fr[sg + SGT_HDR_DTYPE];
 	cbytes = sg_wire_response_chunk(dtype);
+	span = fr[sg + SGT_HDR_SPAN];
 	if (chunk >= SG_MAX_RESPONSE_CHUNKS || chunk >= nchunks || msg_len > SG_MAX_MSG_BYTES ||
 	    msg_len <= chunk * cbytes || nchunks != (msg_len + cbytes - 1) / cbytes ||
+	    span < 1 || span > SG_MAX_SPAN || chunk + span > nchunks ||
+	    fr[sg + SGT_HDR_ROOM] != 0 ||		/* SCATTER only */
 	    sgt_get16(fr, sg + SGT_HDR_NSEGS) == 0)	/* segment 0 of 1 at least */
 		return XC_MALFORMED;
 	expect = msg_len - chunk * cbytes;
-	if (hlen != (expect < cbytes ? expect : cbytes))
+	if (hlen != (expect < span * cbytes ? expect : span * cbytes))
 		return XC_MALFORMED;
 	last_why = WHY_CUT;
 	if (sg + SG_WIRE_HDR_LEN + hlen > len)	/* payload cut */
@@ -556,6 +563,7 @@ static enum xcls classify_gather(const uint8_t *fr, size_t len, struct xinfo *xi
 	    a->count != sgt_get32(fr, sg + SGT_HDR_COUNT) || a->nchunks != nchunks)
 		return XC_MALFORMED;
 	xi->chunk = chunk;
+	xi->span = span;
 	xi->hlen = hlen;
 	xi->coll_id = coll_id;
 	xi->sg = sg;
@@ -590,7 +598,7 @@ static uint32_t classify_scatter(const uint8_t *fr, size_t len, uint32_t mark, u
 		return 0;
 	if (len < l.ip + (size_t)l.ip_len)
 		return 0;
-	first = sgt_get32(fr, sg + 28);	/* fanout_first */
+	first = sgt_get16(fr, sg + SGT_HDR_FANOUT);
 	if (c->nworkers > SG_MAX_WORKERS || first >= c->nworkers)
 		return 0;
 	n = c->nworkers - first;
@@ -657,14 +665,25 @@ static const struct sg_wire_msg *fslot_msg(unsigned int i)
 }
 
 /* A valid response chunk of @m from worker @w of @comm, random payload. */
+static size_t build_chunk_of(uint8_t *fr, uint32_t comm, uint32_t w, const struct sg_wire_msg *m,
+			     uint32_t chunk, bool spans)
+{
+	uint8_t payload[SG_MAX_DGRAM_PAYLOAD];
+	struct sg_wire_msg sm = *m;
+
+	/* A quarter of them carry a span of chunks from @chunk on (cut at the
+	 * message's end), as workers on jumbo links send. */
+	if (spans && sm.type == SG_WIRE_RESPONSE && chance(25))
+		sm.span = (uint8_t)(2 + rn(SG_MAX_SPAN - 1));
+	fill_rand(payload, sizeof(payload));
+	return sgt_build_frame(fr, &F->comms[comm].workers[w], &F->comms[comm].local, &sm, chunk,
+			       payload);
+}
+
 static size_t build_chunk(uint8_t *fr, uint32_t comm, uint32_t w, const struct sg_wire_msg *m,
 			  uint32_t chunk)
 {
-	uint8_t payload[SG_CHUNK_BYTES];
-
-	fill_rand(payload, sizeof(payload));
-	return sgt_build_frame(fr, &F->comms[comm].workers[w], &F->comms[comm].local, m, chunk,
-			       payload);
+	return build_chunk_of(fr, comm, w, m, chunk, true);
 }
 
 /* A valid coordinator datagram of @comm: a request, broadcast or result
@@ -791,7 +810,7 @@ static const struct {
 	{ SGT_HDR_DTYPE, 1 }, { SGT_HDR_OP, 1 }, { SGT_HDR_COLL_ID, 4 },
 	{ SGT_HDR_COUNT, 4 }, { SGT_HDR_MSG_LEN, 4 }, { SGT_HDR_CHUNK, 2 },
 	{ SGT_HDR_NCHUNKS, 2 }, { SGT_HDR_LENF, 2 }, { SGT_HDR_FLAGS, 2 },
-	{ 28, 4 } /* fanout_first */, { SGT_HDR_NONCE, 8 },
+	{ SGT_HDR_FANOUT, 2 }, { SGT_HDR_SPAN, 1 }, { SGT_HDR_ROOM, 1 }, { SGT_HDR_NONCE, 8 },
 };
 #define NHDR_FIELDS (sizeof(hdr_fields) / sizeof(hdr_fields[0]))
 
@@ -1685,7 +1704,7 @@ static struct sg_stats known[NCOMMS];	/* the counters as of the last frame */
 static void gather_one(const uint8_t *fr, size_t len, enum xcls cls, const struct xinfo *xi)
 {
 	uint32_t comm = xi->comm;
-	static uint8_t out[4096];
+	static uint8_t out[FR_CAP];
 	size_t out_len = sizeof(out);
 	struct sg_stats now_st[NCOMMS], d[NCOMMS];
 	uint32_t rv = ~0u;
@@ -1751,9 +1770,24 @@ static void gather_one(const uint8_t *fr, size_t len, enum xcls cls, const struc
 			xc.acc_duplicate += x->rx_duplicate;
 			xc.acc_late += x->rx_late;
 			xc.acc_stale += x->rx_stale;
-			if (fi >= 0) {	/* exactly what the model says */
-				e = fmodel_apply((unsigned int)fi, (uint32_t)xi->worker, xi->chunk,
-						 fr + xi->sg + SG_WIRE_HDR_LEN, xi->hlen);
+			if (fi >= 0) {	/* exactly what the model says, chunk by chunk */
+				const uint8_t *p = fr + xi->sg + SG_WIRE_HDR_LEN;
+				uint32_t cb = sgt_chunk_bytes(&fslots[fi].m);
+
+				for (uint32_t ch = xi->chunk; ch < xi->chunk + xi->span; ch++) {
+					uint32_t clen = (uint32_t)sg_wire_chunk_len_of(
+						fslots[fi].m.msg_len, ch, cb);
+					struct sg_stats ce = fmodel_apply((unsigned int)fi,
+									  (uint32_t)xi->worker, ch,
+									  p, clen);
+
+					e.rx_accepted += ce.rx_accepted;
+					e.rx_duplicate += ce.rx_duplicate;
+					e.rx_late += ce.rx_late;
+					e.completed += ce.completed;
+					p += clen;
+				}
+				xc.span_frames += xi->span > 1;
 				ok = !memcmp(&e, x, sizeof(e));
 				/* (untagged frames: the helper knows no VLAN) */
 				if (ok && e.rx_accepted && xi->sg == SGT_SG_OFF &&
@@ -1769,7 +1803,7 @@ static void gather_one(const uint8_t *fr, size_t len, enum xcls cls, const struc
 				}
 				break;
 			}
-			ok = x->rx_accepted + x->rx_duplicate + x->rx_late + x->rx_stale == 1 &&
+			ok = x->rx_accepted + x->rx_duplicate + x->rx_late + x->rx_stale == xi->span &&
 			     !x->rx_malformed && !x->rx_unknown_src && !x->tx_fanout &&
 			     x->completed <= x->rx_accepted;
 			break;
@@ -1913,8 +1947,9 @@ static size_t gen_scatter(uint8_t *fr, uint32_t *mark)
 	if (r < 35) {		/* a worker's response */
 		unsigned int si = rn(NFSLOTS);
 
-		len = build_chunk(fr, fslots[si].comm, rn(F->comms[fslots[si].comm].nworkers),
-				  fslot_msg(si), rn(sgt_nchunks(&fslots[si].m)));
+		/* one chunk: BPF_PROG_TEST_RUN takes skbs of a page at most */
+		len = build_chunk_of(fr, fslots[si].comm, rn(F->comms[fslots[si].comm].nworkers),
+				     fslot_msg(si), rn(sgt_nchunks(&fslots[si].m)), false);
 		if (chance(50))
 			mutate(fr, &len, fslots[si].comm);
 		return len;
@@ -2217,13 +2252,15 @@ static void report(void)
 	       (unsigned long long)xc.hostile_segment_frames, (unsigned long long)xc.snapshots);
 	printf("fuzz:   oracle: not addressed %llu, unknown source %llu, malformed %llu, "
 	       "forged %llu, stale %llu, matching an armed collective %llu (accepted %llu, "
-	       "duplicate %llu, late %llu, stale %llu); fuzz completions %llu\n",
+	       "duplicate %llu, late %llu, stale %llu; %llu of several chunks); fuzz "
+	       "completions %llu\n",
 	       (unsigned long long)xc.cls[XC_PASS], (unsigned long long)xc.cls[XC_UNKNOWN],
 	       (unsigned long long)xc.cls[XC_MALFORMED], (unsigned long long)xc.cls[XC_FORGED],
 	       (unsigned long long)xc.cls[XC_STALE],
 	       (unsigned long long)xc.cls[XC_ACCEPT], (unsigned long long)xc.acc_accepted,
 	       (unsigned long long)xc.acc_duplicate, (unsigned long long)xc.acc_late,
-	       (unsigned long long)xc.acc_stale, (unsigned long long)xc.completions);
+	       (unsigned long long)xc.acc_stale, (unsigned long long)xc.span_frames,
+	       (unsigned long long)xc.completions);
 	printf("fuzz:   folded although the IP stack would drop them (sg_gather checks the IP "
 	       "header checksum and version, not the UDP checksum: docs/reliability.md): bad UDP "
 	       "checksum %llu\n", (unsigned long long)xc.folded_bad_udp_csum);

@@ -125,7 +125,7 @@ static void expect_stats(const char *what, const struct sg_stats *got, const str
 static void expect_rejected(struct sgt_fixture *f, uint32_t comm, const uint8_t *fr, size_t len,
 			    uint32_t want, long stat_off, const char *what)
 {
-	static uint8_t out[4096];
+	static uint8_t out[SGT_FRAME_MAX];
 	struct sgt_snapshot snap;
 	struct sg_stats after, expected;
 	size_t out_len = sizeof(out);
@@ -2299,6 +2299,127 @@ static void test_float32_large_vector(void **state)
 	free(vec);
 }
 
+/* ------------------------------------------------------------------ spans */
+
+/* Every worker sends its vector in datagrams of @span chunks, as on a jumbo
+ * link (frames past a page reach the program in frags), the datagrams of all
+ * workers in a shuffled order: each chunk is folded and counted as one, and
+ * the result is exact. */
+static void check_spans(struct sgt_fixture *f, uint8_t dtype, uint8_t op, uint32_t msg_len,
+			uint32_t coll_id, unsigned int span, uint64_t seed)
+{
+	struct sg_wire_msg m = sgt_msg(coll_id, seed * 17 + 3, dtype, op, msg_len / dsize(dtype));
+	uint32_t nchunks, ndg, *order;
+	struct sg_stats st0 = sgt_counters(f, 0), st;
+	uint8_t fr[SGT_FRAME_MAX];
+	struct vecs vs;
+	char what[64];
+
+	snprintf(what, sizeof(what), "span %u, msg_len %u", span, msg_len);
+	nchunks = sgt_nchunks(&m);
+	ndg = (nchunks + span - 1) / span;
+	vecs_init(&vs, NWORKERS, dtype, op, m.count, seed);
+	if (dtype == SG_FLOAT32) {
+		/* Finite non-negative floats, which MAX orders as their bits:
+		 * the reference is uint32's. */
+		for (uint32_t w = 0; w < NWORKERS; w++)
+			for (uint32_t i = 0; i < m.count; i++)
+				((uint32_t *)vs.v[w])[i] &= 0x3fffffffu;
+		assert_int_equal(op, SG_OP_MAX);
+		vecs_ref_subset(&vs, SG_UINT32, op, (1u << NWORKERS) - 1);
+	}
+	order = calloc((size_t)NWORKERS * ndg, sizeof(*order));
+	assert_non_null(order);
+	for (uint32_t i = 0; i < NWORKERS * ndg; i++)
+		order[i] = i;
+	for (uint32_t i = NWORKERS * ndg - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)(sgt_rand64(&seed) % (i + 1)), t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	assert_int_equal(sgt_arm(f, 0, &m, NWORKERS), 0);
+	m.span = (uint8_t)span;
+	for (uint32_t i = 0; i < NWORKERS * ndg; i++) {
+		uint32_t w = order[i] % NWORKERS, c = order[i] / NWORKERS * span;
+		size_t n = chunk_frame(f, fr, 0, w, &m, c, vs.v[w]);
+
+		if (run(f, fr, n) != XDP_DROP)
+			fail_msg("%s: worker %u chunks from %u not dropped", what, w, c);
+	}
+	st = sgt_counters(f, 0);
+	if (st.rx_accepted - st0.rx_accepted != NWORKERS * nchunks ||
+	    st.completed - st0.completed != 1 ||
+	    st.rx_malformed + st.rx_duplicate + st.rx_stale + st.rx_late !=
+		    st0.rx_malformed + st0.rx_duplicate + st0.rx_stale + st0.rx_late)
+		fail_msg("%s: accepted %llu of %u chunks, %llu completed", what,
+			 (unsigned long long)(st.rx_accepted - st0.rx_accepted), NWORKERS * nchunks,
+			 (unsigned long long)(st.completed - st0.completed));
+	expect_completion(f, 0, coll_id, NWORKERS, what);
+	expect_result(f, 0, coll_id, vs.ref, msg_len, what);
+	for (uint32_t c = 0; c < nchunks; c++)
+		expect_chunk(f, 0, coll_id, c, (1u << NWORKERS) - 1);
+	free(order);
+	vecs_free(&vs);
+}
+
+static void test_spans(void **state)
+{
+	struct sgt_fixture *f = *state;
+
+	/* 6 chunks of 1408 (8448 bytes: past a page, in frags) with the last
+	 * datagram shorter; 8 of float32's 1024 bytes; 8 of 1408 (past a 9000
+	 * MTU, within the wire's limit); 2; and spans longer than the rest. */
+	check_spans(f, SG_INT32, SG_OP_SUM, 100000, 1, 6, 201);
+	check_spans(f, SG_FLOAT32, SG_OP_MAX, 64 * 1024 + 4, 2, 8, 202);
+	check_spans(f, SG_INT16, SG_OP_MAX, 33 * 1024, 3, 8, 203);
+	check_spans(f, SG_UINT64, SG_OP_PROD, 20000, 4, 2, 204);
+	check_spans(f, SG_UINT8, SG_OP_BXOR, 3 * 1408 - 1, 5, 6, 205);
+	check_spans(f, SG_INT8, SG_OP_MIN, 7 * 1408, 6, 3, 206);
+}
+
+/* A span over chunks some already folded folds only the others, each
+ * counted; a span cut short folds none. */
+static void test_span_overlap(void **state)
+{
+	struct sgt_fixture *f = *state;
+	struct sg_wire_msg m = sgt_msg(9, 0x9999, SG_INT32, SG_OP_SUM, 4 * 1408 / 4);
+	uint8_t fr[SGT_FRAME_MAX];
+	struct sg_stats st0, st;
+	struct sg_slot s;
+	struct vecs vs;
+	size_t n;
+
+	vecs_init(&vs, NWORKERS, SG_INT32, SG_OP_SUM, m.count, 9);
+	assert_int_equal(sgt_arm(f, 0, &m, NWORKERS), 0);
+	assert_int_equal(send_chunk(f, 0, 0, &m, 1, vs.v[0]), XDP_DROP);
+	st0 = sgt_counters(f, 0);
+	m.span = 3;
+	n = chunk_frame(f, fr, 0, 0, &m, 0, vs.v[0]);	/* chunks 0, 1, 2 */
+	assert_int_equal(run(f, fr, n), XDP_DROP);
+	st = sgt_counters(f, 0);
+	assert_int_equal(st.rx_accepted - st0.rx_accepted, 2);
+	assert_int_equal(st.rx_duplicate - st0.rx_duplicate, 1);
+	s = sgt_slot(f, 0, 9);
+	assert_int_equal(s.progress[0], 3);
+	/* Chunks 1..3, cut by a byte (the IP and UDP lengths say so too):
+	 * malformed, and chunk 3 is not folded. */
+	n = chunk_frame(f, fr, 0, 0, &m, 1, vs.v[0]);
+	expect_rejected(f, 0, fr, n - 1, XDP_DROP, STAT(rx_malformed), "span cut short");
+	s = sgt_slot(f, 0, 9);
+	assert_int_equal(s.progress[0], 3);
+	/* Whole, it folds chunk 3 only. */
+	st0 = sgt_counters(f, 0);
+	assert_int_equal(run(f, fr, n), XDP_DROP);
+	st = sgt_counters(f, 0);
+	assert_int_equal(st.rx_accepted - st0.rx_accepted, 1);
+	assert_int_equal(st.rx_duplicate - st0.rx_duplicate, 2);
+	s = sgt_slot(f, 0, 9);
+	assert_int_equal(s.progress[0], 4);
+	assert_int_equal(s.done[0] & 1, 1);
+	vecs_free(&vs);
+}
+
 /* ---------------------------------------------------------------- helpers */
 
 /* The frame helpers themselves: what they build passes the checks, and the
@@ -2343,6 +2464,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_chunks_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunks_pool_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunks_adjacent_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_span_overlap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_src, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_coll_id, setup, teardown),

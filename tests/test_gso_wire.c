@@ -8,7 +8,8 @@
  * stays wrong), a coordinator on the ebpf transport sends a broadcast, a
  * request and an allgather result of many datagrams each as GSO sends that
  * its TC program clones to every worker, and the workers answer in GSO
- * sends. A packet socket in one worker namespace sees every datagram its
+ * sends, of as many chunks per datagram as the MTU takes (one at 1500, six
+ * at 9000). A packet socket in one worker namespace sees every datagram its
  * workers receive and send, after segmentation; each must carry a right IPv4
  * header checksum and a right, non-zero UDP checksum, both recomputed here
  * from the bytes, and the right worker's authenticator position filled.
@@ -42,6 +43,7 @@
 #include "sgbpf.h"
 #include "sgbpf/wire.h"
 #include "tests/lab/contrib.h"
+#include "tests/lab/fpattern.h"
 #include "tests/lab/testlab.h"
 
 #define NS		2
@@ -138,7 +140,15 @@ struct wire_count {
 	unsigned long in_multi;		/* of messages of several datagrams */
 	unsigned long out_multi;
 	unsigned long bad_ip, bad_udp, no_udp_csum, no_auth;
+	unsigned int max_span_out;	/* most chunks in one answer datagram */
+	size_t max_ip_len;		/* longest IP datagram either way */
 };
+
+/* The ebpf communicator's, then those of the user-space transports. */
+static int is_coord_port(uint16_t port)
+{
+	return port >= CPORT && port <= CPORT + 4;
+}
 
 static int is_worker_port(uint16_t port)
 {
@@ -166,8 +176,8 @@ static void check_frame(const uint8_t *f, size_t len, struct wire_count *c)
 		return;
 	sport = ntohs(udp->source);
 	dport = ntohs(udp->dest);
-	in = sport == CPORT && is_worker_port(dport);
-	if (!in && !(dport == CPORT && is_worker_port(sport)))
+	in = is_coord_port(sport) && is_worker_port(dport);
+	if (!in && !(is_coord_port(dport) && is_worker_port(sport)))
 		return;
 	ulen = ntohs(udp->len);
 	if (ulen < sizeof(*udp) + SG_WIRE_HDR_LEN || len < sizeof(*eth) + ihl + ulen) {
@@ -188,6 +198,10 @@ static void check_frame(const uint8_t *f, size_t len, struct wire_count *c)
 		c->no_auth++;
 	if (le16toh(h.nchunks) > 1)
 		*(in ? &c->in_multi : &c->out_multi) += 1;
+	if (!in && h.span > c->max_span_out)
+		c->max_span_out = h.span;
+	if (ntohs(ip->tot_len) > c->max_ip_len)
+		c->max_ip_len = ntohs(ip->tot_len);
 }
 
 static void drain(struct wire_count *c)
@@ -209,6 +223,7 @@ static void test_gso_on_the_wire(void **state)
 	uint64_t before_bcast[NRANKS], before_result[NRANKS];
 	uint32_t ranks[NRANKS], req = 0x5eed;
 	unsigned long gso_sends = 0;
+	unsigned int span;
 	struct wire_count c = { 0 };
 	struct tw_record rec;
 	SG_OPTS_INIT(sg_reduce_params, p);
@@ -271,8 +286,8 @@ static void test_gso_on_the_wire(void **state)
 
 	drain(&c);
 	fprintf(stderr, "# MTU %d, on the wire at %d workers: %lu datagrams in (%lu of long "
-		"messages), %lu out (%lu of long messages)\n", lab_mtu, PER_NS, c.in, c.in_multi,
-		c.out, c.out_multi);
+		"messages), %lu out (%lu of long messages, up to %u chunks each)\n", lab_mtu,
+		PER_NS, c.in, c.in_multi, c.out, c.out_multi, c.max_span_out);
 	assert_int_equal(c.bad_ip, 0);
 	assert_int_equal(c.bad_udp, 0);
 	assert_int_equal(c.no_udp_csum, 0);
@@ -281,7 +296,14 @@ static void test_gso_on_the_wire(void **state)
 	 * worker (retransmissions may add some), and every answer left. */
 	assert_true(c.in_multi >= PER_NS * (sg_wire_nchunks_of(BCAST_BYTES, SG_CHUNK_BYTES) +
 					    sg_wire_nchunks_of(sizeof(want), SG_CHUNK_BYTES)));
-	assert_true(c.out_multi >= PER_NS * 2 * sg_wire_nchunks_of(sizeof(want), SG_CHUNK_BYTES));
+	/* The answers carry as many chunks per datagram as the MTU takes (6
+	 * of 1408 bytes at 9000), every datagram within it. */
+	span = sg_wire_span_of_room(sg_wire_room_for_mtu((uint32_t)lab_mtu), SG_CHUNK_BYTES);
+	assert_int_equal(span, lab_mtu == 9000 ? 6 : 1);
+	assert_int_equal(c.max_span_out, span);
+	assert_true(c.max_ip_len <= (size_t)lab_mtu);
+	assert_true(c.out_multi >= PER_NS * 2 *
+				   ((sg_wire_nchunks_of(sizeof(want), SG_CHUNK_BYTES) + span - 1) / span));
 	/* They went as GSO sends, both ways. */
 	for (uint32_t r = 0; r < NRANKS; r++) {
 		struct tw_rank_info info;
@@ -293,10 +315,108 @@ static void test_gso_on_the_wire(void **state)
 	assert_int_equal(gso_refused, 0);
 }
 
+/* Long float32 (MAX: exact) and int64 vectors on every transport: the answers come in
+ * spans of as many chunks as the MTU takes (8 of float32's 1024 bytes at
+ * 9000), which each transport's reduction takes apart chunk by chunk, and
+ * the results are exact. */
+static void test_spans_every_transport(void **state)
+{
+	static const enum sg_transport_kind kinds[] = {
+		SG_TRANSPORT_EBPF, SG_TRANSPORT_EPOLL, SG_TRANSPORT_IO_URING, SG_TRANSPORT_NAIVE,
+	};
+	enum { FCOUNT = 200003, ICOUNT = 12345 };	/* 782 and 71 chunks, the last short */
+	static float fgot[FCOUNT], fwant[FCOUNT];
+	static int64_t igot[ICOUNT], iwant[ICOUNT];
+	uint32_t ranks[NRANKS], req = TW_FP_MIXED;	/* signs and exponents, no NaN */
+	unsigned int fspan = sg_wire_span_of_room(sg_wire_room_for_mtu((uint32_t)lab_mtu), 1024);
+	struct tw_record rec;
+
+	for (uint32_t r = 0; r < NRANKS; r++)
+		ranks[r] = r;
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		SG_OPTS_INIT(sg_comm_opts, o);
+		SG_OPTS_INIT(sg_reduce_params, p);
+		struct wire_count c = { 0 };
+		sg_comm *uc = comm;
+		int err;
+
+		if (kinds[k] != SG_TRANSPORT_EBPF) {
+			o.transport = kinds[k];
+			assert_int_equal(testlab_comm(&tl, ranks, NRANKS, (uint16_t)(CPORT + 1 + k),
+						      &o, &uc), 0);
+		}
+		drain(&c);
+		memset(&c, 0, sizeof(c));
+		err = sg_scatter_reduce(uc, &req, sizeof(req), fgot, FCOUNT, SG_FLOAT32, SG_OP_MAX,
+					&p);
+		if (err)
+			fail_msg("%s: float32: %s", sg_transport_name(kinds[k]), sg_errmsg());
+		tw_shared_read(tl.shared, 0, TW_SCATTER, &rec);
+		assert_int_equal(tw_reference_ex(SG_FLOAT32, SG_OP_MAX,
+						 tw_request_pattern(&req, sizeof(req)), rec.coll_id,
+						 FCOUNT, ranks, NRANKS, fwant), 0);
+		assert_memory_equal(fgot, fwant, sizeof(fgot));
+		drain(&c);
+		assert_int_equal(c.max_span_out, fspan);
+		assert_true(c.max_ip_len <= (size_t)lab_mtu);
+		assert_int_equal(c.bad_udp + c.bad_ip, 0);
+
+		err = sg_allgather(uc, &req, sizeof(req), igot, ICOUNT, SG_INT64, SG_OP_MAX, &p);
+		if (err)
+			fail_msg("%s: int64: %s", sg_transport_name(kinds[k]), sg_errmsg());
+		tw_shared_read(tl.shared, 0, TW_SCATTER, &rec);
+		assert_int_equal(tw_reference(SG_INT64, SG_OP_MAX, rec.coll_id, ICOUNT, ranks, NRANKS,
+					      iwant), 0);
+		assert_memory_equal(igot, iwant, sizeof(igot));
+		fprintf(stderr, "# MTU %d, %s: float32 answers in datagrams of up to %u chunks\n",
+			lab_mtu, sg_transport_name(kinds[k]), c.max_span_out);
+		if (uc != comm)
+			sg_comm_destroy(uc);
+	}
+}
+
+/* The coordinator's path MTU (sg_comm_opts.mtu) caps what workers put in a
+ * datagram, and theirs caps what they take from its offer: 4000 bytes is 3
+ * chunks of float32 in the MTU 9000 lab and still 1 in the 1500 one. An
+ * MTU no IPv4 path has is refused. */
+static void test_mtu_option(void **state)
+{
+	enum { FCOUNT = 30000 };
+	static float fgot[FCOUNT], fwant[FCOUNT];
+	uint32_t ranks[NRANKS], req = TW_FP_MIXED;
+	SG_OPTS_INIT(sg_comm_opts, o);
+	SG_OPTS_INIT(sg_reduce_params, p);
+	struct wire_count c = { 0 };
+	struct tw_record rec;
+	sg_comm *uc;
+
+	for (uint32_t r = 0; r < NRANKS; r++)
+		ranks[r] = r;
+	o.transport = SG_TRANSPORT_EPOLL;
+	o.mtu = 575;
+	assert_int_equal(testlab_comm(&tl, ranks, NRANKS, CPORT + 4, &o, &uc), -EINVAL);
+	assert_non_null(strstr(sg_errmsg(), "mtu 575"));
+	o.mtu = 4000;
+	assert_int_equal(testlab_comm(&tl, ranks, NRANKS, CPORT + 4, &o, &uc), 0);
+	drain(&c);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(sg_scatter_reduce(uc, &req, sizeof(req), fgot, FCOUNT, SG_FLOAT32,
+					   SG_OP_MAX, &p), 0);
+	tw_shared_read(tl.shared, 0, TW_SCATTER, &rec);
+	assert_int_equal(tw_reference_ex(SG_FLOAT32, SG_OP_MAX, tw_request_pattern(&req, sizeof(req)),
+					 rec.coll_id, FCOUNT, ranks, NRANKS, fwant), 0);
+	assert_memory_equal(fgot, fwant, sizeof(fgot));
+	drain(&c);
+	assert_int_equal(c.max_span_out, lab_mtu == 9000 ? 3 : 1);
+	sg_comm_destroy(uc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gso_on_the_wire),
+		cmocka_unit_test(test_spans_every_transport),
+		cmocka_unit_test(test_mtu_option),
 	};
 	char why[256];
 

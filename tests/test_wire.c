@@ -17,7 +17,7 @@
 #define MIB (1024u * 1024u)
 #define C 1408u	/* SG_CHUNK_BYTES, spelled out: the wire format's */
 /* Largest datagram, plus slack for the tests that make it one byte too long. */
-#define DGRAM_MAX (SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 8)
+#define DGRAM_MAX (SG_WIRE_HDR_LEN + SG_MAX_DGRAM_PAYLOAD + 8)
 
 static void put16(uint8_t *b, size_t off, uint16_t v)
 {
@@ -156,6 +156,8 @@ static void test_header_layout(void **state)
 	assert_int_equal(offsetof(struct sg_wire_hdr, len), 24);
 	assert_int_equal(offsetof(struct sg_wire_hdr, flags), 26);
 	assert_int_equal(offsetof(struct sg_wire_hdr, fanout_first), 28);
+	assert_int_equal(offsetof(struct sg_wire_hdr, span), 30);
+	assert_int_equal(offsetof(struct sg_wire_hdr, answer_room), 31);
 	assert_int_equal(offsetof(struct sg_wire_hdr, nonce), 32);
 	assert_int_equal(offsetof(struct sg_wire_hdr, auth), 40);
 	assert_int_equal(offsetof(struct sg_wire_hdr, seg_first), 48);
@@ -180,7 +182,9 @@ static void test_encode_bytes(void **state)
 		0x03, 0x00,			/* 22: nchunks 3 */
 		0xb8, 0x00,			/* 24: len 184 */
 		0x00, 0x00,			/* 26: flags */
-		0x00, 0x00, 0x00, 0x00,		/* 28: fanout_first */
+		0x00, 0x00,			/* 28: fanout_first */
+		0x01,				/* 30: span: one chunk */
+		0x8b,				/* 31: answer_room 139 x 64 (MTU 9000) */
 		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* 32: nonce */
 		0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78, /* 40: auth */
 		0x04, 0x03, 0x02, 0x01,		/* 48: seg_first: itself, unsegmented */
@@ -198,6 +202,8 @@ static void test_encode_bytes(void **state)
 		.msg_len = 3000,
 		.nonce = 0x1122334455667788ull,
 		.auth = 0x78695a4b3c2d1e0full,
+		.span = 4,	/* a SCATTER carries one chunk whatever it asks */
+		.answer_room = 139,
 	};
 	uint8_t buf[72];
 
@@ -456,6 +462,152 @@ static void test_reject_msg_len(void **state)
 	expect_reject(b, len);
 }
 
+/* ------------------------------------------------------------ spans */
+
+/* Chunk @chunk on of a RESPONSE of @msg_len bytes of @dt, @span chunks per
+ * datagram, with its payload; returns the datagram length. */
+static size_t span_dgram(uint8_t *b, uint32_t msg_len, uint8_t dt, unsigned int span,
+			 unsigned int chunk)
+{
+	struct sg_wire_msg m = msg(SG_WIRE_RESPONSE, msg_len);
+	struct sg_wire_hdr h;
+
+	m.dtype = dt;
+	m.count = msg_len / (uint32_t)sg_wire_dtype_size(dt);
+	m.span = (uint8_t)span;
+	sg_wire_encode(b, &m, chunk);
+	memcpy(&h, b, sizeof(h));
+	memset(b + SG_WIRE_HDR_LEN, 0x3a, h.len);
+	return SG_WIRE_HDR_LEN + h.len;
+}
+
+static void test_span_room(void **state)
+{
+	/* What an MTU leaves for payload, in 64-byte units. */
+	assert_int_equal(sg_wire_room_for_mtu(1500), 1408 / 64);
+	assert_int_equal(sg_wire_room_for_mtu(9000), (9000 - 92) / 64);
+	assert_int_equal(sg_wire_room_for_mtu(65535), SG_MAX_DGRAM_PAYLOAD / 64);
+	assert_int_equal(sg_wire_room_for_mtu(0), 0);
+	/* Chunks of each kind it holds. */
+	assert_int_equal(sg_wire_span_of_room(sg_wire_room_for_mtu(1500), C), 1);
+	assert_int_equal(sg_wire_span_of_room(sg_wire_room_for_mtu(1500), 1024), 1);
+	assert_int_equal(sg_wire_span_of_room(sg_wire_room_for_mtu(9000), C), 6);
+	assert_int_equal(sg_wire_span_of_room(sg_wire_room_for_mtu(9000), 1024), 8);
+	assert_int_equal(sg_wire_span_of_room(sg_wire_room_for_mtu(4000), 1024), 3);
+	assert_int_equal(sg_wire_span_of_room(0, C), 1);	/* never none */
+	assert_int_equal(sg_wire_span_of_room(255, 1024), SG_MAX_SPAN);
+	/* A span within the datagram's MTU. */
+	assert_true(20 + 8 + SG_WIRE_HDR_LEN + 6 * C <= 9000);
+	assert_true(20 + 8 + SG_WIRE_HDR_LEN + 8 * 1024 <= 9000);
+}
+
+static void test_span_encode(void **state)
+{
+	uint8_t b[DGRAM_MAX];
+	struct sg_wire_hdr h;
+	size_t len;
+
+	/* 10000 bytes of int64 in 1408-byte chunks: 8 chunks, 6 per datagram,
+	 * the second datagram the last two (1408 + 144). */
+	len = span_dgram(b, 10000, SG_INT64, 6, 0);
+	assert_int_equal(len, SG_WIRE_HDR_LEN + 6 * C);
+	assert_int_equal(sg_wire_decode(b, len, &h), 0);
+	assert_int_equal(h.span, 6);
+	assert_int_equal(h.nchunks, 8);
+	len = span_dgram(b, 10000, SG_INT64, 6, 6);
+	assert_int_equal(len, SG_WIRE_HDR_LEN + 10000 - 6 * C);
+	assert_int_equal(sg_wire_decode(b, len, &h), 0);
+	assert_int_equal(h.span, 2);	/* cut at the message's end */
+	/* float32: 1024-byte chunks, 8 per datagram. */
+	len = span_dgram(b, 8 * 1024, SG_FLOAT32, 8, 0);
+	assert_int_equal(len, SG_WIRE_HDR_LEN + 8 * 1024);
+	assert_int_equal(sg_wire_decode(b, len, &h), 0);
+	assert_int_equal(h.span, 8);
+	/* More than SG_MAX_SPAN asked: SG_MAX_SPAN. */
+	len = span_dgram(b, MIB, SG_FLOAT32, 200, 0);
+	assert_int_equal(sg_wire_decode(b, len, &h), 0);
+	assert_int_equal(h.span, SG_MAX_SPAN);
+}
+
+static void test_span_train(void **state)
+{
+	static uint8_t payload[3 * MIB / 2], hdrs[SG_MAX_RESPONSE_CHUNKS * SG_WIRE_HDR_LEN];
+	static struct iovec iov[2 * SG_MAX_RESPONSE_CHUNKS];
+	struct sg_wire_msg m = msg(SG_WIRE_RESPONSE, 100000);
+	struct sg_udp_train t;
+	size_t total = 0;
+
+	m.span = 6;
+	sg_wire_train(&m, payload, hdrs, iov, &t);
+	/* 72 chunks of 1408 (the last 32 bytes), 12 datagrams of 6. */
+	assert_int_equal(t.n, 12);
+	assert_int_equal(t.seg, SG_WIRE_HDR_LEN + 6 * C);
+	for (unsigned int d = 0; d < t.n; d++) {
+		struct sg_wire_hdr h;
+		uint8_t dg[DGRAM_MAX];
+
+		memcpy(dg, iov[2 * d].iov_base, SG_WIRE_HDR_LEN);
+		memcpy(dg + SG_WIRE_HDR_LEN, iov[2 * d + 1].iov_base, iov[2 * d + 1].iov_len);
+		assert_int_equal(sg_wire_decode(dg, SG_WIRE_HDR_LEN + iov[2 * d + 1].iov_len, &h), 0);
+		assert_int_equal(h.chunk, 6 * d);
+		assert_ptr_equal(iov[2 * d + 1].iov_base, payload + (size_t)d * 6 * C);
+		assert_true(d + 1 == t.n || iov[2 * d + 1].iov_len == 6 * C);
+		total += iov[2 * d + 1].iov_len;
+	}
+	assert_int_equal(total, 100000);
+	/* A coordinator message never spans. */
+	m = msg(SG_WIRE_RESULT, 100000);
+	m.span = 6;
+	sg_wire_train(&m, payload, hdrs, iov, &t);
+	assert_int_equal(t.n, 72);
+	assert_int_equal(t.seg, SG_WIRE_HDR_LEN + C);
+}
+
+static void test_reject_span(void **state)
+{
+	uint8_t b[DGRAM_MAX];
+	size_t len = span_dgram(b, 10000, SG_INT64, 3, 3);	/* chunks 3..5 */
+
+	expect_accept(b, len);
+	b[30] = 0;			/* no chunk */
+	expect_reject(b, len);
+	b[30] = 2;			/* fewer than the payload holds */
+	expect_reject(b, len);
+	b[30] = 4;			/* more */
+	expect_reject(b, len);
+	b[30] = 3;
+	put16(b, 20, 6);		/* chunks 6..8 of 8: past the end */
+	expect_reject(b, len);
+	put16(b, 20, 3);
+	expect_accept(b, len);
+	b[31] = 1;			/* an answer room in a RESPONSE */
+	expect_reject(b, len);
+	b[31] = 0;
+	/* Nine chunks of float32 (9 KiB): past SG_MAX_SPAN though it is all
+	 * consistent and within SG_MAX_DGRAM_PAYLOAD. */
+	len = span_dgram(b, 9 * 1024, SG_FLOAT32, 8, 0);
+	expect_accept(b, len);
+	b[30] = 9;
+	put16(b, 24, 9 * 1024);
+	memset(b + SG_WIRE_HDR_LEN, 0x3a, 9 * 1024);
+	expect_reject(b, SG_WIRE_HDR_LEN + 9 * 1024);
+	/* A coordinator datagram of two chunks. */
+	len = dgram(b, 3000, 0);
+	b[5] = SG_WIRE_RESULT;
+	expect_accept(b, len);
+	b[30] = 2;
+	put16(b, 24, 2 * C);
+	memset(b + SG_WIRE_HDR_LEN, 0x3a, 2 * C);
+	expect_reject(b, SG_WIRE_HDR_LEN + 2 * C);
+	/* ... and a SCATTER may carry a room, nothing else may. */
+	len = dgram(b, 3000, 0);
+	b[5] = SG_WIRE_SCATTER;
+	b[31] = 139;
+	expect_accept(b, len);
+	b[5] = SG_WIRE_BCAST;
+	expect_reject(b, len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +627,10 @@ int main(void)
 		cmocka_unit_test(test_reject_len),
 		cmocka_unit_test(test_reject_datagram_length),
 		cmocka_unit_test(test_reject_msg_len),
+		cmocka_unit_test(test_span_room),
+		cmocka_unit_test(test_span_encode),
+		cmocka_unit_test(test_span_train),
+		cmocka_unit_test(test_reject_span),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,7 +20,7 @@
 #define SG_EPOLL_RECV_BATCH 64
 /* Batches taken per pump, so one call cannot spin forever under load. */
 #define SG_EPOLL_DRAIN 64
-#define SG_EPOLL_BUF (SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 8)
+#define SG_EPOLL_BUF (SG_WIRE_HDR_LEN + SG_MAX_DGRAM_PAYLOAD + 8)
 
 struct sg_transport {
 	struct sg_ureduce u;	/* first: the shared ops take the transport */

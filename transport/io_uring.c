@@ -28,7 +28,9 @@
 #define SG_URING_CQ	16384
 #define SG_URING_BGID	0x5347
 #define SG_URING_NBUFS	4096		/* power of two (a ring) */
-#define SG_URING_BUFSZ	2048		/* recvmsg_out + name + one datagram */
+/* recvmsg_out + name + one datagram of the path's (sg_transport_config's
+ * max_dgram): 2 KiB at MTU 1500, 12 KiB on jumbo links. */
+#define SG_URING_BUF_EXTRA 64
 #define SG_URING_RECV	(1ULL << 63)	/* user_data of the multishot receive */
 #define SG_URING_SEND	(1ULL << 62)	/* | worker index */
 
@@ -39,6 +41,7 @@ struct sg_transport {
 	struct io_uring_buf_ring *br;
 	size_t br_len;
 	uint8_t *bufs;
+	size_t bufsz;
 	int br_registered;
 	struct msghdr recv_msg;		/* multishot template: name length only */
 	int recv_armed;
@@ -87,7 +90,7 @@ static int queue_send(struct sg_transport *tp, size_t worker)
 static void on_recv(struct sg_transport *tp, const struct io_uring_cqe *cqe, unsigned int *nbufs)
 {
 	unsigned int bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-	uint8_t *buf = tp->bufs + (size_t)bid * SG_URING_BUFSZ;
+	uint8_t *buf = tp->bufs + (size_t)bid * tp->bufsz;
 	struct io_uring_recvmsg_out *o;
 
 	if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -107,7 +110,7 @@ static void on_recv(struct sg_transport *tp, const struct io_uring_cqe *cqe, uns
 	} else {
 		tp->u.stats.rx_malformed++;	/* longer than any sgbpf datagram */
 	}
-	io_uring_buf_ring_add(tp->br, buf, SG_URING_BUFSZ, (unsigned short)bid,
+	io_uring_buf_ring_add(tp->br, buf, (unsigned int)tp->bufsz, (unsigned short)bid,
 			      io_uring_buf_ring_mask(SG_URING_NBUFS), (int)(*nbufs)++);
 }
 
@@ -248,7 +251,7 @@ static int setup_ring(struct sg_transport *tp)
 
 	tp->br_len = SG_URING_NBUFS * sizeof(struct io_uring_buf);
 	tp->br = mmap(NULL, tp->br_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	tp->bufs = aligned_alloc(4096, (size_t)SG_URING_NBUFS * SG_URING_BUFSZ);
+	tp->bufs = aligned_alloc(4096, (size_t)SG_URING_NBUFS * tp->bufsz);
 	if (tp->br == MAP_FAILED || !tp->bufs) {
 		tp->br = tp->br == MAP_FAILED ? NULL : tp->br;
 		return sg_fail(-ENOMEM, "no memory for the io_uring receive buffers");
@@ -260,7 +263,7 @@ static int setup_ring(struct sg_transport *tp)
 			       "needed)", strerror(-err));
 	io_uring_buf_ring_init(tp->br);
 	for (unsigned int i = 0; i < SG_URING_NBUFS; i++)
-		io_uring_buf_ring_add(tp->br, tp->bufs + (size_t)i * SG_URING_BUFSZ, SG_URING_BUFSZ,
+		io_uring_buf_ring_add(tp->br, tp->bufs + (size_t)i * tp->bufsz, (unsigned int)tp->bufsz,
 				      (unsigned short)i, io_uring_buf_ring_mask(SG_URING_NBUFS),
 				      (int)i);
 	io_uring_buf_ring_advance(tp->br, SG_URING_NBUFS);
@@ -282,6 +285,7 @@ static int uring_create(const struct sg_transport_config *cfg, struct sg_transpo
 	err = sg_ureduce_new(cfg, sizeof(*tp), uring_pump, &tp);
 	if (err)
 		return err;
+	tp->bufsz = (SG_URING_BUF_EXTRA + cfg->max_dgram + 1023) / 1024 * 1024;
 	err = setup_ring(tp);
 	if (err)
 		goto fail;

@@ -24,7 +24,7 @@
 
 struct sg_transport {
 	struct sg_ureduce u;	/* first: the shared ops take the transport */
-	uint64_t buf[(SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 8) / 8];
+	uint64_t buf[(SG_WIRE_HDR_LEN + SG_MAX_DGRAM_PAYLOAD + 8) / 8];
 };
 
 /* One datagram per blocking call; with @timeout_ms 0 what is queued. */

@@ -38,6 +38,8 @@ struct sg_transport_config {
 	const char *agg_object;			/* ebpf: user aggregation program */
 	const char *agg_program;
 	__u64 key[2];			/* the authenticators' secret */
+	uint32_t max_dgram;		/* longest contribution datagram the workers
+					 * are offered (header and answer room) */
 };
 
 /* One reduction the transport must collect. */

@@ -296,17 +296,44 @@ static int rank_of(const struct sg_ureduce *u, const struct sockaddr_in *from, u
 	return 0;
 }
 
-/* What sg_gather and the fold program do with a datagram, in their order. */
+/* What the fold program and sg_gather_finish() do with chunk @c (@len bytes
+ * at @data) of an admitted datagram. */
+static enum sg_verdict take_chunk(struct sg_ureduce *u, struct sg_ureduce_slot *sl,
+				  const struct sg_wire_hdr *h, uint32_t w, uint32_t c,
+				  const uint8_t *data, uint32_t len)
+{
+	uint64_t scratch[SG_ACC_BYTES / 8];
+	enum sg_verdict v;
+	uint32_t ndone;
+	int first;
+
+	/* Admitted: c < h->nchunks == the armed nchunks <= cap. */
+	v = sg_chunk_claim(&sl->chunks[c], sl->s.gen, w, &first);
+	if (v != SG_VERDICT_ACCEPT)
+		return v;
+	/* The fold reads whole elements: give it an aligned copy when the
+	 * transport's buffer is not. */
+	if ((uintptr_t)data % 8) {
+		memcpy(scratch, data, len);
+		data = (const uint8_t *)scratch;
+	}
+	sg_fold(sl->acc + (size_t)c * SG_ACC_BYTES, sl->aux + (size_t)c * SG_FSUM_ELEMS, data, len,
+		h->dtype, h->op, first);
+	if (sg_slot_progress(&sl->s, sl->s.gen, w, &ndone))
+		u->stats.completed++;
+	return SG_VERDICT_ACCEPT;
+}
+
+/* What sg_gather and the fold program do with a datagram, in their order:
+ * its checks, then each chunk of its span on its own, counted as a chunk. */
 static enum sg_verdict take(struct sg_ureduce *u, const void *buf, size_t len,
 			    const struct sockaddr_in *from)
 {
-	uint64_t scratch[SG_ACC_BYTES / 8];
 	struct sg_ureduce_slot *sl;
 	struct sg_wire_hdr h;
 	const uint8_t *data;
 	enum sg_verdict v;
-	uint32_t w, ndone;
-	int first;
+	uint32_t w, cb, c;
 
 	/* Strangers first: their bytes are not even parsed. */
 	if (rank_of(u, from, &w))
@@ -319,23 +346,15 @@ static enum sg_verdict take(struct sg_ureduce *u, const void *buf, size_t len,
 	v = sg_slot_admit(&sl->s, &h, w);
 	if (v != SG_VERDICT_ACCEPT)
 		return v;
-	/* Admitted: h.chunk < h.nchunks == the armed nchunks <= cap. */
-	v = sg_chunk_claim(&sl->chunks[h.chunk], sl->s.gen, w, &first);
-	if (v != SG_VERDICT_ACCEPT)
-		return v;
-
-	/* The fold reads whole elements: give it an aligned copy when the
-	 * transport's buffer is not. */
+	cb = sg_wire_response_chunk(h.dtype);
 	data = (const uint8_t *)buf + SG_WIRE_HDR_LEN;
-	if ((uintptr_t)data % 8) {
-		memcpy(scratch, data, h.len);
-		data = (const uint8_t *)scratch;
+	for (c = h.chunk; c + 1 < (uint32_t)h.chunk + h.span; c++) {
+		uint32_t clen = sg_wire_chunk_len_of(h.msg_len, c, cb);
+
+		sg_verdict_count(&u->stats, take_chunk(u, sl, &h, w, c, data, clen));
+		data += clen;
 	}
-	sg_fold(sl->acc + (size_t)h.chunk * SG_ACC_BYTES, sl->aux + (size_t)h.chunk * SG_FSUM_ELEMS,
-		data, h.len, h.dtype, h.op, first);
-	if (sg_slot_progress(&sl->s, sl->s.gen, w, &ndone))
-		u->stats.completed++;
-	return SG_VERDICT_ACCEPT;
+	return take_chunk(u, sl, &h, w, c, data, sg_wire_chunk_len_of(h.msg_len, c, cb));
 }
 
 void sg_ureduce_input(struct sg_ureduce *u, const void *buf, size_t len,

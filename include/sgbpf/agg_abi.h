@@ -41,9 +41,14 @@ struct sg_fold_ctx {
 	__u8 dtype;		/* enum sg_datatype */
 	__u8 op;		/* enum sg_op */
 	__u8 verdict;		/* private: enum sg_verdict, for the finish program */
-	__u8 pad;
+	__u8 span_left;		/* private: chunks of the datagram after this one */
 	__u8 data[SG_ACC_BYTES];	/* @len bytes (at most SG_CHUNK_BYTES); the
 				 * room of an accumulator, for masked indices */
+	/* private: where the datagram's next chunk is, and its geometry */
+	__u32 next_off;
+	__u32 msg_len;
+	__u32 chunk_bytes;
+	__u32 prog;		/* the fold program's index */
 };
 
 /* Per accumulator chunk: which workers folded it. It records its owner's

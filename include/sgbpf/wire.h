@@ -4,10 +4,14 @@
  * user space (coll/, transport/).
  *
  * Every sgbpf datagram is UDP/IPv4 carrying one struct sg_wire_hdr followed by
- * at most SG_CHUNK_BYTES of payload. A message longer than one chunk (a
- * request, a broadcast, a contribution or a result) is split into chunks of
- * exactly its type's chunk size (sg_wire_chunk_bytes(): SG_CHUNK_BYTES, or
- * less for float32 contributions), the last one shorter. Multi-byte fields are
+ * its payload. A message longer than one chunk (a request, a broadcast, a
+ * contribution or a result) is split into chunks of exactly its type's chunk
+ * size (sg_wire_chunk_bytes(): SG_CHUNK_BYTES, or less for float32
+ * contributions), the last one shorter. A coordinator datagram carries one
+ * chunk; a contribution datagram carries a span of 1 to SG_MAX_SPAN
+ * consecutive chunks, as many as the coordinator allowed (answer_room, from
+ * its path MTU) and the worker's own path MTU take, so jumbo frames carry
+ * fewer, larger datagrams while accumulators stay per chunk. Multi-byte fields are
  * little-endian (the byte order of every host and of the BPF target sgbpf
  * builds for); user space converts explicitly, so a big-endian port only has
  * to touch sg_wire_* in common/codec.c. Not installed: applications and
@@ -23,7 +27,8 @@
 #include "sgbpf/types.h"
 
 #define SG_WIRE_MAGIC	0x46424753u	/* "SGBF" read as little-endian */
-#define SG_WIRE_VERSION	3	/* 2: the per-worker authenticator; 3: segments */
+#define SG_WIRE_VERSION	4	/* 2: the per-worker authenticator; 3: segments;
+				 * 4: answers of several chunks per datagram */
 
 /* One collective's message and vector: a segment. Longer ones (up to
  * SG_MAX_WHOLE_BYTES) are split into segments, each a collective of its own
@@ -33,6 +38,10 @@
 /* Segments of one whole: segments of 64 KiB or more for the longest. */
 #define SG_MAX_SEGS	4096
 #define SG_MAX_CHUNKS	((SG_MAX_MSG_BYTES + SG_CHUNK_BYTES - 1) / SG_CHUNK_BYTES)
+/* Chunks of one contribution datagram at most: 8 KiB of float32 or 8.3 KiB of
+ * other types, what a 9000-byte MTU carries. */
+#define SG_MAX_SPAN	8
+#define SG_MAX_DGRAM_PAYLOAD (SG_MAX_SPAN * SG_CHUNK_BYTES)
 /* Contributions of float32 travel in smaller chunks (sg_wire_response_chunk()),
  * so take more. */
 #define SG_MAX_RESPONSE_CHUNKS (SG_MAX_MSG_BYTES / (SG_ACC_BYTES / 2))
@@ -84,11 +93,16 @@ struct sg_wire_hdr {
 	__u32 coll_id;	/* collective id, increasing per communicator */
 	__u32 count;	/* elements of the reduced vector (0 for BCAST) */
 	__u32 msg_len;	/* bytes of the whole message this chunk belongs to */
-	__u16 chunk;	/* index of this chunk in the message */
+	__u16 chunk;	/* index of this datagram's first chunk in the message */
 	__u16 nchunks;	/* chunks in the message */
 	__u16 len;	/* payload bytes following this header */
 	__u16 flags;	/* SG_WIRE_F_* */
-	__u32 fanout_first; /* coordinator -> workers: first worker of this fan-out batch */
+	__u16 fanout_first; /* coordinator -> workers: first worker of this fan-out batch */
+	__u8 span;	/* chunks this datagram carries, from chunk: 1 but in a
+			 * RESPONSE, where it is 1..SG_MAX_SPAN */
+	__u8 answer_room; /* SCATTER: payload bytes of an answer datagram the
+			   * path to the coordinator carries, in SG_WIRE_ROOM_UNIT
+			   * (sg_wire_room_for_mtu()); 0 elsewhere */
 	__u64 nonce;	/* unpredictable per collective; responses echo it */
 	__u64 auth;	/* the worker's authenticator for this collective (see below) */
 	/* Segments (sg_wire_segment_ok()): this message and vector are segment
@@ -147,6 +161,39 @@ static __inline__ __u32 sg_wire_chunk_len_of(__u32 len, __u32 chunk, __u32 cb)
 	return len - off < cb ? len - off : cb;
 }
 
+/* Payload bytes of the @span chunks from chunk @chunk of a message of @len
+ * bytes in chunks of @cb. */
+static __inline__ __u32 sg_wire_span_len_of(__u32 len, __u32 chunk, __u32 span, __u32 cb)
+{
+	__u32 off = chunk * cb, end = (chunk + span) * cb;
+
+	if (off >= len)
+		return 0;
+	return (end < len ? end : len) - off;
+}
+
+/* Payload bytes one datagram carries through a path of @mtu bytes (after an
+ * option-less IPv4 header, UDP and ours), in the units of answer_room, at
+ * most SG_MAX_DGRAM_PAYLOAD. */
+#define SG_WIRE_ROOM_UNIT 64
+static __inline__ __u32 sg_wire_room_for_mtu(__u32 mtu)
+{
+	__u32 room = mtu > 20 + 8 + SG_WIRE_HDR_LEN ? mtu - 20 - 8 - SG_WIRE_HDR_LEN : 0;
+
+	if (room > SG_MAX_DGRAM_PAYLOAD)
+		room = SG_MAX_DGRAM_PAYLOAD;
+	return room / SG_WIRE_ROOM_UNIT;
+}
+
+/* Chunks of @cb bytes in a datagram of @room units of payload: 1..SG_MAX_SPAN
+ * (one chunk always goes: it fits any IPv4 path of 1500 bytes). */
+static __inline__ __u32 sg_wire_span_of_room(__u32 room, __u32 cb)
+{
+	__u32 span = cb ? room * SG_WIRE_ROOM_UNIT / cb : 0;
+
+	return span < 1 ? 1 : span > SG_MAX_SPAN ? SG_MAX_SPAN : span;
+}
+
 /* Bytes of one element of @dt, 0 if unknown. */
 static __inline__ unsigned int sg_wire_dtype_size(unsigned int dt)
 {
@@ -185,19 +232,23 @@ static __inline__ __u32 sg_wire_chunk_bytes(unsigned int type, unsigned int dtyp
 static __inline__ int sg_wire_framing_ok(const struct sg_wire_hdr *h, __u32 payload)
 {
 	return h->magic == SG_WIRE_MAGIC && h->version == SG_WIRE_VERSION &&
-	       h->len <= SG_CHUNK_BYTES && h->len == payload;
+	       h->len <= SG_MAX_DGRAM_PAYLOAD && h->len == payload;
 }
 
 /* Geometry: a known type, a message within the limits (segment 0 of 1 at
- * least), and chunk index, chunk count and payload length that agree with
- * the message length in the chunks of its type. */
+ * least), and chunk index, span, chunk count and payload length that agree
+ * with the message length in the chunks of its type; a span past one chunk
+ * only in a RESPONSE, an answer room only in a SCATTER. */
 static __inline__ int sg_wire_geometry_ok(const struct sg_wire_hdr *h)
 {
 	__u32 cb = sg_wire_chunk_bytes(h->type, h->dtype);
+	__u32 max_span = h->type == SG_WIRE_RESPONSE ? SG_MAX_SPAN : 1;
 
 	return h->type >= SG_WIRE_SCATTER && h->type <= SG_WIRE_RESPONSE && h->nsegs >= 1 &&
 	       h->msg_len <= SG_MAX_MSG_BYTES && h->nchunks == sg_wire_nchunks_of(h->msg_len, cb) &&
-	       h->chunk < h->nchunks && h->len == sg_wire_chunk_len_of(h->msg_len, h->chunk, cb);
+	       h->span >= 1 && h->span <= max_span && (__u32)h->chunk + h->span <= h->nchunks &&
+	       (h->type == SG_WIRE_SCATTER || h->answer_room == 0) &&
+	       h->len == sg_wire_span_len_of(h->msg_len, h->chunk, h->span, cb);
 }
 
 /* Elements of each segment (the last may be shorter) of a vector of @whole

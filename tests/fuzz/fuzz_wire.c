@@ -4,9 +4,10 @@
  *
  * Invariants checked (any violation aborts, which libFuzzer reports):
  *  - a decoded datagram is exactly header + hdr.len bytes, has the magic and
- *    version, a type in 1..4, msg_len <= SG_MAX_MSG_BYTES, chunk < nchunks,
- *    and nchunks and hdr.len agree with msg_len in chunks of
- *    sg_wire_chunk_bytes(type, dtype) (nchunks == sg_wire_nchunks(msg_len)
+ *    version, a type in 1..4, msg_len <= SG_MAX_MSG_BYTES, a span of 1 (of 1
+ *    to SG_MAX_SPAN in a RESPONSE) from chunk within nchunks, an answer room
+ *    in a SCATTER only, and nchunks and hdr.len agree with msg_len in chunks
+ *    of sg_wire_chunk_bytes(type, dtype) (nchunks == sg_wire_nchunks(msg_len)
  *    for all but RESPONSE); all chunks are full but the last;
  *  - re-encoding the decoded header with sg_wire_encode() (and
  *    sg_wire_set_fanout_first()) gives back the input header bytes, all but
@@ -62,14 +63,17 @@ static void check_hdr(const struct sg_wire_hdr *h, size_t len)
 	CHECK(h->nchunks >= 1);
 	CHECK(h->nsegs >= 1);
 	CHECK(h->chunk < h->nchunks);
-	CHECK(h->len == sg_wire_chunk_len_of(h->msg_len, h->chunk, cb));
-	CHECK(h->len <= SG_CHUNK_BYTES);
+	CHECK(h->span >= 1 && h->span <= (h->type == SG_WIRE_RESPONSE ? SG_MAX_SPAN : 1));
+	CHECK((unsigned int)h->chunk + h->span <= h->nchunks);
+	CHECK(h->type == SG_WIRE_SCATTER || h->answer_room == 0);
+	CHECK(h->len <= (size_t)h->span * cb && h->len <= SG_MAX_DGRAM_PAYLOAD);
 	CHECK(len == SG_WIRE_HDR_LEN + (size_t)h->len);
 	/* Chunks tile the message: all full but the last. */
-	if (h->chunk + 1u < h->nchunks)
-		CHECK(h->len == cb);
+	if (h->chunk + h->span < h->nchunks)
+		CHECK(h->len == h->span * cb);
 	else
-		CHECK((size_t)h->chunk * cb + h->len == h->msg_len);
+		CHECK((size_t)h->chunk * cb + h->len == h->msg_len &&
+		      (h->span == 1 || h->len > (size_t)(h->span - 1) * cb));
 }
 
 static void fuzz_decode(const uint8_t *data, size_t size)
@@ -98,7 +102,7 @@ static void fuzz_decode(const uint8_t *data, size_t size)
 		return;
 	}
 	check_hdr(&h, size);
-	CHECK(h.fanout_first == get_le(data + offsetof(struct sg_wire_hdr, fanout_first), 4));
+	CHECK(h.fanout_first == get_le(data + offsetof(struct sg_wire_hdr, fanout_first), 2));
 	CHECK(h.flags == get_le(data + FLAGS_OFF, 2));
 
 	/* Round trip: encoding the decoded fields gives the input header back,
@@ -117,11 +121,13 @@ static void fuzz_decode(const uint8_t *data, size_t size)
 		.nsegs = h.nsegs,
 		.whole_len = h.whole_len,
 		.whole_count = h.whole_count,
+		.span = h.span,
+		.answer_room = h.answer_room,
 	};
 	memset(enc, 0xee, sizeof(enc));
 	sg_wire_encode(enc, &m, h.chunk);
 	CHECK(get_le(enc + FLAGS_OFF, 2) == 0);
-	CHECK(get_le(enc + offsetof(struct sg_wire_hdr, fanout_first), 4) == 0);
+	CHECK(get_le(enc + offsetof(struct sg_wire_hdr, fanout_first), 2) == 0);
 	sg_wire_set_fanout_first(enc, h.fanout_first);
 	CHECK(memcmp(enc, data, FLAGS_OFF) == 0);
 	CHECK(memcmp(enc + FLAGS_END, data + FLAGS_END, SG_WIRE_HDR_LEN - FLAGS_END) == 0);
@@ -148,7 +154,7 @@ static void fuzz_encode(const uint8_t *d, size_t size)
 {
 	struct sg_wire_msg m;
 	struct sg_wire_hdr h;
-	unsigned int chunk, nchunks;
+	unsigned int chunk, nchunks, span;
 	size_t clen, cb;
 	uint8_t *dgram;
 	uint32_t fanout;
@@ -164,12 +170,20 @@ static void fuzz_encode(const uint8_t *d, size_t size)
 		.msg_len = get_le(d + 11, 4) % (SG_MAX_MSG_BYTES + 1),
 		.nonce = (uint64_t)get_le(d + 15, 4) << 32 | get_le(d + 19, 4),
 	};
+	m.span = d[27];
+	m.answer_room = d[28];
 	cb = sg_wire_chunk_bytes(m.type, m.dtype);
 	nchunks = sg_wire_nchunks_of(m.msg_len, cb);
 	chunk = get_le(d + 23, 2) % nchunks;
-	fanout = get_le(d + 25, 4);
-	clen = sg_wire_chunk_len_of(m.msg_len, chunk, cb);
-	CHECK(nchunks >= 1 && nchunks <= UINT16_MAX && clen <= SG_CHUNK_BYTES);
+	fanout = get_le(d + 25, 2);
+	/* What the encoder makes of the span it was asked for. */
+	span = m.type == SG_WIRE_RESPONSE && m.span > 1 ? m.span : 1;
+	if (span > SG_MAX_SPAN)
+		span = SG_MAX_SPAN;
+	if (chunk + span > nchunks)
+		span = nchunks - chunk;
+	clen = sg_wire_span_len_of(m.msg_len, chunk, span, cb);
+	CHECK(nchunks >= 1 && nchunks <= UINT16_MAX && clen <= SG_MAX_DGRAM_PAYLOAD);
 
 	dgram = malloc(SG_WIRE_HDR_LEN + clen);
 	CHECK(dgram);
@@ -180,7 +194,8 @@ static void fuzz_encode(const uint8_t *d, size_t size)
 	check_hdr(&h, SG_WIRE_HDR_LEN + clen);
 	CHECK(h.type == m.type && h.dtype == m.dtype && h.op == m.op);
 	CHECK(h.coll_id == m.coll_id && h.count == m.count && h.msg_len == m.msg_len);
-	CHECK(h.nonce == m.nonce && h.chunk == chunk && h.flags == 0);
+	CHECK(h.nonce == m.nonce && h.chunk == chunk && h.flags == 0 && h.span == span);
+	CHECK(h.answer_room == (m.type == SG_WIRE_SCATTER ? m.answer_room : 0));
 	CHECK(h.fanout_first == fanout);
 	free(dgram);
 }

@@ -43,10 +43,12 @@ static void put_text(const char *name, const char *text)
 /* Chunk @chunk of message @m, payload bytes i of the message = i * 7. */
 static size_t dgram(uint8_t *buf, const struct sg_wire_msg *m, unsigned int chunk)
 {
-	size_t cb = sg_wire_chunk_bytes(m->type, m->dtype);
-	size_t len = sg_wire_chunk_len_of(m->msg_len, chunk, cb), i;
+	size_t cb = sg_wire_chunk_bytes(m->type, m->dtype), len, i;
+	struct sg_wire_hdr h;
 
 	sg_wire_encode(buf, m, chunk);
+	memcpy(&h, buf, sizeof(h));
+	len = h.len;	/* the chunk's, or the span's from it */
 	for (i = 0; i < len; i++)
 		buf[SG_WIRE_HDR_LEN + i] = (uint8_t)((chunk * cb + i) * 7);
 	return SG_WIRE_HDR_LEN + len;
@@ -84,10 +86,11 @@ static uint8_t *built(uint8_t *p, uint8_t type, uint8_t dtype, uint8_t op, uint8
 
 int main(int argc, char **argv)
 {
-	static uint8_t buf[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES], in[16384];
+	static uint8_t buf[SG_WIRE_HDR_LEN + SG_MAX_DGRAM_PAYLOAD], in[16384];
 	struct sg_wire_msg scatter = { .type = SG_WIRE_SCATTER, .dtype = SG_INT32,
 				       .op = SG_OP_SUM, .coll_id = 7, .count = 4,
-				       .msg_len = 8, .nonce = 0x1122334455667788ull };
+				       .msg_len = 8, .nonce = 0x1122334455667788ull,
+				       .answer_room = 139 };
 	struct sg_wire_msg bcast0 = { .type = SG_WIRE_BCAST, .coll_id = 8, .nonce = 9 };
 	struct sg_wire_msg result = { .type = SG_WIRE_RESULT, .dtype = SG_UINT8,
 				      .op = SG_OP_MAX, .coll_id = 10, .count = 2100,
@@ -135,6 +138,10 @@ int main(int argc, char **argv)
 	len = dgram(buf, &respf, 2);
 	sg_wire_set_fanout_first(buf, 256);
 	put("fuzz_wire", "response_float32", buf, len);
+	respf.msg_len = 20000;
+	respf.count = 5000;
+	respf.span = 8;
+	put("fuzz_wire", "response_float32_span", buf, dgram(buf, &respf, 16));	/* 16..19 */
 
 	/* Worker inputs. */
 	p = in;

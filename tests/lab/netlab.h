@@ -54,7 +54,7 @@ struct netlab_opts {
 	 * the lab trust them without checking. */
 	int csum_offload;
 	/* MTU of every link (both ends of each veth; the bridge follows);
-	 * 0: 1500. */
+	 * 0: the environment's NETLAB_MTU, else 1500. */
 	int mtu;
 };
 
