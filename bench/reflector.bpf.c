@@ -5,17 +5,17 @@
  * port as the worker API (coll/worker.c) would, with the request's own bytes
  * as the contribution, and sends the answer straight back (XDP_TX):
  *
- *  - SCATTER chunk c -> RESPONSE chunk c: the same header with type RESPONSE,
- *    flags, fanout_first and answer_room zero, and the same payload. A request is
- *    count * element size bytes (the contract of bench/workers.h), so the
- *    response has the same length and, with 1024-byte response chunks, the
- *    same chunking: each request chunk becomes one response chunk. float32
- *    responses travel in 512-byte chunks, two per request chunk, and XDP sends
- *    one frame per frame received: float32 requests above 512 bytes are
- *    dropped and counted as unsupported.
+ *  - SCATTER datagram -> RESPONSE datagram of the same chunks: the same
+ *    header with type RESPONSE, flags, fanout_first and answer_room zero, and
+ *    the same payload. A request is count * element size bytes (the contract
+ *    of bench/workers.h), so the response has the same length and, with
+ *    response chunks of SG_CHUNK_BYTES, the same chunking. float32 responses
+ *    travel in 1024-byte chunks, and XDP sends one frame per frame received:
+ *    float32 requests above 1024 bytes are dropped and counted as
+ *    unsupported.
  *  - RESULT -> its acknowledgement (id | SG_COLL_ACK, one SG_UINT8 byte 1,
- *    BOR), sent on the message's last chunk, which on a lossless lab arrives
- *    last; the other chunks are consumed.
+ *    BOR), sent on the datagram that ends the message, which on a lossless
+ *    lab arrives last; the others are consumed.
  *  - BCAST: consumed (counted, dropped), as an application ignoring it would.
  *
  * Addresses, ports and MACs are swapped; the UDP checksum is updated (the IP
@@ -75,21 +75,16 @@ static __always_inline __u32 dtype_size(__u32 dt)
 }
 
 /* What the worker API checks of a SCATTER or RESULT before delivering it, and
- * the chunking rules its decoder applies (coordinator chunks of 1024 bytes). */
+ * the chunking rules its decoder applies (coordinator chunks of
+ * SG_CHUNK_BYTES, a span of them per datagram). */
 static __always_inline int valid_request(const struct sg_wire_hdr *h)
 {
-	__u32 es = dtype_size(h->dtype), nchunks, clen;
+	__u32 es = dtype_size(h->dtype);
 
 	if (!es || !sg_wire_op_valid(h->dtype, h->op) || h->count == 0 ||
 	    h->count > SG_MAX_MSG_BYTES / es || h->msg_len != h->count * es)
 		return 0;
-	nchunks = (h->msg_len + SG_CHUNK_BYTES - 1) / SG_CHUNK_BYTES;
-	if (h->nchunks != nchunks || h->chunk >= nchunks)
-		return 0;
-	clen = h->msg_len - (__u32)h->chunk * SG_CHUNK_BYTES;
-	if (clen > SG_CHUNK_BYTES)
-		clen = SG_CHUNK_BYTES;
-	return h->len == clen;
+	return h->type != SG_WIRE_RESPONSE && sg_wire_geometry_ok(h);
 }
 
 static __always_inline void swap_addrs(struct ethhdr *eth, struct iphdr *ip, struct udphdr *udp)
@@ -171,7 +166,7 @@ static __always_inline int ack_result(struct xdp_md *ctx, struct sg_wire_hdr *h)
 
 	if (!valid_request(h))
 		return XDP_DROP;
-	if (h->chunk != h->nchunks - 1)
+	if (h->chunk + h->span != h->nchunks)
 		return XDP_DROP; /* acknowledged on the last chunk */
 	ac.hdr = (struct sg_wire_hdr){
 		.magic = SG_WIRE_MAGIC,

@@ -60,6 +60,9 @@ int sg_comm_send_msg(struct sg_comm *comm, const struct sg_wire_msg *m, const vo
 	/* A retransmission: this worker only, past the fan-out program. */
 	if (rank >= 0)
 		um.flags |= SG_WIRE_F_UNICAST;
+	/* As many chunks per datagram as the path to the workers takes. */
+	um.span = (uint8_t)sg_wire_span_of_room(sg_wire_room_for_mtu(comm->path_mtu),
+						sg_wire_chunk_bytes(um.type, um.dtype));
 	/* The whole message in one call: the transport batches its datagrams
 	 * (GSO, sendmmsg) instead of a system call per chunk. */
 	sg_wire_train(&um, payload, comm->train_hdrs, comm->train_iov, &t);

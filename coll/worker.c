@@ -152,7 +152,7 @@ struct sg_worker {
 	struct sg_path paths[SG_WORKER_PATHS];
 	uint64_t tick;
 	uint8_t *out;			/* the last reassembled message delivered */
-	uint8_t rx[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES + 1];
+	uint8_t rx[SG_WIRE_HDR_LEN + SG_MAX_DGRAM_PAYLOAD + 1];
 	/* The datagrams of the reply being sent (sg_wire_train()). */
 	uint8_t tx_hdrs[SG_MAX_RESPONSE_CHUNKS * SG_WIRE_HDR_LEN];
 	struct iovec tx_iov[2 * SG_MAX_RESPONSE_CHUNKS];
@@ -758,7 +758,7 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 	struct sg_reassembly *rs;
 	struct sg_msg_key key;
 	struct sg_wire_hdr h;
-	uint64_t bit;
+	unsigned int fresh = 0;
 
 	if (!source_ok(w, from)) {
 		w->st.rx_foreign++;
@@ -783,18 +783,29 @@ static int take_datagram(struct sg_worker *w, size_t len, const struct sockaddr_
 	if (h.type == SG_WIRE_SCATTER)
 		path_offered(w, from, &h);
 	key = key_of_hdr(&h, from);
-	if (h.nchunks == 1)
+	if (h.span == h.nchunks)	/* the whole message in one datagram */
 		return take_message(w, &key, &h, from, w->rx + SG_WIRE_HDR_LEN, msg);
 	rs = rs_get(w, &key);
 	if (!rs)
 		return 0;	/* no memory: the coordinator sends it again */
-	bit = 1ULL << (h.chunk % 64);
-	if (rs->seen[h.chunk / 64] & bit)
+	/* Each chunk of the span once: a chunk taken before keeps its bytes. */
+	for (unsigned int c = h.chunk, off = 0; c < (unsigned int)h.chunk + h.span; c++) {
+		size_t clen = sg_wire_chunk_len(h.msg_len, c);
+		uint64_t bit = 1ULL << (c % 64);
+
+		if (!(rs->seen[c / 64] & bit)) {
+			rs->seen[c / 64] |= bit;
+			memcpy(rs->buf + (size_t)c * SG_CHUNK_BYTES, w->rx + SG_WIRE_HDR_LEN + off,
+			       clen);
+			fresh++;
+		}
+		off += (unsigned int)clen;
+	}
+	if (!fresh)
 		return 0;
-	rs->seen[h.chunk / 64] |= bit;
 	rs->progressed = ++w->tick;
-	memcpy(rs->buf + (size_t)h.chunk * SG_CHUNK_BYTES, w->rx + SG_WIRE_HDR_LEN, h.len);
-	if (++rs->received < h.nchunks)
+	rs->received += fresh;
+	if (rs->received < h.nchunks)
 		return 0;
 	/* Complete: the buffer is the application's until the next call. */
 	free(w->out);

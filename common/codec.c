@@ -6,11 +6,10 @@
 
 #include "common/codec.h"
 
-/* Chunks per datagram of message @m: its span, within the message. */
+/* Chunks per datagram of message @m: its span, 1 to SG_MAX_SPAN. */
 static unsigned int span_of(const struct sg_wire_msg *m)
 {
-	return m->type == SG_WIRE_RESPONSE && m->span > 1 ? (m->span < SG_MAX_SPAN ? m->span : SG_MAX_SPAN)
-							   : 1;
+	return m->span < 1 ? 1 : m->span > SG_MAX_SPAN ? SG_MAX_SPAN : m->span;
 }
 
 void sg_wire_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)

@@ -61,8 +61,8 @@ struct sg_wire_msg {
 	uint16_t nsegs;
 	uint32_t whole_len;
 	uint32_t whole_count;
-	/* RESPONSE: chunks per datagram (0 or 1: one; at most SG_MAX_SPAN).
-	 * SCATTER: the room of an answer datagram (sg_wire_room_for_mtu()). */
+	/* Chunks per datagram (0 or 1: one; at most SG_MAX_SPAN); and for a
+	 * SCATTER the room of an answer datagram (sg_wire_room_for_mtu()). */
 	uint8_t span;
 	uint8_t answer_room;
 };

@@ -3,7 +3,8 @@
  * User aggregation programs end to end: the three examples of examples/agg
  * against references computed in plain C; a program the verifier rejects
  * (the error carries the verifier log); a program that misbehaves at run time
- * beside a communicator it must not disturb.
+ * beside a communicator it must not disturb; and two of the examples on a
+ * lab at MTU 9000, where each answer datagram carries several chunks.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -39,14 +40,26 @@ static int destroy_comms(void **state)
 	return 0;
 }
 
-static int setup(void **state)
+static int setup_mtu(int mtu)
 {
 	const char *b = getenv("SGBPF_BUILDDIR");
 
 	snprintf(objdir, sizeof(objdir), "%s", b ? b : ".");
 	for (uint32_t r = 0; r < NRANKS; r++)
 		all_ranks[r] = r;
-	return testlab_start(&tl, "sgt", NS, PER_NS) ? -1 : 0;
+	return testlab_start_mtu(&tl, "sgt", NS, PER_NS, mtu) ? -1 : 0;
+}
+
+static int setup(void **state)
+{
+	return setup_mtu(0);
+}
+
+/* Jumbo frames: a worker's datagram carries several chunks, and the
+ * datapath runs the program once per chunk (docs/design.md, "Spans"). */
+static int setup_9000(void **state)
+{
+	return setup_mtu(9000);
 }
 
 static int teardown(void **state)
@@ -249,5 +262,11 @@ int main(void)
 		printf("SKIP: %s\n", why);
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, setup, teardown);
+	const struct CMUnitTest jumbo[] = {
+		cmocka_unit_test_teardown(test_histogram_saturating, destroy_comms),
+		cmocka_unit_test_teardown(test_frontier_union, destroy_comms),
+	};
+
+	return cmocka_run_group_tests_name("MTU 1500", tests, setup, teardown) |
+	       cmocka_run_group_tests_name("MTU 9000", jumbo, setup_9000, teardown);
 }

@@ -2378,6 +2378,21 @@ static void test_spans(void **state)
 	check_spans(f, SG_INT8, SG_OP_MIN, 7 * 1408, 6, 3, 206);
 }
 
+/* Run @fr (@n bytes) of worker 0 for collective @coll_id: dropped, with
+ * @accepted chunks folded and @dup counted duplicates, the worker's progress
+ * then @progress. */
+static void expect_span(struct sgt_fixture *f, const uint8_t *fr, size_t n, uint32_t coll_id,
+			uint64_t accepted, uint64_t dup, uint32_t progress)
+{
+	struct sg_stats st0 = sgt_counters(f, 0), st;
+
+	assert_int_equal(run(f, fr, n), XDP_DROP);
+	st = sgt_counters(f, 0);
+	assert_int_equal(st.rx_accepted - st0.rx_accepted, accepted);
+	assert_int_equal(st.rx_duplicate - st0.rx_duplicate, dup);
+	assert_int_equal(sgt_slot(f, 0, coll_id).progress[0], progress);
+}
+
 /* A span over chunks some already folded folds only the others, each
  * counted; a span cut short folds none. */
 static void test_span_overlap(void **state)
@@ -2385,38 +2400,22 @@ static void test_span_overlap(void **state)
 	struct sgt_fixture *f = *state;
 	struct sg_wire_msg m = sgt_msg(9, 0x9999, SG_INT32, SG_OP_SUM, 4 * 1408 / 4);
 	uint8_t fr[SGT_FRAME_MAX];
-	struct sg_stats st0, st;
-	struct sg_slot s;
 	struct vecs vs;
 	size_t n;
 
 	vecs_init(&vs, NWORKERS, SG_INT32, SG_OP_SUM, m.count, 9);
 	assert_int_equal(sgt_arm(f, 0, &m, NWORKERS), 0);
 	assert_int_equal(send_chunk(f, 0, 0, &m, 1, vs.v[0]), XDP_DROP);
-	st0 = sgt_counters(f, 0);
 	m.span = 3;
 	n = chunk_frame(f, fr, 0, 0, &m, 0, vs.v[0]);	/* chunks 0, 1, 2 */
-	assert_int_equal(run(f, fr, n), XDP_DROP);
-	st = sgt_counters(f, 0);
-	assert_int_equal(st.rx_accepted - st0.rx_accepted, 2);
-	assert_int_equal(st.rx_duplicate - st0.rx_duplicate, 1);
-	s = sgt_slot(f, 0, 9);
-	assert_int_equal(s.progress[0], 3);
-	/* Chunks 1..3, cut by a byte (the IP and UDP lengths say so too):
-	 * malformed, and chunk 3 is not folded. */
+	expect_span(f, fr, n, 9, 2, 1, 3);
+	/* Chunks 1..3 in a frame cut by a byte: malformed, nothing folded. */
 	n = chunk_frame(f, fr, 0, 0, &m, 1, vs.v[0]);
 	expect_rejected(f, 0, fr, n - 1, XDP_DROP, STAT(rx_malformed), "span cut short");
-	s = sgt_slot(f, 0, 9);
-	assert_int_equal(s.progress[0], 3);
-	/* Whole, it folds chunk 3 only. */
-	st0 = sgt_counters(f, 0);
-	assert_int_equal(run(f, fr, n), XDP_DROP);
-	st = sgt_counters(f, 0);
-	assert_int_equal(st.rx_accepted - st0.rx_accepted, 1);
-	assert_int_equal(st.rx_duplicate - st0.rx_duplicate, 2);
-	s = sgt_slot(f, 0, 9);
-	assert_int_equal(s.progress[0], 4);
-	assert_int_equal(s.done[0] & 1, 1);
+	assert_int_equal(sgt_slot(f, 0, 9).progress[0], 3);
+	/* Whole, it folds chunk 3 only, which completes the worker. */
+	expect_span(f, fr, n, 9, 1, 2, 4);
+	assert_int_equal(sgt_slot(f, 0, 9).done[0] & 1, 1);
 	vecs_free(&vs);
 }
 

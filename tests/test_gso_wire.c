@@ -8,8 +8,8 @@
  * stays wrong), a coordinator on the ebpf transport sends a broadcast, a
  * request and an allgather result of many datagrams each as GSO sends that
  * its TC program clones to every worker, and the workers answer in GSO
- * sends, of as many chunks per datagram as the MTU takes (one at 1500, six
- * at 9000). A packet socket in one worker namespace sees every datagram its
+ * sends; datagrams both ways carry as many chunks as the MTU takes (one at
+ * 1500, six at 9000). A packet socket in one worker namespace sees every datagram its
  * workers receive and send, after segmentation; each must carry a right IPv4
  * header checksum and a right, non-zero UDP checksum, both recomputed here
  * from the bytes, and the right worker's authenticator position filled.
@@ -140,6 +140,7 @@ struct wire_count {
 	unsigned long in_multi;		/* of messages of several datagrams */
 	unsigned long out_multi;
 	unsigned long bad_ip, bad_udp, no_udp_csum, no_auth;
+	unsigned int max_span_in;	/* most chunks in one coordinator datagram */
 	unsigned int max_span_out;	/* most chunks in one answer datagram */
 	size_t max_ip_len;		/* longest IP datagram either way */
 };
@@ -198,8 +199,8 @@ static void check_frame(const uint8_t *f, size_t len, struct wire_count *c)
 		c->no_auth++;
 	if (le16toh(h.nchunks) > 1)
 		*(in ? &c->in_multi : &c->out_multi) += 1;
-	if (!in && h.span > c->max_span_out)
-		c->max_span_out = h.span;
+	if (h.span > *(in ? &c->max_span_in : &c->max_span_out))
+		*(in ? &c->max_span_in : &c->max_span_out) = h.span;
 	if (ntohs(ip->tot_len) > c->max_ip_len)
 		c->max_ip_len = ntohs(ip->tot_len);
 }
@@ -286,21 +287,25 @@ static void test_gso_on_the_wire(void **state)
 
 	drain(&c);
 	fprintf(stderr, "# MTU %d, on the wire at %d workers: %lu datagrams in (%lu of long "
-		"messages), %lu out (%lu of long messages, up to %u chunks each)\n", lab_mtu,
-		PER_NS, c.in, c.in_multi, c.out, c.out_multi, c.max_span_out);
+		"messages, up to %u chunks each), %lu out (%lu of long messages, up to %u chunks "
+		"each)\n", lab_mtu, PER_NS, c.in, c.in_multi, c.max_span_in, c.out, c.out_multi,
+		c.max_span_out);
 	assert_int_equal(c.bad_ip, 0);
 	assert_int_equal(c.bad_udp, 0);
 	assert_int_equal(c.no_udp_csum, 0);
 	assert_int_equal(c.no_auth, 0);
-	/* Every datagram of the three long messages reached each watched
-	 * worker (retransmissions may add some), and every answer left. */
-	assert_true(c.in_multi >= PER_NS * (sg_wire_nchunks_of(BCAST_BYTES, SG_CHUNK_BYTES) +
-					    sg_wire_nchunks_of(sizeof(want), SG_CHUNK_BYTES)));
-	/* The answers carry as many chunks per datagram as the MTU takes (6
-	 * of 1408 bytes at 9000), every datagram within it. */
+	/* Datagrams carry as many chunks as the MTU takes (6 of 1408 bytes at
+	 * 9000), both ways, every one within it. */
 	span = sg_wire_span_of_room(sg_wire_room_for_mtu((uint32_t)lab_mtu), SG_CHUNK_BYTES);
 	assert_int_equal(span, lab_mtu == 9000 ? 6 : 1);
+	assert_int_equal(c.max_span_in, span);
 	assert_int_equal(c.max_span_out, span);
+	/* Every datagram of the three long messages reached each watched
+	 * worker (retransmissions may add some), and every answer left. */
+	assert_true(c.in_multi >= PER_NS * ((sg_wire_nchunks_of(BCAST_BYTES, SG_CHUNK_BYTES) +
+					     span - 1) / span +
+					    (sg_wire_nchunks_of(sizeof(want), SG_CHUNK_BYTES) +
+					     span - 1) / span));
 	assert_true(c.max_ip_len <= (size_t)lab_mtu);
 	assert_true(c.out_multi >= PER_NS * 2 *
 				   ((sg_wire_nchunks_of(sizeof(want), SG_CHUNK_BYTES) + span - 1) / span));

@@ -555,9 +555,13 @@ static void test_span_train(void **state)
 		total += iov[2 * d + 1].iov_len;
 	}
 	assert_int_equal(total, 100000);
-	/* A coordinator message never spans. */
+	/* A coordinator message spans the same way; without a span, one
+	 * chunk per datagram. */
 	m = msg(SG_WIRE_RESULT, 100000);
 	m.span = 6;
+	sg_wire_train(&m, payload, hdrs, iov, &t);
+	assert_int_equal(t.n, 12);
+	m.span = 0;
 	sg_wire_train(&m, payload, hdrs, iov, &t);
 	assert_int_equal(t.n, 72);
 	assert_int_equal(t.seg, SG_WIRE_HDR_LEN + C);
@@ -591,15 +595,17 @@ static void test_reject_span(void **state)
 	put16(b, 24, 9 * 1024);
 	memset(b + SG_WIRE_HDR_LEN, 0x3a, 9 * 1024);
 	expect_reject(b, SG_WIRE_HDR_LEN + 9 * 1024);
-	/* A coordinator datagram of two chunks. */
+	/* A coordinator datagram of two chunks of three, by the same rules. */
 	len = dgram(b, 3000, 0);
 	b[5] = SG_WIRE_RESULT;
 	expect_accept(b, len);
 	b[30] = 2;
 	put16(b, 24, 2 * C);
 	memset(b + SG_WIRE_HDR_LEN, 0x3a, 2 * C);
+	expect_accept(b, SG_WIRE_HDR_LEN + 2 * C);
+	b[30] = 3;
 	expect_reject(b, SG_WIRE_HDR_LEN + 2 * C);
-	/* ... and a SCATTER may carry a room, nothing else may. */
+	/* A SCATTER may carry a room, nothing else may. */
 	len = dgram(b, 3000, 0);
 	b[5] = SG_WIRE_SCATTER;
 	b[31] = 139;

@@ -43,7 +43,7 @@ static void send_request(struct wpeer *p, uint32_t id)
 /* Read one response: its collective id and value; it echoes the request. */
 static void read_response(struct wpeer *p, uint32_t *id, uint32_t *value)
 {
-	uint8_t b[2048];
+	uint8_t b[WP_DGRAM_MAX];
 	struct sg_wire_hdr h;
 
 	wp_read_answer(p->coord, b, &h);
@@ -149,7 +149,7 @@ static void test_cache_within_budget(void **state)
 	SG_OPTS_INIT(sg_worker_opts, o);
 	struct sg_wire_hdr h;
 	struct wpeer p;
-	uint8_t b[2048];
+	uint8_t b[WP_DGRAM_MAX];
 	unsigned int nc = sg_wire_nchunks_of(4000, sg_wire_response_chunk(SG_UINT32));
 
 	assert_int_equal(nc, 3);
@@ -200,7 +200,7 @@ static void test_only_the_same_request_answered_again(void **state)
 	struct sg_wire_msg m = request(7, 1), forged;
 	struct sg_wire_hdr h;
 	struct wpeer p;
-	uint8_t b[2048];
+	uint8_t b[WP_DGRAM_MAX];
 	int other;
 
 	wp_open(&p, NULL, 0);
@@ -236,6 +236,54 @@ static void test_only_the_same_request_answered_again(void **state)
 	wp_close(&p);
 }
 
+/* Answers go in datagrams of as many chunks as the coordinator's offer
+ * (answer_room) and the worker's route (loopback: 64 KiB) take: 10 chunks
+ * of uint32 in two datagrams of 6 and 4 at an offer of MTU 9000's room, ten
+ * of one at MTU 1500's or with no offer; the answer again from the cache the
+ * same way. */
+static void test_answer_spans(void **state)
+{
+	static const struct {
+		uint8_t room;
+		unsigned int span;
+	} cases[] = { { 139, 6 }, { 22, 1 }, { 0, 1 } };
+	const uint32_t count = 10 * SG_CHUNK_BYTES / 4;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sg_wire_msg m = request((uint32_t)(40 + i), count);
+		unsigned int ndg = (10 + cases[i].span - 1) / cases[i].span;
+		uint8_t b[WP_DGRAM_MAX];
+		struct sg_wire_hdr h;
+		struct wpeer p;
+
+		wp_open(&p, NULL, 1);
+		m.answer_room = cases[i].room;
+		wp_send_chunk(&p, p.coord, &m, 0);
+		serve_one(&p, m.coll_id);
+		for (int again = 0; again <= 1; again++) {
+			unsigned int chunks = 0;
+
+			for (unsigned int d = 0; d < ndg; d++) {
+				size_t len = wp_read_answer(p.coord, b, &h);
+
+				assert_int_equal(h.nchunks, 10);
+				assert_int_equal(h.span, d + 1 < ndg ? cases[i].span
+								   : 10 - d * cases[i].span);
+				assert_int_equal(len, SG_WIRE_HDR_LEN + h.span * SG_CHUNK_BYTES);
+				chunks += h.span;
+			}
+			assert_int_equal(chunks, 10);
+			wp_expect_silence(p.coord);
+			if (!again) {	/* the answer was lost: asked again */
+				wp_send_chunk(&p, p.coord, &m, 0);
+				wp_expect_nothing(&p);	/* answered, not delivered */
+			}
+		}
+		assert_int_equal(wp_stats(&p).tx_resent, 1);
+		wp_close(&p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_cache_within_budget),
 		cmocka_unit_test(test_default_budget),
 		cmocka_unit_test(test_only_the_same_request_answered_again),
+		cmocka_unit_test(test_answer_spans),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,7 @@
  * header; junk, from strangers or malformed, never touches a message in
  * progress; with more messages in progress than SG_WORKER_REASSEMBLIES, the
  * one that least recently received a new chunk is abandoned
- * (sg_worker_recv(3)).
+ * (sg_worker_recv(3)); datagrams of several chunks are taken chunk by chunk.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -172,6 +172,40 @@ static void test_more_messages_than_entries(void **state)
 	wp_close(&p);
 }
 
+/* Datagrams of several chunks (a coordinator on a jumbo link), overlapping
+ * and out of order: every chunk is taken once, the message arrives whole
+ * and once; a message in one datagram needs no reassembly. */
+static void test_spans(void **state)
+{
+	struct sg_wire_msg a = message(SG_WIRE_RESULT, 7, 10), b = message(SG_WIRE_SCATTER, 8, 3);
+	uint8_t d[WP_DGRAM_MAX];
+	struct wpeer p;
+
+	a.count = 10 * SG_CHUNK_BYTES / 8;
+	a.msg_len = a.count * 8;
+	wp_open(&p, NULL, 1);
+	a.span = 4;
+	wp_send_chunk(&p, p.coord, &a, 6);	/* 6..9 */
+	wp_send_chunk(&p, p.coord, &a, 0);	/* 0..3 */
+	/* 2..5 with other bytes where 2 and 3 were taken: they keep theirs. */
+	wp_encode(d, &a, 2);
+	memset(d + SG_WIRE_HDR_LEN, 0xee, 2 * SG_CHUNK_BYTES);
+	wp_send(&p, p.coord, d, SG_WIRE_HDR_LEN + 4 * SG_CHUNK_BYTES);
+	wp_expect_msg(&p, &a, &p.coord_addr, NULL);
+	/* All of it again, in other spans: a duplicate, not delivered. */
+	a.span = 5;
+	wp_send_chunk(&p, p.coord, &a, 0);
+	wp_send_chunk(&p, p.coord, &a, 5);
+	wp_expect_nothing(&p);
+	b.span = 3;
+	wp_send_chunk(&p, p.coord, &b, 0);
+	wp_expect_msg(&p, &b, &p.coord_addr, NULL);
+	wp_expect_nothing(&p);
+	assert_int_equal(wp_stats(&p).rx_malformed, 0);
+	assert_int_equal(wp_stats(&p).rx_duplicate, 1);
+	wp_close(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_junk_does_not_abort),
 		cmocka_unit_test(test_reverse_order),
 		cmocka_unit_test(test_more_messages_than_entries),
+		cmocka_unit_test(test_spans),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

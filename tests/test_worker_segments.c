@@ -71,7 +71,7 @@ static struct sg_wire_msg segment(uint8_t type, uint16_t seg)
 static void send_msg_from(const struct wpeer *p, int fd, const struct sg_wire_msg *m,
 			  const void *data)
 {
-	uint8_t b[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
+	uint8_t b[WP_DGRAM_MAX];
 	unsigned int n = sg_wire_nchunks_of(m->msg_len, sg_wire_chunk_bytes(m->type, m->dtype));
 
 	for (unsigned int c = 0; c < n; c++) {
@@ -95,7 +95,7 @@ static void send_msg(const struct wpeer *p, const struct sg_wire_msg *m, const v
  * and its slice of @whole. */
 static void expect_answer(struct wpeer *p, uint16_t seg, const int32_t *whole)
 {
-	uint8_t b[2048];
+	uint8_t b[WP_DGRAM_MAX];
 	struct sg_wire_hdr h;
 	size_t len = wp_read_answer(p->coord, b, &h);
 
@@ -170,7 +170,7 @@ static void test_result_whole(void **state)
 	wp_open(&p, NULL, 1);
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		struct sg_wire_msg m = segment(SG_WIRE_RESULT, order[i]);
-		uint8_t b[2048];
+		uint8_t b[WP_DGRAM_MAX];
 		struct sg_wire_hdr h;
 
 		send_msg(&p, &m, v + order[i] * seg_elems());
@@ -204,7 +204,7 @@ static void test_result_whole(void **state)
 	}
 	assert_int_equal(sg_worker_recv(p.w, &msg, 2000), 0);
 	for (uint16_t s = 0; s < NSEGS; s++) {
-		uint8_t b[2048];
+		uint8_t b[WP_DGRAM_MAX];
 		struct sg_wire_hdr h;
 
 		wp_read_answer(p.coord, b, &h);
@@ -347,7 +347,7 @@ static void test_answers_within_budget(void **state)
 	expect_answer(&p, 2, v);
 	{	/* B: its segment 0 only */
 		struct sg_wire_msg m = segment_of(SG_WIRE_SCATTER, 0, 500);
-		uint8_t b[2048];
+		uint8_t b[WP_DGRAM_MAX];
 		struct sg_wire_hdr h;
 
 		send_msg(&p, &m, REQ);
@@ -366,7 +366,7 @@ static void test_answers_within_budget(void **state)
 	}
 	{	/* B's segment 1: B is kept, whatever the budget */
 		struct sg_wire_msg m = segment_of(SG_WIRE_SCATTER, 1, 500);
-		uint8_t b[2048];
+		uint8_t b[WP_DGRAM_MAX];
 		struct sg_wire_hdr h;
 
 		send_msg(&p, &m, NULL);

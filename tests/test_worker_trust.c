@@ -131,7 +131,7 @@ static void test_configured_drops_strangers(void **state)
 	struct sg_wire_hdr h;
 	struct sg_msg msg;
 	struct wpeer p;
-	uint8_t b[2048];
+	uint8_t b[WP_DGRAM_MAX];
 	uint32_t one = 1;
 	int stranger, second;
 
@@ -255,7 +255,7 @@ static void test_replay(void **state)
 	struct sg_wire_hdr h;
 	struct sg_msg msg;
 	struct wpeer p;
-	uint8_t b[2048], req[SG_WIRE_HDR_LEN + 4];
+	uint8_t b[WP_DGRAM_MAX], req[SG_WIRE_HDR_LEN + 4];
 	size_t len;
 	uint32_t one = 1;
 	int stranger;

@@ -61,10 +61,13 @@ uint8_t wp_pattern(const struct sg_wire_msg *m, size_t off)
 
 size_t wp_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk)
 {
-	size_t clen = sg_wire_chunk_len(m->msg_len, chunk), off = (size_t)chunk * SG_CHUNK_BYTES;
+	size_t clen, off = (size_t)chunk * SG_CHUNK_BYTES;
 	uint8_t *b = buf;
+	struct sg_wire_hdr h;
 
 	sg_wire_encode(b, m, chunk);
+	memcpy(&h, b, sizeof(h));
+	clen = h.len;	/* the chunk's, or the span's from it */
 	for (size_t i = 0; i < clen; i++)
 		b[SG_WIRE_HDR_LEN + i] = wp_pattern(m, off + i);
 	return SG_WIRE_HDR_LEN + clen;
@@ -78,7 +81,7 @@ void wp_send(const struct wpeer *p, int fd, const void *buf, size_t len)
 
 void wp_send_chunk(const struct wpeer *p, int fd, const struct sg_wire_msg *m, unsigned int chunk)
 {
-	uint8_t b[SG_WIRE_HDR_LEN + SG_CHUNK_BYTES];
+	uint8_t b[WP_DGRAM_MAX];
 
 	wp_send(p, fd, b, wp_encode(b, m, chunk));
 }
@@ -126,7 +129,7 @@ void wp_expect_silence(int fd)
 
 size_t wp_read_answer(int fd, void *buf, struct sg_wire_hdr *h)
 {
-	ssize_t n = recv(fd, buf, 2048, 0);
+	ssize_t n = recv(fd, buf, WP_DGRAM_MAX, 0);
 
 	assert_true(n > 0);
 	assert_int_equal(sg_wire_decode(buf, (size_t)n, h), 0);

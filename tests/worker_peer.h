@@ -16,6 +16,7 @@
 #include "common/codec.h"
 
 #define WP_QUIET_MS 300	/* how long to wait for what must not arrive */
+#define WP_DGRAM_MAX (SG_WIRE_HDR_LEN + SG_MAX_DGRAM_PAYLOAD)	/* a datagram's room */
 
 struct wpeer {
 	sg_worker *w;
@@ -38,8 +39,9 @@ void wp_close(struct wpeer *p);
  * bytes differ. */
 uint8_t wp_pattern(const struct sg_wire_msg *m, size_t off);
 
-/* Encode chunk @chunk of message @m with its pattern into @buf (room for
- * SG_WIRE_HDR_LEN + SG_CHUNK_BYTES); returns the datagram's length. */
+/* Encode the datagram of message @m from chunk @chunk (m->span chunks) with
+ * its pattern into @buf (room for SG_WIRE_HDR_LEN + SG_MAX_DGRAM_PAYLOAD);
+ * returns the datagram's length. */
 size_t wp_encode(void *buf, const struct sg_wire_msg *m, unsigned int chunk);
 
 /* Send @len bytes from socket @fd to the worker. */
@@ -56,8 +58,8 @@ void wp_expect_nothing(struct wpeer *p);
 /* Socket @fd must receive nothing within WP_QUIET_MS. */
 void wp_expect_silence(int fd);
 
-/* Read one answer datagram from @fd into @buf (at least 2 KiB) and decode
- * it; returns its length. */
+/* Read one answer datagram from @fd into @buf (WP_DGRAM_MAX
+ * bytes) and decode it; returns its length. */
 size_t wp_read_answer(int fd, void *buf, struct sg_wire_hdr *h);
 
 struct sg_worker_stats wp_stats(const struct wpeer *p);

@@ -27,7 +27,12 @@
 #define SG_URING_SQ	1024
 #define SG_URING_CQ	16384
 #define SG_URING_BGID	0x5347
-#define SG_URING_NBUFS	4096		/* power of two (a ring) */
+/* Receive buffers: 4096 of 2 KiB at MTU 1500, or as many of the path's
+ * larger size as fit the same 8 MiB (a power of two, 1024 at least: a
+ * ring). */
+#define SG_URING_BUF_BYTES (8u << 20)
+#define SG_URING_NBUFS_MAX 4096u
+#define SG_URING_NBUFS_MIN 1024u
 /* recvmsg_out + name + one datagram of the path's (sg_transport_config's
  * max_dgram): 2 KiB at MTU 1500, 12 KiB on jumbo links. */
 #define SG_URING_BUF_EXTRA 64
@@ -42,6 +47,7 @@ struct sg_transport {
 	size_t br_len;
 	uint8_t *bufs;
 	size_t bufsz;
+	unsigned int nbufs;
 	int br_registered;
 	struct msghdr recv_msg;		/* multishot template: name length only */
 	int recv_armed;
@@ -111,7 +117,7 @@ static void on_recv(struct sg_transport *tp, const struct io_uring_cqe *cqe, uns
 		tp->u.stats.rx_malformed++;	/* longer than any sgbpf datagram */
 	}
 	io_uring_buf_ring_add(tp->br, buf, (unsigned int)tp->bufsz, (unsigned short)bid,
-			      io_uring_buf_ring_mask(SG_URING_NBUFS), (int)(*nbufs)++);
+			      io_uring_buf_ring_mask(tp->nbufs), (int)(*nbufs)++);
 }
 
 static void on_send(struct sg_transport *tp, const struct io_uring_cqe *cqe)
@@ -234,7 +240,7 @@ static int setup_ring(struct sg_transport *tp)
 			 IORING_SETUP_TASKRUN_FLAG,
 		.cq_entries = SG_URING_CQ,
 	};
-	struct io_uring_buf_reg reg = { .ring_entries = SG_URING_NBUFS, .bgid = SG_URING_BGID };
+	struct io_uring_buf_reg reg = { .ring_entries = tp->nbufs, .bgid = SG_URING_BGID };
 	int err;
 
 	err = io_uring_queue_init_params(SG_URING_SQ, &tp->ring, &p);
@@ -249,9 +255,9 @@ static int setup_ring(struct sg_transport *tp)
 			       err == -EPERM ? " (io_uring disabled: see kernel.io_uring_disabled)" : "");
 	tp->ring_ready = 1;
 
-	tp->br_len = SG_URING_NBUFS * sizeof(struct io_uring_buf);
+	tp->br_len = tp->nbufs * sizeof(struct io_uring_buf);
 	tp->br = mmap(NULL, tp->br_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	tp->bufs = aligned_alloc(4096, (size_t)SG_URING_NBUFS * tp->bufsz);
+	tp->bufs = aligned_alloc(4096, (size_t)tp->nbufs * tp->bufsz);
 	if (tp->br == MAP_FAILED || !tp->bufs) {
 		tp->br = tp->br == MAP_FAILED ? NULL : tp->br;
 		return sg_fail(-ENOMEM, "no memory for the io_uring receive buffers");
@@ -262,11 +268,11 @@ static int setup_ring(struct sg_transport *tp)
 		return sg_fail(err, "io_uring: cannot register the buffer ring: %s (kernel >= 5.19 "
 			       "needed)", strerror(-err));
 	io_uring_buf_ring_init(tp->br);
-	for (unsigned int i = 0; i < SG_URING_NBUFS; i++)
+	for (unsigned int i = 0; i < tp->nbufs; i++)
 		io_uring_buf_ring_add(tp->br, tp->bufs + (size_t)i * tp->bufsz, (unsigned int)tp->bufsz,
-				      (unsigned short)i, io_uring_buf_ring_mask(SG_URING_NBUFS),
+				      (unsigned short)i, io_uring_buf_ring_mask(tp->nbufs),
 				      (int)i);
-	io_uring_buf_ring_advance(tp->br, SG_URING_NBUFS);
+	io_uring_buf_ring_advance(tp->br, (int)tp->nbufs);
 
 	tp->recv_msg.msg_namelen = sizeof(struct sockaddr_in);
 	err = arm_recv(tp);
@@ -286,6 +292,9 @@ static int uring_create(const struct sg_transport_config *cfg, struct sg_transpo
 	if (err)
 		return err;
 	tp->bufsz = (SG_URING_BUF_EXTRA + cfg->max_dgram + 1023) / 1024 * 1024;
+	tp->nbufs = SG_URING_NBUFS_MAX;
+	while (tp->nbufs > SG_URING_NBUFS_MIN && tp->nbufs * tp->bufsz > SG_URING_BUF_BYTES)
+		tp->nbufs /= 2;
 	err = setup_ring(tp);
 	if (err)
 		goto fail;

@@ -7,11 +7,11 @@
  * its payload. A message longer than one chunk (a request, a broadcast, a
  * contribution or a result) is split into chunks of exactly its type's chunk
  * size (sg_wire_chunk_bytes(): SG_CHUNK_BYTES, or less for float32
- * contributions), the last one shorter. A coordinator datagram carries one
- * chunk; a contribution datagram carries a span of 1 to SG_MAX_SPAN
- * consecutive chunks, as many as the coordinator allowed (answer_room, from
- * its path MTU) and the worker's own path MTU take, so jumbo frames carry
- * fewer, larger datagrams while accumulators stay per chunk. Multi-byte fields are
+ * contributions), the last one shorter. A datagram carries a span of 1 to
+ * SG_MAX_SPAN consecutive chunks: the coordinator's as many as its path MTU
+ * takes, a worker's as many as the coordinator allowed (answer_room) and the
+ * worker's own path MTU take, so jumbo frames carry fewer, larger datagrams
+ * while accumulators and reassembly stay per chunk. Multi-byte fields are
  * little-endian (the byte order of every host and of the BPF target sgbpf
  * builds for); user space converts explicitly, so a big-endian port only has
  * to touch sg_wire_* in common/codec.c. Not installed: applications and
@@ -38,8 +38,8 @@
 /* Segments of one whole: segments of 64 KiB or more for the longest. */
 #define SG_MAX_SEGS	4096
 #define SG_MAX_CHUNKS	((SG_MAX_MSG_BYTES + SG_CHUNK_BYTES - 1) / SG_CHUNK_BYTES)
-/* Chunks of one contribution datagram at most: 8 KiB of float32 or 8.3 KiB of
- * other types, what a 9000-byte MTU carries. */
+/* Chunks of one datagram at most: 8 KiB of float32 contributions, what a
+ * 9000-byte MTU carries (6 chunks of SG_CHUNK_BYTES). */
 #define SG_MAX_SPAN	8
 #define SG_MAX_DGRAM_PAYLOAD (SG_MAX_SPAN * SG_CHUNK_BYTES)
 /* Contributions of float32 travel in smaller chunks (sg_wire_response_chunk()),
@@ -98,8 +98,7 @@ struct sg_wire_hdr {
 	__u16 len;	/* payload bytes following this header */
 	__u16 flags;	/* SG_WIRE_F_* */
 	__u16 fanout_first; /* coordinator -> workers: first worker of this fan-out batch */
-	__u8 span;	/* chunks this datagram carries, from chunk: 1 but in a
-			 * RESPONSE, where it is 1..SG_MAX_SPAN */
+	__u8 span;	/* chunks this datagram carries from chunk, 1..SG_MAX_SPAN */
 	__u8 answer_room; /* SCATTER: payload bytes of an answer datagram the
 			   * path to the coordinator carries, in SG_WIRE_ROOM_UNIT
 			   * (sg_wire_room_for_mtu()); 0 elsewhere */
@@ -237,16 +236,15 @@ static __inline__ int sg_wire_framing_ok(const struct sg_wire_hdr *h, __u32 payl
 
 /* Geometry: a known type, a message within the limits (segment 0 of 1 at
  * least), and chunk index, span, chunk count and payload length that agree
- * with the message length in the chunks of its type; a span past one chunk
- * only in a RESPONSE, an answer room only in a SCATTER. */
+ * with the message length in the chunks of its type; an answer room only in
+ * a SCATTER. */
 static __inline__ int sg_wire_geometry_ok(const struct sg_wire_hdr *h)
 {
 	__u32 cb = sg_wire_chunk_bytes(h->type, h->dtype);
-	__u32 max_span = h->type == SG_WIRE_RESPONSE ? SG_MAX_SPAN : 1;
 
 	return h->type >= SG_WIRE_SCATTER && h->type <= SG_WIRE_RESPONSE && h->nsegs >= 1 &&
 	       h->msg_len <= SG_MAX_MSG_BYTES && h->nchunks == sg_wire_nchunks_of(h->msg_len, cb) &&
-	       h->span >= 1 && h->span <= max_span && (__u32)h->chunk + h->span <= h->nchunks &&
+	       h->span >= 1 && h->span <= SG_MAX_SPAN && (__u32)h->chunk + h->span <= h->nchunks &&
 	       (h->type == SG_WIRE_SCATTER || h->answer_room == 0) &&
 	       h->len == sg_wire_span_len_of(h->msg_len, h->chunk, h->span, cb);
 }

@@ -4,9 +4,9 @@
  *
  * Invariants checked (any violation aborts, which libFuzzer reports):
  *  - a decoded datagram is exactly header + hdr.len bytes, has the magic and
- *    version, a type in 1..4, msg_len <= SG_MAX_MSG_BYTES, a span of 1 (of 1
- *    to SG_MAX_SPAN in a RESPONSE) from chunk within nchunks, an answer room
- *    in a SCATTER only, and nchunks and hdr.len agree with msg_len in chunks
+ *    version, a type in 1..4, msg_len <= SG_MAX_MSG_BYTES, a span of 1 to
+ *    SG_MAX_SPAN chunks from chunk within nchunks, an answer room in a
+ *    SCATTER only, and nchunks and hdr.len agree with msg_len in chunks
  *    of sg_wire_chunk_bytes(type, dtype) (nchunks == sg_wire_nchunks(msg_len)
  *    for all but RESPONSE); all chunks are full but the last;
  *  - re-encoding the decoded header with sg_wire_encode() (and
@@ -63,7 +63,7 @@ static void check_hdr(const struct sg_wire_hdr *h, size_t len)
 	CHECK(h->nchunks >= 1);
 	CHECK(h->nsegs >= 1);
 	CHECK(h->chunk < h->nchunks);
-	CHECK(h->span >= 1 && h->span <= (h->type == SG_WIRE_RESPONSE ? SG_MAX_SPAN : 1));
+	CHECK(h->span >= 1 && h->span <= SG_MAX_SPAN);
 	CHECK((unsigned int)h->chunk + h->span <= h->nchunks);
 	CHECK(h->type == SG_WIRE_SCATTER || h->answer_room == 0);
 	CHECK(h->len <= (size_t)h->span * cb && h->len <= SG_MAX_DGRAM_PAYLOAD);
@@ -177,7 +177,7 @@ static void fuzz_encode(const uint8_t *d, size_t size)
 	chunk = get_le(d + 23, 2) % nchunks;
 	fanout = get_le(d + 25, 2);
 	/* What the encoder makes of the span it was asked for. */
-	span = m.type == SG_WIRE_RESPONSE && m.span > 1 ? m.span : 1;
+	span = m.span > 1 ? m.span : 1;
 	if (span > SG_MAX_SPAN)
 		span = SG_MAX_SPAN;
 	if (chunk + span > nchunks)
