@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Allgather: a scatter-reduce whose result is then delivered to every
- * worker. The application sends it once per chunk, never once per worker:
+ * worker; allreduce, the same with the coordinator's own vector in the
+ * result. The application sends it once per chunk, never once per worker:
  * the transport fans it out. Each worker's library acknowledges the result,
  * and workers that do not get it again, like a request. The completion
  * policy governs the reduction only (who is in the result); the delivery
  * waits for every worker. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "coll/request.h"
@@ -23,6 +25,28 @@ int sg_allgather(sg_comm *comm, const void *request, size_t request_len, void *r
 {
 	sg_request *req;
 	int err = sg_iallgather(comm, request, request_len, result, count, dt, op, params, &req);
+
+	return err ? err : sg_wait(&req);
+}
+
+int sg_iallreduce(sg_comm *comm, const void *request, size_t request_len,
+		  const void *contribution, void *result, size_t count, enum sg_datatype dt,
+		  enum sg_op op, struct sg_reduce_params *params, sg_request **req)
+{
+	if (!contribution)
+		return sg_fail(-EINVAL, "sg_allreduce: contribution must not be NULL "
+			       "(sg_allgather() has none)");
+	return sg_request_post_reduce_own(comm, SG_REQ_ALLGATHER, request, request_len,
+					  contribution, result, count, dt, op, params, req);
+}
+
+int sg_allreduce(sg_comm *comm, const void *request, size_t request_len, const void *contribution,
+		 void *result, size_t count, enum sg_datatype dt, enum sg_op op,
+		 struct sg_reduce_params *params)
+{
+	sg_request *req;
+	int err = sg_iallreduce(comm, request, request_len, contribution, result, count, dt, op,
+				params, &req);
 
 	return err ? err : sg_wait(&req);
 }

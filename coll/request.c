@@ -96,6 +96,14 @@ int sg_request_check(const struct sg_comm *comm, struct sg_post *d)
 	if (d->count > SG_MAX_MESSAGE_BYTES / size)
 		return sg_fail(-E2BIG, "%zu elements of %zu bytes exceed %u bytes", d->count, size,
 			       SG_MAX_MESSAGE_BYTES);
+	if (d->own && d->op == SG_OP_USER)
+		return sg_fail(-EOPNOTSUPP, "an aggregation program (SG_OP_USER) runs in the kernel "
+			       "only: it cannot fold the coordinator's own contribution");
+	if (d->own && d->own != d->result &&
+	    (const uint8_t *)d->own < (const uint8_t *)d->result + d->count * size &&
+	    (const uint8_t *)d->result < (const uint8_t *)d->own + d->count * size)
+		return sg_fail(-EINVAL, "contribution and result overlap without being the same "
+			       "buffer (in place)");
 	d->target = (uint32_t)comm->nworkers;
 	d->timeout_ms = !p || p->timeout_ms == 0 ? sg_request_default_timeout(d->count * size)
 						 : p->timeout_ms;
@@ -183,6 +191,7 @@ int sg_request_post(struct sg_comm *comm, const struct sg_post *d, struct sg_req
 	q->r.count = (uint32_t)d->count;
 	q->r.msg_len = (uint32_t)(d->count * sg_datatype_size(d->dt));
 	q->r.target = d->target;
+	q->r.own = d->own;
 	q->msg = request_msg(d, q->r.coll_id, 0);
 	q->msg.answer_room = (uint8_t)sg_wire_room_for_mtu(comm->path_mtu);
 	if (d->kind == SG_REQ_DELIVER) {
@@ -227,8 +236,18 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 			   size_t request_len, void *result, size_t count, enum sg_datatype dt,
 			   enum sg_op op, struct sg_reduce_params *p, struct sg_request **out)
 {
+	return sg_request_post_reduce_own(comm, kind, request, request_len, NULL, result, count,
+					  dt, op, p, out);
+}
+
+int sg_request_post_reduce_own(struct sg_comm *comm, enum sg_request_kind kind,
+			       const void *request, size_t request_len, const void *own,
+			       void *result, size_t count, enum sg_datatype dt, enum sg_op op,
+			       struct sg_reduce_params *p, struct sg_request **out)
+{
 	struct sg_post d = { .kind = kind, .request = request, .request_len = request_len,
-			     .result = result, .count = count, .dt = dt, .op = op, .params = p };
+			     .result = result, .own = own, .count = count, .dt = dt, .op = op,
+			     .params = p };
 	int err;
 
 	if (!comm || !out)

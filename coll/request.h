@@ -20,6 +20,7 @@ struct sg_post {
 	const void *request;
 	size_t request_len;
 	void *result;		/* DELIVER: the bytes to deliver */
+	const void *own;	/* allreduce: the coordinator's contribution */
 	size_t count;
 	enum sg_datatype dt;
 	enum sg_op op;
@@ -60,6 +61,13 @@ struct sg_request {
 int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, const void *request,
 			   size_t request_len, void *result, size_t count, enum sg_datatype dt,
 			   enum sg_op op, struct sg_reduce_params *params, struct sg_request **req);
+/* The same with the coordinator's own contribution @own (count elements;
+ * may be @result itself) folded into the result: an allreduce (kind
+ * SG_REQ_ALLGATHER) or, with SG_REQ_REDUCE, a reduce that includes it. */
+int sg_request_post_reduce_own(struct sg_comm *comm, enum sg_request_kind kind,
+			       const void *request, size_t request_len, const void *own,
+			       void *result, size_t count, enum sg_datatype dt, enum sg_op op,
+			       struct sg_reduce_params *params, struct sg_request **req);
 
 /* Check the arguments of a reduction into @d (its target and timeout set). */
 int sg_request_check(const struct sg_comm *comm, struct sg_post *d);

@@ -79,6 +79,8 @@ static int post_segment(struct sg_request *q, uint32_t i)
 	d.nsegs = (uint16_t)sg->nsegs;
 	d.count = seg_count(sg, i);
 	d.result = (uint8_t *)sg->whole.result + i * e * size;
+	if (d.own)
+		d.own = (const uint8_t *)sg->whole.own + i * e * size;
 	d.params = NULL;
 	if (d.kind != SG_REQ_DELIVER) {
 		o->p = (struct sg_reduce_params){

@@ -344,6 +344,37 @@ SGBPF_API int sg_allgather(sg_comm *comm, const void *request, size_t request_le
 			   void *result, size_t count, enum sg_datatype dt, enum sg_op op,
 			   struct sg_reduce_params *params);
 
+/**
+ * Reduce with the coordinator as a contributor: MPI_Reduce with the
+ * coordinator as the root (rank 0) and every worker a rank. Like
+ * sg_scatter_reduce(), and @p contribution (@p count elements of @p dt, the
+ * coordinator's own vector) is folded into the result with the workers'
+ * vectors, by the same fold as theirs (a float SUM keeps its error bound:
+ * docs/floats.md). @p contribution may be @p result itself (in place, as
+ * MPI_IN_PLACE); any other overlap is -EINVAL. The report still names the
+ * workers; the coordinator is always in the result. A part the report marks
+ * missing holds the op's identity, as with sg_scatter_reduce(), not the
+ * coordinator's part alone.
+ *
+ * @return as sg_scatter_reduce(), and -EOPNOTSUPP for SG_OP_USER (an
+ * aggregation program runs in the kernel only).
+ */
+SGBPF_API int sg_reduce(sg_comm *comm, const void *request, size_t request_len,
+			const void *contribution, void *result, size_t count, enum sg_datatype dt,
+			enum sg_op op, struct sg_reduce_params *params);
+
+/**
+ * Allreduce with the coordinator as a contributor: MPI_Allreduce with the
+ * coordinator as rank 0. sg_reduce(), then, as sg_allgather() does, the
+ * result fanned out to every worker, so that the coordinator and every worker
+ * end with the same vector. sg_allgather() is the same collective without
+ * the coordinator's contribution (its result is the workers' reduction
+ * alone). @return as sg_allgather(), and -EOPNOTSUPP for SG_OP_USER.
+ */
+SGBPF_API int sg_allreduce(sg_comm *comm, const void *request, size_t request_len,
+			   const void *contribution, void *result, size_t count,
+			   enum sg_datatype dt, enum sg_op op, struct sg_reduce_params *params);
+
 /** Send @p len bytes (0 to SG_MAX_MESSAGE_BYTES) to every worker; the kernel
  * does the fan-out. Up to SG_MAX_SEGMENT_BYTES it is one datagram train,
  * sent and forgotten (complete once sent; a lost datagram loses the message
@@ -380,6 +411,19 @@ SGBPF_API int sg_iscatter_reduce(sg_comm *comm, const void *request, size_t requ
 SGBPF_API int sg_iallgather(sg_comm *comm, const void *request, size_t request_len,
 			    void *result, size_t count, enum sg_datatype dt, enum sg_op op,
 			    struct sg_reduce_params *params, sg_request **req);
+
+/** Non-blocking sg_reduce(): @p contribution is read when the request
+ * completes, so it must not change until then (as MPI_Ireduce's send
+ * buffer). */
+SGBPF_API int sg_ireduce(sg_comm *comm, const void *request, size_t request_len,
+			 const void *contribution, void *result, size_t count, enum sg_datatype dt,
+			 enum sg_op op, struct sg_reduce_params *params, sg_request **req);
+
+/** Non-blocking sg_allreduce(), with sg_ireduce()'s rule for @p contribution. */
+SGBPF_API int sg_iallreduce(sg_comm *comm, const void *request, size_t request_len,
+			    const void *contribution, void *result, size_t count,
+			    enum sg_datatype dt, enum sg_op op, struct sg_reduce_params *params,
+			    sg_request **req);
 
 /** Non-blocking sg_bcast(); the message is sent before the call returns. */
 SGBPF_API int sg_ibcast(sg_comm *comm, const void *buf, size_t len, sg_request **req);
@@ -517,7 +561,12 @@ SGBPF_API int sg_worker_recv(sg_worker *worker, struct sg_msg *msg, int timeout_
  * req->count * sg_datatype_size(req->dtype); sent in as many datagrams as
  * needed to req->from, and kept in the cache of answers. The answer to a
  * segmented collective's request (up to SG_MAX_MESSAGE_BYTES) is copied and
- * sent segment by segment as each segment asks for it.
+ * sent segment by segment as each segment asks for it. A worker may hold the
+ * requests of many collectives in flight (up to SG_MAX_INFLIGHT per
+ * coordinator) and answer them in any order: each answer names its own
+ * collective (a training step reducing several gradient buckets while
+ * backward still runs). The @p req of a message received earlier stays
+ * valid for this; its data pointer does not (see sg_worker_recv()).
  * @return 0, -EINVAL (not a SCATTER, or wrong length), -EPERM (req->from is
  * not a coordinator of this worker), -E2BIG, -ENOMEM, or a send error.
  */

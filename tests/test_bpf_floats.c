@@ -48,6 +48,7 @@
 #include "sgbpf.skel.h"
 #include "bpf_frames.h"
 #include "bpf/fold.bpf.h"
+#include "transport/accum.h"
 
 /* Elements of a float32 chunk (1024 / 4; float64: 1408 / 8 = 176). */
 #define FELEMS 256
@@ -1453,6 +1454,48 @@ static void test_loc_signed_zero(void **state)
 /* Every (datatype, built-in op) that sg_wire_op_valid() accepts completes:
  * every chunk of every worker folded, none rejected. A user op with no
  * aggregation program loaded is counted malformed and changes nothing. */
+/* The coordinator's vector as the 1025th addend (sg_allreduce()), folded as
+ * the result is copied out: 1024 workers and the coordinator all add the
+ * largest significand at one exponent, which would carry a 64-bit
+ * accumulator past 2^63 without the room made for it; the result is within
+ * the bound, of the right sign. Also for float32, and with the accumulator
+ * negative. */
+static void test_own_addend_no_overflow(void **state)
+{
+	for (int neg = 0; neg <= 1; neg++)
+		for (int d = 0; d <= 1; d++) {
+			uint64_t acc[SG_ACC_BYTES / 8] = { 0 };
+			uint16_t aux[SG_FSUM_ELEMS] = { 0 };
+			/* The largest significand at quantum 1: 2^53 - 1 (float64);
+			 * float32's (2^24 - 1) << 29 at the same exponent. */
+			long double x = d ? 9007199254740991.0L : (long double)((1ULL << 53) - (1ULL << 29));
+			int64_t m = d ? (int64_t)9007199254740991LL : (int64_t)((1ULL << 53) - (1ULL << 29));
+			struct sg_tp_reduce r = {
+				.dtype = d ? SG_FLOAT64 : SG_FLOAT32,
+				.op = SG_OP_SUM,
+				.count = 1,
+				.msg_len = d ? 8 : 4,
+				.nchunks = 1,
+			};
+			double own64 = (double)(neg ? -x : x), got64 = 0;
+			float own32 = (float)(neg ? -x : x), got32 = 0;
+			long double exact = (neg ? -x : x) * 1025, got;
+
+			acc[0] = (uint64_t)((neg ? -m : m) * 1024);
+			aux[0] = SG_FSUM_BIAS;	/* M * 2^(E - 1075) with E = 1075 */
+			r.own = d ? (const void *)&own64 : (const void *)&own32;
+			if (d)
+				sg_result_copy((const uint8_t *)acc, aux, &r, NULL, &got64);
+			else
+				sg_result_copy((const uint8_t *)acc, aux, &r, NULL, &got32);
+			got = d ? got64 : got32;
+			if (fabsl(got - exact) > ldexpl(fabsl(exact), d ? -40 : -22))
+				fail_msg("%s %s: 1025 x %.0Lf gave %.6Le, exact %.6Le",
+					 d ? "float64" : "float32", neg ? "negative" : "positive", x,
+					 got, exact);
+		}
+}
+
 static void test_all_valid_ops(void **state)
 {
 	struct sgt_fixture *f = *state;
@@ -1548,6 +1591,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reference),
+		cmocka_unit_test(test_own_addend_no_overflow),
 		cmocka_unit_test_setup_teardown(test_sum_f32_1, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_f32_2, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_f32_16, sgt_setup_shared, sgt_teardown_none),

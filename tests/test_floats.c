@@ -138,9 +138,33 @@ static uint32_t last_coll_id(uint32_t rank)
 
 /* One collective with float pattern @pattern in its request; fills @ranks
  * with the contributors (all of them: SG_WAIT_ALL) and returns the coll id. */
-static uint32_t run(struct fix *f, enum sg_datatype dt, enum sg_op op, uint32_t pattern,
-		    size_t count, int allgather, void *got, uint32_t *ranks, size_t *nranks)
+/* What run() runs: a scatter-reduce (0), an allgather (ALLGATHER); with OWN
+ * the coordinator contributes too (sg_reduce(), sg_allreduce()), from the
+ * result buffer with IN_PLACE. */
+enum { ALLGATHER = 1, OWN = 2, IN_PLACE = 4 };
+
+/* A global rank outside @f: with OWN, the coordinator's contribution is
+ * that rank's test vector, and it joins the ranks of the reference. */
+static uint32_t outsider(const struct fix *f)
 {
+	for (uint32_t r = 0;; r++) {
+		size_t i = 0;
+
+		while (i < f->n && f->ranks[i] != r)
+			i++;
+		if (i == f->n)
+			return r;
+	}
+}
+
+/* Run one collective (@how) and return its id, the contributing ranks in
+ * @ranks (NRANKS + 1 of room) and their number in *@nranks. */
+static uint32_t run(struct fix *f, enum sg_datatype dt, enum sg_op op, uint32_t pattern,
+		    size_t count, int how, void *got, uint32_t *ranks, size_t *nranks)
+{
+	int allgather = how & ALLGATHER;
+	unsigned char *own = NULL;
+	sg_request *q;
 	uint64_t contrib[NRANKS / 64] = {};
 	unsigned char req[4] = { (unsigned char)pattern, (unsigned char)(pattern >> 8),
 				 (unsigned char)(pattern >> 16), (unsigned char)(pattern >> 24) };
@@ -155,10 +179,25 @@ static uint32_t run(struct fix *f, enum sg_datatype dt, enum sg_op op, uint32_t 
 	p.timeout_ms = TIMEOUT_MS;
 	p.contributors = contrib;
 	p.contributors_words = NRANKS / 64;
-	if (allgather)
+	if (how & OWN) {
+		own = how & IN_PLACE ? got : malloc(len);
+		assert_non_null(own);
+		err = allgather ?
+			sg_iallreduce(f->comm, req, sizeof(req), own, got, count, dt, op, &p, &q) :
+			sg_ireduce(f->comm, req, sizeof(req), own, got, count, dt, op, &p, &q);
+		/* The coordinator's vector depends on the collective id: it is
+		 * written now, before sg_wait(), where the library reads it. */
+		if (!err)
+			tw_contribution_ex(outsider(f), sg_request_id(q), dt, op, pattern, count, own);
+		if (!err)
+			err = sg_wait(&q);
+		if (own != got)
+			free(own);
+	} else if (allgather) {
 		err = sg_allgather(f->comm, req, sizeof(req), got, count, dt, op, &p);
-	else
+	} else {
 		err = sg_scatter_reduce(f->comm, req, sizeof(req), got, count, dt, op, &p);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (secs > slowest) {
@@ -198,6 +237,8 @@ static uint32_t run(struct fix *f, enum sg_datatype dt, enum sg_op op, uint32_t 
 			ranks[(*nranks)++] = f->ranks[i];
 	assert_int_equal(*nranks, p.ncontributors);
 	assert_int_equal(*nranks, f->n);
+	if (how & OWN)
+		ranks[(*nranks)++] = outsider(f);
 	return last_coll_id(ranks[0]);
 }
 
@@ -242,12 +283,12 @@ static long double overflow_threshold(enum sg_datatype dt)
 
 /* A float SUM on @f checked element by element against the bound. */
 static void check_fsum(struct fix *f, enum sg_datatype dt, uint32_t pattern, size_t count,
-		       int allgather)
+		       int how)
 {
 	size_t len = count * sg_datatype_size(dt);
 	void *got = malloc(len);
 	long double *sum = malloc(count * sizeof(*sum)), *abssum = malloc(count * sizeof(*abssum));
-	uint32_t ranks[NRANKS], id;
+	uint32_t ranks[NRANKS + 1], id;
 	size_t nranks;
 	int d = dt == SG_FLOAT64, shift = d ? -40 : -22;
 	long double T = overflow_threshold(dt);
@@ -255,7 +296,7 @@ static void check_fsum(struct fix *f, enum sg_datatype dt, uint32_t pattern, siz
 	assert_non_null(got);
 	assert_non_null(sum);
 	assert_non_null(abssum);
-	id = run(f, dt, SG_OP_SUM, pattern, count, allgather, got, ranks, &nranks);
+	id = run(f, dt, SG_OP_SUM, pattern, count, how, got, ranks, &nranks);
 	assert_int_equal(tw_reference_fsum(dt, pattern, id, count, ranks, nranks, sum, abssum), 0);
 	for (size_t i = 0; i < count; i++) {
 		long double S = sum[i], g = got_value(dt, got, i);
@@ -302,7 +343,7 @@ static void check_fsum(struct fix *f, enum sg_datatype dt, uint32_t pattern, siz
 				 count, f->n, i, g, S);
 		}
 	}
-	if (allgather)
+	if (how & ALLGATHER)
 		check_allgather_delivery(f, id, got, len);
 	free(got);
 	free(sum);
@@ -316,16 +357,16 @@ static int is_nan_bits(enum sg_datatype dt, const unsigned char *p)
 
 /* MIN/MAX (bit-exact; any NaN for NaN) or MAXLOC/MINLOC (bit-exact). */
 static void check_exact(struct fix *f, enum sg_datatype dt, enum sg_op op, uint32_t pattern,
-			size_t count, int allgather)
+			size_t count, int how)
 {
 	size_t w = sg_datatype_size(dt), len = count * w;
 	unsigned char *got = malloc(len), *want = malloc(len);
-	uint32_t ranks[NRANKS], id;
+	uint32_t ranks[NRANKS + 1], id;
 	size_t nranks;
 
 	assert_non_null(got);
 	assert_non_null(want);
-	id = run(f, dt, op, pattern, count, allgather, got, ranks, &nranks);
+	id = run(f, dt, op, pattern, count, how, got, ranks, &nranks);
 	assert_int_equal(tw_reference_ex(dt, op, pattern, id, count, ranks, nranks, want), 0);
 	for (size_t i = 0; i < count; i++) {
 		const unsigned char *g = got + i * w, *e = want + i * w;
@@ -348,7 +389,7 @@ static void check_exact(struct fix *f, enum sg_datatype dt, enum sg_op op, uint3
 				 "want 0x%s", dt, op, pattern, count, f->n, i, gs, es);
 		}
 	}
-	if (allgather)
+	if (how & ALLGATHER)
 		check_allgather_delivery(f, id, got, len);
 
 	/* Pairs: count the elements whose best value several ranks shared, so
@@ -656,6 +697,29 @@ static void test_allgather(void **state)
 	check_exact(&f1024, SG_FLOAT32, SG_OP_MIN, TW_FP_SPECIAL, 300, 1);
 }
 
+/* The coordinator as a contributor (sg_allreduce(), sg_reduce()): its
+ * vector folded by the same fold as the workers', so a float SUM stays
+ * within the same bound over every contribution (docs/floats.md); MIN, MAX
+ * and the pairs exact; in place and not, within a segment and across
+ * segments, fan-outs 1 to 1024. */
+static void test_allreduce(void **state)
+{
+	for (int d = 0; d < 2; d++)
+		for (uint32_t pat = 0; pat < TW_FP_COUNT; pat++) {
+			enum sg_datatype dt = d ? SG_FLOAT64 : SG_FLOAT32;
+
+			check_fsum(&f16, dt, pat, 1000, ALLGATHER | OWN | (pat & 1 ? IN_PLACE : 0));
+			check_fsum(&f1, dt, pat, 257, OWN);
+			check_exact(&f16, dt, SG_OP_MAX, pat, 300, ALLGATHER | OWN);
+			check_exact(&f16, dt, SG_OP_MIN, pat, 300, OWN | IN_PLACE);
+		}
+	check_fsum(&f64, SG_FLOAT32, TW_FP_CANCEL, 65536, ALLGATHER | OWN);
+	check_fsum(&f1024, SG_FLOAT64, TW_FP_MIXED, 1000, ALLGATHER | OWN | IN_PLACE);
+	check_exact(&f64, SG_FLOAT64_LOC, SG_OP_MAXLOC, 0, 1000, ALLGATHER | OWN);
+	check_fsum(&f16, SG_FLOAT32, TW_FP_MIXED, 2 * (SG_MAX_SEGMENT_BYTES / 4) + 9,
+		   ALLGATHER | OWN | IN_PLACE);
+}
+
 /* Vectors longer than a segment (the gradient buckets of data-parallel
  * training): every segment within the bound, and delivered whole. */
 static void test_segments(void **state)
@@ -761,6 +825,7 @@ int main(void)
 		cmocka_unit_test(test_minmax),
 		cmocka_unit_test(test_loc),
 		cmocka_unit_test(test_allgather),
+		cmocka_unit_test(test_allreduce),
 		cmocka_unit_test(test_segments),
 		cmocka_unit_test(test_worst_error),
 	};

@@ -106,18 +106,39 @@ static uint32_t last_coll_id(uint32_t rank)
 	return rec.coll_id;
 }
 
-/* Run one scatter-reduce on @f and compare with the reference over the
- * workers the report names. Returns the number of contributors. */
+/* What check_reduce() runs: a scatter-reduce (0), an allgather (ALLGATHER);
+ * with OWN the coordinator contributes too (sg_reduce(), sg_allreduce()),
+ * from a buffer of its own or, with IN_PLACE, from the result buffer. */
+enum { ALLGATHER = 1, OWN = 2, IN_PLACE = 4 };
+
+/* A global rank outside @f: the coordinator's contribution is that rank's
+ * test vector, so the reference over the workers and it is tw_reference()'s. */
+static uint32_t outsider(const struct fix *f)
+{
+	for (uint32_t r = 0;; r++) {
+		size_t i = 0;
+
+		while (i < f->n && f->ranks[i] != r)
+			i++;
+		if (i == f->n)
+			return r;
+	}
+}
+
+/* Run one collective on @f and compare with the reference over the workers
+ * the report names (and the coordinator, with OWN). Returns the number of
+ * contributing workers. */
 static unsigned int check_reduce(struct fix *f, enum sg_datatype dt, enum sg_op op, size_t count,
-				 enum sg_policy policy, unsigned int n, int allgather)
+				 enum sg_policy policy, unsigned int n, int how)
 {
 	size_t len = count * sg_datatype_size(dt);
-	uint8_t *got = malloc(len), *want = malloc(len);
+	uint8_t *got = malloc(len), *want = malloc(len), *own = NULL;
 	uint64_t contrib[NRANKS / 64] = {};
-	uint32_t ranks[NRANKS];
+	uint32_t ranks[NRANKS + 1], id;
 	size_t nranks = 0;
 	uint32_t req = (uint32_t)(count * 2654435761u);
 	SG_OPTS_INIT(sg_reduce_params, p);
+	sg_request *q;
 	int err;
 
 	assert_non_null(got);
@@ -127,31 +148,44 @@ static unsigned int check_reduce(struct fix *f, enum sg_datatype dt, enum sg_op 
 	p.n = n;
 	p.contributors = contrib;
 	p.contributors_words = NRANKS / 64;
-	if (allgather)
-		err = sg_allgather(f->comm, &req, sizeof(req), got, count, dt, op, &p);
-	else
-		err = sg_scatter_reduce(f->comm, &req, sizeof(req), got, count, dt, op, &p);
+	if (how & OWN) {
+		own = how & IN_PLACE ? got : malloc(len);
+		assert_non_null(own);
+		err = how & ALLGATHER ?
+			sg_iallreduce(f->comm, &req, sizeof(req), own, got, count, dt, op, &p, &q) :
+			sg_ireduce(f->comm, &req, sizeof(req), own, got, count, dt, op, &p, &q);
+		/* The coordinator's vector depends on the collective id: it is
+		 * written now, before sg_wait(), where the library reads it. */
+		if (!err)
+			tw_contribution(outsider(f), sg_request_id(q), dt, op, count, own);
+	} else {
+		err = how & ALLGATHER ?
+			sg_iallgather(f->comm, &req, sizeof(req), got, count, dt, op, &p, &q) :
+			sg_iscatter_reduce(f->comm, &req, sizeof(req), got, count, dt, op, &p, &q);
+	}
+	if (!err)
+		err = sg_wait(&q);
 	if (err)
-		fail_msg("dt %d op %d count %zu: %s (%s)", dt, op, count, sg_strerror(err),
-			 sg_errmsg());
+		fail_msg("dt %d op %d count %zu how %d: %s (%s)", dt, op, count, how,
+			 sg_strerror(err), sg_errmsg());
 	for (size_t i = 0; i < f->n; i++)
 		if (contrib[i / 64] & (1ULL << (i % 64)))
 			ranks[nranks++] = f->ranks[i];
 	assert_int_equal(nranks, p.ncontributors);
 	assert_true(nranks > 0);
-	assert_int_equal(tw_reference(dt, op, last_coll_id(ranks[0]), count, ranks, nranks, want),
-			 0);
+	id = last_coll_id(ranks[0]);
+	if (how & OWN)
+		ranks[nranks] = outsider(f);
+	assert_int_equal(tw_reference(dt, op, id, count, ranks, nranks + !!(how & OWN), want), 0);
 	if (memcmp(got, want, len)) {
 		size_t i = 0;
 
 		while (got[i] == want[i])
 			i++;
-		fail_msg("dt %d op %d count %zu fan-out %zu: first difference at byte %zu", dt, op,
-			 count, f->n, i);
+		fail_msg("dt %d op %d count %zu fan-out %zu how %d: first difference at byte %zu",
+			 dt, op, count, f->n, how, i);
 	}
-	if (allgather) {
-		uint32_t id = last_coll_id(ranks[0]);
-
+	if (how & ALLGATHER) {
 		/* Every worker of the communicator holds the exact result. */
 		for (size_t i = 0; i < f->n; i++) {
 			struct tw_record rec;
@@ -162,6 +196,8 @@ static unsigned int check_reduce(struct fix *f, enum sg_datatype dt, enum sg_op 
 			assert_true(rec.hash == tw_hash(want, len));
 		}
 	}
+	if (own != got)
+		free(own);
 	free(got);
 	free(want);
 	return (unsigned int)nranks;
@@ -266,6 +302,47 @@ static void test_allgather(void **state)
 	check_reduce(&f64, SG_INT32, SG_OP_MIN, 300, SG_WAIT_ALL, 0, 1);
 	check_reduce(&f64, SG_UINT64, SG_OP_SUM, 16384, SG_WAIT_ALL, 0, 1);	/* 128 KiB */
 	check_reduce(&f1, SG_UINT64, SG_OP_PROD, 5, SG_WAIT_ALL, 0, 1);
+}
+
+/* The coordinator as a contributor (sg_reduce(), sg_allreduce()): every
+ * op and integer datatype, in place and not, chunk boundaries, policies,
+ * segments, fan-outs 1 and 64; the result at the coordinator and at every
+ * worker is the reduction over the reported workers and the coordinator. */
+static void test_allreduce(void **state)
+{
+	size_t e32 = sg_wire_seg_max_elems(SG_INT32);
+	uint32_t a[4] = { 0 }, b[4];
+
+	for (int dt = 0; dt <= SG_UINT64; dt++)
+		for (int op = 0; op < SG_OP_MAXLOC; op++)
+			check_reduce(&f8, dt, op, 300, SG_WAIT_ALL, 0, ALLGATHER | OWN | (op & 1 ? IN_PLACE : 0));
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 352, SG_WAIT_ALL, 0, OWN);	/* one chunk */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 353, SG_WAIT_ALL, 0, OWN | IN_PLACE);
+	check_reduce(&f8, SG_INT64, SG_OP_MAX, 131072, SG_WAIT_ALL, 0, ALLGATHER | OWN);	/* 1 MiB */
+	assert_int_equal(check_reduce(&f8, SG_INT32, SG_OP_MIN, 3000, SG_WAIT_N, 5,
+				      ALLGATHER | OWN), 5);
+	assert_int_equal(check_reduce(&f8, SG_UINT16, SG_OP_SUM, 100, SG_WAIT_ANY, 0, OWN), 1);
+	check_reduce(&f1, SG_UINT64, SG_OP_PROD, 5, SG_WAIT_ALL, 0, ALLGATHER | OWN);
+	check_reduce(&f64, SG_INT32, SG_OP_SUM, 1000, SG_WAIT_ALL, 0, ALLGATHER | OWN | IN_PLACE);
+	/* Segments: three and a bit, in place and not. */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 3 * e32 + 5, SG_WAIT_ALL, 0,
+		     ALLGATHER | OWN | IN_PLACE);
+	check_reduce(&f8, SG_UINT64, SG_OP_BXOR, e32 + 1, SG_WAIT_ALL, 0, OWN);
+	check_reduce(&f8, SG_INT64_LOC, SG_OP_MINLOC, 500, SG_WAIT_ALL, 0, ALLGATHER | OWN);
+	check_reduce(&f8, SG_INT32_LOC, SG_OP_MAXLOC, 500, SG_WAIT_ALL, 0, OWN | IN_PLACE);
+
+	/* Bad arguments: no contribution; one that overlaps the result
+	 * without being it; an op the coordinator cannot fold. */
+	assert_int_equal(sg_allreduce(f8.comm, NULL, 0, NULL, b, 4, SG_UINT32, SG_OP_SUM, NULL),
+			 -EINVAL);
+	assert_non_null(strstr(sg_errmsg(), "contribution"));
+	assert_int_equal(sg_reduce(f8.comm, NULL, 0, a, (uint8_t *)a + 4, 3, SG_UINT32, SG_OP_SUM,
+				   NULL), -EINVAL);
+	assert_non_null(strstr(sg_errmsg(), "overlap"));
+	assert_int_equal(sg_allreduce(f8.comm, NULL, 0, a, b, 4, SG_UINT32, SG_OP_USER, NULL),
+			 -EINVAL);
+	/* ... and the communicator still works. */
+	check_reduce(&f8, SG_INT32, SG_OP_SUM, 10, SG_WAIT_ALL, 0, ALLGATHER | OWN);
 }
 
 static void check_bcast(struct fix *f, size_t len)
@@ -600,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_fanout_1024),
 		cmocka_unit_test(test_policies),
 		cmocka_unit_test(test_allgather),
+		cmocka_unit_test(test_allreduce),
 		cmocka_unit_test(test_bcast),
 		cmocka_unit_test(test_segments),
 		cmocka_unit_test(test_huge_allgather),

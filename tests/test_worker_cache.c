@@ -284,6 +284,59 @@ static void test_answer_spans(void **state)
 	}
 }
 
+/* A worker contributes to many collectives at once (a training step reduces
+ * many gradient buckets while backward runs): it takes 16 requests before
+ * answering any, answers them in the reverse order, and each answer goes to
+ * its own collective with its own bytes. */
+static void test_many_in_flight(void **state)
+{
+	enum { N = 16 };
+	struct sg_msg msgs[N];
+	struct wpeer p;
+
+	wp_open(&p, NULL, 1);
+	for (uint32_t i = 0; i < N; i++) {
+		struct sg_wire_msg m = request(100 + i, 2 + i * 300);	/* 2 to 4502 elements */
+
+		wp_send_chunk(&p, p.coord, &m, 0);
+	}
+	for (uint32_t i = 0; i < N; i++) {
+		assert_int_equal(sg_worker_recv(p.w, &msgs[i], 2000), 0);
+		assert_int_equal(msgs[i].coll_id, 100 + i);
+	}
+	for (int i = N - 1; i >= 0; i--) {
+		uint32_t *v = calloc(msgs[i].count, 4), got[2];
+		uint8_t b[WP_DGRAM_MAX];
+		struct sg_wire_hdr h;
+		unsigned int chunks = 0;
+
+		assert_non_null(v);
+		v[0] = 7000 + (uint32_t)i;
+		v[msgs[i].count - 1] = 9000 + (uint32_t)i;
+		assert_int_equal(sg_worker_reply(p.w, &msgs[i], v, msgs[i].count * 4), 0);
+		while (chunks < sg_wire_nchunks(msgs[i].count * 4)) {
+			size_t len = wp_read_answer(p.coord, b, &h);
+
+			assert_int_equal(h.coll_id, 100 + (uint32_t)i);
+			assert_int_equal(h.nonce, 0x5eed0000ULL + h.coll_id);
+			assert_int_equal(h.auth, AUTH(h.coll_id));
+			assert_int_equal(h.count, msgs[i].count);
+			if (h.chunk == 0) {
+				memcpy(got, b + SG_WIRE_HDR_LEN, 4);
+				assert_int_equal(got[0], 7000 + (uint32_t)i);
+			}
+			if (h.chunk + h.span == h.nchunks) {
+				memcpy(got + 1, b + len - 4, 4);
+				assert_int_equal(got[1], 9000 + (uint32_t)i);
+			}
+			chunks += h.span;
+		}
+		free(v);
+	}
+	wp_expect_silence(p.coord);
+	wp_close(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_default_budget),
 		cmocka_unit_test(test_only_the_same_request_answered_again),
 		cmocka_unit_test(test_answer_spans),
+		cmocka_unit_test(test_many_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
 
 #include "common/datatype.h"
 #include "transport/accum.h"
+#include "bpf/fold.bpf.h"
 
 uint32_t sg_response_nchunks(const struct sg_tp_reduce *r)
 {
@@ -59,14 +60,44 @@ static int is_whole(const uint64_t *whole, uint32_t c)
 	return !whole || (whole[c / 64] >> (c % 64) & 1);
 }
 
+/* The coordinator's vector is the 1025th addend of a float SUM at most
+ * (1024 workers): halve an accumulator at 2^62 or beyond, exponent one up,
+ * so that one more 53-bit addend cannot overflow 63 bits. It drops one bit
+ * below the new quantum: docs/floats.md counts it. */
+static void fsum_make_room(uint64_t *m, uint16_t *aux)
+{
+	for (unsigned int k = 0; k < SG_FSUM_ELEMS; k++) {
+		int64_t v = (int64_t)m[k];
+
+		if (v >= (1LL << 62) || v <= -(1LL << 62)) {
+			m[k] = (uint64_t)(v >> 1);
+			aux[k] = (uint16_t)((aux[k] & ~SG_FSUM_EXP) | ((aux[k] & SG_FSUM_EXP) + 1));
+		}
+	}
+}
+
 void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_reduce *r,
 		    const uint64_t *whole, void *out)
 {
 	uint32_t cb = sg_wire_response_chunk(r->dtype);
+	/* A chunk with the coordinator's own part folded in: the accumulator
+	 * copied, then folded as a worker's chunk would be. */
+	uint64_t mine[SG_ACC_BYTES / 8];
+	uint16_t mine_aux[SG_FSUM_ELEMS];
 
 	for (uint32_t c = 0; c < r->nchunks; c++) {
 		size_t len = r->msg_len - (size_t)c * cb < cb ? r->msg_len - (size_t)c * cb : cb;
 
+		if (r->own && is_whole(whole, c)) {
+			uint64_t src[SG_ACC_BYTES / 8];
+
+			memcpy(mine, acc + (size_t)c * SG_ACC_BYTES, SG_ACC_BYTES);
+			memcpy(mine_aux, aux + (size_t)c * SG_FSUM_ELEMS, sizeof(mine_aux));
+			memcpy(src, (const uint8_t *)r->own + (size_t)c * cb, len);	/* aligned */
+			if (r->op == SG_OP_SUM && (r->dtype == SG_FLOAT32 || r->dtype == SG_FLOAT64))
+				fsum_make_room(mine, mine_aux);
+			sg_fold(mine, mine_aux, src, (uint32_t)len, (uint8_t)r->dtype, r->op, 0);
+		}
 		if (!is_whole(whole, c)) {
 			sg_result_identity(r, c, out);
 		} else if (r->op == SG_OP_SUM && (r->dtype == SG_FLOAT32 || r->dtype == SG_FLOAT64)) {
@@ -75,12 +106,13 @@ void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_
 			 * SG_FSUM_ELEMS of them. */
 			for (size_t k = 0; k < len / sg_wire_dtype_size(r->dtype); k++) {
 				size_t j = (size_t)c * (cb / sg_wire_dtype_size(r->dtype)) + k;
-				uint16_t a = aux[(size_t)c * SG_FSUM_ELEMS + k];
+				uint16_t a = r->own ? mine_aux[k] : aux[(size_t)c * SG_FSUM_ELEMS + k];
 				int64_t m;
 				long double v;
 				double d;
 
-				memcpy(&m, acc + (size_t)c * SG_ACC_BYTES + k * 8, sizeof(m));
+				memcpy(&m, r->own ? (const uint8_t *)mine + k * 8
+						  : acc + (size_t)c * SG_ACC_BYTES + k * 8, sizeof(m));
 				if (fsum_exact_double(m, a, &d)) {
 					if (r->dtype == SG_FLOAT32)
 						((float *)out)[j] = (float)d;
@@ -95,7 +127,8 @@ void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_
 					((double *)out)[j] = (double)v;
 			}
 		} else {
-			memcpy((uint8_t *)out + (size_t)c * cb, acc + (size_t)c * SG_ACC_BYTES, len);
+			memcpy((uint8_t *)out + (size_t)c * cb,
+			       r->own ? (const uint8_t *)mine : acc + (size_t)c * SG_ACC_BYTES, len);
 		}
 	}
 }

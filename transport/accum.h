@@ -15,8 +15,10 @@ uint32_t sg_response_nchunks(const struct sg_tp_reduce *r);
 
 /* Turn the accumulators of @r (@r->nchunks chunks of SG_ACC_BYTES at @acc,
  * SG_FSUM_ELEMS aux words per chunk at @aux) into its result vector: the
- * chunks set in @whole (every chunk if NULL); the others get the op's
- * identity (sg_result_identity()). */
+ * chunks set in @whole (every chunk if NULL), with @r->own folded in when
+ * given (by the kernel's fold, compiled here: a float SUM stays one rounding
+ * of the exact sum's 64-bit mantissa); the others get the op's identity
+ * (sg_result_identity()). @out may be @r->own. */
 void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_reduce *r,
 		    const uint64_t *whole, void *out);
 /* Fill the elements of chunk @chunk of @r's result vector @out with the

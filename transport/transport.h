@@ -51,6 +51,10 @@ struct sg_tp_reduce {
 	uint32_t count;
 	uint32_t msg_len;	/* count * element size */
 	uint32_t target;	/* workers that complete it */
+	/* The coordinator's own contribution (msg_len bytes), folded into
+	 * every part collect() copies out whole; NULL: none (not an
+	 * allreduce). It may be the result buffer itself (in place). */
+	const void *own;
 	/* The transport's own, set by arm(). */
 	uint64_t gen;
 	uint32_t pool_base;
