@@ -7,8 +7,10 @@ backend offers checked against values computed here (all_reduce SUM, MIN,
 MAX and PRODUCT on float32, float64, int32 and int64, async with futures;
 broadcast and reduce from either root; all_gather; barrier), unsupported
 operations raising a RuntimeError that names them, then a few steps of
-DistributedDataParallel training of a small MLP on fixed-seed data. The two
-backends must end with the same parameters (float tolerance) on both ranks.
+DistributedDataParallel training of a small MLP on fixed-seed data, plain
+and with a communication hook. The two backends must end with the same
+parameters (float tolerance) on both ranks, and a failed collective must
+raise on both.
 Run by tests/test_python.sh with Debian's torch (/usr/bin/python3).
 """
 
@@ -81,10 +83,13 @@ def ops(rank, size):
             raise AssertionError("all_to_all_single did not raise")
 
 
-def train(rank):
+def train(rank, hook=False):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(20, 64), torch.nn.ReLU(), torch.nn.Linear(64, 3))
     ddp = torch.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=0.01)
+    if hook:    # a communication hook: the buckets' futures chained in Python
+        from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
+        ddp.register_comm_hook(None, default_hooks.allreduce_hook)
     opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
     g = torch.Generator().manual_seed(1234 + rank)       # each rank its own shard
     for _ in range(STEPS):
@@ -103,7 +108,7 @@ def rank_main(backend, out):
     dist.init_process_group(backend, init_method="env://", rank=rank, world_size=size,
                             timeout=datetime.timedelta(seconds=10))
     ops(rank, size)
-    params = train(rank)
+    params = train(rank) + train(rank, hook=True)
     torch.save(params, out)
     dist.barrier()
     if backend == "sgbpf":
