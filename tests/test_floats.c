@@ -136,29 +136,15 @@ static uint32_t last_coll_id(uint32_t rank)
 	return rec.coll_id;
 }
 
-/* One collective with float pattern @pattern in its request; fills @ranks
- * with the contributors (all of them: SG_WAIT_ALL) and returns the coll id. */
 /* What run() runs: a scatter-reduce (0), an allgather (ALLGATHER); with OWN
- * the coordinator contributes too (sg_reduce(), sg_allreduce()), from the
- * result buffer with IN_PLACE. */
+ * the coordinator contributes too (sg_reduce(), sg_allreduce()), the test
+ * vector of a rank outside the workers (tw_rank_outside()), from the result
+ * buffer with IN_PLACE. */
 enum { ALLGATHER = 1, OWN = 2, IN_PLACE = 4 };
 
-/* A global rank outside @f: with OWN, the coordinator's contribution is
- * that rank's test vector, and it joins the ranks of the reference. */
-static uint32_t outsider(const struct fix *f)
-{
-	for (uint32_t r = 0;; r++) {
-		size_t i = 0;
-
-		while (i < f->n && f->ranks[i] != r)
-			i++;
-		if (i == f->n)
-			return r;
-	}
-}
-
-/* Run one collective (@how) and return its id, the contributing ranks in
- * @ranks (NRANKS + 1 of room) and their number in *@nranks. */
+/* One collective (@how) with float pattern @pattern in its request: returns
+ * its id, the contributors in @ranks (NRANKS + 1 of room: all the workers,
+ * SG_WAIT_ALL, and the coordinator with OWN) and their number in *@nranks. */
 static uint32_t run(struct fix *f, enum sg_datatype dt, enum sg_op op, uint32_t pattern,
 		    size_t count, int how, void *got, uint32_t *ranks, size_t *nranks)
 {
@@ -188,7 +174,8 @@ static uint32_t run(struct fix *f, enum sg_datatype dt, enum sg_op op, uint32_t 
 		/* The coordinator's vector depends on the collective id: it is
 		 * written now, before sg_wait(), where the library reads it. */
 		if (!err)
-			tw_contribution_ex(outsider(f), sg_request_id(q), dt, op, pattern, count, own);
+			tw_contribution_ex(tw_rank_outside(f->ranks, f->n), sg_request_id(q), dt, op,
+					   pattern, count, own);
 		if (!err)
 			err = sg_wait(&q);
 		if (own != got)
@@ -238,7 +225,7 @@ static uint32_t run(struct fix *f, enum sg_datatype dt, enum sg_op op, uint32_t 
 	assert_int_equal(*nranks, p.ncontributors);
 	assert_int_equal(*nranks, f->n);
 	if (how & OWN)
-		ranks[(*nranks)++] = outsider(f);
+		ranks[(*nranks)++] = tw_rank_outside(f->ranks, f->n);
 	return last_coll_id(ranks[0]);
 }
 

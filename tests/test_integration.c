@@ -108,22 +108,9 @@ static uint32_t last_coll_id(uint32_t rank)
 
 /* What check_reduce() runs: a scatter-reduce (0), an allgather (ALLGATHER);
  * with OWN the coordinator contributes too (sg_reduce(), sg_allreduce()),
- * from a buffer of its own or, with IN_PLACE, from the result buffer. */
+ * from a buffer of its own or, with IN_PLACE, from the result buffer: the
+ * test vector of a rank outside the workers (tw_rank_outside()). */
 enum { ALLGATHER = 1, OWN = 2, IN_PLACE = 4 };
-
-/* A global rank outside @f: the coordinator's contribution is that rank's
- * test vector, so the reference over the workers and it is tw_reference()'s. */
-static uint32_t outsider(const struct fix *f)
-{
-	for (uint32_t r = 0;; r++) {
-		size_t i = 0;
-
-		while (i < f->n && f->ranks[i] != r)
-			i++;
-		if (i == f->n)
-			return r;
-	}
-}
 
 /* Run one collective on @f and compare with the reference over the workers
  * the report names (and the coordinator, with OWN). Returns the number of
@@ -157,7 +144,8 @@ static unsigned int check_reduce(struct fix *f, enum sg_datatype dt, enum sg_op 
 		/* The coordinator's vector depends on the collective id: it is
 		 * written now, before sg_wait(), where the library reads it. */
 		if (!err)
-			tw_contribution(outsider(f), sg_request_id(q), dt, op, count, own);
+			tw_contribution(tw_rank_outside(f->ranks, f->n), sg_request_id(q), dt, op,
+					count, own);
 	} else {
 		err = how & ALLGATHER ?
 			sg_iallgather(f->comm, &req, sizeof(req), got, count, dt, op, &p, &q) :
@@ -175,7 +163,7 @@ static unsigned int check_reduce(struct fix *f, enum sg_datatype dt, enum sg_op 
 	assert_true(nranks > 0);
 	id = last_coll_id(ranks[0]);
 	if (how & OWN)
-		ranks[nranks] = outsider(f);
+		ranks[nranks] = tw_rank_outside(f->ranks, f->n);
 	assert_int_equal(tw_reference(dt, op, id, count, ranks, nranks + !!(how & OWN), want), 0);
 	if (memcmp(got, want, len)) {
 		size_t i = 0;

@@ -94,6 +94,43 @@ static int vector_geometry(const Py_buffer *v, int dt, int *dt_out, size_t *coun
 	return 0;
 }
 
+/* A sequence of (IPv4 address, port) as sockaddrs (PyMem_Free them), the
+ * @what of each named in the error. */
+static int parse_addrs(PyObject *obj, const char *what, struct sockaddr_in **out, Py_ssize_t *n)
+{
+	PyObject *seq = PySequence_Fast(obj, "expected a sequence of (address, port)");
+	struct sockaddr_in *a;
+
+	if (!seq)
+		return -1;
+	*n = PySequence_Fast_GET_SIZE(seq);
+	a = PyMem_Calloc(*n ? (size_t)*n : 1, sizeof(*a));
+	if (!a) {
+		Py_DECREF(seq);
+		PyErr_NoMemory();
+		return -1;
+	}
+	for (Py_ssize_t i = 0; i < *n; i++) {
+		const char *ip;
+		unsigned int port;
+
+		if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "sI", &ip, &port) ||
+		    inet_pton(AF_INET, ip, &a[i].sin_addr) != 1 || port == 0 || port > 65535) {
+			if (!PyErr_Occurred())
+				PyErr_Format(PyExc_ValueError, "%s %zd: not an IPv4 address and port",
+					     what, i);
+			PyMem_Free(a);
+			Py_DECREF(seq);
+			return -1;
+		}
+		a[i].sin_family = AF_INET;
+		a[i].sin_port = htons((uint16_t)port);
+	}
+	Py_DECREF(seq);
+	*out = a;
+	return 0;
+}
+
 /* ------------------------------------------------------------------- Comm */
 
 typedef struct {
@@ -110,7 +147,7 @@ static int comm_init(Comm *self, PyObject *args, PyObject *kw)
 	const char *ifname, *local_addr = NULL;
 	unsigned int port, mtu = 0;
 	int transport = SG_TRANSPORT_AUTO, busy_poll = 0, err;
-	PyObject *workers, *seq;
+	PyObject *workers;
 	struct sockaddr_in *w;
 	Py_ssize_t n;
 	SG_OPTS_INIT(sg_comm_opts, o);
@@ -126,33 +163,8 @@ static int comm_init(Comm *self, PyObject *args, PyObject *kw)
 		PyErr_Format(PyExc_ValueError, "port %u is not a UDP port", port);
 		return -1;
 	}
-	seq = PySequence_Fast(workers, "workers must be a sequence of (address, port)");
-	if (!seq)
+	if (parse_addrs(workers, "worker", &w, &n) < 0)
 		return -1;
-	n = PySequence_Fast_GET_SIZE(seq);
-	w = PyMem_Calloc(n ? (size_t)n : 1, sizeof(*w));
-	if (!w) {
-		Py_DECREF(seq);
-		PyErr_NoMemory();
-		return -1;
-	}
-	for (Py_ssize_t i = 0; i < n; i++) {
-		const char *ip;
-		unsigned int wport;
-
-		if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "sI", &ip, &wport) ||
-		    inet_pton(AF_INET, ip, &w[i].sin_addr) != 1 || wport == 0 || wport > 65535) {
-			if (!PyErr_Occurred())
-				PyErr_Format(PyExc_ValueError, "worker %zd: not an IPv4 address "
-					     "and port", i);
-			PyMem_Free(w);
-			Py_DECREF(seq);
-			return -1;
-		}
-		w[i].sin_family = AF_INET;
-		w[i].sin_port = htons((uint16_t)wport);
-	}
-	Py_DECREF(seq);
 	o.ifname = ifname;
 	o.local_addr = local_addr;
 	o.local_port = (uint16_t)port;
@@ -645,7 +657,7 @@ static int worker_init(Worker *self, PyObject *args, PyObject *kw)
 	static char *kwlist[] = { "port", "addr", "coordinators", "reply_cache_bytes", NULL };
 	unsigned int port = 0;
 	const char *addr = NULL;
-	PyObject *coords = Py_None, *seq = NULL;
+	PyObject *coords = Py_None;
 	Py_ssize_t cache = 0, n = 0;
 	struct sockaddr_in *c = NULL;
 	SG_OPTS_INIT(sg_worker_opts, o);
@@ -661,36 +673,8 @@ static int worker_init(Worker *self, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_ValueError, "port must be 0..65535, reply_cache_bytes >= 0");
 		return -1;
 	}
-	if (coords != Py_None) {
-		seq = PySequence_Fast(coords, "coordinators must be a sequence of (address, port)");
-		if (!seq)
-			return -1;
-		n = PySequence_Fast_GET_SIZE(seq);
-		c = PyMem_Calloc(n ? (size_t)n : 1, sizeof(*c));
-		if (!c) {
-			Py_DECREF(seq);
-			PyErr_NoMemory();
-			return -1;
-		}
-		for (Py_ssize_t i = 0; i < n; i++) {
-			const char *ip;
-			unsigned int cport;
-
-			if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "sI", &ip, &cport) ||
-			    inet_pton(AF_INET, ip, &c[i].sin_addr) != 1 || cport == 0 ||
-			    cport > 65535) {
-				if (!PyErr_Occurred())
-					PyErr_Format(PyExc_ValueError, "coordinator %zd: not an "
-						     "IPv4 address and port", i);
-				PyMem_Free(c);
-				Py_DECREF(seq);
-				return -1;
-			}
-			c[i].sin_family = AF_INET;
-			c[i].sin_port = htons((uint16_t)cport);
-		}
-		Py_DECREF(seq);
-	}
+	if (coords != Py_None && parse_addrs(coords, "coordinator", &c, &n) < 0)
+		return -1;
 	o.addr = addr;
 	o.port = (uint16_t)port;
 	o.coordinators = c;

@@ -171,3 +171,15 @@ int tw_reference(enum sg_datatype dt, enum sg_op op, uint32_t coll_id, size_t co
 	}
 	return 0;
 }
+
+uint32_t tw_rank_outside(const uint32_t *ranks, size_t n)
+{
+	for (uint32_t r = 0;; r++) {
+		size_t i = 0;
+
+		while (i < n && ranks[i] != r)
+			i++;
+		if (i == n)
+			return r;
+	}
+}

@@ -43,4 +43,9 @@ void tw_contribution(uint32_t rank, uint32_t coll_id, enum sg_datatype dt, enum 
 int tw_reference(enum sg_datatype dt, enum sg_op op, uint32_t coll_id, size_t count,
 		 const uint32_t *ranks, size_t nranks, void *out);
 
+/* The smallest rank not among @ranks[0..n-1]: its tw_contribution() stands
+ * for a contributor outside the workers (the coordinator of an allreduce),
+ * and a reference over @ranks and it is tw_reference()'s. */
+uint32_t tw_rank_outside(const uint32_t *ranks, size_t n);
+
 #endif /* SGBPF_LAB_CONTRIB_H */
