@@ -153,8 +153,13 @@ class ProcessGroupSgbpf(dist.ProcessGroup):
         # Every rank is ready before any collective: rank 0's requests must
         # find the workers' sockets bound.
         store.add("sgbpf/ready", 1)
+        waited, limit = 0.0, (timeout.total_seconds() if timeout else 1800.0)
         while int(store.add("sgbpf/ready", 0)) < size:
+            if waited > limit:
+                raise RuntimeError(f"sgbpf backend: not every rank of {size} was ready "
+                                   f"within {limit:.0f} s")
             threading.Event().wait(0.01)
+            waited += 0.01
         self._jobs = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="sgbpf-pg", daemon=True)
         self._thread.start()
