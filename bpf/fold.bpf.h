@@ -59,8 +59,16 @@ static __always_inline __u64 sg_fkey64(__u64 b)
 	return b ^ ((__u64)((__s64)b >> 63) | 0x8000000000000000ULL);
 }
 
+/* float16 and bfloat16 alike: the key only needs the sign at the top. */
+static __always_inline __u16 sg_fkey16(__u16 b)
+{
+	return b ^ (__u16)((__u16)((__s16)b >> 15) | 0x8000u);
+}
+
 #define SG_ISNAN32(b) (((b) & 0x7fffffffu) > 0x7f800000u)
 #define SG_ISNAN64(b) (((b) & 0x7fffffffffffffffULL) > 0x7ff0000000000000ULL)
+#define SG_ISNAN16(b) (((b) & 0x7fffu) > 0x7c00u)	/* float16 */
+#define SG_ISNANBF16(b) (((b) & 0x7fffu) > 0x7f80u)
 
 /* MIN/MAX on IEEE bits: exact, and a NaN anywhere gives NaN. */
 #define SG_FMINMAX(a, b, ISNAN, KEY, CMP)					\
@@ -85,6 +93,14 @@ static __always_inline __u64 sg_fkey64(__u64 b)
 		case SG_FLOAT64:						\
 			SG_FOLD_LOOP(__u64, acc, src, len,			\
 				     SG_FMINMAX(a, b, SG_ISNAN64, sg_fkey64, CMP)); \
+			break;							\
+		case SG_FLOAT16:						\
+			SG_FOLD_LOOP(__u16, acc, src, len,			\
+				     SG_FMINMAX(a, b, SG_ISNAN16, sg_fkey16, CMP)); \
+			break;							\
+		case SG_BFLOAT16:						\
+			SG_FOLD_LOOP(__u16, acc, src, len,			\
+				     SG_FMINMAX(a, b, SG_ISNANBF16, sg_fkey16, CMP)); \
 			break;							\
 		}								\
 	} while (0)
@@ -134,6 +150,24 @@ static __always_inline struct sg_fnum sg_fdecode64(__u64 b)
 	x.m = (__s64)(e ? f | 0x10000000000000ULL : f);
 	x.e = e ? e : 1;
 	if (b >> 63)
+		x.m = -x.m;
+	return x;
+}
+
+/* float16: m * 2^(e - 25) == (m << 42) * 2^((e + 1008) - 1075). bfloat16 is
+ * float32's top half, and decodes as float32 (sg_fsum_addbf16()). */
+static __always_inline struct sg_fnum sg_fdecode16(__u16 b)
+{
+	struct sg_fnum x = {};
+	__u32 e = (b >> 10) & 0x1f, f = b & 0x3ff;
+
+	if (e == 0x1f) {
+		x.special = f ? SG_FSUM_NAN : (b >> 15) ? SG_FSUM_NINF : SG_FSUM_PINF;
+		return x;
+	}
+	x.m = (__s64)(e ? f | 0x400u : f) << 42;
+	x.e = (e ? e : 1) + 1008;
+	if (b >> 15)
 		x.m = -x.m;
 	return x;
 }
@@ -219,6 +253,28 @@ static __always_inline void sg_fsum_add64(__s64 *M, __u16 *aux, __u64 b)
 		return;
 	}
 	sg_fsum_slow(M, aux, sg_fdecode64(b));
+}
+
+/* As sg_fsum_add64(): a special's exponent field (31) puts its d below 0
+ * for every exponent a float16 gives (1009 .. 1038). */
+static __always_inline void sg_fsum_add16(__s64 *M, __u16 *aux, __u16 b)
+{
+	__u32 e = (b >> 10) & 0x1f, d = (__u32)*aux - 1008 - e;
+	__s64 acc = *M;
+
+	if (__builtin_expect(e != 0, 1) && __builtin_expect(d <= 63, 1) &&
+	    __builtin_expect(acc != 0, 1)) {
+		sg_fsum_fast(M, acc, (__u64)((b & 0x3ffu) | 0x400u) << 42,
+			     -(__s64)(b >> 15), d);
+		return;
+	}
+	sg_fsum_slow(M, aux, sg_fdecode16(b));
+}
+
+/* bfloat16 is the top half of the float32 of the same value. */
+static __always_inline void sg_fsum_addbf16(__s64 *M, __u16 *aux, __u16 b)
+{
+	sg_fsum_add32(M, aux, (__u32)b << 16);
 }
 
 /* A first contribution starts from zero accumulators, zeroed beforehand so
@@ -311,19 +367,35 @@ static __always_inline void sg_fold_copy(void *acc, const void *src, __u32 len)
 	SG_FOLD_LOOP(__u64, acc, src, len + 7, b);
 }
 
-/* acc = op(acc, src) over @len bytes (or the first contribution stored). @op
- * is a compile-time constant at every call site, so each fold program holds
- * only its own loops. */
-static __always_inline void sg_fold(void *acc, __u16 *aux, const void *src, __u32 len,
-				    __u8 dtype, int op, int first)
+/* A float SUM (sg_wire_dtype_fsum()): acc = acc + src over @len bytes, or
+ * the first contribution stored. The kernel has a fold program per float
+ * type, each with @dtype constant: the verifier walks every iteration of
+ * these loops, and two of them fill its budget of one program. */
+static __always_inline void sg_fold_fsum(void *acc, __u16 *aux, const void *src, __u32 len,
+					 __u8 dtype, int first)
 {
-	if (op == SG_OP_SUM && (dtype == SG_FLOAT32 || dtype == SG_FLOAT64)) {
-		if (dtype == SG_FLOAT32)
-			SG_FSUM_LOOP(__u32, sg_fsum_add32, acc, aux, src, len, first);
-		else
-			SG_FSUM_LOOP(__u64, sg_fsum_add64, acc, aux, src, len, first);
-		return;
+	switch (dtype) {
+	case SG_FLOAT32:
+		SG_FSUM_LOOP(__u32, sg_fsum_add32, acc, aux, src, len, first);
+		break;
+	case SG_FLOAT64:
+		SG_FSUM_LOOP(__u64, sg_fsum_add64, acc, aux, src, len, first);
+		break;
+	case SG_FLOAT16:
+		SG_FSUM_LOOP(__u16, sg_fsum_add16, acc, aux, src, len, first);
+		break;
+	case SG_BFLOAT16:
+		SG_FSUM_LOOP(__u16, sg_fsum_addbf16, acc, aux, src, len, first);
+		break;
 	}
+}
+
+/* acc = op(acc, src) over @len bytes (or the first contribution stored), for
+ * every op but a float SUM. @op is a compile-time constant at every call
+ * site, so each fold program holds only its own loops. */
+static __always_inline void sg_fold_elems(void *acc, const void *src, __u32 len, __u8 dtype,
+					  int op, int first)
+{
 	if (first) {
 		sg_fold_copy(acc, src, len);
 		return;
@@ -359,6 +431,16 @@ static __always_inline void sg_fold(void *acc, __u16 *aux, const void *src, __u3
 		SG_FOLD_LOCS(acc, src, len, dtype, <);
 		break;
 	}
+}
+
+/* acc = op(acc, src): either of the above (user space's entry point). */
+static __always_inline void sg_fold(void *acc, __u16 *aux, const void *src, __u32 len,
+				    __u8 dtype, int op, int first)
+{
+	if (op == SG_OP_SUM && sg_wire_dtype_fsum(dtype))
+		sg_fold_fsum(acc, aux, src, len, dtype, first);
+	else
+		sg_fold_elems(acc, src, len, dtype, op, first);
 }
 
 #endif

@@ -323,10 +323,28 @@ int sg_scatter(struct __sk_buff *skb)
 
 /* ------------------------------------------------------------------- gather */
 
-/* Fold programs indexed by op: the built-in ones filled by libbpf at load
- * time, user aggregation programs from SG_OP_USER on by the loader. Declared
- * ahead of the programs, which tail-call it for a datagram's next chunk. */
+/* Fold programs indexed by op, and float SUMs by type from SG_FOLD_FSUM
+ * (sg_fold_fsum()): the built-in ones filled by libbpf at load time, user
+ * aggregation programs from SG_OP_USER on by the loader. Declared ahead of
+ * the programs, which tail-call it for a datagram's next chunk. */
+#define SG_FOLD_FSUM SG_OP_COUNT
+_Static_assert(SG_FOLD_FSUM + 4 <= SG_OP_USER, "fold program indices");
+
+static __always_inline __u32 sg_fold_prog(__u8 op, __u8 dtype, __u32 comm)
+{
+	if (op == SG_OP_USER)
+		return SG_OP_USER + comm;	/* the communicator's aggregation program */
+	if (op != SG_OP_SUM || !sg_wire_dtype_fsum(dtype))
+		return op;
+	return SG_FOLD_FSUM + (dtype == SG_FLOAT32 ? 0 : dtype == SG_FLOAT64 ? 1 :
+			       dtype == SG_FLOAT16 ? 2 : 3);
+}
+
 int sg_fold_sum(struct xdp_md *ctx);
+int sg_fold_fsum32(struct xdp_md *ctx);
+int sg_fold_fsum64(struct xdp_md *ctx);
+int sg_fold_fsum16(struct xdp_md *ctx);
+int sg_fold_fsumbf16(struct xdp_md *ctx);
 int sg_fold_prod(struct xdp_md *ctx);
 int sg_fold_min(struct xdp_md *ctx);
 int sg_fold_max(struct xdp_md *ctx);
@@ -352,6 +370,10 @@ struct {
 		[SG_OP_BXOR] = (void *)&sg_fold_bxor,
 		[SG_OP_MAXLOC] = (void *)&sg_fold_maxloc,
 		[SG_OP_MINLOC] = (void *)&sg_fold_minloc,
+		[SG_FOLD_FSUM + 0] = (void *)&sg_fold_fsum32,
+		[SG_FOLD_FSUM + 1] = (void *)&sg_fold_fsum64,
+		[SG_FOLD_FSUM + 2] = (void *)&sg_fold_fsum16,
+		[SG_FOLD_FSUM + 3] = (void *)&sg_fold_fsumbf16,
 	},
 };
 
@@ -450,32 +472,41 @@ int sg_finish(struct xdp_md *ctx)
 	return fc ? sg_gather_finish(ctx, fc) : XDP_DROP;
 }
 
-/* The built-in ops finish inline: no tail call of their own. */
-static __always_inline int sg_fold_builtin(struct xdp_md *ctx, int op)
+/* The built-in ops finish inline: no tail call of their own. @fsum_dtype is
+ * the float type of a float SUM program, or 0 (SG_INT8: never a float). */
+static __always_inline int sg_fold_builtin(struct xdp_md *ctx, int op, __u8 fsum_dtype)
 {
 	struct sg_agg a;
 	int verdict = sg_agg_begin(ctx, &a);
 
 	if (verdict)
 		return verdict;
-	sg_fold(a.acc, a.aux, a.fc->data, a.fc->len, a.fc->dtype, op, a.first);
+	if (fsum_dtype)
+		sg_fold_fsum(a.acc, a.aux, a.fc->data, a.fc->len, fsum_dtype, a.first);
+	else
+		sg_fold_elems(a.acc, a.fc->data, a.fc->len, a.fc->dtype, op, a.first);
 	sg_agg_unlock(&a);
 	a.fc->verdict = SG_VERDICT_ACCEPT;
 	return sg_gather_finish(ctx, a.fc);
 }
 
-#define SG_DEFINE_FOLD_PROG(name, op)						\
-	SEC("xdp.frags") int sg_fold_##name(struct xdp_md *ctx) { return sg_fold_builtin(ctx, op); }
+#define SG_DEFINE_FOLD_PROG(name, op, fsum_dtype)				\
+	SEC("xdp.frags") int sg_fold_##name(struct xdp_md *ctx)		\
+	{ return sg_fold_builtin(ctx, op, fsum_dtype); }
 
-SG_DEFINE_FOLD_PROG(sum, SG_OP_SUM)
-SG_DEFINE_FOLD_PROG(prod, SG_OP_PROD)
-SG_DEFINE_FOLD_PROG(min, SG_OP_MIN)
-SG_DEFINE_FOLD_PROG(max, SG_OP_MAX)
-SG_DEFINE_FOLD_PROG(band, SG_OP_BAND)
-SG_DEFINE_FOLD_PROG(bor, SG_OP_BOR)
-SG_DEFINE_FOLD_PROG(bxor, SG_OP_BXOR)
-SG_DEFINE_FOLD_PROG(maxloc, SG_OP_MAXLOC)
-SG_DEFINE_FOLD_PROG(minloc, SG_OP_MINLOC)
+SG_DEFINE_FOLD_PROG(sum, SG_OP_SUM, 0)
+SG_DEFINE_FOLD_PROG(prod, SG_OP_PROD, 0)
+SG_DEFINE_FOLD_PROG(min, SG_OP_MIN, 0)
+SG_DEFINE_FOLD_PROG(max, SG_OP_MAX, 0)
+SG_DEFINE_FOLD_PROG(band, SG_OP_BAND, 0)
+SG_DEFINE_FOLD_PROG(bor, SG_OP_BOR, 0)
+SG_DEFINE_FOLD_PROG(bxor, SG_OP_BXOR, 0)
+SG_DEFINE_FOLD_PROG(maxloc, SG_OP_MAXLOC, 0)
+SG_DEFINE_FOLD_PROG(minloc, SG_OP_MINLOC, 0)
+SG_DEFINE_FOLD_PROG(fsum32, SG_OP_SUM, SG_FLOAT32)
+SG_DEFINE_FOLD_PROG(fsum64, SG_OP_SUM, SG_FLOAT64)
+SG_DEFINE_FOLD_PROG(fsum16, SG_OP_SUM, SG_FLOAT16)
+SG_DEFINE_FOLD_PROG(fsumbf16, SG_OP_SUM, SG_BFLOAT16)
 
 
 /* Drop a chunk of a communicator's traffic, counted. */
@@ -570,8 +601,7 @@ int sg_gather(struct xdp_md *ctx)
 	fc->dtype = h.dtype;
 	fc->op = h.op;
 	fc->span_left = h.span - 1;
-	/* A user op runs the aggregation program of this communicator. */
-	fc->prog = h.op == SG_OP_USER ? SG_OP_USER + *comm : h.op;
+	fc->prog = sg_fold_prog(h.op, h.dtype, *comm);
 	bpf_tail_call(ctx, &fold_progs, fc->prog);
 	return sg_reject(st, SG_VERDICT_MALFORMED);
 }

@@ -24,7 +24,7 @@ _Static_assert((SG_ACC_BYTES & (SG_ACC_BYTES - 1)) == 0, "SG_AGG_IDX masks accum
 _Static_assert(SG_CHUNK_BYTES % 16 == 0 && SG_CHUNK_BYTES <= SG_ACC_BYTES,
 	       "whole elements in a chunk, a chunk in an accumulator");
 _Static_assert(20 + 8 + SG_WIRE_HDR_LEN + SG_CHUNK_BYTES <= 1500, "a chunk fits a 1500-byte MTU");
-_Static_assert(SG_MAX_MSG_BYTES / (SG_ACC_BYTES / 8 * 4) <= SG_MAX_RESPONSE_CHUNKS &&
+_Static_assert(SG_MAX_MSG_BYTES / (SG_ACC_BYTES / 8 * 2) <= SG_MAX_RESPONSE_CHUNKS &&
 	       SG_MAX_CHUNKS <= SG_MAX_RESPONSE_CHUNKS,
 	       "the smallest response chunks of the largest message");
 _Static_assert(SG_MAX_RESPONSE_CHUNKS % 64 == 0, "whole bitmap words of chunks");

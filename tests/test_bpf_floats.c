@@ -6,20 +6,21 @@
  * fed to sg_gather with bpf_prog_test_run_opts(), which tail-calls the fold
  * program of the op.
  *
- *  - float32/float64 SUM: every element within 2^-22 (float32) or 2^-40
- *    (float64) of the sum of the absolute values of its contributions
+ *  - float SUM: every element within 2^-22 (float32), 2^-40 (float64),
+ *    2^-10 (float16) or 2^-7 (bfloat16) of the sum of the absolute values of
+ *    its contributions (float16: exactly the sum rounded once)
  *    (include/sgbpf/types.h), measured against an exact reference (a
  *    fixed-point sum over the whole binary64 range), on random, mixed-magnitude,
  *    cancelling, subnormal, near-overflow and adversarial data, at fan-outs 1
  *    to 1024, every element position of three chunks. The accumulators are
  *    decoded as the transports decode them (sg_fsum_value(), sg_result_copy()).
  *    The worst error seen is printed as a fraction of the bound.
- *  - float32/float64 SUM accumulators bit-identical to the general addition
+ *  - float SUM accumulators bit-identical to the general addition
  *    replayed on the host, and to the fold compiled for the host: the
  *    fold's fast path adds exactly what the general path does.
  *  - IEEE specials in SUM: NaN, opposite infinities, one infinity, and sums
  *    beyond the range of the type (the accumulator does not overflow).
- *  - float32/float64 MIN and MAX: bit-identical to a reference; -0 < +0; a
+ *  - float MIN and MAX, the four types: bit-identical to a reference; -0 < +0; a
  *    NaN anywhere gives a NaN.
  *  - MAXLOC/MINLOC on the four pair types: MPI semantics (the best value; of
  *    equal values the lowest index, whatever the arrival order).
@@ -48,9 +49,11 @@
 #include "sgbpf.skel.h"
 #include "bpf_frames.h"
 #include "bpf/fold.bpf.h"
+#include "common/datatype.h"
 #include "transport/accum.h"
 
-/* Elements of a float32 chunk (1024 / 4; float64: 1408 / 8 = 176). */
+/* Elements of a float32, float16 or bfloat16 chunk (1024 / 4, 512 / 2;
+ * float64: 1408 / 8 = 176). */
 #define FELEMS 256
 /* Three chunks, the last one element short: every position of a full chunk
  * and a partial last chunk. */
@@ -61,9 +64,89 @@ static const char *tname(uint8_t dt)
 	static const char *const names[SG_DATATYPE_COUNT] = {
 		"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
 		"float32", "float64", "int32_loc", "int64_loc", "float32_loc", "float64_loc",
+		"float16", "bfloat16",
 	};
 
 	return dt < SG_DATATYPE_COUNT ? names[dt] : "?";
+}
+
+/* ------------------------------------------------------------ float formats */
+
+/* The float types, their fields and SUM bounds (include/sgbpf/types.h). */
+struct ffmt {
+	uint8_t dtype;
+	int frac, exp;		/* field widths */
+	int bound;		/* the SUM bound: 2^bound of sum |x| */
+};
+
+static const struct ffmt ffmts[] = {
+	{ SG_FLOAT32, 23, 8, -22 },
+	{ SG_FLOAT64, 52, 11, -40 },
+	{ SG_FLOAT16, 10, 5, -10 },
+	{ SG_BFLOAT16, 7, 8, -7 },
+};
+#define NFMT 4
+
+static int fidx(uint8_t dtype)
+{
+	for (int i = 0; i < NFMT; i++)
+		if (ffmts[i].dtype == dtype)
+			return i;
+	fail_msg("datatype %u is not a float", dtype);
+	return 0;
+}
+
+static const struct ffmt *ffmt(uint8_t dtype)
+{
+	return &ffmts[fidx(dtype)];
+}
+
+static bool is_float(uint8_t dtype)
+{
+	return sg_wire_dtype_fsum(dtype);
+}
+
+/* The largest finite value, its bits, and +inf's bits. */
+static long double fmax_of(uint8_t dtype)
+{
+	const struct ffmt *t = ffmt(dtype);
+
+	return ldexpl(2 - ldexpl(1, -t->frac), (1 << (t->exp - 1)) - 1);
+}
+
+static uint64_t pinf_bits(uint8_t dtype)
+{
+	const struct ffmt *t = ffmt(dtype);
+
+	return ((1ull << t->exp) - 1) << t->frac;
+}
+
+static uint64_t sign_bit(uint8_t dtype)
+{
+	const struct ffmt *t = ffmt(dtype);
+
+	return 1ull << (t->frac + t->exp);
+}
+
+static bool bits_nan(uint8_t dtype, uint64_t b)
+{
+	return (b & (sign_bit(dtype) - 1)) > pinf_bits(dtype);
+}
+
+static long double bits_value(uint8_t dtype, uint64_t b)
+{
+	return sg_float_bits_value(b, dtype);
+}
+
+/* The general path's decoding of bits of @dtype (bpf/fold.bpf.h). */
+static struct sg_fnum fdecode(uint8_t dtype, uint64_t b)
+{
+	switch (dtype) {
+	case SG_FLOAT32: return sg_fdecode32((uint32_t)b);
+	case SG_FLOAT64: return sg_fdecode64(b);
+	case SG_FLOAT16: return sg_fdecode16((uint16_t)b);
+	default: return sg_fdecode32((uint32_t)b << 16);	/* bfloat16 */
+	}
 }
 
 /* ------------------------------------------------------------------ fixture */
@@ -114,30 +197,26 @@ static void coll_free(struct coll *c)
 	c->v = NULL;
 }
 
-static void put_f32(struct coll *c, uint32_t w, uint32_t j, float x)
+static void put_bits(struct coll *c, uint32_t w, uint32_t j, uint64_t bits)
 {
-	memcpy(c->v[w] + 4 * (size_t)j, &x, 4);
+	size_t size = sg_wire_dtype_size(c->dtype);
+
+	memcpy(c->v[w] + size * j, &bits, size);	/* little-endian */
 }
 
-static void put_f64(struct coll *c, uint32_t w, uint32_t j, double x)
+static uint64_t get_bits(const struct coll *c, uint32_t w, uint32_t j)
 {
-	memcpy(c->v[w] + 8 * (size_t)j, &x, 8);
+	uint64_t b = 0;
+
+	memcpy(&b, c->v[w] + (size_t)j * sg_wire_dtype_size(c->dtype),
+	       sg_wire_dtype_size(c->dtype));
+	return b;
 }
 
-/* Contribution j of worker w, widened (float32 -> double is exact). */
+/* Contribution j of worker w, widened (exact: every format fits a double). */
 static double get_f(const struct coll *c, uint32_t w, uint32_t j)
 {
-	if (c->dtype == SG_FLOAT32) {
-		float x;
-
-		memcpy(&x, c->v[w] + 4 * (size_t)j, 4);
-		return x;
-	} else {
-		double x;
-
-		memcpy(&x, c->v[w] + 8 * (size_t)j, 8);
-		return x;
-	}
+	return (double)sg_float_bits_value(get_bits(c, w, j), c->dtype);
 }
 
 /* Arrival orders: every (worker, chunk) pair once. */
@@ -248,10 +327,15 @@ static long double fsum_elem(struct sgt_fixture *f, const struct coll *c, uint32
 	return sg_fsum_value(m, aux);
 }
 
-/* What the application receives: sg_result_copy()'s (float)v or (double)v. */
+/* What the application receives: sg_result_copy()'s (float)v or (double)v,
+ * or its rounding of v to a half format. */
 static long double delivered(uint8_t dtype, long double v)
 {
-	return dtype == SG_FLOAT32 ? (long double)(float)v : (long double)(double)v;
+	if (dtype == SG_FLOAT32)
+		return (float)v;
+	if (dtype == SG_FLOAT64)
+		return (double)v;
+	return sg_float_bits_value(sg_float_round_bits(v, dtype), dtype);
 }
 
 /* ------------------------------------------------- exact reference sums */
@@ -330,19 +414,16 @@ static long double big_value(const struct big *b)
 
 /* Worst |delivered - exact| / bound over every checked element, and the same
  * for the accumulator before its rounding to the element type. */
-static long double worst[2], worst_acc[2];
-static unsigned long long nchecked[2];
+static long double worst[NFMT], worst_acc[NFMT];
+static unsigned long long nchecked[NFMT];
 
-static int fidx(uint8_t dtype)
-{
-	return dtype == SG_FLOAT64;
-}
-
-/* The smallest magnitude that rounds to infinity in @dtype. */
+/* The smallest magnitude that rounds to infinity in @dtype: MAX + half an ulp. */
 static long double overflow_threshold(uint8_t dtype)
 {
-	return dtype == SG_FLOAT32 ? ldexpl(1, 128) - ldexpl(1, 103)
-				   : ldexpl(1, 1024) - ldexpl(1, 970);
+	const struct ffmt *t = ffmt(dtype);
+	int emax = (1 << (t->exp - 1)) - 1;
+
+	return ldexpl(1, emax + 1) - ldexpl(1, emax - t->frac - 1);
 }
 
 /* Check every element of a completed float SUM against the exact sum of its
@@ -355,7 +436,7 @@ static long double overflow_threshold(uint8_t dtype)
 static void check_fsum(struct sgt_fixture *f, const struct coll *c, const char *what,
 		       bool exact_too)
 {
-	const long double scale = c->dtype == SG_FLOAT32 ? ldexpl(1, -22) : ldexpl(1, -40);
+	const long double scale = ldexpl(1, ffmt(c->dtype)->bound);
 	const long double thr = overflow_threshold(c->dtype);
 	int fi = fidx(c->dtype);
 
@@ -455,20 +536,14 @@ static double rsign(uint64_t *seed)
 /* Store x (rounded to the element type). */
 static void put(struct coll *c, uint32_t w, uint32_t j, double x)
 {
-	if (c->dtype == SG_FLOAT32)
-		put_f32(c, w, j, (float)x);
-	else
-		put_f64(c, w, j, x);
-}
-
-static void put_bits(struct coll *c, uint32_t w, uint32_t j, uint64_t bits)
-{
 	if (c->dtype == SG_FLOAT32) {
-		uint32_t b = (uint32_t)bits;
+		float f = (float)x;
 
-		memcpy(c->v[w] + 4 * (size_t)j, &b, 4);
+		memcpy(c->v[w] + 4 * (size_t)j, &f, 4);
+	} else if (c->dtype == SG_FLOAT64) {
+		memcpy(c->v[w] + 8 * (size_t)j, &x, 8);
 	} else {
-		memcpy(c->v[w] + 8 * (size_t)j, &bits, 8);
+		put_bits(c, w, j, sg_float_round_bits(x, c->dtype));
 	}
 }
 
@@ -488,8 +563,10 @@ static const char *const dataset_name[DATA_COUNT] = {
 
 static void fill_sum(struct coll *c, enum dataset ds, uint64_t seed)
 {
-	const bool f32 = c->dtype == SG_FLOAT32;
-	const double max = f32 ? FLT_MAX : DBL_MAX;
+	const struct ffmt *t = ffmt(c->dtype);
+	/* float16's whole range is 2^-24 .. 2^16: datasets scaled to it. */
+	const bool h16 = c->dtype == SG_FLOAT16, f32 = t->exp == 8;
+	const double max = (double)fmax_of(c->dtype);
 
 	for (uint32_t j = 0; j < c->count; j++) {
 		for (uint32_t w = 0; w < c->nw; w++) {
@@ -501,14 +578,16 @@ static void fill_sum(struct coll *c, enum dataset ds, uint64_t seed)
 				break;
 			case DATA_MIXED: {
 				static const double mag[3] = { 1e-30, 1.0, 1e30 };
+				static const double mag16[3] = { 0x1p-20, 1.0, 0x1p12 };
 
-				x = rsign(&seed) * mag[(j + w) % 3] * (1 + unif(&seed));
+				x = rsign(&seed) * (h16 ? mag16 : mag)[(j + w) % 3] * (1 + unif(&seed));
 				break;
 			}
 			case DATA_CANCEL:
 				if (w % 2 == 0) {
 					x = rsign(&seed) * ldexp(1 + unif(&seed),
-								 (int)(sgt_rand64(&seed) % 81) - 40);
+								 h16 ? (int)(sgt_rand64(&seed) % 21) - 10
+								     : (int)(sgt_rand64(&seed) % 81) - 40);
 				} else {
 					x = -get_f(c, w - 1, j);
 				}
@@ -516,22 +595,17 @@ static void fill_sum(struct coll *c, enum dataset ds, uint64_t seed)
 				 * others cancel around. */
 				if (j % 2 && w + 1 == c->nw)
 					x = rsign(&seed) * ldexp(1 + unif(&seed),
-								 f32 ? -(int)(20 + sgt_rand64(&seed) % 40)
-								     : -(int)(40 + sgt_rand64(&seed) % 60));
+								 h16 ? -(int)(12 + sgt_rand64(&seed) % 10)
+								 : f32 ? -(int)(20 + sgt_rand64(&seed) % 40)
+								       : -(int)(40 + sgt_rand64(&seed) % 60));
 				break;
 			case DATA_SUBNORMAL: {
 				/* Exponent field 0 or 1 only: these sum exactly. */
-				uint64_t r = sgt_rand64(&seed), sign = r & 1, bits;
+				uint64_t r = sgt_rand64(&seed), bits;
 
-				if (f32) {
-					bits = (sign << 31) | ((r >> 1) & 0x7fffffu);
-					if (r % 4 == 3)
-						bits |= 1u << 23;
-				} else {
-					bits = (sign << 63) | ((r >> 1) & 0xfffffffffffffull);
-					if (r % 4 == 3)
-						bits |= 1ull << 52;
-				}
+				bits = ((r >> 1) & ((1ull << t->frac) - 1)) | (r & 1 ? sign_bit(c->dtype) : 0);
+				if (r % 4 == 3)
+					bits |= 1ull << t->frac;
 				put_bits(c, w, j, bits);
 				continue;
 			}
@@ -550,7 +624,7 @@ static void fill_sum(struct coll *c, enum dataset ds, uint64_t seed)
 				 * errors of almost 2^-52 of the largest value, the
 				 * bound's worst case. */
 				{
-					int k = (int)(j % 64) - 32;
+					int k = h16 ? (int)(j % 24) - 12 : (int)(j % 64) - 32;
 
 					if (w == 0)
 						x = ldexp(1.0, k);
@@ -580,7 +654,9 @@ static void check_sum(void **state, uint8_t dtype, uint32_t nw)
 		coll_init(&c, dtype, SG_OP_SUM, FCOUNT, nw);
 		fill_sum(&c, (enum dataset)ds, 0xf100 + 97 * (uint64_t)ds + nw + 7919 * dtype);
 		coll_run(f, &c, ds == DATA_WORST ? ORDER_WORKERS : ORDER_SHUFFLED, nw * 31 + ds);
-		check_fsum(f, &c, what, ds == DATA_SUBNORMAL);
+		/* Every float16 is a multiple of any quantum a float16 sum
+		 * uses (2^-37 at most): its sums are exact, rounded once. */
+		check_fsum(f, &c, what, ds == DATA_SUBNORMAL || dtype == SG_FLOAT16);
 		coll_release(f, &c);
 		coll_free(&c);
 	}
@@ -588,6 +664,12 @@ static void check_sum(void **state, uint8_t dtype, uint32_t nw)
 
 #define SUM_TEST(bits, dt, nw)							\
 	static void test_sum_f##bits##_##nw(void **state) { check_sum(state, dt, nw); }
+SUM_TEST(16, SG_FLOAT16, 1)
+SUM_TEST(16, SG_FLOAT16, 16)
+SUM_TEST(16, SG_FLOAT16, 1024)
+SUM_TEST(b16, SG_BFLOAT16, 1)
+SUM_TEST(b16, SG_BFLOAT16, 16)
+SUM_TEST(b16, SG_BFLOAT16, 1024)
 SUM_TEST(32, SG_FLOAT32, 1)
 SUM_TEST(32, SG_FLOAT32, 2)
 SUM_TEST(32, SG_FLOAT32, 16)
@@ -655,6 +737,124 @@ static void test_reference(void **state)
 	assert_false(isinf(delivered(SG_FLOAT32, overflow_threshold(SG_FLOAT32) * (1 - 0x1p-30L))));
 	assert_true(isinf(delivered(SG_FLOAT64, overflow_threshold(SG_FLOAT64))));
 	assert_false(isinf(delivered(SG_FLOAT64, overflow_threshold(SG_FLOAT64) * (1 - 0x1p-60L))));
+
+	/* sg_float_round_bits() and sg_float_bits_value(), which round the
+	 * half formats' results: by hand ... */
+	assert_int_equal(sg_float_round_bits(65504, SG_FLOAT16), 0x7bff);
+	assert_int_equal(sg_float_round_bits(65519.99L, SG_FLOAT16), 0x7bff);
+	assert_int_equal(sg_float_round_bits(65520, SG_FLOAT16), 0x7c00);
+	assert_int_equal(sg_float_round_bits(-1e300L, SG_FLOAT16), 0xfc00);
+	assert_int_equal(sg_float_round_bits(0x1p-24L, SG_FLOAT16), 0x0001);
+	assert_int_equal(sg_float_round_bits(0x1p-25L, SG_FLOAT16), 0x0000);	/* tie: even */
+	assert_int_equal(sg_float_round_bits(-0x1p-25L, SG_FLOAT16), 0x8000);
+	assert_int_equal(sg_float_round_bits(0x1.8p-24L, SG_FLOAT16), 0x0002);
+	assert_int_equal(sg_float_round_bits(0x1p-14L - 0x1p-25L, SG_FLOAT16), 0x0400);
+	assert_int_equal(sg_float_round_bits(1 + 0x1p-11L, SG_FLOAT16), 0x3c00);
+	assert_int_equal(sg_float_round_bits(1 + 0x3p-11L, SG_FLOAT16), 0x3c02);
+	assert_int_equal(sg_float_round_bits(-2, SG_FLOAT16), 0xc000);
+	assert_int_equal(sg_float_round_bits(NAN, SG_FLOAT16), 0x7e00);
+	assert_int_equal(sg_float_round_bits(1 + 0x1p-8L, SG_BFLOAT16), 0x3f80);
+	assert_int_equal(sg_float_round_bits(1 + 0x3p-8L, SG_BFLOAT16), 0x3f82);
+	assert_int_equal(sg_float_round_bits(fmax_of(SG_BFLOAT16), SG_BFLOAT16), 0x7f7f);
+	assert_int_equal(sg_float_round_bits(overflow_threshold(SG_BFLOAT16), SG_BFLOAT16), 0x7f80);
+	assert_int_equal(sg_float_round_bits(overflow_threshold(SG_BFLOAT16) * (1 - 0x1p-30L),
+					     SG_BFLOAT16), 0x7f7f);
+	assert_int_equal(sg_float_round_bits(0x1p-133L, SG_BFLOAT16), 0x0001);
+	assert_true(sg_float_bits_value(0x7bff, SG_FLOAT16) == 65504);
+	assert_true(sg_float_bits_value(0x0001, SG_FLOAT16) == 0x1p-24L);
+	assert_true(sg_float_bits_value(0xfc00, SG_FLOAT16) == -INFINITY);
+	assert_true(isnan(sg_float_bits_value(0x7c01, SG_FLOAT16)));
+	assert_true(sg_float_bits_value(0xc040, SG_BFLOAT16) == -3);
+	assert_true(fmax_of(SG_FLOAT16) == 65504 && fmax_of(SG_FLOAT32) == FLT_MAX &&
+		    fmax_of(SG_FLOAT64) == DBL_MAX);
+	/* ... and against the compiler's conversions, on random values over
+	 * each range, subnormals and overflow included: float32 and float64
+	 * from long double; bfloat16 from float32 values, by the usual
+	 * rounding of its top half; float16 through _Float16 where the
+	 * compiler has it. */
+	{
+		uint64_t seed = 0x40d;
+
+		for (int i = 0; i < 200000; i++) {
+			uint64_t r = sgt_rand64(&seed);
+			long double v = ldexpl((long double)(r | 1) * (r & 1 ? -1 : 1),
+					       (int)(sgt_rand64(&seed) % 2300) - 1200 - 64);
+			double d = (double)v;
+			float fl = (float)v;
+			uint32_t fb;
+			uint64_t db;
+
+			memcpy(&fb, &fl, 4);
+			memcpy(&db, &d, 8);
+			if (sg_float_round_bits(v, SG_FLOAT32) != fb ||
+			    sg_float_round_bits(v, SG_FLOAT64) != db)
+				fail_msg("%La: float32 0x%llx (cast 0x%x), float64 0x%llx (cast 0x%llx)",
+					 v, (unsigned long long)sg_float_round_bits(v, SG_FLOAT32), fb,
+					 (unsigned long long)sg_float_round_bits(v, SG_FLOAT64),
+					 (unsigned long long)db);
+			if (sg_float_bits_value(db, SG_FLOAT64) != d)
+				fail_msg("0x%llx: value %La, expected %a", (unsigned long long)db,
+					 sg_float_bits_value(db, SG_FLOAT64), d);
+			fb = (uint32_t)(r >> 32);
+			if ((fb & 0x7fffffffu) <= 0x7f800000u) {
+				uint16_t want = (uint16_t)((fb + 0x7fffu + ((fb >> 16) & 1)) >> 16);
+
+				memcpy(&fl, &fb, 4);
+				if (sg_float_round_bits(fl, SG_BFLOAT16) != want)
+					fail_msg("%a: bfloat16 0x%llx, expected 0x%x", fl,
+						 (unsigned long long)sg_float_round_bits(fl, SG_BFLOAT16), want);
+			}
+#ifdef __FLT16_MANT_DIG__
+			{
+				double h = ldexp((double)(r >> 11) * (r & 1 ? -1 : 1),
+						 (int)(r % 48) - 26 - 53);
+				_Float16 x = (_Float16)h;
+				uint16_t hb;
+
+				memcpy(&hb, &x, 2);
+				if (sg_float_round_bits(h, SG_FLOAT16) != hb ||
+				    (!isnan((double)x) && sg_float_bits_value(hb, SG_FLOAT16) != (double)x))
+					fail_msg("%a: float16 0x%llx, expected 0x%x", h,
+						 (unsigned long long)sg_float_round_bits(h, SG_FLOAT16), hb);
+			}
+#endif
+		}
+	}
+}
+
+/* After room is made for the coordinator's addend (sg_allreduce()), an
+ * accumulator's exponent can be one past the largest finite one of its type,
+ * where the fold's fast path sees its specials: the coordinator's infinity
+ * must still count as one. 1024 workers each send -MAX; the coordinator
+ * sends +inf (+inf: the workers' sum is finite, if beyond the range), -inf
+ * (-inf) or 0 (-inf, by rounding). */
+static void test_own_special_after_room(void **state)
+{
+	for (int fi = 0; fi < NFMT; fi++) {
+		uint8_t dt = ffmts[fi].dtype;
+		uint64_t ownb[3] = { pinf_bits(dt), pinf_bits(dt) | sign_bit(dt), 0 };
+
+		for (int k = 0; k < 3; k++) {
+			uint64_t acc[SG_ACC_BYTES / 8] = { 0 }, out = 0;
+			uint16_t aux[SG_FSUM_ELEMS] = { 0 };
+			struct sg_fnum x = fdecode(dt, pinf_bits(dt) - 1);	/* MAX */
+			struct sg_tp_reduce r = {
+				.dtype = dt, .op = SG_OP_SUM, .count = 1, .nchunks = 1,
+				.msg_len = sg_wire_dtype_size(dt), .own = &ownb[k],
+			};
+			long double got;
+
+			acc[0] = (uint64_t)(-x.m * 1024);
+			aux[0] = (uint16_t)x.e;
+			sg_result_copy((const uint8_t *)acc, aux, &r, NULL, &out);
+			got = bits_value(dt, out);
+			if (got != (k == 0 ? INFINITY : -INFINITY))
+				fail_msg("%s: 1024 x -MAX and %s from the coordinator: %Lg (0x%llx)",
+					 tname(dt), k == 0 ? "+inf" : k == 1 ? "-inf" : "0", got,
+					 (unsigned long long)out);
+		}
+	}
+	(void)state;
 }
 
 /* ---------------------------------------------------- float SUM: specials */
@@ -670,12 +870,10 @@ static void test_reference(void **state)
  *  6, 7: finite */
 static void check_specials(struct sgt_fixture *f, uint8_t dtype, uint32_t nw)
 {
-	const bool f32 = dtype == SG_FLOAT32;
-	const uint64_t nans32[] = { 0x7fc00000, 0x7f800001, 0xffc00001, 0x7fffffff };
-	const uint64_t nans64[] = { 0x7ff8000000000000ull, 0x7ff0000000000001ull,
-				    0xfff8000000000001ull, 0x7fffffffffffffffull };
-	const uint64_t pinf = f32 ? 0x7f800000 : 0x7ff0000000000000ull;
-	const uint64_t ninf = f32 ? 0xff800000 : 0xfff0000000000000ull;
+	const uint64_t pinf = pinf_bits(dtype), ninf = pinf | sign_bit(dtype);
+	const uint64_t quiet = 1ull << (ffmt(dtype)->frac - 1);
+	/* quiet, signalling, negative with a payload, all ones */
+	const uint64_t nans[] = { pinf | quiet, pinf | 1, ninf | quiet | 1, 2 * sign_bit(dtype) - 1 };
 	uint64_t seed = 0x5bec + nw + dtype;
 	struct coll c;
 	char what[80];
@@ -685,7 +883,7 @@ static void check_specials(struct sgt_fixture *f, uint8_t dtype, uint32_t nw)
 	fill_sum(&c, DATA_NORMAL, seed);
 	for (uint32_t j = 0; j < c.count; j++) {
 		uint32_t w1 = (uint32_t)(sgt_rand64(&seed) % nw), w2 = (w1 + 1) % nw;
-		uint64_t nan = (f32 ? nans32 : nans64)[j / 8 % 4];
+		uint64_t nan = nans[j / 8 % 4];
 
 		switch (j % 8) {
 		case 0: put_bits(&c, w1, j, nan); break;
@@ -740,6 +938,10 @@ static void test_sum_specials(void **state)
 	check_specials(f, SG_FLOAT64, 2);
 	check_specials(f, SG_FLOAT32, 1);
 	check_specials(f, SG_FLOAT64, 1);
+	for (uint32_t nw = 1; nw <= 16; nw *= 4) {
+		check_specials(f, SG_FLOAT16, nw);
+		check_specials(f, SG_BFLOAT16, nw);
+	}
 }
 
 /* Sums beyond the range of the type do not overflow the accumulator: the
@@ -747,8 +949,8 @@ static void test_sum_specials(void **state)
  * the rounding to the type makes it an infinity. */
 static void check_overflow(struct sgt_fixture *f, uint8_t dtype, uint32_t nw)
 {
-	const long double max = dtype == SG_FLOAT32 ? FLT_MAX : DBL_MAX;
-	const long double scale = dtype == SG_FLOAT32 ? ldexpl(1, -22) : ldexpl(1, -40);
+	const long double max = fmax_of(dtype);
+	const long double scale = ldexpl(1, ffmt(dtype)->bound);
 	struct coll c;
 	char what[80];
 
@@ -809,40 +1011,15 @@ static void test_sum_overflow(void **state)
 	check_overflow(f, SG_FLOAT64, SG_MAX_WORKERS);
 	check_overflow(f, SG_FLOAT32, 2);
 	check_overflow(f, SG_FLOAT32, SG_MAX_WORKERS);
+	for (int i = 2; i < NFMT; i++) {
+		check_overflow(f, ffmts[i].dtype, 1);
+		check_overflow(f, ffmts[i].dtype, 2);
+		check_overflow(f, ffmts[i].dtype, SG_MAX_WORKERS);
+	}
 }
 
 /* ------------------------------------------------------- float MIN / MAX */
 
-static uint64_t get_bits(const struct coll *c, uint32_t w, uint32_t j)
-{
-	uint64_t b = 0;
-
-	memcpy(&b, c->v[w] + (size_t)j * sg_wire_dtype_size(c->dtype),
-	       sg_wire_dtype_size(c->dtype));
-	return b;
-}
-
-static bool bits_nan(uint8_t dtype, uint64_t b)
-{
-	return dtype == SG_FLOAT32 ? (b & 0x7fffffffu) > 0x7f800000u
-				   : (b & 0x7fffffffffffffffull) > 0x7ff0000000000000ull;
-}
-
-static long double bits_value(uint8_t dtype, uint64_t b)
-{
-	if (dtype == SG_FLOAT32) {
-		uint32_t b32 = (uint32_t)b;
-		float x;
-
-		memcpy(&x, &b32, 4);
-		return x;
-	} else {
-		double x;
-
-		memcpy(&x, &b, 8);
-		return x;
-	}
-}
 
 /* a < b for non-NaN a and b, with -0 < +0. */
 static bool fless(uint8_t dtype, uint64_t a, uint64_t b)
@@ -858,46 +1035,28 @@ static bool fless(uint8_t dtype, uint64_t a, uint64_t b)
  * +-0, +-inf, near max, NaN (when @nans), small integers (ties). */
 static uint64_t random_bits(uint8_t dtype, uint64_t *seed, bool nans)
 {
-	const bool f32 = dtype == SG_FLOAT32;
-	uint64_t r = sgt_rand64(seed), s = sgt_rand64(seed) & 1;
-	uint64_t sign = f32 ? s << 31 : s << 63;
-	union { float f; uint32_t u; } u32;
-	union { double d; uint64_t u; } u64;
+	const struct ffmt *t = ffmt(dtype);
+	const uint64_t fmask = (1ull << t->frac) - 1, pinf = pinf_bits(dtype);
+	const uint64_t all = 2 * sign_bit(dtype) - 1;	/* every bit of the type */
+	uint64_t r = sgt_rand64(seed), sign = sgt_rand64(seed) & 1 ? sign_bit(dtype) : 0;
+	uint64_t b;
 
 	switch (r % 16) {
 	case 0: return sign;						/* +-0 */
-	case 1: return sign | (f32 ? 0x7f800000 : 0x7ff0000000000000ull);	/* +-inf */
-	case 2:								/* subnormal */
-		return sign | (f32 ? (r >> 8) & 0x7fffff : (r >> 8) & 0xfffffffffffffull) | 1;
-	case 3:								/* near max */
-		return sign | (f32 ? 0x7f7fffff - (r >> 8) % 1000
-				   : 0x7fefffffffffffffull - (r >> 8) % 1000);
+	case 1: return sign | pinf;					/* +-inf */
+	case 2: return sign | ((r >> 8) & fmask) | 1;			/* subnormal */
+	case 3: return sign | (pinf - 1 - (r >> 8) % (fmask < 1000 ? fmask : 1000));	/* near max */
 	case 4:								/* NaN */
 		if (nans)
-			return sign | (f32 ? 0x7f800000 | ((r >> 8) & 0x7fffff) | 1
-					   : 0x7ff0000000000000ull | ((r >> 8) & 0xfffffffffffffull) | 1);
+			return sign | pinf | ((r >> 8) & fmask) | 1;
 		/* fall through */
 	case 5: case 6: case 7:						/* ties */
-		if (f32) {
-			u32.f = (float)((int)(r >> 8) % 5 - 2);
-			return u32.u;
-		}
-		u64.d = (double)((int)(r >> 8) % 5 - 2);
-		return u64.u;
+		return sg_float_round_bits((int)(r >> 8) % 5 - 2, dtype);
 	default:							/* any finite */
-		if (f32) {
-			uint32_t b = (uint32_t)(r >> 8);
-
-			if (((b >> 23) & 0xff) == 0xff)
-				b &= ~(1u << 23);
-			return b;
-		} else {
-			uint64_t b = sgt_rand64(seed);
-
-			if (((b >> 52) & 0x7ff) == 0x7ff)
-				b &= ~(1ull << 52);
-			return b;
-		}
+		b = (t->frac + t->exp < 32 ? r >> 8 : sgt_rand64(seed)) & all;
+		if ((b & pinf) == pinf)
+			b &= ~(1ull << t->frac);
+		return b;
 	}
 }
 
@@ -935,8 +1094,7 @@ static void check_sum_exact(void **state, uint8_t dtype, uint32_t nw)
 			for (uint32_t w = 0; w < nw; w++) {
 				uint64_t b = get_bits(&c, w, j);
 
-				sg_fsum_add(&M, &aux, dtype == SG_FLOAT32 ? sg_fdecode32((uint32_t)b)
-									  : sg_fdecode64(b));
+				sg_fsum_add(&M, &aux, fdecode(dtype, b));
 			}
 			memcpy(&got, sgt_entry_acc(f, e) + 8 * (size_t)k, sizeof(got));
 			if (got != M || sgt_entry_aux(f, e)[k] != aux)
@@ -975,6 +1133,10 @@ EXACT_TEST(32, SG_FLOAT32, 7)
 EXACT_TEST(32, SG_FLOAT32, 256)
 EXACT_TEST(64, SG_FLOAT64, 7)
 EXACT_TEST(64, SG_FLOAT64, 256)
+EXACT_TEST(16, SG_FLOAT16, 7)
+EXACT_TEST(16, SG_FLOAT16, 256)
+EXACT_TEST(b16, SG_BFLOAT16, 7)
+EXACT_TEST(b16, SG_BFLOAT16, 256)
 
 /* Check a completed float MIN or MAX: a NaN anywhere gives a NaN (the very
  * NaN when every NaN of the element has the same bits), else the result is
@@ -1048,7 +1210,7 @@ static void check_minmax(void **state, uint8_t dtype, uint32_t nw)
 						b = random_bits(dtype, &seed, false);
 					/* Every 8th element: zeros of both signs only. */
 					if (j % 8 == 7)
-						b = (sgt_rand64(&seed) & 1) << (dtype == SG_FLOAT32 ? 31 : 63);
+						b = sgt_rand64(&seed) & 1 ? sign_bit(dtype) : 0;
 					put_bits(&c, w, j, b);
 				}
 			}
@@ -1072,6 +1234,10 @@ MINMAX_TEST(64, SG_FLOAT64, 2)
 MINMAX_TEST(64, SG_FLOAT64, 16)
 MINMAX_TEST(64, SG_FLOAT64, 256)
 MINMAX_TEST(64, SG_FLOAT64, 1024)
+MINMAX_TEST(16, SG_FLOAT16, 2)
+MINMAX_TEST(16, SG_FLOAT16, 256)
+MINMAX_TEST(b16, SG_BFLOAT16, 2)
+MINMAX_TEST(b16, SG_BFLOAT16, 256)
 
 /* Hand-picked elements, each from 4 workers, in every arrival order that
  * matters: MIN(-0, +0) is -0 and MAX(-0, +0) is +0; infinities; subnormals
@@ -1105,7 +1271,9 @@ static void test_minmax_cases(void **state)
 	static const enum order orders[] = { ORDER_WORKERS, ORDER_REVERSED, ORDER_SHUFFLED };
 
 	assert_int_equal(sgt_add_comm(f, 0, 4), 0);
-	for (uint8_t dt = SG_FLOAT32; dt <= SG_FLOAT64; dt++) {
+	for (int fi = 0; fi < NFMT; fi++) {
+		uint8_t dt = ffmts[fi].dtype;
+
 		for (int op = SG_OP_MIN; op <= SG_OP_MAX; op++) {
 			for (size_t o = 0; o < 3; o++) {
 				struct coll c;
@@ -1125,18 +1293,20 @@ static void test_minmax_cases(void **state)
 				for (uint32_t j = 0; j < c.count; j++) {
 					double want = op == SG_OP_MIN ? cases[j % ncases].min
 								      : cases[j % ncases].max;
-					long double got;
+					long double got, wanted;
 					uint64_t gb = 0;
 
 					memcpy(&gb, res + (size_t)j * sg_wire_dtype_size(dt),
 					       sg_wire_dtype_size(dt));
 					got = bits_value(dt, gb);
-					if (dt == SG_FLOAT32)
-						want = (float)want;
-					if (isnan(want) ? !isnan(got)
-							: got != want || !!signbit(got) != !!signbit(want))
-						fail_msg("%s: case %u: %Lg, expected %g", what,
-							 j % (uint32_t)ncases, got, want);
+					/* the case's answer in the type (rounding keeps
+					 * the order) */
+					wanted = dt == SG_FLOAT64 ? want
+						 : bits_value(dt, sg_float_round_bits(want, dt));
+					if (isnan(wanted) ? !isnan(got)
+							  : got != wanted || !!signbit(got) != !!signbit(wanted))
+						fail_msg("%s: case %u: %Lg, expected %Lg", what,
+							 j % (uint32_t)ncases, got, wanted);
 				}
 				coll_release(f, &c);
 				coll_free(&c);
@@ -1514,7 +1684,7 @@ static void test_all_valid_ops(void **state)
 			coll_init(&c, dt, op, 2 * sg_wire_response_chunk(dt) / size + 3, 16);
 			for (uint32_t w = 0; w < 16; w++) {
 				for (uint32_t j = 0; j < c.count; j++) {
-					if (dt == SG_FLOAT32 || dt == SG_FLOAT64)
+					if (is_float(dt))
 						put(&c, w, j, normalish(&seed));
 					else if (dt >= SG_INT32_LOC)
 						loc_put(&c, w, j, (long double)((int)(sgt_rand64(&seed) % 9) - 4),
@@ -1526,10 +1696,10 @@ static void test_all_valid_ops(void **state)
 				}
 			}
 			coll_run(f, &c, ORDER_SHUFFLED, seed);
-			if (op == SG_OP_SUM && (dt == SG_FLOAT32 || dt == SG_FLOAT64))
+			if (op == SG_OP_SUM && is_float(dt))
 				check_fsum(f, &c, "valid ops", false);
 			else if (op == SG_OP_MIN || op == SG_OP_MAX) {
-				if (dt == SG_FLOAT32 || dt == SG_FLOAT64)
+				if (is_float(dt))
 					check_fminmax(f, &c, "valid ops");
 			} else if (op == SG_OP_MAXLOC || op == SG_OP_MINLOC)
 				check_loc(f, &c, "valid ops");
@@ -1537,8 +1707,8 @@ static void test_all_valid_ops(void **state)
 			coll_free(&c);
 		}
 	}
-	/* 8 integer types x 7 ops, 2 float types x 3, 4 pair types x 2. */
-	assert_int_equal(ncombos, 8 * 7 + 2 * 3 + 4 * 2);
+	/* 8 integer types x 7 ops, 4 float types x 3, 4 pair types x 2. */
+	assert_int_equal(ncombos, 8 * 7 + 4 * 3 + 4 * 2);
 
 	/* SG_OP_USER is valid on every type, but only with a program. */
 	for (uint8_t dt = 0; dt < SG_DATATYPE_COUNT; dt += 5) {
@@ -1592,6 +1762,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reference),
 		cmocka_unit_test(test_own_addend_no_overflow),
+		cmocka_unit_test(test_own_special_after_room),
 		cmocka_unit_test_setup_teardown(test_sum_f32_1, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_f32_2, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_f32_16, sgt_setup_shared, sgt_teardown_none),
@@ -1602,6 +1773,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sum_f64_16, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_f64_256, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_f64_1024, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_f16_1, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_f16_16, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_f16_1024, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_fb16_1, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_fb16_16, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_fb16_1024, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_specials, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_overflow, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_exact_f32_7, sgt_setup_shared, sgt_teardown_none),
@@ -1609,6 +1786,12 @@ int main(void)
 						sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_exact_f64_7, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_sum_exact_f64_256, sgt_setup_shared,
+						sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_exact_f16_7, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_exact_f16_256, sgt_setup_shared,
+						sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_exact_fb16_7, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_sum_exact_fb16_256, sgt_setup_shared,
 						sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_minmax_f32_1, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_minmax_f32_2, sgt_setup_shared, sgt_teardown_none),
@@ -1620,6 +1803,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_minmax_f64_16, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_minmax_f64_256, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_minmax_f64_1024, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_f16_2, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_f16_256, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_fb16_2, sgt_setup_shared, sgt_teardown_none),
+		cmocka_unit_test_setup_teardown(test_minmax_fb16_256, sgt_setup_shared,
+						sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_minmax_cases, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_loc_int32, sgt_setup_shared, sgt_teardown_none),
 		cmocka_unit_test_setup_teardown(test_loc_int64, sgt_setup_shared, sgt_teardown_none),
@@ -1636,11 +1824,12 @@ int main(void)
 	sgt_test_filter();
 	rc = cmocka_run_group_tests_name("bpf_floats", tests, NULL, NULL);
 	sgt_shared_close();
-	printf("float SUM worst error, as a fraction of the bound (2^-22 / 2^-40 of sum|x|):\n"
-	       "  float32: %.6Lf delivered, %.3Le accumulator (%llu elements)\n"
-	       "  float64: %.6Lf delivered, %.6Lf accumulator (%llu elements)\n",
-	       worst[0], worst_acc[0], nchecked[0], worst[1], worst_acc[1], nchecked[1]);
-	if (rc == 0 && (worst[0] > 1 || worst[1] > 1))
-		rc = 1;
+	printf("float SUM worst error, as a fraction of the bound (of sum|x|):\n");
+	for (int i = 0; i < NFMT; i++) {
+		printf("  %-8s (2^%d): %.6Lf delivered, %.3Le accumulator (%llu elements)\n",
+		       tname(ffmts[i].dtype), ffmts[i].bound, worst[i], worst_acc[i], nchecked[i]);
+		if (rc == 0 && worst[i] > 1)
+			rc = 1;
+	}
 	return rc;
 }

@@ -95,6 +95,7 @@
 
 #include "sgbpf.skel.h"
 #include "bpf_frames.h"
+#include "common/datatype.h"
 
 #define NW0 5
 #define NW1 70			/* more than 64: two words of worker bits */
@@ -166,9 +167,9 @@ struct fslot {
 
 static struct fslot fslots[] = {
 	{ 0, SG_INT32, SG_OP_SUM, 300, NW0 },		/* 2 chunks */
-	{ 0, SG_FLOAT32, SG_OP_SUM, 700, NW0 },		/* 6 chunks of 512 */
+	{ 0, SG_FLOAT32, SG_OP_SUM, 700, NW0 },		/* 3 chunks of 1024 */
 	{ 0, SG_UINT8, SG_OP_BXOR, 100, 3 },		/* target < workers */
-	{ 0, SG_FLOAT64, SG_OP_MAX, 200, NW0 },
+	{ 0, SG_BFLOAT16, SG_OP_MAX, 200, NW0 },		/* 1 chunk of 512 */
 	{ 0, SG_INT64_LOC, SG_OP_MINLOC, 70, NW0 },
 	{ 1, SG_INT16, SG_OP_PROD, 1000, NW1 },		/* same id as comm 0's first */
 	{ 1, SG_FLOAT64, SG_OP_SUM, 400, NW1 },		/* 4 chunks */
@@ -1046,16 +1047,22 @@ static int64_t sext(uint64_t v, unsigned int size)
 
 static uint64_t fkey(uint64_t b, unsigned int size)
 {
+	if (size == 2)
+		return (uint16_t)(b ^ ((uint16_t)((int16_t)b >> 15) | 0x8000u));
 	if (size == 4)
 		return (uint32_t)(b ^ ((uint32_t)((int32_t)b >> 31) | 0x80000000u));
 	return b ^ ((uint64_t)((int64_t)b >> 63) | 0x8000000000000000ull);
 }
 
-static bool fnan(uint64_t b, unsigned int size)
+/* NaN bits of the float type @dt: the exponent all ones, a fraction. */
+static bool fnan(uint64_t b, uint8_t dt)
 {
-	if (size == 4)
-		return (b & 0x7fffffffu) > 0x7f800000u;
-	return (b & 0x7fffffffffffffffull) > 0x7ff0000000000000ull;
+	switch (dt) {
+	case SG_FLOAT16: return (b & 0x7fffu) > 0x7c00u;
+	case SG_BFLOAT16: return (b & 0x7fffu) > 0x7f80u;
+	case SG_FLOAT32: return (b & 0x7fffffffu) > 0x7f800000u;
+	default: return (b & 0x7fffffffffffffffull) > 0x7ff0000000000000ull;
+	}
 }
 
 /* acc = op(acc, src) for @count elements, in plain C. Not float SUM. */
@@ -1081,7 +1088,7 @@ static void ref_fold(uint8_t dt, uint8_t op, uint8_t *acc, const uint8_t *src, u
 		}
 		{
 			uint64_t a = rd_le(pa, size, 0, size), b = rd_le(pb, size, 0, size), r;
-			bool fl = dt == SG_FLOAT32 || dt == SG_FLOAT64;
+			bool fl = sg_wire_dtype_fsum(dt);
 			bool less = fl ? fkey(b, size) < fkey(a, size) :
 				    is_signed_int(dt) ? sext(b, size) < sext(a, size) : b < a;
 			bool greater = fl ? fkey(b, size) > fkey(a, size) :
@@ -1089,8 +1096,8 @@ static void ref_fold(uint8_t dt, uint8_t op, uint8_t *acc, const uint8_t *src, u
 
 			/* A NaN anywhere gives NaN (the accumulator's first). */
 			if (fl && (op == SG_OP_MIN || op == SG_OP_MAX) &&
-			    (fnan(a, size) || fnan(b, size))) {
-				r = fnan(a, size) ? a : b;
+			    (fnan(a, dt) || fnan(b, dt))) {
+				r = fnan(a, dt) ? a : b;
 				wr_le(pa, size, 0, r, size);
 				continue;
 			}
@@ -1110,7 +1117,7 @@ static void ref_fold(uint8_t dt, uint8_t op, uint8_t *acc, const uint8_t *src, u
 
 static bool is_fsum(uint8_t dt, uint8_t op)
 {
-	return op == SG_OP_SUM && (dt == SG_FLOAT32 || dt == SG_FLOAT64);
+	return op == SG_OP_SUM && sg_wire_dtype_fsum(dt);
 }
 
 struct vcoll {
@@ -1152,23 +1159,25 @@ static void vc_init(struct vcoll *vc, uint32_t comm, uint32_t coll_id, uint8_t d
 			uint64_t r = rnd();
 
 			if (is_fsum(dt, op)) {
-				int32_t x = (int32_t)(rnd() % (2u << 20)) - (1 << 20);
+				/* integers the type holds exactly */
+				int bits = dt == SG_FLOAT16 ? 10 : dt == SG_BFLOAT16 ? 7 : 20;
+				int32_t x = (int32_t)(rnd() % (2u << bits)) - (1 << bits);
 
 				if (r % 5 == 0)
 					x = 0;
-				if (dt == SG_FLOAT32) {
-					float fx = (float)x;
-
-					memcpy(e, &fx, 4);
-				} else {
-					double dx = (double)x;
-
-					memcpy(e, &dx, 8);
-				}
-			} else if (dt == SG_FLOAT32 || dt == SG_FLOAT64) {
+				wr_le(e, size, 0, sg_float_round_bits(x, dt), size);
+			} else if (sg_wire_dtype_fsum(dt)) {
 				uint64_t b = rnd();
 
-				if (dt == SG_FLOAT32) {
+				if (size == 2) {
+					unsigned int fbits = dt == SG_FLOAT16 ? 10 : 7;
+
+					b &= 0xffffu;
+					if ((b & 0x7fffu) >> fbits == 0x7fffu >> fbits)
+						b ^= 1u << fbits;
+					if (r % 7 == 0)
+						b &= 0x8000u;		/* signed zeros */
+				} else if (dt == SG_FLOAT32) {
 					b &= 0xffffffffu;
 					if (((b >> 23) & 0xff) == 0xff)
 						b ^= 1u << 23;
@@ -1205,19 +1214,9 @@ static void vc_init(struct vcoll *vc, uint32_t comm, uint32_t coll_id, uint8_t d
 		vc->fref = calloc(count ? count : 1, sizeof(*vc->fref));
 		assert_non_null(vc->fref);
 		for (uint32_t w = 0; w < vc->target; w++)
-			for (uint32_t j = 0; j < count; j++) {
-				if (dt == SG_FLOAT32) {
-					float x;
-
-					memcpy(&x, vc->v[w] + 4 * (size_t)j, 4);
-					vc->fref[j] += (int64_t)x;
-				} else {
-					double x;
-
-					memcpy(&x, vc->v[w] + 8 * (size_t)j, 8);
-					vc->fref[j] += (int64_t)x;
-				}
-			}
+			for (uint32_t j = 0; j < count; j++)
+				vc->fref[j] += (int64_t)sg_float_bits_value(
+					rd_le(vc->v[w] + (size_t)j * size, size, 0, size), dt);
 	} else {
 		vc->ref = calloc(1, cap);
 		assert_non_null(vc->ref);
@@ -2143,10 +2142,10 @@ static const struct {
 	{ SG_FLOAT64, SG_OP_SUM, 300, false },		/* 3 chunks */
 	{ SG_INT32, SG_OP_SUM, 700, false },		/* 3 chunks */
 	{ SG_UINT8, SG_OP_BXOR, 3000, true },		/* 3 chunks, a late worker */
-	{ SG_FLOAT32, SG_OP_SUM, 400, false },		/* 4 chunks of 512 */
+	{ SG_FLOAT32, SG_OP_SUM, 400, false },		/* 2 chunks of 1024 */
 	{ SG_INT64_LOC, SG_OP_MINLOC, 70, false },
 	{ SG_INT16, SG_OP_PROD, 1000, false },
-	{ SG_FLOAT32, SG_OP_SUM, 700, false },		/* 6 chunks of 512 */
+	{ SG_FLOAT16, SG_OP_SUM, 700, false },		/* 3 chunks of 512 */
 	{ SG_UINT64, SG_OP_MIN, 128, true },
 	{ SG_INT32, SG_OP_BAND, 2560, false },		/* 10 chunks */
 };
@@ -2166,7 +2165,7 @@ static void run_final(uint32_t id_step, const char *what)
 		n++;
 	}
 	/* And two in slots the fuzz reached only with stray ids. */
-	vc_init(&vcs[n], 0, SG_SLOTS * 1000 + 63, SG_FLOAT64, SG_OP_MIN, 500, false);
+	vc_init(&vcs[n], 0, SG_SLOTS * 1000 + 63, SG_BFLOAT16, SG_OP_MIN, 500, false);
 	vc_arm(&vcs[n++]);
 	vc_init(&vcs[n], 1, SG_SLOTS * 1000 + 62, SG_UINT32, SG_OP_SUM, 1000, false);
 	vc_arm(&vcs[n++]);

@@ -1804,12 +1804,12 @@ static void test_partial_identity(void **state)
 			uint64_t acc[SG_CHUNK_BYTES / 8], x[SG_CHUNK_BYTES / 8];
 			uint16_t aux[SG_FSUM_ELEMS] = { 0 };
 
-			if (!sg_wire_op_valid(dt, op) ||
-			    (op == SG_OP_SUM && (dt == SG_FLOAT32 || dt == SG_FLOAT64)))
+			if (!sg_wire_op_valid(dt, op) || (op == SG_OP_SUM && sg_wire_dtype_fsum(dt)))
 				continue;
 			sg_result_identity(&r, 0, acc);
 			fill_random((uint8_t *)x, cb / 8, 8, &seed);
-			for (unsigned int i = 0; i < r.count && dt >= SG_INT32_LOC; i++) {
+			for (unsigned int i = 0; i < r.count && dt >= SG_INT32_LOC && dt <= SG_FLOAT64_LOC;
+			     i++) {
 				uint8_t *e = (uint8_t *)x + i * esz;
 
 				if (dt == SG_INT64_LOC || dt == SG_FLOAT64_LOC)
@@ -2084,9 +2084,10 @@ static uint8_t any_valid_op(uint8_t dt)
 }
 
 /* Every datatype's responses travel in chunks of sg_wire_response_chunk()
- * bytes (512 for float32, whose SUM accumulators are twice as wide; 1024 for
- * the others): the slot's nchunks, the frames, and a whole collective of three
- * chunks (the last one partial) for each type. */
+ * bytes (1024 for float32 and 512 for float16 and bfloat16, whose SUM
+ * accumulators are 2 and 4 times as wide; 1408 for the others): the slot's
+ * nchunks, the frames, and a whole collective of three chunks (the last one
+ * partial) for each type. */
 static void test_geometry(void **state)
 {
 	struct sgt_fixture *f = *state;
@@ -2094,7 +2095,8 @@ static void test_geometry(void **state)
 	uint64_t seed = 60;
 
 	for (uint8_t dt = 0; dt < SG_DATATYPE_COUNT; dt++) {
-		uint32_t size = sg_wire_dtype_size(dt), cb = dt == SG_FLOAT32 ? 1024 : 1408;
+		uint32_t size = sg_wire_dtype_size(dt);
+		uint32_t cb = dt == SG_FLOAT32 ? 1024 : dt == SG_FLOAT16 || dt == SG_BFLOAT16 ? 512 : 1408;
 		uint32_t count = 3 * cb / size - 1, coll_id = 40 + dt;
 		struct sg_wire_msg m = sgt_msg(coll_id, 0x6000 + dt, dt, any_valid_op(dt), count);
 		uint8_t *vec = calloc(4, cb);
@@ -2242,29 +2244,33 @@ static void test_geometry_malformed(void **state)
 	assert_int_equal(sgt_counters(f, 0).rx_accepted, 7);
 }
 
-/* The largest float32 vector sg_scatter_reduce() accepts (SG_MAX_MESSAGE_BYTES,
- * 262144 elements) is 1024 chunks of 1024 bytes, more than SG_MAX_CHUNKS (763,
- * the chunks of a request): the chunks with an index past it must complete
- * like any other. */
-static void test_float32_large_vector(void **state)
+/* The largest vectors of the types with the smallest response chunks: a
+ * float32 segment of SG_MAX_MSG_BYTES (262144 elements) is 1024 chunks of
+ * 1024 bytes, a float16 one 2048 of 512 (SG_MAX_RESPONSE_CHUNKS), more than
+ * SG_MAX_CHUNKS (763, the chunks of a request): the chunks with an index past
+ * it must complete like any other. */
+static void check_large_vector(struct sgt_fixture *f, uint8_t dtype, uint32_t coll_id)
 {
-	struct sgt_fixture *f = *state;
-	const uint32_t count = SG_MAX_MSG_BYTES / 4;
-	struct sg_wire_msg m = sgt_msg(60, 0x6060, SG_FLOAT32, SG_OP_MAX, count);
+	const uint32_t size = sg_wire_dtype_size(dtype), count = SG_MAX_MSG_BYTES / size;
+	struct sg_wire_msg m = sgt_msg(coll_id, 0x6060, dtype, SG_OP_MAX, count);
 	uint8_t fr[SGT_FRAME_MAX], *vec = calloc(1, SG_MAX_MSG_BYTES);
 	uint32_t nchunks = sgt_nchunks(&m), rejected = 0, first_bad = 0;
-	struct sg_stats st;
+	struct sg_stats st0, st;
 
 	assert_non_null(vec);
 	for (uint32_t i = 0; i < count; i++) {
 		float x = (float)i;
 
-		memcpy(vec + 4 * (size_t)i, &x, 4);
+		if (size == 4)
+			memcpy(vec + 4 * (size_t)i, &x, 4);
+		else
+			memcpy(vec + 2 * (size_t)i, &(uint16_t){ (uint16_t)(i * 7) }, 2);
 	}
-	assert_int_equal(nchunks, SG_MAX_RESPONSE_CHUNKS);
-	assert_true(nchunks > SG_MAX_CHUNKS);
+	assert_int_equal(nchunks, SG_MAX_MSG_BYTES / sg_wire_response_chunk(dtype));
+	assert_true(nchunks > SG_MAX_CHUNKS && nchunks <= SG_MAX_RESPONSE_CHUNKS);
 	assert_int_equal(sgt_arm(f, 0, &m, 1), 0);
-	assert_int_equal(sgt_slot(f, 0, 60).nchunks, nchunks);
+	assert_int_equal(sgt_slot(f, 0, coll_id).nchunks, nchunks);
+	st0 = sgt_counters(f, 0);
 	for (uint32_t c = 0; c < nchunks; c++) {
 		size_t n = chunk_frame(f, fr, 0, 0, &m, c, vec);
 		uint64_t mal = sgt_counters(f, 0).rx_malformed;
@@ -2275,28 +2281,28 @@ static void test_float32_large_vector(void **state)
 	}
 	st = sgt_counters(f, 0);
 	if (rejected) {
-		bool strict = getenv("SGT_STRICT") && *getenv("SGT_STRICT") == '1';
-
-		fprintf(stderr, "KNOWN DATAPATH BUG: float32 vector of %u elements (%u chunks of "
-			"1024 bytes): %u chunks from index %u rejected as malformed "
-			"(chunk >= SG_MAX_CHUNKS in sg_gather); the collective never "
-			"completes\n", count, nchunks, rejected, first_bad);
 		free(vec);
-		if (strict)
-			fail_msg("float32 vector over %u chunks cannot complete", SG_MAX_CHUNKS);
-		skip();
+		fail_msg("datatype %u, %u elements (%u chunks): %u chunks from index %u rejected "
+			 "as malformed", dtype, count, nchunks, rejected, first_bad);
 	}
-	assert_int_equal(st.rx_accepted, nchunks);
-	expect_completion(f, 0, 60, 1, "float32 1 MiB");
+	assert_int_equal(st.rx_accepted - st0.rx_accepted, nchunks);
+	expect_completion(f, 0, coll_id, 1, "a 1 MiB vector");
 	{
 		uint8_t *res = malloc(SG_MAX_MSG_BYTES);
 
 		assert_non_null(res);
-		sgt_copy_result(f, 0, 60, res);
+		sgt_copy_result(f, 0, coll_id, res);
 		assert_memory_equal(res, vec, SG_MAX_MSG_BYTES);
 		free(res);
 	}
+	sgt_release(f, 0, coll_id);
 	free(vec);
+}
+
+static void test_large_vectors(void **state)
+{
+	check_large_vector(*state, SG_FLOAT32, 60);
+	check_large_vector(*state, SG_FLOAT16, 61);
 }
 
 /* ------------------------------------------------------------------ spans */
@@ -2492,7 +2498,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pass, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_geometry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_geometry_malformed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_float32_large_vector, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_vectors, setup, teardown),
 	};
 
 	int rc;

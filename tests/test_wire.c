@@ -96,6 +96,22 @@ static void test_nchunks(void **state)
 	assert_int_equal(sg_wire_response_chunk(SG_FLOAT32), 1024);
 	assert_int_equal(sg_wire_response_chunk(SG_FLOAT64), C);
 	assert_int_equal(sg_wire_nchunks_of(MIB, sg_wire_response_chunk(SG_FLOAT32)), 1024);
+	/* float16 and bfloat16: the same 256 mantissas, the smallest chunks
+	 * (their MIN and MAX too: the chunk size is the type's). */
+	assert_int_equal(sg_wire_dtype_size(SG_FLOAT16), 2);
+	assert_int_equal(sg_wire_dtype_size(SG_BFLOAT16), 2);
+	assert_int_equal(sg_wire_response_chunk(SG_FLOAT16), 512);
+	assert_int_equal(sg_wire_response_chunk(SG_BFLOAT16), 512);
+	assert_int_equal(sg_wire_response_chunk(SG_INT16), C);
+	assert_int_equal(sg_wire_nchunks_of(MIB, sg_wire_response_chunk(SG_FLOAT16)),
+			 SG_MAX_RESPONSE_CHUNKS);
+	for (unsigned int op = 0; op < SG_OP_COUNT; op++) {
+		bool want = op == SG_OP_SUM || op == SG_OP_MIN || op == SG_OP_MAX;
+
+		assert_int_equal(sg_wire_op_valid(SG_FLOAT16, op), want);
+		assert_int_equal(sg_wire_op_valid(SG_BFLOAT16, op), want);
+	}
+	assert_false(sg_wire_op_valid(SG_DATATYPE_COUNT, SG_OP_SUM));
 }
 
 static void test_chunk_len(void **state)

@@ -76,9 +76,41 @@ static void fsum_make_room(uint64_t *m, uint16_t *aux)
 	}
 }
 
+/* The coordinator's part of a float SUM chunk, by the general addition: after
+ * fsum_make_room() an exponent can be one above the format's largest finite
+ * one, which the fold's fast path takes for its specials' (bpf/fold.bpf.h).
+ * Not the fast path, then: this runs once per collective. */
+static void fsum_fold_own(uint64_t *m, uint16_t *aux, const void *src, size_t n, uint8_t dtype)
+{
+	for (size_t k = 0; k < n; k++) {
+		__s64 *M = (__s64 *)&m[k];
+		struct sg_fnum x;
+
+		switch (dtype) {
+		case SG_FLOAT32: x = sg_fdecode32(((const uint32_t *)src)[k]); break;
+		case SG_FLOAT64: x = sg_fdecode64(((const uint64_t *)src)[k]); break;
+		case SG_FLOAT16: x = sg_fdecode16(((const uint16_t *)src)[k]); break;
+		default: x = sg_fdecode32((uint32_t)((const uint16_t *)src)[k] << 16); break;
+		}
+		sg_fsum_add(M, &aux[k], x);
+	}
+}
+
+/* Store element @j of a float SUM result: @v rounded once to @dtype. */
+static void fsum_store(void *out, size_t j, uint8_t dtype, long double v)
+{
+	switch (dtype) {
+	case SG_FLOAT32: ((float *)out)[j] = (float)v; break;
+	case SG_FLOAT64: ((double *)out)[j] = (double)v; break;
+	default: ((uint16_t *)out)[j] = (uint16_t)sg_float_round_bits(v, dtype); break;
+	}
+}
+
 void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_reduce *r,
 		    const uint64_t *whole, void *out)
 {
+	const int fsum = r->op == SG_OP_SUM && sg_wire_dtype_fsum(r->dtype);
+	const size_t esz = sg_wire_dtype_size(r->dtype);
 	uint32_t cb = sg_wire_response_chunk(r->dtype);
 	/* A chunk with the coordinator's own part folded in: the accumulator
 	 * copied, then folded as a worker's chunk would be. */
@@ -94,18 +126,21 @@ void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_
 			memcpy(mine, acc + (size_t)c * SG_ACC_BYTES, SG_ACC_BYTES);
 			memcpy(mine_aux, aux + (size_t)c * SG_FSUM_ELEMS, sizeof(mine_aux));
 			memcpy(src, (const uint8_t *)r->own + (size_t)c * cb, len);	/* aligned */
-			if (r->op == SG_OP_SUM && (r->dtype == SG_FLOAT32 || r->dtype == SG_FLOAT64))
+			if (fsum) {
 				fsum_make_room(mine, mine_aux);
-			sg_fold(mine, mine_aux, src, (uint32_t)len, (uint8_t)r->dtype, r->op, 0);
+				fsum_fold_own(mine, mine_aux, src, len / esz, (uint8_t)r->dtype);
+			} else {
+				sg_fold(mine, mine_aux, src, (uint32_t)len, (uint8_t)r->dtype, r->op, 0);
+			}
 		}
 		if (!is_whole(whole, c)) {
 			sg_result_identity(r, c, out);
-		} else if (r->op == SG_OP_SUM && (r->dtype == SG_FLOAT32 || r->dtype == SG_FLOAT64)) {
+		} else if (fsum) {
 			/* Each element is a mantissa and an exponent, rounded
 			 * once here; an accumulator chunk has room for
 			 * SG_FSUM_ELEMS of them. */
-			for (size_t k = 0; k < len / sg_wire_dtype_size(r->dtype); k++) {
-				size_t j = (size_t)c * (cb / sg_wire_dtype_size(r->dtype)) + k;
+			for (size_t k = 0; k < len / esz; k++) {
+				size_t j = (size_t)c * (cb / esz) + k;
 				uint16_t a = r->own ? mine_aux[k] : aux[(size_t)c * SG_FSUM_ELEMS + k];
 				int64_t m;
 				long double v;
@@ -114,17 +149,14 @@ void sg_result_copy(const uint8_t *acc, const uint16_t *aux, const struct sg_tp_
 				memcpy(&m, r->own ? (const uint8_t *)mine + k * 8
 						  : acc + (size_t)c * SG_ACC_BYTES + k * 8, sizeof(m));
 				if (fsum_exact_double(m, a, &d)) {
-					if (r->dtype == SG_FLOAT32)
+					if (r->dtype == SG_FLOAT32) {	/* the common case, cheaply */
 						((float *)out)[j] = (float)d;
-					else
-						((double *)out)[j] = d;
-					continue;
-				}
-				v = sg_fsum_value(m, a);
-				if (r->dtype == SG_FLOAT32)
-					((float *)out)[j] = (float)v;
-				else
-					((double *)out)[j] = (double)v;
+						continue;
+					}
+					v = d;
+				} else
+					v = sg_fsum_value(m, a);
+				fsum_store(out, j, (uint8_t)r->dtype, v);
 			}
 		} else {
 			memcpy((uint8_t *)out + (size_t)c * cb,

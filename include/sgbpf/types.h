@@ -22,13 +22,17 @@ enum sg_datatype {
 	SG_INT64_LOC,	/**< struct sg_int64_loc */
 	SG_FLOAT32_LOC,	/**< struct sg_float32_loc */
 	SG_FLOAT64_LOC,	/**< struct sg_float64_loc */
+	/* Half precision (after the pairs, so older numbers keep their values). */
+	SG_FLOAT16,	/**< IEEE binary16 (bits in a uint16_t): SUM, MIN, MAX */
+	SG_BFLOAT16,	/**< bfloat16, float32's top half (bits in a uint16_t): SUM, MIN, MAX */
 	SG_DATATYPE_COUNT
 };
 
 /** Reduction operations. Integer SUM and PROD wrap modulo 2^bits (as in C for
  * unsigned types; two's complement for signed ones). Floating-point SUM is
- * accurate to 2^-22 (float32) or 2^-40 (float64) of the sum of the absolute
- * values of the contributions, element by element (docs/floats.md). */
+ * accurate to 2^-22 (float32), 2^-40 (float64), 2^-10 (float16) or 2^-7
+ * (bfloat16) of the sum of the absolute values of the contributions, element
+ * by element, and rounds once to the type (docs/floats.md). */
 enum sg_op {
 	SG_OP_SUM = 0,
 	SG_OP_PROD,

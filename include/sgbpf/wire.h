@@ -42,9 +42,9 @@
  * 9000-byte MTU carries (6 chunks of SG_CHUNK_BYTES). */
 #define SG_MAX_SPAN	8
 #define SG_MAX_DGRAM_PAYLOAD (SG_MAX_SPAN * SG_CHUNK_BYTES)
-/* Contributions of float32 travel in smaller chunks (sg_wire_response_chunk()),
- * so take more. */
-#define SG_MAX_RESPONSE_CHUNKS (SG_MAX_MSG_BYTES / (SG_ACC_BYTES / 2))
+/* Contributions of float types travel in smaller chunks
+ * (sg_wire_response_chunk()), so take more: float16's are the smallest. */
+#define SG_MAX_RESPONSE_CHUNKS (SG_MAX_MSG_BYTES / (SG_ACC_BYTES / 4))
 
 /* Workers one coordinator datagram is cloned to. The clones of one TC
  * invocation are queued before any of them is delivered (a veth queues them on
@@ -198,7 +198,7 @@ static __inline__ unsigned int sg_wire_dtype_size(unsigned int dt)
 {
 	switch (dt) {
 	case SG_INT8: case SG_UINT8: return 1;
-	case SG_INT16: case SG_UINT16: return 2;
+	case SG_INT16: case SG_UINT16: case SG_FLOAT16: case SG_BFLOAT16: return 2;
 	case SG_INT32: case SG_UINT32: case SG_FLOAT32: return 4;
 	case SG_INT64: case SG_UINT64: case SG_FLOAT64: return 8;
 	case SG_INT32_LOC: case SG_FLOAT32_LOC: return 8;
@@ -207,12 +207,22 @@ static __inline__ unsigned int sg_wire_dtype_size(unsigned int dt)
 	}
 }
 
-/* Payload bytes of a full contribution chunk of @dt. A float32 SUM
- * accumulates each element in a 64-bit mantissa, so a float32 chunk holds
- * what fills SG_ACC_BYTES of those; other types fill a datagram. */
+/* Whether @dt is a float whose SUM accumulates each element as a 64-bit
+ * mantissa and an exponent (bpf/fold.bpf.h), whatever its width. */
+static __inline__ int sg_wire_dtype_fsum(unsigned int dt)
+{
+	return dt == SG_FLOAT32 || dt == SG_FLOAT64 || dt == SG_FLOAT16 || dt == SG_BFLOAT16;
+}
+
+/* Payload bytes of a full contribution chunk of @dt. A float SUM accumulates
+ * each element in a 64-bit mantissa, so a chunk of a float narrower than 8
+ * bytes holds what fills SG_ACC_BYTES of those (float32: 1024 bytes; float16
+ * and bfloat16: 512); other types fill a datagram. */
 static __inline__ unsigned int sg_wire_response_chunk(unsigned int dt)
 {
-	return dt == SG_FLOAT32 ? SG_ACC_BYTES / 8 * 4 : SG_CHUNK_BYTES;
+	unsigned int size = sg_wire_dtype_size(dt);
+
+	return sg_wire_dtype_fsum(dt) && size < 8 ? SG_ACC_BYTES / 8 * size : SG_CHUNK_BYTES;
 }
 
 /* Chunk size of a message of type @type carrying @dtype elements. */
@@ -309,7 +319,7 @@ static __inline__ int sg_wire_op_valid(unsigned int dt, unsigned int op)
 	if (op == SG_OP_USER)
 		return dt < SG_DATATYPE_COUNT;
 	switch (dt) {
-	case SG_FLOAT32: case SG_FLOAT64:
+	case SG_FLOAT32: case SG_FLOAT64: case SG_FLOAT16: case SG_BFLOAT16:
 		return op == SG_OP_SUM || op == SG_OP_MIN || op == SG_OP_MAX;
 	case SG_INT32_LOC: case SG_INT64_LOC: case SG_FLOAT32_LOC: case SG_FLOAT64_LOC:
 		return op == SG_OP_MAXLOC || op == SG_OP_MINLOC;
