@@ -13,7 +13,8 @@ apt-get install -y -q --no-install-recommends \
 	clang llvm libclang-rt-14-dev libbpf-dev libelf-dev zlib1g-dev bpftool \
 	libhwloc-dev libcmocka-dev liburing-dev iproute2 valgrind \
 	openmpi-bin libopenmpi-dev g++ libgloo-dev libcap2-bin groff-base man-db \
-	python3-dev python3-numpy python3-torch
+	python3-dev python3-numpy python3-torch python3-mpi4py dataset-fashion-mnist \
+	libopenblas0-serial gnuplot-nox
 
 autoreconf -fi
 ./configure
