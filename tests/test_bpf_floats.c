@@ -49,7 +49,7 @@
 #include "sgbpf.skel.h"
 #include "bpf_frames.h"
 #include "bpf/fold.bpf.h"
-#include "common/datatype.h"
+#include "common/floatbits.h"
 #include "transport/accum.h"
 
 /* Elements of a float32, float16 or bfloat16 chunk (1024 / 4, 512 / 2;

@@ -95,7 +95,7 @@
 
 #include "sgbpf.skel.h"
 #include "bpf_frames.h"
-#include "common/datatype.h"
+#include "common/floatbits.h"
 
 #define NW0 5
 #define NW1 70			/* more than 64: two words of worker bits */

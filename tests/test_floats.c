@@ -41,6 +41,7 @@
 #include <cmocka.h>
 
 #include "sgbpf.h"
+#include "common/floatbits.h"
 #include "tests/lab/testlab.h"
 
 #define NS		16	/* worker namespaces */
@@ -68,8 +69,29 @@ struct worst {
 	char where[160];
 };
 
-static struct worst worst[2][TW_FP_COUNT];
-static unsigned long n_sum_elems[2], n_overflow[2], n_nan[2], n_inf[2], n_collectives;
+/* The float types: index, name, SUM bound (2^bound of sum|x|). */
+#define NFMT 4
+static const struct {
+	enum sg_datatype dt;
+	const char *name;
+	int bound;
+} fmts[NFMT] = {
+	{ SG_FLOAT32, "float32", -22 },
+	{ SG_FLOAT64, "float64", -40 },
+	{ SG_FLOAT16, "float16", -10 },
+	{ SG_BFLOAT16, "bfloat16", -7 },
+};
+
+static int fidx(enum sg_datatype dt)
+{
+	for (int i = 0; i < NFMT; i++)
+		if (fmts[i].dt == dt)
+			return i;
+	return -1;
+}
+
+static struct worst worst[NFMT][TW_FP_COUNT];
+static unsigned long n_sum_elems[NFMT], n_overflow[NFMT], n_nan[NFMT], n_inf[NFMT], n_collectives;
 static unsigned long n_loc_ties, n_loc_elems;
 static double slowest;		/* seconds of the slowest collective (reported only) */
 static char slowest_what[96];
@@ -248,6 +270,12 @@ static void check_allgather_delivery(struct fix *f, uint32_t id, const void *wan
 
 static long double got_value(enum sg_datatype dt, const void *got, size_t i)
 {
+	if (dt == SG_FLOAT16 || dt == SG_BFLOAT16) {
+		uint16_t b;
+
+		memcpy(&b, (const char *)got + 2 * i, 2);
+		return sg_float_bits_value(b, dt);
+	}
 	if (dt == SG_FLOAT32) {
 		float x;
 
@@ -262,10 +290,15 @@ static long double got_value(enum sg_datatype dt, const void *got, size_t i)
 }
 
 /* The smallest magnitude that rounds to infinity: MAX + half an ulp. */
+/* MAX + half an ulp: from there on, sums round to infinity. */
 static long double overflow_threshold(enum sg_datatype dt)
 {
-	return dt == SG_FLOAT32 ? ldexpl(1, 128) - ldexpl(1, 103)
-				: ldexpl(1, 1024) - ldexpl(1, 970);
+	switch (dt) {
+	case SG_FLOAT16: return ldexpl(1, 16) - ldexpl(1, 4);
+	case SG_BFLOAT16: return ldexpl(1, 128) - ldexpl(1, 119);
+	case SG_FLOAT32: return ldexpl(1, 128) - ldexpl(1, 103);
+	default: return ldexpl(1, 1024) - ldexpl(1, 970);
+	}
 }
 
 /* A float SUM on @f checked element by element against the bound. */
@@ -277,7 +310,7 @@ static void check_fsum(struct fix *f, enum sg_datatype dt, uint32_t pattern, siz
 	long double *sum = malloc(count * sizeof(*sum)), *abssum = malloc(count * sizeof(*abssum));
 	uint32_t ranks[NRANKS + 1], id;
 	size_t nranks;
-	int d = dt == SG_FLOAT64, shift = d ? -40 : -22;
+	int d = fidx(dt) < 0 ? 0 : fidx(dt), shift = fmts[d].bound;
 	long double T = overflow_threshold(dt);
 
 	assert_non_null(got);
@@ -294,7 +327,7 @@ static void check_fsum(struct fix *f, enum sg_datatype dt, uint32_t pattern, siz
 		if (isnan(S)) {
 			if (!isnan(g))
 				fail_msg("%s SUM %s count %zu fan-out %zu elem %zu: %Lg, not NaN",
-					 d ? "float64" : "float32", pattern_name[pattern], count,
+					 fmts[d].name, pattern_name[pattern], count,
 					 f->n, i, g);
 			n_nan[d]++;
 			continue;
@@ -302,7 +335,7 @@ static void check_fsum(struct fix *f, enum sg_datatype dt, uint32_t pattern, siz
 		if (isinf(S)) {
 			if (g != S)
 				fail_msg("%s SUM %s count %zu fan-out %zu elem %zu: %Lg, not %Lg",
-					 d ? "float64" : "float32", pattern_name[pattern], count,
+					 fmts[d].name, pattern_name[pattern], count,
 					 f->n, i, g, S);
 			n_inf[d]++;
 			continue;
@@ -311,7 +344,7 @@ static void check_fsum(struct fix *f, enum sg_datatype dt, uint32_t pattern, siz
 			/* Overflow: only if the exact sum may round beyond MAX. */
 			if (signbit(g) != signbit(S) || fabsl(S) + bound < T)
 				fail_msg("%s SUM %s count %zu fan-out %zu elem %zu: %Lg for %.21Lg",
-					 d ? "float64" : "float32", pattern_name[pattern], count,
+					 fmts[d].name, pattern_name[pattern], count,
 					 f->n, i, g, S);
 			n_overflow[d]++;
 			continue;
@@ -320,7 +353,7 @@ static void check_fsum(struct fix *f, enum sg_datatype dt, uint32_t pattern, siz
 		if (err > bound)
 			fail_msg("%s SUM %s count %zu fan-out %zu elem %zu: got %.21Lg exact %.21Lg "
 				 "sum|x| %.6Lg: error %.6Lg > bound %.6Lg",
-				 d ? "float64" : "float32", pattern_name[pattern], count, f->n, i, g,
+				 fmts[d].name, pattern_name[pattern], count, f->n, i, g,
 				 S, abssum[i], err, bound);
 		ratio = bound > 0 ? (double)(err / bound) : 0;
 		if (ratio > worst[d][pattern].ratio) {
@@ -358,7 +391,7 @@ static void check_exact(struct fix *f, enum sg_datatype dt, enum sg_op op, uint3
 	for (size_t i = 0; i < count; i++) {
 		const unsigned char *g = got + i * w, *e = want + i * w;
 
-		if ((dt == SG_FLOAT32 || dt == SG_FLOAT64) && is_nan_bits(dt, e)) {
+		if (fidx(dt) >= 0 && is_nan_bits(dt, e)) {
 			if (!is_nan_bits(dt, g))
 				fail_msg("dt %d op %d pattern %u count %zu fan-out %zu elem %zu: "
 					 "%Lg, not NaN", dt, op, pattern, count, f->n, i,
@@ -487,11 +520,11 @@ static void test_reference_selfcheck(void **state)
 /* Every format, pattern and size; @big: also 65536 elements. */
 static void fsum_all(struct fix *f, int big)
 {
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < NFMT; d++)
 		for (uint32_t pat = 0; pat < TW_FP_COUNT; pat++)
 			for (size_t s = 0; s < NSIZES; s++)
-				if (big || sizes[s] < 65536)
-					check_fsum(f, d ? SG_FLOAT64 : SG_FLOAT32, pat, sizes[s], 0);
+				if (sizes[s] < 65536 || (big && d < 2))
+					check_fsum(f, fmts[d].dt, pat, sizes[s], 0);
 }
 
 static void test_fsum_fanout_1(void **state) { fsum_all(&f1, 1); }
@@ -524,13 +557,13 @@ static void minmax_all(struct fix *f, size_t big)
 {
 	static const size_t n[] = { 1, 88, 89, 176, 177, 256, 257, 1000 };
 
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < NFMT; d++)
 		for (int op = SG_OP_MIN; op <= SG_OP_MAX; op++)
 			for (uint32_t pat = 0; pat < TW_FP_COUNT; pat++) {
 				for (size_t s = 0; s < sizeof(n) / sizeof(n[0]); s++)
-					check_exact(f, d ? SG_FLOAT64 : SG_FLOAT32, op, pat, n[s], 0);
-				if (big)
-					check_exact(f, d ? SG_FLOAT64 : SG_FLOAT32, op, pat, big, 0);
+					check_exact(f, fmts[d].dt, op, pat, n[s], 0);
+				if (big && d < 2)
+					check_exact(f, fmts[d].dt, op, pat, big, 0);
 			}
 }
 
@@ -566,20 +599,7 @@ static void check_specials(struct fix *f, enum sg_datatype dt, enum sg_op op, si
 
 		for (size_t r = 0; r < nranks; r++) {
 			uint64_t b = tw_fbits(dt, TW_FP_SPECIAL, ranks[r], id, (uint32_t)i, op);
-			long double v;
-
-			if (dt == SG_FLOAT32) {
-				uint32_t b32 = (uint32_t)b;
-				float x;
-
-				memcpy(&x, &b32, 4);
-				v = x;
-			} else {
-				double x;
-
-				memcpy(&x, &b, 8);
-				v = x;
-			}
+			long double v = sg_float_bits_value(b, dt);
 			nan |= isnan(v);
 			pinf |= isinf(v) && v > 0;
 			ninf |= isinf(v) && v < 0;
@@ -607,7 +627,7 @@ static void check_specials(struct fix *f, enum sg_datatype dt, enum sg_op op, si
 		}
 		if (!ok)
 			fail_msg("%s op %d fan-out %zu coll %u elem %zu: got %Lg; contributions: "
-				 "NaN %d +inf %d -inf %d", dt == SG_FLOAT32 ? "float32" : "float64",
+				 "NaN %d +inf %d -inf %d", fmts[fidx(dt)].name,
 				 op, f->n, id, i, g, nan, pinf, ninf);
 	}
 	free(got);
@@ -618,13 +638,13 @@ static void test_nan_inf(void **state)
 	struct fix *fs[] = { &f1, &f16, &f64, &f1024 };
 
 	for (size_t k = 0; k < 4; k++)
-		for (int d = 0; d < 2; d++)
+		for (int d = 0; d < NFMT; d++)
 			for (int op = SG_OP_SUM; op <= SG_OP_MAX; op++) {
 				unsigned long seen[4] = {};
 
 				if (op == SG_OP_PROD)
 					continue;
-				check_specials(fs[k], d ? SG_FLOAT64 : SG_FLOAT32, op, 1000, seen);
+				check_specials(fs[k], fmts[d].dt, op, 1000, seen);
 				/* Every case occurs in 1000 elements at any fan-out. */
 				assert_true(seen[0] > 0);
 				assert_true(op == SG_OP_MIN || seen[2] > 0);
@@ -643,6 +663,12 @@ static void test_overflow(void **state)
 	check_fsum(&f16, SG_FLOAT64, TW_FP_LARGE, 1000, 0);
 	assert_true(n_overflow[0] - before32 >= 500);
 	assert_true(n_overflow[1] - before64 >= 500);
+	for (int d = 2; d < NFMT; d++) {
+		unsigned long before = n_overflow[d];
+
+		check_fsum(&f16, fmts[d].dt, TW_FP_LARGE, 1000, 0);
+		assert_true(n_overflow[d] - before >= 500);
+	}
 }
 
 static void loc_all(struct fix *f, size_t big)
@@ -691,9 +717,9 @@ static void test_allgather(void **state)
  * segments, fan-outs 1 to 1024. */
 static void test_allreduce(void **state)
 {
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < NFMT; d++)
 		for (uint32_t pat = 0; pat < TW_FP_COUNT; pat++) {
-			enum sg_datatype dt = d ? SG_FLOAT64 : SG_FLOAT32;
+			enum sg_datatype dt = fmts[d].dt;
 
 			check_fsum(&f16, dt, pat, 1000, ALLGATHER | OWN | (pat & 1 ? IN_PLACE : 0));
 			check_fsum(&f1, dt, pat, 257, OWN);
@@ -705,6 +731,9 @@ static void test_allreduce(void **state)
 	check_exact(&f64, SG_FLOAT64_LOC, SG_OP_MAXLOC, 0, 1000, ALLGATHER | OWN);
 	check_fsum(&f16, SG_FLOAT32, TW_FP_MIXED, 2 * (SG_MAX_SEGMENT_BYTES / 4) + 9,
 		   ALLGATHER | OWN | IN_PLACE);
+	check_fsum(&f16, SG_BFLOAT16, TW_FP_MIXED, SG_MAX_SEGMENT_BYTES / 2 + 5,
+		   ALLGATHER | OWN | IN_PLACE);
+	check_fsum(&f1024, SG_FLOAT16, TW_FP_UNIFORM, 1000, ALLGATHER | OWN);
 }
 
 /* Vectors longer than a segment (the gradient buckets of data-parallel
@@ -715,6 +744,8 @@ static void test_segments(void **state)
 	check_fsum(&f16, SG_FLOAT32, TW_FP_CANCEL, SG_MAX_SEGMENT_BYTES / 4 + 1, 0);
 	check_fsum(&f64, SG_FLOAT64, TW_FP_SPECIAL, 2 * (SG_MAX_SEGMENT_BYTES / 8) + 3, 1);
 	check_exact(&f16, SG_FLOAT32, SG_OP_MAX, TW_FP_UNIFORM, SG_MAX_SEGMENT_BYTES / 2, 1);
+	/* float16: 2048 chunks of 512 bytes in a full segment */
+	check_fsum(&f16, SG_FLOAT16, TW_FP_UNIFORM, 2 * (SG_MAX_SEGMENT_BYTES / 2) + 3, 1);
 }
 
 /* No request: pattern 0. */
@@ -760,40 +791,44 @@ static void test_invalid_ops(void **state)
 	assert_int_equal(sg_datatype_size(SG_FLOAT64_LOC), sizeof(struct sg_float64_loc));
 	assert_int_equal(sg_response_chunk_bytes(SG_FLOAT32), 1024);
 	assert_int_equal(sg_response_chunk_bytes(SG_FLOAT64), 1408);
+	assert_int_equal(sg_response_chunk_bytes(SG_FLOAT16), 512);
+	assert_int_equal(sg_response_chunk_bytes(SG_BFLOAT16), 512);
+	assert_int_equal(sg_datatype_size(SG_BFLOAT16), 2);
 	/* Nothing was lost: the next collective is right. */
 	check_fsum(&f16, SG_FLOAT32, TW_FP_UNIFORM, 4, 0);
 }
 
 static void test_worst_error(void **state)
 {
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < NFMT; d++) {
 		for (int p = 0; p < TW_FP_COUNT; p++)
 			assert_true(worst[d][p].ratio <= 1.0);
-	assert_true(n_sum_elems[0] > 0 && n_sum_elems[1] > 0);
+		assert_true(n_sum_elems[d] > 0);
+	}
 }
 
 static void report(double secs)
 {
-	printf("\n# %lu collectives in %.1f s; float SUM elements checked: float32 %lu, "
-	       "float64 %lu\n", n_collectives, secs, n_sum_elems[0], n_sum_elems[1]);
-	printf("# SUM results that were NaN/inf by the specials: float32 %lu/%lu, float64 %lu/%lu;"
-	       " overflowed to inf: float32 %lu, float64 %lu\n", n_nan[0], n_inf[0], n_nan[1],
-	       n_inf[1], n_overflow[0], n_overflow[1]);
+	printf("\n# %lu collectives in %.1f s\n", n_collectives, secs);
+	for (int d = 0; d < NFMT; d++)
+		printf("# %s SUM: %lu elements checked; NaN/inf by the specials %lu/%lu; "
+		       "overflowed to inf %lu\n", fmts[d].name, n_sum_elems[d], n_nan[d], n_inf[d],
+		       n_overflow[d]);
 	printf("# slowest collective: %.2f s (%s)\n", slowest, slowest_what);
 	printf("# MAXLOC/MINLOC: %lu elements, %lu decided by the index among tied values\n",
 	       n_loc_elems, n_loc_ties);
-	for (int d = 0; d < 2; d++) {
+	for (int d = 0; d < NFMT; d++) {
 		double all = 0;
 
-		printf("# worst |error| / bound, %s (bound %s sum|x|):\n", d ? "float64" : "float32",
-		       d ? "2^-40" : "2^-22");
+		printf("# worst |error| / bound, %s (bound 2^%d sum|x|):\n", fmts[d].name,
+		       fmts[d].bound);
 		for (int p = 0; p < TW_FP_COUNT; p++) {
 			printf("#   %-8s %.6g  (%s)\n", pattern_name[p], worst[d][p].ratio,
 			       worst[d][p].where[0] ? worst[d][p].where : "exact");
 			if (worst[d][p].ratio > all)
 				all = worst[d][p].ratio;
 		}
-		printf("# WORST %s: %.6g of the bound\n", d ? "float64" : "float32", all);
+		printf("# WORST %s: %.6g of the bound\n", fmts[d].name, all);
 	}
 }
 

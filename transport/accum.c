@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/datatype.h"
+#include "common/floatbits.h"
 #include "transport/accum.h"
 #include "bpf/fold.bpf.h"
 

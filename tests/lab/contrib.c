@@ -13,6 +13,7 @@ const unsigned char tw_dt_width[SG_DATATYPE_COUNT] = {
 	1, 1, 2, 2, 4, 4, 8, 8,		/* integers */
 	4, 8,				/* SG_FLOAT32, SG_FLOAT64 */
 	8, 16, 8, 16,			/* SG_INT32_LOC .. SG_FLOAT64_LOC */
+	2, 2,				/* SG_FLOAT16, SG_BFLOAT16 */
 };
 
 static int dt_signed(enum sg_datatype dt)

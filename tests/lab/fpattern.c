@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Float test patterns (enum tw_fpattern): the contributions of SG_FLOAT32 and
- * SG_FLOAT64 and their exact references (MIN/MAX bit for bit, SUM in
+ * Float test patterns (enum tw_fpattern): the contributions of SG_FLOAT32,
+ * SG_FLOAT64, SG_FLOAT16 and SG_BFLOAT16 and their exact references (MIN/MAX bit for bit, SUM in
  * compensated long double); and the entry points for every datatype,
  * tw_contribution_ex() and tw_reference_ex(), which hand integers to
  * contrib.c and pairs to pairs.c.
@@ -27,7 +27,7 @@ static double uniform_pm1(uint64_t *st)
 	return (double)(next(st) >> 11) * 0x1p-52 - 1.0;
 }
 
-/* IEEE binary32/binary64 layout. */
+/* IEEE layouts. */
 struct ffmt {
 	int mbits;		/* fraction bits */
 	int sbit;		/* sign bit */
@@ -38,10 +38,17 @@ struct ffmt {
 
 static const struct ffmt F32 = { 23, 31, 127, 254, FLT_MAX };
 static const struct ffmt F64 = { 52, 63, 1023, 2046, DBL_MAX };
+static const struct ffmt F16 = { 10, 15, 15, 30, 65504.0 };
+static const struct ffmt BF16 = { 7, 15, 127, 254, 0x1.fep127 };
+
+static int is_float(enum sg_datatype dt)
+{
+	return dt == SG_FLOAT32 || dt == SG_FLOAT64 || dt == SG_FLOAT16 || dt == SG_BFLOAT16;
+}
 
 static const struct ffmt *fmt_of(enum sg_datatype dt)
 {
-	return dt == SG_FLOAT32 ? &F32 : &F64;
+	return dt == SG_FLOAT32 ? &F32 : dt == SG_FLOAT64 ? &F64 : dt == SG_FLOAT16 ? &F16 : &BF16;
 }
 
 static uint64_t fmake(const struct ffmt *f, int neg, uint32_t ebiased, uint64_t frac)
@@ -50,42 +57,40 @@ static uint64_t fmake(const struct ffmt *f, int neg, uint32_t ebiased, uint64_t 
 	       (frac & ((1ULL << f->mbits) - 1));
 }
 
-/* A value with a random fraction and the unbiased exponent @e (normal). */
+/* A value with a random fraction and the unbiased exponent @e (normal;
+ * exponents beyond float16's range fold back into it, e % 15). */
 static uint64_t fwith_exp(const struct ffmt *f, uint64_t *st, int neg, int e)
 {
+	if (e + f->bias < 1 || (uint32_t)(e + f->bias) > f->emax)
+		e %= f->bias;
 	return fmake(f, neg, (uint32_t)(e + f->bias), next(st));
 }
 
 /* The value of bits @b of @dt, exactly. */
 static long double ffrom_bits(enum sg_datatype dt, uint64_t b)
 {
-	if (dt == SG_FLOAT32) {
-		uint32_t w = (uint32_t)b;
-		float x;
-
-		memcpy(&x, &w, sizeof(x));
-		return x;
-	} else {
-		double x;
-
-		memcpy(&x, &b, sizeof(x));
-		return x;
-	}
-}
-
-static uint64_t fnan_bits(enum sg_datatype dt, unsigned int kind)
-{
-	static const uint64_t n32[4] = { 0x7fc00000u, 0xffc00000u, 0x7f800001u, 0x7fc12345u };
-	static const uint64_t n64[4] = { 0x7ff8000000000000ULL, 0xfff8000000000000ULL,
-					 0x7ff0000000000001ULL, 0x7ff8000123456789ULL };
-
-	return dt == SG_FLOAT32 ? n32[kind & 3] : n64[kind & 3];
+	return sg_float_bits_value(b, dt);
 }
 
 static uint64_t finf_bits(enum sg_datatype dt, int neg)
 {
-	return dt == SG_FLOAT32 ? (neg ? 0xff800000u : 0x7f800000u)
-				: (neg ? 0xfff0000000000000ULL : 0x7ff0000000000000ULL);
+	const struct ffmt *f = fmt_of(dt);
+
+	return fmake(f, neg, f->emax + 1, 0);
+}
+
+/* Quiet, negative quiet, signalling, quiet with a payload. */
+static uint64_t fnan_bits(enum sg_datatype dt, unsigned int kind)
+{
+	const struct ffmt *f = fmt_of(dt);
+	uint64_t quiet = 1ULL << (f->mbits - 1);
+
+	switch (kind & 3) {
+	case 0: return finf_bits(dt, 0) | quiet;
+	case 1: return finf_bits(dt, 1) | quiet;
+	case 2: return finf_bits(dt, 0) | 1;
+	default: return finf_bits(dt, 0) | quiet | (0x12345 & (quiet - 1));
+	}
 }
 
 /* What the ranks of one element share. */
@@ -204,15 +209,10 @@ uint64_t tw_fbits(enum sg_datatype dt, uint32_t pattern, uint32_t rank, uint32_t
 {
 	struct felem E;
 
-	if (dt != SG_FLOAT32 && dt != SG_FLOAT64)
+	if (!is_float(dt))
 		return 0;
 	felem_init(&E, dt, pattern, coll_id, index, op);
 	return fbits_rank(&E, rank);
-}
-
-static int is_float(enum sg_datatype dt)
-{
-	return dt == SG_FLOAT32 || dt == SG_FLOAT64;
 }
 
 void tw_contribution_ex(uint32_t rank, uint32_t coll_id, enum sg_datatype dt, enum sg_op op,
@@ -237,8 +237,7 @@ void tw_contribution_ex(uint32_t rank, uint32_t coll_id, enum sg_datatype dt, en
 
 static int fisnan_bits(enum sg_datatype dt, uint64_t b)
 {
-	return dt == SG_FLOAT32 ? (b & 0x7fffffffu) > 0x7f800000u
-				: (b & ~(1ULL << 63)) > 0x7ff0000000000000ULL;
+	return (b & ~(1ULL << fmt_of(dt)->sbit)) > finf_bits(dt, 0);
 }
 
 /* -1, 0, 1 as a is below, equal to or above b, for non-NaN bits: by value,
@@ -347,8 +346,9 @@ int tw_reference_ex(enum sg_datatype dt, enum sg_op op, uint32_t pattern, uint32
 			for (size_t r = 0; r < nranks; r++)
 				fsum_add(&a, ffrom_bits(dt, fbits_rank(&E, ranks[r])));
 			s = fsum_result(&a);
-			acc = dt == SG_FLOAT32 ? fto_bits(dt, (float)s)
-					       : fto_bits(dt, (double)s);
+			acc = dt == SG_FLOAT32 ? fto_bits(dt, (float)s) :
+			      dt == SG_FLOAT64 ? fto_bits(dt, (double)s) :
+			      sg_float_round_bits(s, dt);	/* once, from long double */
 		} else {
 			for (size_t r = 0; r < nranks; r++) {
 				uint64_t b = fbits_rank(&E, ranks[r]);

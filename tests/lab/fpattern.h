@@ -3,7 +3,7 @@
  * Float test patterns, and contributions and references for every datatype
  * (fpattern.c).
  *
- * Float (SG_FLOAT32, SG_FLOAT64) and value-index pair (SG_*_LOC) contributions
+ * Float (SG_FLOAT32, SG_FLOAT64, SG_FLOAT16, SG_BFLOAT16) and value-index pair (SG_*_LOC) contributions
  * are deterministic functions of (rank, coll_id, index, op) and of a "float
  * pattern". A test chooses the pattern per collective with no new API: the
  * first 4 bytes of the SCATTER request, as a little-endian u32
@@ -51,12 +51,13 @@ enum tw_fpattern {
 uint32_t tw_request_pattern(const void *data, size_t len);
 
 /* IEEE bits of the contribution of @rank to element @index under @op and
- * @pattern, for SG_FLOAT32 (in the low 32 bits) or SG_FLOAT64. */
+ * @pattern, for a float type (in the low bits of the result). Exponents a
+ * pattern draws beyond float16's range fold back into it (e % 15). */
 uint64_t tw_fbits(enum sg_datatype dt, uint32_t pattern, uint32_t rank, uint32_t coll_id,
 		  uint32_t index, int op);
 
 /* tw_contribution() with a float pattern (ignored for integer types), for
- * every datatype: SG_FLOAT32/64 from tw_fbits(), pairs as tests/lab/pairs.h
+ * every datatype: floats from tw_fbits(), pairs as tests/lab/pairs.h
  * says. */
 void tw_contribution_ex(uint32_t rank, uint32_t coll_id, enum sg_datatype dt, enum sg_op op,
 			uint32_t pattern, size_t count, void *out);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/floatbits.h"
 #include "tests/lab/testworker.h"
 
 #define GOLDEN		0x9e3779b97f4a7c15ULL
@@ -84,12 +85,13 @@ static inline uint64_t fto_bits(enum sg_datatype dt, double d)
 
 		memcpy(&b, &x, sizeof(b));
 		return b;
-	} else {
+	} else if (dt == SG_FLOAT64) {
 		uint64_t b;
 
 		memcpy(&b, &d, sizeof(b));
 		return b;
 	}
+	return sg_float_round_bits(d, dt);	/* the half formats */
 }
 
 /* Pairs (pairs.c) for tw_contribution_ex() and tw_reference_ex() (fpattern.c):
