@@ -11,6 +11,7 @@ message, a timeout's report. Run by tests/test_python.sh.
 """
 
 import array
+import struct
 import errno
 import os
 import sys
@@ -31,8 +32,16 @@ if TRANSPORT in ("", "ebpf", "auto"):
 
 
 def contribution(rank, coll_id, count, typecode):
-    """Worker @rank's vector: small values, exact in every type."""
-    return array.array(typecode, [(rank + 1) * ((i + coll_id) % 7 + 1) for i in range(count)])
+    """Worker @rank's vector: small values, exact in every type. "e" is
+    float16 (numpy), "bf" bfloat16 as its bits (the top half of a float32's:
+    for positive values, ordered as the values are)."""
+    vals = [(rank + 1) * ((i + coll_id) % 7 + 1) for i in range(count)]
+    if typecode == "e":
+        return numpy.array(vals, numpy.float16)
+    if typecode == "bf":
+        return array.array("H", [struct.unpack("<I", struct.pack("<f", v))[0] >> 16
+                                 for v in vals])
+    return array.array(typecode, vals)
 
 
 class Lab:
@@ -72,7 +81,8 @@ class Lab:
 
 
 TYPECODES = {sgbpf.INT32: "i", sgbpf.UINT32: "I", sgbpf.INT64: "q", sgbpf.FLOAT32: "f",
-             sgbpf.FLOAT64: "d", sgbpf.UINT8: "B", sgbpf.INT16: "h"}
+             sgbpf.FLOAT64: "d", sgbpf.UINT8: "B", sgbpf.INT16: "h", sgbpf.FLOAT16: "e",
+             sgbpf.BFLOAT16: "bf"}
 
 
 def expected(coll_id, count, typecode, op="sum", own=None, ranks=range(NWORKERS)):
@@ -153,6 +163,19 @@ class TestCollectives(unittest.TestCase):
         self.lab.comm.allreduce(big, out, op=sgbpf.SUM)
         self.assertEqual(out.dtype, numpy.float64)
         self.assertGreater(out.min(), 1.0)
+        # float16 by its buffer format ('e'), SUM exact on small integers;
+        # bfloat16 by name, over uint16 bits
+        a16 = numpy.full(700, 0.25, dtype=numpy.float16)
+        got16 = numpy.empty_like(a16)
+        req = self.lab.comm.iallreduce(a16, got16)
+        req.wait()
+        want = numpy.array(expected(req.id, 700, "e", own=list(a16)), numpy.float16)
+        self.assertTrue(numpy.array_equal(got16, want))
+        bf = numpy.full(700, 0x3e80, dtype=numpy.uint16)      # bfloat16 0.25
+        keep = bf.copy()
+        req = self.lab.comm.iallreduce(bf, bf, op="max", dtype="bfloat16")
+        req.wait()
+        self.assertEqual(list(bf), expected(req.id, 700, "bf", op="max", own=list(keep)))
         h = numpy.zeros(77, dtype=numpy.int16)
         self.lab.comm.scatter_reduce(h, op="max", policy="wait_n", n=2)
         with self.assertRaises(TypeError):

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 import torch
 import torch.distributed as dist
@@ -48,6 +49,24 @@ def ops(rank, size):
                     check("PRODUCT" in str(e), f"float PRODUCT's error: {e}")
                     continue
                 raise AssertionError("float PRODUCT did not raise")
+            dist.all_reduce(t, op=op)
+            check(bool((t == want).all()), f"all_reduce {op} {dt}")
+    # Half precision, over several chunks (256 elements each): SUM rounded
+    # once, an infinity, MIN and MAX. Gloo (torch 1.13) has no bfloat16.
+    for dt in (torch.float16, torch.bfloat16):
+        if dt == torch.bfloat16 and dist.get_backend() == "gloo":
+            continue
+        t = torch.full((3000,), 0.5 + rank, dtype=dt)
+        t[7] = float("inf") if rank == 0 else 1.0
+        dist.all_reduce(t)
+        want = sum(0.5 + r for r in range(size))
+        check(bool((t[8:] == want).all()) and t[7].item() == float("inf"),
+              f"all_reduce SUM {dt}: {t[:9]}")
+        big = torch.full((10,), 60000.0 if dt == torch.float16 else 3e38, dtype=dt)
+        dist.all_reduce(big)    # beyond the type's range: +inf, as float32 does
+        check(bool(torch.isinf(big).all()) if size > 1 else True, f"overflow {dt}: {big}")
+        for op, want in ((dist.ReduceOp.MIN, -1.0), (dist.ReduceOp.MAX, size - 2.0)):
+            t = torch.full((600,), rank - 1.0, dtype=dt)
             dist.all_reduce(t, op=op)
             check(bool((t == want).all()), f"all_reduce {op} {dt}")
     # Async, several in flight, with futures.
@@ -122,6 +141,15 @@ def rank_main(backend, out):
                   f"rank {rank}: the error says what went wrong: {e}")
         else:
             raise AssertionError(f"rank {rank}: a collective that failed did not raise")
+        # Every rank past it before any leaves: rank 0, the store's server,
+        # waits out its timeout here, and torch 1.13 aborts now and then in
+        # its teardown ("terminate called without an active exception") when
+        # the store's client left first (seen 1 run in 5 without this).
+        store = dist.distributed_c10d._get_default_store()
+        store.add("error_test_done", 1)
+        deadline = time.monotonic() + 30
+        while store.add("error_test_done", 0) < size and time.monotonic() < deadline:
+            time.sleep(0.05)
     dist.destroy_process_group()
 
 

@@ -35,7 +35,8 @@ _DTYPES = {
     "int64": _sgbpf.INT64, "uint64": _sgbpf.UINT64, "float32": _sgbpf.FLOAT32,
     "float64": _sgbpf.FLOAT64, "int32_loc": _sgbpf.INT32_LOC,
     "float32_loc": _sgbpf.FLOAT32_LOC, "int64_loc": _sgbpf.INT64_LOC,
-    "float64_loc": _sgbpf.FLOAT64_LOC,
+    "float64_loc": _sgbpf.FLOAT64_LOC, "float16": _sgbpf.FLOAT16,
+    "bfloat16": _sgbpf.BFLOAT16,
 }
 _OPS = {
     "sum": _sgbpf.SUM, "prod": _sgbpf.PROD, "min": _sgbpf.MIN, "max": _sgbpf.MAX,

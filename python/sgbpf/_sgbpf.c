@@ -54,6 +54,7 @@ static int dtype_of_format(const Py_buffer *v)
 		return v->itemsize == 4 ? SG_UINT32 : v->itemsize == 8 ? SG_UINT64 : -1;
 	case 'f': return SG_FLOAT32;
 	case 'd': return SG_FLOAT64;
+	case 'e': return SG_FLOAT16;	/* numpy's float16; bfloat16 has no format: give dtype */
 	default: return -1;
 	}
 }
@@ -898,7 +899,7 @@ PyMODINIT_FUNC PyInit__sgbpf(void)
 		{ "INT8", SG_INT8 }, { "UINT8", SG_UINT8 }, { "INT16", SG_INT16 },
 		{ "UINT16", SG_UINT16 }, { "INT32", SG_INT32 }, { "UINT32", SG_UINT32 },
 		{ "INT64", SG_INT64 }, { "UINT64", SG_UINT64 }, { "FLOAT32", SG_FLOAT32 },
-		{ "FLOAT64", SG_FLOAT64 }, { "INT32_LOC", SG_INT32_LOC },
+		{ "FLOAT64", SG_FLOAT64 }, { "FLOAT16", SG_FLOAT16 }, { "BFLOAT16", SG_BFLOAT16 }, { "INT32_LOC", SG_INT32_LOC },
 		{ "FLOAT32_LOC", SG_FLOAT32_LOC }, { "INT64_LOC", SG_INT64_LOC },
 		{ "FLOAT64_LOC", SG_FLOAT64_LOC },
 		{ "SUM", SG_OP_SUM }, { "PROD", SG_OP_PROD }, { "MIN", SG_OP_MIN },

@@ -49,7 +49,7 @@ _OPS = {
 _DTYPES = {
     torch.float32: sgbpf.FLOAT32, torch.float64: sgbpf.FLOAT64, torch.int32: sgbpf.INT32,
     torch.int64: sgbpf.INT64, torch.int16: sgbpf.INT16, torch.int8: sgbpf.INT8,
-    torch.uint8: sgbpf.UINT8,
+    torch.uint8: sgbpf.UINT8, torch.float16: sgbpf.FLOAT16, torch.bfloat16: sgbpf.BFLOAT16,
 }
 
 
@@ -94,11 +94,14 @@ def _free_port(addr):
 
 
 def _vector(t):
-    """A CPU contiguous tensor's memory as a numpy view (no copy)."""
+    """A CPU contiguous tensor's memory as a numpy view (no copy). numpy has
+    no bfloat16: its tensors are seen as int16, and the datatype is passed."""
     if t.device.type != "cpu" or not t.is_contiguous():
         raise _unsupported("tensors that are not contiguous CPU tensors")
     if t.dtype not in _DTYPES:
-        raise _unsupported(f"tensors of {t.dtype} (float16 and bfloat16 are not there yet)")
+        raise _unsupported(f"tensors of {t.dtype}")
+    if t.dtype == torch.bfloat16:
+        t = t.view(torch.int16)
     return t.numpy().reshape(-1)
 
 
@@ -202,10 +205,11 @@ class ProcessGroupSgbpf(dist.ProcessGroup):
             return _Work(fut)
         return _create_work_from_future(fut)
 
-    def _allreduce_vec(self, own, out, op):
-        """Every rank ends with op over every rank's @own in @out (numpy)."""
+    def _allreduce_vec(self, own, out, op, dtype=None):
+        """Every rank ends with op over every rank's @own in @out (numpy; its
+        datatype @dtype, or its format's)."""
         if self._comm is not None:
-            self._comm.allreduce(own, out, op=op, timeout_ms=self._timeout_ms)
+            self._comm.allreduce(own, out, dtype=dtype, op=op, timeout_ms=self._timeout_ms)
             return
         w = self._worker
         while True:
@@ -224,10 +228,10 @@ class ProcessGroupSgbpf(dist.ProcessGroup):
                 out[...] = numpy.frombuffer(m.data, dtype=out.dtype).reshape(out.shape)
                 return
 
-    def _reduce_to_0(self, own, out, op):
+    def _reduce_to_0(self, own, out, op, dtype=None):
         """Rank 0 ends with op over every rank's @own; the others send theirs."""
         if self._comm is not None:
-            self._comm.reduce(own, out, op=op, timeout_ms=self._timeout_ms)
+            self._comm.reduce(own, out, dtype=dtype, op=op, timeout_ms=self._timeout_ms)
             return
         while True:
             m = self._worker.recv(timeout_ms=self._timeout_ms or -1)
@@ -242,11 +246,11 @@ class ProcessGroupSgbpf(dist.ProcessGroup):
     def allreduce(self, tensors, opts=None):
         op = getattr(opts, "reduceOp", dist.ReduceOp.SUM)
         _check_op(op, tensors, "all_reduce")
-        vecs = [_vector(t) for t in tensors]
+        vecs = [(_vector(t), _DTYPES[t.dtype]) for t in tensors]
 
         def job():
-            for v in vecs:
-                self._allreduce_vec(v, v, _OPS[op])
+            for v, dt in vecs:
+                self._allreduce_vec(v, v, _OPS[op], dt)
 
         return self._submit(job, tensors)
 
@@ -299,15 +303,15 @@ class ProcessGroupSgbpf(dist.ProcessGroup):
         op = getattr(opts, "reduceOp", dist.ReduceOp.SUM)
         root = getattr(opts, "rootRank", 0)
         _check_op(op, tensors, "reduce")
-        vecs = [_vector(t) for t in tensors]
+        vecs = [(_vector(t), _DTYPES[t.dtype]) for t in tensors]
 
         def job():
-            for v in vecs:
+            for v, dt in vecs:
                 if root == 0:
-                    self._reduce_to_0(v, v, _OPS[op])
+                    self._reduce_to_0(v, v, _OPS[op], dt)
                 else:   # through an allreduce: the others keep their input
                     out = v if self._rank == root else v.copy()
-                    self._allreduce_vec(v, out, _OPS[op])
+                    self._allreduce_vec(v, out, _OPS[op], dt)
 
         return self._submit(job, tensors)
 
