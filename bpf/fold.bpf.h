@@ -120,56 +120,45 @@ struct sg_fnum {
 	__u16 special;
 };
 
-static __always_inline struct sg_fnum sg_fdecode32(__u32 b)
+/* The IEEE bits @b of a format with @frac fraction and @expb exponent bits,
+ * decoded onto the float64 scale: its significand shifted left by @shift
+ * and its biased exponent (1 for subnormals) plus @offset, so that every
+ * format shares one accumulator. Constant arguments at every call site. */
+static __always_inline struct sg_fnum sg_fdecode_bits(__u64 b, __u32 frac, __u32 expb,
+						      __u32 shift, __u32 offset)
 {
 	struct sg_fnum x = {};
-	__u32 e = (b >> 23) & 0xff, f = b & 0x7fffff;
+	__u32 e = (b >> frac) & ((1u << expb) - 1);
+	__u64 f = b & ((1ULL << frac) - 1);
 
-	if (e == 0xff) {
-		x.special = f ? SG_FSUM_NAN : (b >> 31) ? SG_FSUM_NINF : SG_FSUM_PINF;
+	if (e == (1u << expb) - 1) {
+		x.special = f ? SG_FSUM_NAN : (b >> (frac + expb)) & 1 ? SG_FSUM_NINF
+								     : SG_FSUM_PINF;
 		return x;
 	}
-	/* m * 2^(e - 150) == (m << 29) * 2^((e + 896) - 1075) */
-	x.m = (__s64)(e ? f | 0x800000u : f) << 29;
-	x.e = (e ? e : 1) + 896;
-	if (b >> 31)
+	x.m = (__s64)((e ? f | 1ULL << frac : f) << shift);
+	x.e = (e ? e : 1) + offset;
+	if ((b >> (frac + expb)) & 1)
 		x.m = -x.m;
 	return x;
 }
 
+/* m * 2^(e - 150) == (m << 29) * 2^((e + 896) - 1075) */
+static __always_inline struct sg_fnum sg_fdecode32(__u32 b)
+{
+	return sg_fdecode_bits(b, 23, 8, 29, 896);
+}
+
 static __always_inline struct sg_fnum sg_fdecode64(__u64 b)
 {
-	struct sg_fnum x = {};
-	__u32 e = (b >> 52) & 0x7ff;
-	__u64 f = b & 0xfffffffffffffULL;
-
-	if (e == 0x7ff) {
-		x.special = f ? SG_FSUM_NAN : (b >> 63) ? SG_FSUM_NINF : SG_FSUM_PINF;
-		return x;
-	}
-	x.m = (__s64)(e ? f | 0x10000000000000ULL : f);
-	x.e = e ? e : 1;
-	if (b >> 63)
-		x.m = -x.m;
-	return x;
+	return sg_fdecode_bits(b, 52, 11, 0, 0);
 }
 
 /* float16: m * 2^(e - 25) == (m << 42) * 2^((e + 1008) - 1075). bfloat16 is
  * float32's top half, and decodes as float32 (sg_fsum_addbf16()). */
 static __always_inline struct sg_fnum sg_fdecode16(__u16 b)
 {
-	struct sg_fnum x = {};
-	__u32 e = (b >> 10) & 0x1f, f = b & 0x3ff;
-
-	if (e == 0x1f) {
-		x.special = f ? SG_FSUM_NAN : (b >> 15) ? SG_FSUM_NINF : SG_FSUM_PINF;
-		return x;
-	}
-	x.m = (__s64)(e ? f | 0x400u : f) << 42;
-	x.e = (e ? e : 1) + 1008;
-	if (b >> 15)
-		x.m = -x.m;
-	return x;
+	return sg_fdecode_bits(b, 10, 5, 42, 1008);
 }
 
 /* Arithmetic shift right by @d, which may exceed 63. */
