@@ -42,7 +42,7 @@ steps=300
 batch=64
 tmo=300
 mtu=1500
-cmdline="examples/ml/run.sh $results $*"
+cmdline="${SGBPF_BUILDDIR:+SGBPF_BUILDDIR=$SGBPF_BUILDDIR }examples/ml/run.sh $results $*"
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || die "option $1 needs a value"
 	case "$1" in
@@ -111,8 +111,10 @@ if [ -f "$build/python/.libs/_sgbpf.so" ]; then
 		die "cannot copy the sgbpf package"
 fi
 NETLAB_MTU=$mtu lab_start $((maxranks - 1)) 7200
-# Rank 0 (in the coordinator's namespace) serves the rendezvous on its sg0
-# address, so every byte of every backend stays on the lab's links.
+# The ranks meet through a FileStore in $tmp (the namespaces share the file
+# system); MASTER_ADDR, rank 0's sg0 address, is what the sgbpf backend picks
+# each rank's address by, so every byte of every backend stays on the lab's
+# links.
 master=$("$MPILAB" exec -c -f "$nsfile" -- ip -4 -o addr show dev sg0 |
 	awk '{ sub("/.*", "", $4); print $4; exit }')
 [ -n "$master" ] || die "no address on the coordinator's sg0"
@@ -153,8 +155,8 @@ wait_ranks() {
 }
 
 # One training run: BACKEND on N ranks into OUT.
-launch() {	# BACKEND N OUT PORT
-	local b=$1 n=$2 out=$3 port=$4 r
+launch() {	# BACKEND N OUT
+	local b=$1 n=$2 out=$3 r
 	local args=(--backend "$b" --out "$out" --steps "$steps" --batch "$batch")
 	ranks=()
 	if [ "$b" = mpi ]; then
@@ -171,9 +173,10 @@ launch() {	# BACKEND N OUT PORT
 	else
 		for r in $(seq 0 $((n - 1))); do
 			$deathsig timeout -k 5 "$tmo" "$MPILAB" exec -f "$nsfile" -r "$r:$n" -- \
-				env RANK=$r WORLD_SIZE=$n MASTER_ADDR="$master" MASTER_PORT="$port" \
+				env RANK=$r WORLD_SIZE=$n MASTER_ADDR="$master" \
 				GLOO_SOCKET_IFNAME=sg0 PYTHONPATH="$tmp/py" \
-				"$PYTHON" "$train" "${args[@]}" >"$out/rank$r.log" 2>&1 &
+				"$PYTHON" "$train" "${args[@]}" --init "file://$tmp/store.$nrun" \
+				>"$out/rank$r.log" 2>&1 &
 			ranks+=($!)
 		done
 	fi
@@ -192,7 +195,7 @@ run_one() {	# BACKEND N
 	for attempt in 1 2; do
 		nrun=$((nrun + 1))
 		before=$(sg0_bytes) d0=($(lab_drops))
-		launch "$b" "$n" "$out" $((29500 + nrun))
+		launch "$b" "$n" "$out"
 		rc=$?
 		after=$(sg0_bytes) d1=($(lab_drops))
 		# Open MPI's TCP BTL sometimes fails to connect on an overloaded
@@ -203,7 +206,7 @@ run_one() {	# BACKEND N
 	done
 	if [ $rc != 0 ]; then
 		echo "$me: $b on $n ranks failed (exit $rc$([ $rc = 124 ] && echo ", timed out after ${tmo}s"))" >&2
-		tail -n 5 "$out"/rank*.log >&2
+		tail -n 20 "$out"/rank*.log >&2
 		failures=$((failures + 1))
 		return
 	fi
@@ -234,7 +237,7 @@ echo "$cmdline" >"$results/command.txt"
 	echo "mpi: $([ -n "$MPIRUN" ] && "$MPIRUN" --version 2>/dev/null | head -n1)," \
 		"mpi4py $("$PYTHON" -c 'import mpi4py; print(mpi4py.__version__)' 2>/dev/null)"
 	echo "blas: $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)"
-	echo "sgbpf: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	echo "sgbpf: build $build, source $top at $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo "(not git)")"
 	echo "lab: veth pairs and a bridge (bench/mpi/mpilab), MTU $mtu, one namespace per rank"
 } >"$results/machine.txt"
 "$PYTHON" "$here/report.py" "$results" >"$results/results.md" || failures=$((failures + 1))

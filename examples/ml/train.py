@@ -17,13 +17,15 @@ step over the ranks, comm seconds, step seconds), OUT/summary.json (final
 loss on the whole training set, accuracy on the test set, the transport) and
 OUT/params.npy (the flat parameter vector, for comparing backends).
 
-    torch.distributed: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (env://)
+    torch.distributed: RANK, WORLD_SIZE, MASTER_ADDR (sgbpf: each rank's address
+    is the one that routes there), MASTER_PORT with env://, or --init file://...
     mpi4py: started by mpirun
     /usr/bin/python3 train.py --backend gloo|sgbpf|mpi --out DIR [options]
 """
 
 import argparse
 import datetime
+import faulthandler
 import gzip
 import json
 import os
@@ -68,12 +70,13 @@ def make_model(seed):
 class Torch:
     """torch.distributed, blocking all_reduce on the flat vector."""
 
-    def __init__(self, backend, timeout):
+    def __init__(self, backend, init, timeout):
         import torch.distributed as dist
         if backend == "sgbpf":
             import sgbpf.torch_backend  # noqa: F401  (registers the backend)
         self.dist = dist
-        dist.init_process_group(backend, init_method="env://",
+        dist.init_process_group(backend, init_method=init, rank=int(os.environ["RANK"]),
+                                world_size=int(os.environ["WORLD_SIZE"]),
                                 timeout=datetime.timedelta(seconds=timeout))
         self.rank, self.size = dist.get_rank(), dist.get_world_size()
 
@@ -146,13 +149,18 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--data", default=DATA)
     ap.add_argument("--timeout", type=float, default=60, help="seconds for one collective")
+    # run.sh gives a FileStore: the worker ranks of torch 1.13's TCPStore run
+    # a thread that sometimes aborts the process when the store is destroyed
+    # ("terminate called without an active exception").
+    ap.add_argument("--init", default="env://", help="torch.distributed init_method")
     a = ap.parse_args()
+    faulthandler.enable()       # a rank that aborts says where, in its log
 
     # Two cores shared by up to eight ranks: one thread each.
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
     xs, ys = load(a.data, "train")
-    comm = Mpi() if a.backend == "mpi" else Torch(a.backend, a.timeout)
+    comm = Mpi() if a.backend == "mpi" else Torch(a.backend, a.init, a.timeout)
     rank, size = comm.rank, comm.size
 
     shard_len = len(ys) // size
