@@ -118,8 +118,8 @@ def main():
                   f"{float(numpy.abs(s['vec'] - m['vec']).max()):.3g}")
         st = s.get("comm_stats")
         if st:
-            print(f"  - sgbpf rank 0: {st['completed']} collectives completed in the kernel, {st['retransmits']} "
-                  f"retransmitted requests, {st['rx_duplicate']} duplicate and "
+            print(f"  - sgbpf rank 0: {st['completed']} collectives completed in the kernel, "
+                  f"{st['retransmits']} retransmitted requests, {st['rx_duplicate']} duplicate and "
                   f"{st['rx_stale']} stale chunks of {st['rx_accepted']} folded")
     if a.check:
         for n in sorted({k[1] for k in keys}):
