@@ -74,7 +74,7 @@ class Torch:
         import torch.distributed as dist
         if backend == "sgbpf":
             import sgbpf.torch_backend  # noqa: F401  (registers the backend)
-        self.dist = dist
+        self.dist, self.backend = dist, backend
         dist.init_process_group(backend, init_method=init, rank=int(os.environ["RANK"]),
                                 world_size=int(os.environ["WORLD_SIZE"]),
                                 timeout=datetime.timedelta(seconds=timeout))
@@ -99,7 +99,15 @@ class Torch:
         return comm.stats() if comm is not None else None
 
     def close(self):
+        pg = self.dist.distributed_c10d._get_default_group()
         self.dist.destroy_process_group()
+        # The sgbpf backend runs its collectives on a daemon thread, which
+        # torch 1.13 never stops. Left to the interpreter's exit, it can be
+        # caught inside torch's C++ (completing the last future) and unwound
+        # there: "terminate called without an active exception", SIGABRT.
+        # shutdown() joins it first.
+        if self.backend == "sgbpf":
+            pg.shutdown()
 
 
 class Mpi:
