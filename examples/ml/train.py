@@ -99,15 +99,8 @@ class Torch:
         return comm.stats() if comm is not None else None
 
     def close(self):
-        pg = self.dist.distributed_c10d._get_default_group()
+        # (the sgbpf backend joins its thread at exit by itself)
         self.dist.destroy_process_group()
-        # The sgbpf backend runs its collectives on a daemon thread, which
-        # torch 1.13 never stops. Left to the interpreter's exit, it can be
-        # caught inside torch's C++ (completing the last future) and unwound
-        # there: "terminate called without an active exception", SIGABRT.
-        # shutdown() joins it first.
-        if self.backend == "sgbpf":
-            pg.shutdown()
 
 
 class Mpi:

@@ -21,6 +21,7 @@ root. Tensors must be CPU and contiguous; float16 and bfloat16 are not
 supported yet. Anything else raises RuntimeError naming what is missing.
 """
 
+import atexit
 import errno
 import fcntl
 import os
@@ -29,6 +30,7 @@ import socket
 import struct
 import sys
 import threading
+import weakref
 
 import numpy
 import torch
@@ -166,6 +168,10 @@ class ProcessGroupSgbpf(dist.ProcessGroup):
         self._jobs = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="sgbpf-pg", daemon=True)
         self._thread.start()
+        # torch 1.13 never calls shutdown(): left running into the
+        # interpreter's teardown, the thread made it abort now and then
+        # ("terminate called without an active exception").
+        atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     def getBackendName(self):
         return BACKEND
@@ -333,14 +339,24 @@ class ProcessGroupSgbpf(dist.ProcessGroup):
     allgather_coalesced = _unsupported_op("allgather_coalesced")
 
     def shutdown(self):
+        """Finish the queued collectives, stop the thread, close the
+        communicator or worker (again: nothing)."""
         if self._thread is not None:
             self._jobs.put((None, None))
             self._thread.join()
             self._thread = None
         if self._comm is not None:
             self._comm.close()
+            self._comm = None
         if self._worker is not None:
             self._worker.close()
+            self._worker = None
+
+
+def _shutdown_at_exit(ref):
+    pg = ref()
+    if pg is not None:
+        pg.shutdown()
 
 
 def _create(store, rank, size, timeout):
