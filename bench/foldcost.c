@@ -14,7 +14,8 @@
  * workers.
  *
  * Each case is measured twice: on one-chunk collectives whose chunk is full
- * (sg_wire_response_chunk() bytes: 1024, or 512 for float32) and on
+ * (sg_wire_response_chunk() bytes: 1408, or 1024 for float32 and 512
+ * for float16 and bfloat16) and on
  * collectives of one element. The difference is what the extra payload
  * costs (its copy and its fold), divided by the extra bytes: ns/byte.
  *
@@ -57,6 +58,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "common/floatbits.h"
 #include "sgbpf.skel.h"
 #include "tests/bpf_frames.h"
 
@@ -76,6 +78,8 @@ static const struct fcase cases[] = {
 	{ "float32 SUM", SG_FLOAT32, SG_OP_SUM },
 	{ "float64 SUM", SG_FLOAT64, SG_OP_SUM },
 	{ "float32 MAX", SG_FLOAT32, SG_OP_MAX },
+	{ "float16 SUM", SG_FLOAT16, SG_OP_SUM },
+	{ "bfloat16 SUM", SG_BFLOAT16, SG_OP_SUM },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -143,6 +147,10 @@ static void fill_payload(uint8_t *p, const struct fcase *c, uint32_t count, uint
 			memcpy(p + 4 * i, &x, 4);
 		} else if (c->dtype == SG_FLOAT64) {
 			memcpy(p + 8 * i, &u, 8);
+		} else if (c->dtype == SG_FLOAT16 || c->dtype == SG_BFLOAT16) {
+			uint16_t h = (uint16_t)sg_float_round_bits(u, c->dtype);
+
+			memcpy(p + 2 * i, &h, 2);
 		} else {
 			memcpy(p + sg_wire_dtype_size(c->dtype) * i, &r,
 			       sg_wire_dtype_size(c->dtype));
