@@ -161,6 +161,17 @@ static __always_inline struct sg_fnum sg_fdecode16(__u16 b)
 	return sg_fdecode_bits(b, 10, 5, 42, 1008);
 }
 
+/* The general path's decoding of the bits @b of the float type @dtype. */
+static __always_inline struct sg_fnum sg_fdecode(__u8 dtype, __u64 b)
+{
+	switch (dtype) {
+	case SG_FLOAT32: return sg_fdecode32((__u32)b);
+	case SG_FLOAT64: return sg_fdecode64(b);
+	case SG_FLOAT16: return sg_fdecode16((__u16)b);
+	default: return sg_fdecode32((__u32)b << 16);	/* bfloat16 */
+	}
+}
+
 /* Arithmetic shift right by @d, which may exceed 63. */
 static __always_inline __s64 sg_sar(__s64 v, __u32 d)
 {

@@ -22,7 +22,8 @@ size_t sg_response_chunk_bytes(enum sg_datatype dt)
 static void identity_elem(enum sg_datatype dt, enum sg_op op, uint8_t *e)
 {
 	size_t n = sg_wire_dtype_size(dt);
-	int pair = dt >= SG_INT32_LOC && dt <= SG_FLOAT64_LOC, largest = op == SG_OP_MIN || op == SG_OP_MINLOC;
+	int pair = dt >= SG_INT32_LOC && dt <= SG_FLOAT64_LOC;
+	int largest = op == SG_OP_MIN || op == SG_OP_MINLOC;
 	size_t width = pair ? n / 2 : n;	/* of the value */
 	int32_t worst_index = INT32_MAX;
 	float f = op == SG_OP_PROD ? 1.0f : largest ? INFINITY : -INFINITY;

@@ -138,17 +138,6 @@ static long double bits_value(uint8_t dtype, uint64_t b)
 	return sg_float_bits_value(b, dtype);
 }
 
-/* The general path's decoding of bits of @dtype (bpf/fold.bpf.h). */
-static struct sg_fnum fdecode(uint8_t dtype, uint64_t b)
-{
-	switch (dtype) {
-	case SG_FLOAT32: return sg_fdecode32((uint32_t)b);
-	case SG_FLOAT64: return sg_fdecode64(b);
-	case SG_FLOAT16: return sg_fdecode16((uint16_t)b);
-	default: return sg_fdecode32((uint32_t)b << 16);	/* bfloat16 */
-	}
-}
-
 /* ------------------------------------------------------------------ fixture */
 
 static int gather_fd(struct sgt_fixture *f)
@@ -837,7 +826,7 @@ static void test_own_special_after_room(void **state)
 		for (int k = 0; k < 3; k++) {
 			uint64_t acc[SG_ACC_BYTES / 8] = { 0 }, out = 0;
 			uint16_t aux[SG_FSUM_ELEMS] = { 0 };
-			struct sg_fnum x = fdecode(dt, pinf_bits(dt) - 1);	/* MAX */
+			struct sg_fnum x = sg_fdecode(dt, pinf_bits(dt) - 1);	/* MAX */
 			struct sg_tp_reduce r = {
 				.dtype = dt, .op = SG_OP_SUM, .count = 1, .nchunks = 1,
 				.msg_len = sg_wire_dtype_size(dt), .own = &ownb[k],
@@ -1094,7 +1083,7 @@ static void check_sum_exact(void **state, uint8_t dtype, uint32_t nw)
 			for (uint32_t w = 0; w < nw; w++) {
 				uint64_t b = get_bits(&c, w, j);
 
-				sg_fsum_add(&M, &aux, fdecode(dtype, b));
+				sg_fsum_add(&M, &aux, sg_fdecode(dtype, b));
 			}
 			memcpy(&got, sgt_entry_acc(f, e) + 8 * (size_t)k, sizeof(got));
 			if (got != M || sgt_entry_aux(f, e)[k] != aux)

@@ -83,17 +83,13 @@ static void fsum_make_room(uint64_t *m, uint16_t *aux)
  * Not the fast path, then: this runs once per collective. */
 static void fsum_fold_own(uint64_t *m, uint16_t *aux, const void *src, size_t n, uint8_t dtype)
 {
-	for (size_t k = 0; k < n; k++) {
-		__s64 *M = (__s64 *)&m[k];
-		struct sg_fnum x;
+	const size_t esz = sg_wire_dtype_size(dtype);
 
-		switch (dtype) {
-		case SG_FLOAT32: x = sg_fdecode32(((const uint32_t *)src)[k]); break;
-		case SG_FLOAT64: x = sg_fdecode64(((const uint64_t *)src)[k]); break;
-		case SG_FLOAT16: x = sg_fdecode16(((const uint16_t *)src)[k]); break;
-		default: x = sg_fdecode32((uint32_t)((const uint16_t *)src)[k] << 16); break;
-		}
-		sg_fsum_add(M, &aux[k], x);
+	for (size_t k = 0; k < n; k++) {
+		uint64_t b = 0;
+
+		memcpy(&b, (const uint8_t *)src + k * esz, esz);	/* little-endian */
+		sg_fsum_add((__s64 *)&m[k], &aux[k], sg_fdecode(dtype, b));
 	}
 }
 
