@@ -37,6 +37,7 @@ set -u
 me=run_mpi.sh
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lablib.sh"
+. "$here/mpilablib.sh"
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 case "$1" in -h|--help) usage; exit 0 ;; -*) usage >&2; exit 2 ;; esac
@@ -143,7 +144,7 @@ mpi_common="--oversubscribe --bind-to none --mca pml ob1 --mca btl_base_warn_com
 
 # ---------------------------------------------------------------- lab
 child=
-stop_child() { stop_pids $child; child=; }
+stop_child() { stop_pids $child; child=; mpi_lab_stop_child; }
 lab_hook=stop_child
 lab_init run_mpi
 [ $use_tcp = 1 ] && lab_start "$nns" 3600
@@ -166,18 +167,17 @@ launch() {	# IMPL FANOUT BENCH...
 	local impl=$1 w=$2 i rc
 	shift 2
 	if [ "$impl" = tcp ]; then
-		# mpirun in the coordinator's namespace; PMIx listens on its sg0
-		# address (the workers' namespaces cannot reach its loopback);
-		# each rank enters its namespace before MPI_Init.
-		"$MPILAB" exec -c -f "$nsfile" -- \
-			env PMIX_MCA_ptl_base_if_include=sg0 \
-			$deathsig timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
-			--mca btl tcp,self --mca btl_tcp_if_include sg0 --mca oob_tcp_if_include sg0 \
-			"$MPILAB" exec -f "$nsfile" -p "$pin" -- "$@" >"$tmp/out" 2>&1 &
-	else
-		$deathsig timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
-			--mca btl vader,self "$@" >"$tmp/out" 2>&1 &
+		# bench/mpi/mpilablib.sh: mpirun in the coordinator's namespace,
+		# PMIx listening on its sg0 address (the workers' namespaces
+		# cannot reach its loopback), each rank entering its namespace
+		# before MPI_Init, the TCP BTL on sg0; the same early stop. One
+		# attempt: run_one makes the second.
+		mpi_lab_run --np $((w + 1)) --timeout "$tmo" --pin "$pin" --retries 0 \
+			--out "$tmp/out" -- "$@"
+		return
 	fi
+	$deathsig timeout -k 5 "$tmo" "$MPIRUN" $mpi_common -np $((w + 1)) \
+		--mca btl vader,self "$@" >"$tmp/out" 2>&1 &
 	child=$!
 	# Bounded: timeout ends the child after $tmo (+5) seconds.
 	for i in $(seq $(( (tmo + 10) * 5 ))); do
