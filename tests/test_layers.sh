@@ -8,7 +8,8 @@
 # A file may include its own layer and the layers below it; coll sees only
 # transport/transport.h of the transport layer. This test reads every
 # #include "..." of the library's sources and fails on any other edge, so an
-# upward dependency cannot come back unnoticed.
+# upward dependency cannot come back unnoticed. libsgbpf-mpi (mpi/) sees only
+# the public API.
 set -eu
 src=${srcdir:-.}
 cd "$src"
@@ -48,6 +49,19 @@ for f in include/*.h include/sgbpf/*.h bpf/*.h bpf/*.c common/*.[ch] transport/*
 			echo "FAIL: $f includes $name: coll/ sees only the transport interface (transport/transport.h)"
 			bad=$((bad + 1))
 		fi
+	done
+done
+# libsgbpf-mpi (mpi/) is a client of the library: the public API only.
+for f in mpi/*.[ch]; do
+	[ -f "$f" ] || continue
+	for name in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f"); do
+		edges=$((edges + 1))
+		case $name in
+		sgbpf.h | sgmpi.h) ;;
+		*)
+			echo "FAIL: $f includes $name: mpi/ uses only the public API (sgbpf.h)"
+			bad=$((bad + 1)) ;;
+		esac
 	done
 done
 if [ "$edges" -lt 50 ]; then
