@@ -118,7 +118,7 @@ run_one() {	# NP IMPL
 	secs=$(( $(date +%s) - t0 ))
 	echo "$impl $np ranks: exit $rc, $secs s, $mpi_lab_attempts attempt(s)" >>"$results/runs.txt"
 	if [ $rc != 0 ]; then
-		echo "$me: $impl on $np ranks failed (exit $rc$([ $rc = 124 ] && echo ", timed out after ${tmo}s")); see $f" >&2
+		echo "$me: $impl on $np ranks failed (exit $rc$([ $rc = 124 ] && echo ", timed out after ${tmo}s")); see $f$([ -s "$f.hang" ] && echo " and $f.hang (the lab's processes before the timeout)")" >&2
 		grep -v '^#' "$f" | grep . | tail -n 15 >&2
 		failures=$((failures + 1))
 		return
@@ -152,7 +152,8 @@ echo "$cmdline" >"$results/command.txt"
 	case " $run_impls " in
 	*" sgbpf "*) echo "libsgbpf-mpi: $PMPI_LIB" ;;
 	esac
-	echo "environment:$(env | grep -E '^(SGBPF_|NETLAB_MTU=)' | sort | sed 's/^/ /' | tr '\n' ' ')"
+	envs=$(env | grep -E '^(SGBPF_|NETLAB_MTU=)' | sort | tr '\n' ' ')
+	echo "environment: ${envs:-no SGBPF_* and no NETLAB_MTU}; the sgbpf runs with SGBPF_MPI_STATS=${SGBPF_MPI_STATS:-1}"
 	echo "lab: veth pairs and a bridge (bench/mpi/mpilab), MTU ${mpi_lab_mtu:-?}, rank 0 in the coordinator's namespace, one worker namespace per other rank, Open MPI's TCP BTL on sg0 (pml ob1)"
 } >"$results/machine.txt"
 "$PYTHON" "$here/imb_report.py" "$results" --np "$np_list" --impls "${run_impls# }" \

@@ -17,7 +17,9 @@
 #   --timeout S       bound on the mpirun (default 300)
 #   --mtu N           MTU of the lab's links (default: $NETLAB_MTU, else 1500)
 #   --env VAR[=VAL]   pass VAR to every rank (mpirun -x; repeatable)
-#   --out FILE        keep the output in FILE too
+#   --out FILE        keep the output in FILE too (and, after a timeout, the
+#                     lab's processes and their kernel stacks just before it
+#                     in FILE.hang; without --out they go to stderr)
 #
 # Prints the program's output (every rank's stdout and stderr, and
 # mpirun's) on stdout once it has ended, the lab's messages on stderr, and
@@ -67,5 +69,13 @@ mpi_lab_run --np "$np" $pmpi --timeout "$tmo" --out "$tmp/out" "${envs[@]}" -- "
 rc=$?
 cat "$tmp/out"
 [ -n "$keep" ] && { cp "$tmp/out" "$keep" || echo "$me: cannot write $keep" >&2; }
-[ $rc = 124 ] && echo "$me: timed out after ${tmo}s" >&2
+if [ $rc = 124 ]; then
+	echo "$me: timed out after ${tmo}s" >&2
+	if [ -s "$tmp/out.hang" ] && [ -n "$keep" ]; then
+		cp "$tmp/out.hang" "$keep.hang" && echo "$me: the lab's processes before the timeout: $keep.hang" >&2
+	elif [ -s "$tmp/out.hang" ]; then
+		echo "$me: the lab's processes before the timeout:" >&2
+		cat "$tmp/out.hang" >&2
+	fi
+fi
 exit $rc

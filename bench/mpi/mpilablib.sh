@@ -37,7 +37,8 @@
 #       --timeout S     bound on the mpirun, through timeout(1) (default 300)
 #       --out FILE      the output (default $tmp/mpi_lab_run.out); an attempt
 #                       that failed to connect and was repeated is kept in
-#                       FILE.attempt1
+#                       FILE.attempt1; a run about to time out leaves the
+#                       lab's processes and their kernel stacks in FILE.hang
 #       --env VAR[=VALUE]  -x VAR[=VALUE] (repeatable)
 #       --mca KEY VALUE    one more --mca for mpirun (repeatable)
 #       --pin R:W       mpilab exec -p: rank 0 on CPU R, the others on CPU W
@@ -103,6 +104,23 @@ mpi_lab_kill_leftovers() {
 	done
 }
 
+# What runs in the lab's namespaces, and where each process waits: taken
+# just before --timeout ends a run, into FILE.hang.
+mpi_lab_snapshot() {
+	local ns p t
+	echo "# $(date -u '+%F %T') UTC: the processes of the lab before the timeout"
+	for ns in $lab_names; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			echo "== namespace $ns"
+			ps -o pid,ppid,stat,wchan:32,etime,time,args -p "$p" | tail -n +2
+			for t in /proc/$p/task/*; do
+				echo "-- thread ${t##*/}: $(cat "$t/comm" 2>/dev/null), $(cat "$t/wchan" 2>/dev/null)"
+				cat "$t/stack" 2>/dev/null | head -n 12
+			done
+		done
+	done
+}
+
 mpi_lab_stop() {
 	local ns
 	mpi_lab_stop_child
@@ -147,7 +165,7 @@ mpi_lab_start() {	# [--mtu N] [--hold S] NP
 
 mpi_lab_run() {	# [options] -- PROG ARGS...
 	local np=${mpi_lab_np:-} pmpi=0 tmo=300 out= pin= retries=1 xs=() mca=()
-	local v preload asan attempt rc i
+	local v preload asan attempt rc i t0 snap
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--pmpi) pmpi=1; shift; continue ;;
@@ -207,10 +225,16 @@ mpi_lab_run() {	# [options] -- PROG ARGS...
 			"$MPILAB" exec -f "$nsfile" ${pin:+-p "$pin"} -- "$@" \
 			>"$out" 2>&1 </dev/null &
 		mpi_lab_child=$!
+		t0=$SECONDS
+		snap=0
 		# Bounded: timeout ends the child after $tmo (+5) seconds. Open
 		# MPI hangs after a failed TCP connection: stop it early.
 		for i in $(seq $(( (tmo + 10) * 5 ))); do
 			kill -0 "$mpi_lab_child" 2>/dev/null || break
+			if [ $snap = 0 ] && [ $((SECONDS - t0)) -ge $((tmo - 2)) ]; then
+				snap=1
+				mpi_lab_snapshot >"$out.hang" 2>&1
+			fi
 			if grep -q "failed to TCP connect" "$out" 2>/dev/null; then
 				sleep 1	# let the other ranks' messages in
 				kill -TERM "$mpi_lab_child" 2>/dev/null
