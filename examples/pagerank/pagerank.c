@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kronecker.h"
 
@@ -51,7 +52,7 @@ struct opts {
 	int scale, edgefactor, scramble, iters, warmup, csv, reference, quiet;
 	uint64_t seed;
 	double tol, damping;
-	const char *out, *edges, *check, *csv_path;
+	const char *out, *edges, *check, *csv_path, *ifname;
 };
 
 /* This rank's share of the graph: the out-edges of its sources
@@ -394,10 +395,19 @@ static int run_reference(struct opts *o)
 	build_graph(&g, 0, 1, ef, &gr);
 	if (ef && fclose(ef))
 		die("%s: %s", o->edges, strerror(errno));
-	if (!o->quiet)
-		fprintf(stderr, "pagerank: reference, scale %d: %" PRIu64 " vertices, %" PRIu64
-			" edges (seed %" PRIu64 ", %s), generated in %.2f s\n", o->scale, gr.n, gr.m,
-			o->seed, o->scramble ? "scrambled" : "not scrambled", now_s() - t0);
+	if (!o->quiet) {
+		uint64_t ndang = 0, nself = 0;
+
+		for (uint64_t s = 0; s < gr.nloc; s++) {
+			ndang += gr.off[s + 1] == gr.off[s];
+			for (uint64_t e = gr.off[s]; e < gr.off[s + 1]; e++)
+				nself += gr.dst[e] == s;
+		}
+		fprintf(stderr, "pagerank: reference, scale %d: %" PRIu64 " vertices (%" PRIu64
+			" without out-edges), %" PRIu64 " edges (%" PRIu64 " self loops; seed %" PRIu64
+			", %s), generated in %.2f s\n", o->scale, gr.n, ndang, gr.m, nself, o->seed,
+			o->scramble ? "scrambled" : "not scrambled", now_s() - t0);
+	}
 
 	double *x = xcalloc(gr.n, sizeof(*x));
 	if (o->check)
@@ -492,6 +502,66 @@ static uint64_t fnv1a(const void *p, size_t len)
 	return h;
 }
 
+/* What the supersteps cost the machine, read by rank 0 around the loop:
+ * the traffic of its network namespace's sg0 (the coordinator's link in
+ * the lab; /proc/net/dev lists this namespace's devices) and the whole
+ * machine's CPU time by kind (/proc/stat, every process, other jobs on the
+ * machine included). */
+struct costs {
+	int have_if, have_cpu;
+	unsigned long long rx_bytes, rx_packets, tx_bytes, tx_packets;
+	unsigned long long user, nice, system, idle, iowait, irq, softirq, steal;
+};
+
+static void costs_read(struct costs *c, const char *ifname)
+{
+	char line[512];
+	size_t len = strlen(ifname);
+	FILE *f;
+
+	memset(c, 0, sizeof(*c));
+	if ((f = fopen("/proc/net/dev", "r"))) {
+		while (fgets(line, sizeof(line), f)) {
+			char *p = line + strspn(line, " ");
+
+			if (strncmp(p, ifname, len) || p[len] != ':')
+				continue;
+			c->have_if = sscanf(p + len + 1, "%llu %llu %*u %*u %*u %*u %*u %*u %llu %llu",
+					    &c->rx_bytes, &c->rx_packets, &c->tx_bytes,
+					    &c->tx_packets) == 4;
+			break;
+		}
+		fclose(f);
+	}
+	if ((f = fopen("/proc/stat", "r"))) {
+		c->have_cpu = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &c->user,
+				     &c->nice, &c->system, &c->idle, &c->iowait, &c->irq,
+				     &c->softirq, &c->steal) == 8;
+		fclose(f);
+	}
+}
+
+/* The costs between @a and @b on stderr: a human line and a key=value one
+ * (run.sh's report reads it). */
+static void costs_print(const struct costs *a, const struct costs *b, const char *ifname,
+			int iters, double wall)
+{
+	double hz = (double)sysconf(_SC_CLK_TCK);
+
+	fprintf(stderr, "pagerank-costs: supersteps=%d wall_s=%.6f", iters, wall);
+	if (a->have_if && b->have_if)
+		fprintf(stderr, " if=%s rx_bytes=%llu rx_packets=%llu tx_bytes=%llu tx_packets=%llu",
+			ifname, b->rx_bytes - a->rx_bytes, b->rx_packets - a->rx_packets,
+			b->tx_bytes - a->tx_bytes, b->tx_packets - a->tx_packets);
+	if (a->have_cpu && b->have_cpu && hz > 0)
+		fprintf(stderr, " cpus=%ld cpu_user_s=%.3f cpu_system_s=%.3f cpu_softirq_s=%.3f"
+			" cpu_irq_s=%.3f cpu_idle_s=%.3f cpu_steal_s=%.3f", sysconf(_SC_NPROCESSORS_ONLN),
+			(b->user + b->nice - a->user - a->nice) / hz, (b->system - a->system) / hz,
+			(b->softirq - a->softirq) / hz, (b->irq - a->irq) / hz,
+			(b->idle + b->iowait - a->idle - a->iowait) / hz, (b->steal - a->steal) / hz);
+	fputc('\n', stderr);
+}
+
 static int run_mpi(struct opts *o, int *argc, char ***argv)
 {
 	struct kron g;
@@ -536,6 +606,9 @@ static int run_mpi(struct opts *o, int *argc, char ***argv)
 	for (int w = 0; w < o->warmup; w++)
 		MPI_Allreduce(send, sum, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 
+	struct costs c0, c1;
+	if (rank == 0)
+		costs_read(&c0, o->ifname);
 	double twall = MPI_Wtime();
 	for (it = 0; it < iters; it++) {
 		double ta = MPI_Wtime(), tb, tc, td, dang = 0;
@@ -582,6 +655,8 @@ static int run_mpi(struct opts *o, int *argc, char ***argv)
 	}
 	twall = MPI_Wtime() - twall;
 	iters = it;
+	if (rank == 0)
+		costs_read(&c1, o->ifname);
 
 	/* After the timed loop: every rank's times, graph share and result
 	 * hash to rank 0 (plain gathers). */
@@ -675,6 +750,7 @@ static int run_mpi(struct opts *o, int *argc, char ***argv)
 			fprintf(stderr, "pagerank: ranks agree: %s (%d ranks, fnv1a %016" PRIx64 ")\n",
 				agree ? "yes" : "NO", nranks, h);
 			print_top(pr, NULL, n);
+			costs_print(&c0, &c1, o->ifname, iters, twall);
 		}
 		if (!agree)
 			rc = 1;
@@ -721,6 +797,8 @@ static void usage(FILE *f)
 		"  --edges FILE     rank 0 writes the edge list (\"src dst\" lines)\n"
 		"  --csv[=FILE]     rank 0 prints (or writes to FILE) the times of each superstep,\n"
 		"                   p50 and p99 over the supersteps, as CSV\n"
+		"  --ifname NAME    rank 0 reports this link's traffic during the supersteps\n"
+		"                   (default sg0, the coordinator's link in the lab)\n"
 		"  --quiet          no summary on stderr\n");
 }
 
@@ -728,7 +806,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = {
 		.scale = 14, .edgefactor = KRON_EDGEFACTOR, .scramble = 1, .iters = 20,
-		.warmup = 2, .seed = 1, .tol = 1e-4, .damping = 0.85,
+		.warmup = 2, .seed = 1, .tol = 1e-4, .damping = 0.85, .ifname = "sg0",
 	};
 	static const struct option lopts[] = {
 		{ "scale", required_argument, NULL, 's' },
@@ -745,6 +823,7 @@ int main(int argc, char **argv)
 		{ "reference", no_argument, NULL, 'r' },
 		{ "check", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "ifname", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -772,6 +851,7 @@ int main(int argc, char **argv)
 		case 'r': o.reference = 1; break;
 		case 'C': o.check = optarg; o.reference = 1; break;
 		case 'q': o.quiet = 1; break;
+		case 'I': o.ifname = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
