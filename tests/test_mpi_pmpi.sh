@@ -106,10 +106,10 @@ onehost() {	# NAME MPIRUN_ARGS... -- CHECK_ARGS...: mpi_check with the library, 
 	shift
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do margs+=("$1"); shift; done
 	shift
+	mpi_pmpi_args margs
 	timeout -k 5 120 mpirun --oversubscribe --bind-to none --mca btl tcp,self \
 		--mca btl_tcp_if_include lo --mca oob_tcp_if_include lo -np 3 \
-		-x LD_PRELOAD="$PMPI_LIB" -x LD_LIBRARY_PATH="$top_build/.libs" \
-		-x SGBPF_MPI_STATS=1 "${margs[@]}" "$check" "$@" >"$out/$name.out" 2>&1
+		"${margs[@]}" "$check" "$@" >"$out/$name.out" 2>&1
 	rc=$?
 	grep -E "checks per rank|^sgbpf-mpi: (3 ranks|not on|some ranks)" "$out/$name.out" | sed "s/^/  $name: /"
 	if [ $rc != 0 ] || ! grep -q "checks per rank, 0 failed" "$out/$name.out"; then

@@ -163,9 +163,34 @@ mpi_lab_start() {	# [--mtu N] [--hold S] NP
 	return 0
 }
 
+# mpi_pmpi_args ARRAY: append to ARRAY the mpirun -x options that preload
+# libsgbpf-mpi ($PMPI_LIB) into every rank, with the build's libsgbpf on the
+# library path and the SGBPF_* variables that are set. For mpirun inside or
+# outside the lab.
+mpi_pmpi_args() {
+	local -n _xs=$1
+	local v preload asan
+	[ -f "$PMPI_LIB" ] || die "$PMPI_LIB not built (run make)"
+	preload=$PMPI_LIB
+	# The sanitizer build's library needs the ASan runtime loaded
+	# first; Open MPI's allocations at exit are not ours to report.
+	asan=$(ldd "$PMPI_LIB" 2>/dev/null | awk '$1 ~ /^libasan\.so/ && $3 ~ /^\// { print $3; exit }')
+	if [ -n "$asan" ]; then
+		preload=$asan:$preload
+		_xs+=(-x "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+	fi
+	_xs+=(-x "LD_PRELOAD=$preload"
+		-x "LD_LIBRARY_PATH=$mpi_lab_build/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+	for v in $(compgen -e); do
+		case "$v" in
+		SGBPF_MPI*|SGBPF_TRANSPORT|SGBPF_LOG) _xs+=(-x "$v") ;;
+		esac
+	done
+}
+
 mpi_lab_run() {	# [options] -- PROG ARGS...
 	local np=${mpi_lab_np:-} pmpi=0 tmo=300 out= pin= retries=1 xs=() mca=()
-	local v preload asan attempt rc i t0 snap
+	local attempt rc i t0 snap
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--pmpi) pmpi=1; shift; continue ;;
@@ -192,24 +217,7 @@ mpi_lab_run() {	# [options] -- PROG ARGS...
 	[ "$tmo" -ge 1 ] 2>/dev/null || die "mpi_lab_run: --timeout: seconds >= 1"
 	[ "$retries" -ge 0 ] 2>/dev/null || die "mpi_lab_run: --retries: a number >= 0"
 	out=${out:-$tmp/mpi_lab_run.out}
-	if [ $pmpi = 1 ]; then
-		[ -f "$PMPI_LIB" ] || die "$PMPI_LIB not built (run make)"
-		preload=$PMPI_LIB
-		# The sanitizer build's library needs the ASan runtime loaded
-		# first; Open MPI's allocations at exit are not ours to report.
-		asan=$(ldd "$PMPI_LIB" 2>/dev/null | awk '$1 ~ /^libasan\.so/ && $3 ~ /^\// { print $3; exit }')
-		if [ -n "$asan" ]; then
-			preload=$asan:$preload
-			xs+=(-x "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
-		fi
-		xs+=(-x "LD_PRELOAD=$preload"
-			-x "LD_LIBRARY_PATH=$mpi_lab_build/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
-		for v in $(compgen -e); do
-			case "$v" in
-			SGBPF_MPI_*|SGBPF_TRANSPORT|SGBPF_LOG) xs+=(-x "$v") ;;
-			esac
-		done
-	fi
+	[ $pmpi = 1 ] && mpi_pmpi_args xs
 	mpi_lab_attempts=0
 	for attempt in $(seq $((retries + 1))); do
 		mpi_lab_attempts=$attempt
