@@ -14,7 +14,7 @@ apt-get install -y -q --no-install-recommends \
 	libhwloc-dev libcmocka-dev liburing-dev iproute2 valgrind \
 	openmpi-bin libopenmpi-dev g++ libgloo-dev libcap2-bin groff-base man-db \
 	python3-dev python3-numpy python3-torch python3-mpi4py dataset-fashion-mnist \
-	libopenblas0-serial gnuplot-nox
+	libopenblas0-serial gnuplot-nox python3-networkx python3-scipy
 
 autoreconf -fi
 ./configure
