@@ -226,6 +226,8 @@ static void coordinator_setup(const struct endpoint *eps, struct announce *out)
 	o.workers = workers;
 	o.nworkers = sgmpi.size - 1;
 	o.transport = kind;
+	/* Completion read from shared memory, no wake-up events (wait_req()) */
+	o.busy_poll = sgmpi.spin;
 	err = sg_comm_create(&o, &sgmpi.comm);
 	if (err == -EPERM && shared && kind == SG_TRANSPORT_IO_URING) {
 		o.transport = SG_TRANSPORT_EPOLL;	/* io_uring may be disabled */
@@ -250,6 +252,8 @@ static void setup_once(void)
 	PMPI_Comm_rank(MPI_COMM_WORLD, &sgmpi.rank);
 	PMPI_Comm_size(MPI_COMM_WORLD, &sgmpi.size);
 	sgmpi.timeout_ms = env && *env ? atoi(env) : -1;
+	env = getenv("SGBPF_MPI_POLL");
+	sgmpi.spin = !(env && strcmp(env, "sleep") == 0);
 	PMPI_Comm_create_keyval(MPI_COMM_DUP_FN, MPI_COMM_NULL_DELETE_FN, &sgmpi.keyval, NULL);
 
 	/* Rank 0 decides and says where it is. */

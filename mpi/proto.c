@@ -10,10 +10,12 @@
  * requests of collectives it has not reached yet (the coordinator may be
  * ahead: a reduce completes at rank 0 as soon as the answers are in). */
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sgmpi.h"
 
@@ -72,6 +74,24 @@ static struct sg_reduce_params params(void)
 	return p;
 }
 
+/* Wait for @req: spinning (sg_test() reads the completion from memory the
+ * kernel shares, and does the retransmissions; sched_yield() lets the other
+ * ranks of an oversubscribed host run), as MPI implementations wait, or
+ * asleep in sg_wait() with SGBPF_MPI_POLL=sleep. */
+static int wait_req(sg_request **req)
+{
+	int done = 0, err;
+
+	if (!sgmpi.spin)
+		return sg_wait(req);
+	for (;;) {
+		err = sg_test(req, &done);
+		if (done || err < 0)
+			return err;
+		sched_yield();
+	}
+}
+
 /* Rank 0's bytes in requests of up to SG_MAX_SEGMENT_BYTES, BCAST_WINDOW in
  * flight; each worker answers each with one byte, which says it has the
  * piece (the requests of a piece that is not answered are sent again). */
@@ -91,7 +111,7 @@ static int coord_bcast(struct sgmpi_job *job)
 
 		if (len > BCAST_PIECE)
 			len = BCAST_PIECE;
-		if (reqs[slot] && (e = sg_wait(&reqs[slot])) < 0) {
+		if (reqs[slot] && (e = wait_req(&reqs[slot])) < 0) {
 			err = lib_fail(job, e, "broadcast");
 			break;
 		}
@@ -106,7 +126,7 @@ static int coord_bcast(struct sgmpi_job *job)
 			err = lib_fail(job, e, "broadcast");
 	}
 	for (unsigned int slot = 0; slot < BCAST_WINDOW; slot++) {
-		if (reqs[slot] && (e = sg_wait(&reqs[slot])) < 0 && !err)
+		if (reqs[slot] && (e = wait_req(&reqs[slot])) < 0 && !err)
 			err = lib_fail(job, e, "broadcast");
 	}
 	return err;
@@ -116,16 +136,21 @@ static int coord_exec(struct sgmpi_job *job)
 {
 	struct sgmpi_hdr h = hdr_of(job);
 	struct sg_reduce_params p = params();
+	sg_request *req = NULL;
 	int err;
 
 	switch (job->prim) {
 	case SGMPI_ALLREDUCE:
-		err = sg_allreduce(sgmpi.comm, &h, sizeof h, job->own, job->out, job->count,
-				   job->dt, job->op, &p);
+		err = sg_iallreduce(sgmpi.comm, &h, sizeof h, job->own, job->out, job->count,
+				    job->dt, job->op, &p, &req);
+		if (!err)
+			err = wait_req(&req);
 		return err < 0 ? lib_fail(job, err, "allreduce") : 0;
 	case SGMPI_REDUCE0:
-		err = sg_reduce(sgmpi.comm, &h, sizeof h, job->own, job->out, job->count, job->dt,
-				job->op, &p);
+		err = sg_ireduce(sgmpi.comm, &h, sizeof h, job->own, job->out, job->count, job->dt,
+				 job->op, &p, &req);
+		if (!err)
+			err = wait_req(&req);
 		return err < 0 ? lib_fail(job, err, "reduce") : 0;
 	case SGMPI_BCAST0:
 		return coord_bcast(job);
@@ -211,6 +236,36 @@ void sgmpi_worker_serve_until(MPI_Request *req)
 	}
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* The next message for @job: 0, -ETIMEDOUT after SGBPF_MPI_TIMEOUT_MS, or a
+ * receive error. Spinning (a non-blocking receive, then sched_yield()) or,
+ * with SGBPF_MPI_POLL=sleep, asleep in the receive. */
+static int recv_next(struct sgmpi_job *job, struct sg_msg *out, const char *what)
+{
+	long long deadline = sgmpi.timeout_ms < 0 ? -1 : now_ms() + sgmpi.timeout_ms;
+	int err;
+
+	for (;;) {
+		err = sg_worker_recv(sgmpi.worker, out, sgmpi.spin ? 0 : sgmpi.timeout_ms);
+		if (err == 0)
+			return 0;
+		if (err != -ETIMEDOUT && err != -EAGAIN)
+			return lib_fail(job, err, "receive");
+		if (deadline >= 0 && now_ms() >= deadline)
+			return job_fail(job, -ETIMEDOUT, "no %s from rank 0 within %d ms", what,
+					sgmpi.timeout_ms);
+		if (sgmpi.spin)
+			sched_yield();
+	}
+}
+
 /* The next request of @job: from the stash, else from the socket. The
  * message and its data stay valid until release(). */
 static int take_request(struct sgmpi_job *job, struct sg_msg *out, struct held **from_stash)
@@ -228,15 +283,9 @@ static int take_request(struct sgmpi_job *job, struct sg_msg *out, struct held *
 		}
 	}
 	for (;;) {
-		err = sg_worker_recv(sgmpi.worker, out, sgmpi.timeout_ms);
-		if (err == -ETIMEDOUT || err == -EAGAIN) {
-			if (sgmpi.timeout_ms < 0)
-				continue;
-			return job_fail(job, -ETIMEDOUT, "no request from rank 0 within %d ms",
-					sgmpi.timeout_ms);
-		}
-		if (err < 0)
-			return lib_fail(job, err, "receive");
+		err = recv_next(job, out, "request");
+		if (err)
+			return err;
 		if (hdr_ok(out, &h) && h.seq == job->seq)
 			break;
 		hold(out, job->seq);
@@ -261,15 +310,9 @@ static int take_result(struct sgmpi_job *job, uint32_t coll_id, struct sg_msg *o
 	int err;
 
 	for (;;) {
-		err = sg_worker_recv(sgmpi.worker, out, sgmpi.timeout_ms);
-		if (err == -ETIMEDOUT || err == -EAGAIN) {
-			if (sgmpi.timeout_ms < 0)
-				continue;
-			return job_fail(job, -ETIMEDOUT, "no result from rank 0 within %d ms",
-					sgmpi.timeout_ms);
-		}
-		if (err < 0)
-			return lib_fail(job, err, "receive");
+		err = recv_next(job, out, "result");
+		if (err)
+			return err;
 		if (out->type == SG_MSG_RESULT && out->coll_id == coll_id)
 			break;
 		hold(out, job->seq + 1);
