@@ -795,6 +795,10 @@ static int comm_open(struct bench *b, enum sg_transport_kind impl, int fanout, s
 	o.workers = w;
 	o.nworkers = (size_t)fanout;
 	o.transport = impl;
+	/* Reflector workers answer in the kernel from the request itself: only
+	 * vectors of one collective (sg_comm_opts.incast_bytes). */
+	if (b->cfg.wmode == BENCH_WORKERS_REFLECTOR)
+		o.incast_bytes = SIZE_MAX;
 	/* A fresh port per communicator: stragglers of the last one are not ours. */
 	b->next_port = b->next_port >= COMM_PORT_BASE + 2000 ? COMM_PORT_BASE : b->next_port + 1;
 	err = sg_comm_create(&o, comm);

@@ -15,6 +15,7 @@
 
 #include "sgbpf/siphash.h"
 #include "coll/comm.h"
+#include "coll/request.h"
 #include "common/log.h"
 #include "common/opts.h"
 #include "common/udp.h"
@@ -290,6 +291,7 @@ int sg_comm_create(const struct sg_comm_opts *uopts, sg_comm **out)
 		goto fail;
 	comm->busy_poll = opts->busy_poll;
 	comm->pass_responses = opts->pass_responses;
+	comm->incast_bytes = opts->incast_bytes ? opts->incast_bytes : SG_SEG_INCAST_BYTES;
 	comm->next_coll_id = 1;
 	if (opts->agg_object) {
 		comm->agg_object = strdup(opts->agg_object);

@@ -24,6 +24,7 @@ struct sg_comm {
 	struct sg_transport *tp;
 	int busy_poll;
 	int pass_responses;
+	size_t incast_bytes;		/* sg_comm_opts.incast_bytes, the default resolved */
 	unsigned int path_mtu;		/* to every worker (sg_comm_opts.mtu) */
 	char *agg_object;
 	char *agg_program;

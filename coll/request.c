@@ -240,6 +240,20 @@ int sg_request_post_reduce(struct sg_comm *comm, enum sg_request_kind kind, cons
 					  dt, op, p, out);
 }
 
+/* Whether a vector of one segment is still reduced in segments: all the
+ * workers' answers would arrive at once past sg_comm_opts.incast_bytes
+ * (segment.c).
+ * Only where segments change nothing but the timing: every worker waited
+ * for, the kernel's own folds, no responses passed on. */
+static int incast_split(const struct sg_comm *comm, const struct sg_post *d)
+{
+	size_t bytes = d->count * sg_datatype_size(d->dt);
+
+	return d->target == comm->nworkers && d->op != SG_OP_USER && !comm->pass_responses &&
+	       comm->nworkers > 1 && bytes > comm->incast_bytes / comm->nworkers &&
+	       sg_segment_count(comm->nworkers, comm->incast_bytes, 0, d->count, d->dt) > 1;
+}
+
 int sg_request_post_reduce_own(struct sg_comm *comm, enum sg_request_kind kind,
 			       const void *request, size_t request_len, const void *own,
 			       void *result, size_t count, enum sg_datatype dt, enum sg_op op,
@@ -257,7 +271,7 @@ int sg_request_post_reduce_own(struct sg_comm *comm, enum sg_request_kind kind,
 		return err;
 	d.deadline_us = d.timeout_ms < 0 ? -1 : sg_now_us() + d.timeout_ms * 1000LL;
 	d.whole_count = (uint32_t)count;
-	if (count * sg_datatype_size(dt) > SG_MAX_SEGMENT_BYTES)
+	if (count * sg_datatype_size(dt) > SG_MAX_SEGMENT_BYTES || incast_split(comm, &d))
 		return sg_segmented_post(comm, &d, out);
 	return sg_request_post(comm, &d, out);
 }

@@ -87,9 +87,13 @@ int sg_request_default_timeout(size_t bytes);
  * *@done set when it is over and freed). */
 int sg_segmented_post(struct sg_comm *comm, const struct sg_post *d, struct sg_request **req);
 /* Segments of a vector of @count elements of @dt for @nworkers workers: of
- * the incast share per worker for a reduction, whole segments for a
+ * their share of @incast_bytes each for a reduction, whole segments for a
  * @delivery (a broadcast); at most SG_MAX_SEGS. */
-uint32_t sg_segment_count(size_t nworkers, int delivery, size_t count, enum sg_datatype dt);
+uint32_t sg_segment_count(size_t nworkers, size_t incast_bytes, int delivery, size_t count,
+			  enum sg_datatype dt);
+/* Default bytes of answers all workers send for one segment of a reduction
+ * (sg_comm_opts.incast_bytes). */
+#define SG_SEG_INCAST_BYTES	(256u << 10)
 int sg_segmented_progress(struct sg_request *q, int block, int *done);
 
 /* Start a new phase of @q (its message in q->msg, its collective in q->r

@@ -28,14 +28,24 @@
 /* Segments in flight at once: the next segment's request is out while the
  * workers' answers to the last one arrive. */
 #define SG_SEG_WINDOW 2
-/* Bytes of contributions all workers send for one segment: they arrive at
- * once (incast), and what a receive path queues is bounded (a NIC's ring;
- * on a veth lab, the CPU's backlog of 1000 packets). A segment is this
- * share of it per worker, between SG_SEG_MIN_BYTES and a whole segment
- * (SG_MAX_SEGMENT_BYTES). Deliveries (results, broadcasts) are fanned out
- * in bounded bursts already (SG_FANOUT_BURST) and go in whole segments. */
-#define SG_SEG_INCAST_BYTES	(1u << 20)
+/* The least a segment asks of each worker: every segment costs a round
+ * trip, and under loss a retransmission timeout, so a 64 MiB vector of
+ * 16 KiB segments (fan-out 16) took 141 s at 1% loss in test_loss where
+ * 64 KiB segments take a few seconds. */
 #define SG_SEG_MIN_BYTES	(SG_MAX_WHOLE_BYTES / SG_MAX_SEGS)
+/* Bytes of contributions all workers send for one segment
+ * (sg_comm_opts.incast_bytes, SG_SEG_INCAST_BYTES by default): they arrive
+ * at once (incast), and what a receive path queues is bounded (a NIC's
+ * ring; on a veth lab with XDP attached, the 256 frames of the veth's XDP
+ * ring). A segment is this share of it per worker, at least
+ * SG_SEG_MIN_BYTES and at most a whole segment (SG_MAX_SEGMENT_BYTES), so
+ * past 4 workers each answers 64 KiB per segment; a lone worker,
+ * whose answers are one stream, takes whole segments. Vectors of one
+ * segment are split too when their answers together pass the share
+ * (request.c): a 256 KiB allreduce at 8 ranks runs as 4 segments (docs/design.md,
+ * "Segments", has the measurements).
+ * Deliveries (results, broadcasts) are fanned out in bounded bursts already
+ * (SG_FANOUT_BURST) and go in whole segments. */
 
 struct sg_seg_outcome {
 	int posted;
@@ -291,15 +301,16 @@ int sg_segmented_progress(struct sg_request *q, int block, int *done)
 	return settle(q);
 }
 
-uint32_t sg_segment_count(size_t nworkers, int delivery, size_t count, enum sg_datatype dt)
+uint32_t sg_segment_count(size_t nworkers, size_t incast_bytes, int delivery, size_t count,
+			  enum sg_datatype dt)
 {
 	size_t size = sg_datatype_size(dt), k = sg_response_chunk_bytes(dt) / size;
 	size_t bytes = SG_MAX_SEGMENT_BYTES, elems, fewest;
 
-	if (!delivery) {
-		bytes = SG_SEG_INCAST_BYTES / (nworkers ? nworkers : 1);
-		bytes = bytes < SG_SEG_MIN_BYTES ? SG_SEG_MIN_BYTES : bytes;
-		bytes = bytes > SG_MAX_SEGMENT_BYTES ? SG_MAX_SEGMENT_BYTES : bytes;
+	if (!delivery && nworkers > 1 && incast_bytes / nworkers < bytes) {
+		bytes = incast_bytes / nworkers;
+		if (bytes < SG_SEG_MIN_BYTES)
+			bytes = SG_SEG_MIN_BYTES;
 	}
 	elems = bytes / size / k * k;
 	/* Whole chunks round a segment down: never past SG_MAX_SEGS of them. */
@@ -318,8 +329,8 @@ int sg_segmented_post(struct sg_comm *comm, const struct sg_post *d, struct sg_r
 	int err;
 
 	if (q && sg) {
-		sg->nsegs = sg_segment_count(comm->nworkers, d->kind == SG_REQ_DELIVER, d->count,
-					     d->dt);
+		sg->nsegs = sg_segment_count(comm->nworkers, comm->incast_bytes,
+					     d->kind == SG_REQ_DELIVER, d->count, d->dt);
 		sg->elems = sg_wire_seg_elems((uint32_t)d->count, sg->nsegs, d->dt);
 		sg->out = calloc(sg->nsegs, sizeof(*sg->out));
 	}

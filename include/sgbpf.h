@@ -163,8 +163,18 @@ struct sg_comm_opts {
 	 * sizes". Set it lower when a link between is narrower than both ends'
 	 * (at least 576). */
 	unsigned int mtu;
+	/** Bytes of answers all workers may send at once. A reduction whose
+	 * answers together pass it runs in segments of this share per worker
+	 * (at least 64 KiB), SG_WAIT_ALL vectors of one segment
+	 * included, so that the burst at the coordinator's receive path stays
+	 * within what it queues (docs/design.md, "Segments"). Default 0: 256
+	 * KiB, what the 256-frame XDP ring of a veth takes at MTU 1500; raise
+	 * it for receive rings that hold more. SIZE_MAX: never split a vector
+	 * of one segment (workers that answer in the kernel from the request
+	 * itself, as bench/reflector.bpf.c, take only unsplit ones). */
+	size_t incast_bytes;
 };
-#define sg_comm_opts__last_field mtu
+#define sg_comm_opts__last_field incast_bytes
 
 /**
  * Create a communicator: resolve the workers' link-layer addresses, load and

@@ -324,6 +324,9 @@ static void run_all(enum bench_worker_mode mode, enum sg_transport_kind transpor
 	o.workers = workers;
 	o.nworkers = NRANKS;
 	o.transport = transport;
+	/* reflectors answer from the request itself: no split vectors */
+	if (mode == BENCH_WORKERS_REFLECTOR)
+		o.incast_bytes = SIZE_MAX;
 	err = sg_comm_create(&o, &r.comm);
 	if (err)
 		fail_msg("sg_comm_create(%s): %s (%s)", sg_transport_name(transport),

@@ -394,8 +394,9 @@ static void test_coordinator_geometry(void **state)
 		for (size_t f = 0; f < sizeof(fanouts) / sizeof(fanouts[0]); f++)
 			for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++)
 				for (int delivery = 0; delivery < 2; delivery++) {
-					uint32_t n = sg_segment_count(fanouts[f], delivery, counts[c],
-								      dt);
+					uint32_t n = sg_segment_count(fanouts[f],
+								      SG_SEG_INCAST_BYTES, delivery,
+								      counts[c], dt);
 					struct sg_wire_hdr h = {
 						.type = SG_WIRE_SCATTER, .dtype = (uint8_t)dt,
 						.nsegs = (uint16_t)n, .seg = (uint16_t)(n - 1),
