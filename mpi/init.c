@@ -27,6 +27,10 @@
 
 struct sgmpi_state sgmpi = { .keyval = MPI_KEYVAL_INVALID };
 
+/* Spin before sleeping: a small collective completes within it on a busy
+ * host (mpi/README.md, "Waiting"). */
+#define SGMPI_SPIN_US 500
+
 static int stats_wanted;
 
 /* What each rank tells rank 0. */
@@ -226,8 +230,8 @@ static void coordinator_setup(const struct endpoint *eps, struct announce *out)
 	o.workers = workers;
 	o.nworkers = sgmpi.size - 1;
 	o.transport = kind;
-	/* Completion read from shared memory, no wake-up events (wait_req()) */
-	o.busy_poll = sgmpi.spin;
+	/* Spinning forever needs no wake-up events (wait_req()) */
+	o.busy_poll = sgmpi.spin_us < 0;
 	err = sg_comm_create(&o, &sgmpi.comm);
 	if (err == -EPERM && shared && kind == SG_TRANSPORT_IO_URING) {
 		o.transport = SG_TRANSPORT_EPOLL;	/* io_uring may be disabled */
@@ -252,8 +256,10 @@ static void setup_once(void)
 	PMPI_Comm_rank(MPI_COMM_WORLD, &sgmpi.rank);
 	PMPI_Comm_size(MPI_COMM_WORLD, &sgmpi.size);
 	sgmpi.timeout_ms = env && *env ? atoi(env) : -1;
-	env = getenv("SGBPF_MPI_POLL");
-	sgmpi.spin = !(env && strcmp(env, "sleep") == 0);
+	env = getenv("SGBPF_MPI_SPIN_US");
+	sgmpi.spin_us = env && *env ? atoll(env) : SGMPI_SPIN_US;
+	if (sgmpi.spin_us < -1)
+		sgmpi.spin_us = -1;
 	PMPI_Comm_create_keyval(MPI_COMM_DUP_FN, MPI_COMM_NULL_DELETE_FN, &sgmpi.keyval, NULL);
 
 	/* Rank 0 decides and says where it is. */

@@ -74,22 +74,43 @@ static struct sg_reduce_params params(void)
 	return p;
 }
 
-/* Wait for @req: spinning (sg_test() reads the completion from memory the
- * kernel shares, and does the retransmissions; sched_yield() lets the other
- * ranks of an oversubscribed host run), as MPI implementations wait, or
- * asleep in sg_wait() with SGBPF_MPI_POLL=sleep. */
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/* When a wait that started now stops spinning (SGBPF_MPI_SPIN_US): -1 never. */
+static long long spin_until(void)
+{
+	return sgmpi.spin_us < 0 ? -1 : now_us() + sgmpi.spin_us;
+}
+
+static int spinning(long long until)
+{
+	return until < 0 || now_us() < until;
+}
+
+/* Wait for @req as MPI implementations wait, spinning, for up to
+ * SGBPF_MPI_SPIN_US (sg_test() reads the completion from memory the kernel
+ * shares and does the retransmissions; sched_yield() lets the other ranks
+ * of an oversubscribed host run), then asleep in sg_wait(), which frees the
+ * CPU for the workers and the kernel's receive path when a collective is
+ * long. */
 static int wait_req(sg_request **req)
 {
+	long long until = spin_until();
 	int done = 0, err;
 
-	if (!sgmpi.spin)
-		return sg_wait(req);
-	for (;;) {
+	while (spinning(until)) {
 		err = sg_test(req, &done);
 		if (done || err < 0)
 			return err;
 		sched_yield();
 	}
+	return sg_wait(req);
 }
 
 /* Rank 0's bytes in requests of up to SG_MAX_SEGMENT_BYTES, BCAST_WINDOW in
@@ -236,32 +257,27 @@ void sgmpi_worker_serve_until(MPI_Request *req)
 	}
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* The next message for @job: 0, -ETIMEDOUT after SGBPF_MPI_TIMEOUT_MS, or a
- * receive error. Spinning (a non-blocking receive, then sched_yield()) or,
- * with SGBPF_MPI_POLL=sleep, asleep in the receive. */
+ * receive error. Spinning on non-blocking receives for up to
+ * SGBPF_MPI_SPIN_US, then asleep in the receive (as wait_req()). */
 static int recv_next(struct sgmpi_job *job, struct sg_msg *out, const char *what)
 {
-	long long deadline = sgmpi.timeout_ms < 0 ? -1 : now_ms() + sgmpi.timeout_ms;
-	int err;
+	long long deadline = sgmpi.timeout_ms < 0 ? -1 : now_us() + sgmpi.timeout_ms * 1000LL;
+	long long until = spin_until();
+	int err, spin, ms;
 
 	for (;;) {
-		err = sg_worker_recv(sgmpi.worker, out, sgmpi.spin ? 0 : sgmpi.timeout_ms);
+		spin = spinning(until);
+		ms = deadline < 0 ? -1 : (int)((deadline - now_us() + 999) / 1000);
+		err = sg_worker_recv(sgmpi.worker, out, spin ? 0 : (deadline < 0 ? -1 : ms > 0 ? ms : 0));
 		if (err == 0)
 			return 0;
 		if (err != -ETIMEDOUT && err != -EAGAIN)
 			return lib_fail(job, err, "receive");
-		if (deadline >= 0 && now_ms() >= deadline)
+		if (deadline >= 0 && now_us() >= deadline)
 			return job_fail(job, -ETIMEDOUT, "no %s from rank 0 within %d ms", what,
 					sgmpi.timeout_ms);
-		if (sgmpi.spin)
+		if (spin)
 			sched_yield();
 	}
 }

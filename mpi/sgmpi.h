@@ -66,7 +66,7 @@ struct sgmpi_state {
 	sg_comm *comm;         /* rank 0 */
 	sg_worker *worker;     /* the other ranks */
 	int timeout_ms;        /* SGBPF_MPI_TIMEOUT_MS; -1: none, as MPI */
-	int spin;              /* wait spinning, as MPI does (SGBPF_MPI_POLL=sleep: 0) */
+	long long spin_us;     /* spin this long before sleeping (SGBPF_MPI_SPIN_US; -1: forever) */
 	int keyval;            /* caches the communicator check */
 	char ifname[32];
 	char addr[16];
