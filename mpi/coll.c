@@ -18,6 +18,26 @@ static int bad_buffer(MPI_Comm comm, enum sgmpi_call call, const char *what)
 	return MPI_ERR_BUFFER;
 }
 
+static int no_memory(MPI_Comm comm, enum sgmpi_call call, size_t bytes)
+{
+	fprintf(stderr, "sgbpf-mpi: rank %d: %s: no memory for %zu bytes\n", sgmpi.rank,
+		sgmpi_call_name(call), bytes);
+	PMPI_Comm_call_errhandler(comm, MPI_ERR_NO_MEM);
+	return MPI_ERR_NO_MEM;
+}
+
+/* The arguments every job has. */
+static void job_args(struct sgmpi_job *job, enum sgmpi_call call, MPI_Comm comm, int root,
+		     size_t count, enum sg_datatype dt, enum sg_op op)
+{
+	job->call = call;
+	job->comm = comm;
+	job->root = root;
+	job->count = count;
+	job->dt = dt;
+	job->op = op;
+}
+
 /* A reduction to every rank (root -1) or to @root. Rank r of a routed
  * communicator is world rank r (route.c), so sgmpi.rank says who is root.
  * Returns MPI_SUCCESS or the error of a bad buffer. */
@@ -32,13 +52,8 @@ static int reduce_job(struct sgmpi_job *job, enum sgmpi_call call, const void *s
 		return bad_buffer(comm, call, "MPI_IN_PLACE is the root's only");
 	if (!own || (gets && !recvbuf))
 		return bad_buffer(comm, call, "NULL buffer");
-	job->call = call;
-	job->comm = comm;
-	job->root = root;
+	job_args(job, call, comm, root, count, dt, op);
 	job->own = own;
-	job->count = count;
-	job->dt = dt;
-	job->op = op;
 	if (root < 0) {
 		job->prim = SGMPI_ALLREDUCE;
 		job->out = recvbuf;
@@ -50,12 +65,8 @@ static int reduce_job(struct sgmpi_job *job, enum sgmpi_call call, const void *s
 		/* another root: an allreduce, whose result only the root keeps */
 		job->prim = SGMPI_ALLREDUCE;
 		job->out = gets ? recvbuf : (job->scratch = malloc(count * sg_datatype_size(dt)));
-		if (!job->out) {
-			fprintf(stderr, "sgbpf-mpi: rank %d: %s: no memory for %zu bytes\n",
-				sgmpi.rank, sgmpi_call_name(call), count * sg_datatype_size(dt));
-			PMPI_Comm_call_errhandler(comm, MPI_ERR_NO_MEM);
-			return MPI_ERR_NO_MEM;
-		}
+		if (!job->out)
+			return no_memory(comm, call, count * sg_datatype_size(dt));
 	}
 	return MPI_SUCCESS;
 }
@@ -68,12 +79,7 @@ static int bcast_job(struct sgmpi_job *job, enum sgmpi_call call, void *buf, siz
 {
 	if (!buf)
 		return bad_buffer(comm, call, "NULL buffer");
-	job->call = call;
-	job->comm = comm;
-	job->root = root;
-	job->count = bytes;
-	job->dt = SG_UINT8;
-	job->op = SG_OP_BOR;
+	job_args(job, call, comm, root, bytes, SG_UINT8, SG_OP_BOR);
 	job->out = buf;
 	if (root == 0) {
 		job->prim = SGMPI_BCAST0;
@@ -82,13 +88,7 @@ static int bcast_job(struct sgmpi_job *job, enum sgmpi_call call, void *buf, siz
 	}
 	job->prim = SGMPI_ALLREDUCE;
 	job->own = root == sgmpi.rank ? buf : (job->scratch = calloc(bytes, 1));
-	if (!job->own) {
-		fprintf(stderr, "sgbpf-mpi: rank %d: %s: no memory for %zu bytes\n", sgmpi.rank,
-			sgmpi_call_name(call), bytes);
-		PMPI_Comm_call_errhandler(comm, MPI_ERR_NO_MEM);
-		return MPI_ERR_NO_MEM;
-	}
-	return MPI_SUCCESS;
+	return job->own ? MPI_SUCCESS : no_memory(comm, call, bytes);
 }
 
 /* Run a blocking job; its status as an MPI error. */

@@ -187,6 +187,12 @@ struct held {
 	struct held *next;
 };
 static struct held *stash;
+/* Requests held at most: rank 0 runs one collective at a time, so a worker
+ * is at most a few behind; more can only be forged (a request is
+ * authenticated by its source address alone, which an attacker on the path
+ * can spoof: docs/reliability.md) and is dropped and counted. */
+#define STASH_MAX 64
+static unsigned int nstash;
 
 static int hdr_ok(const struct sg_msg *m, struct sgmpi_hdr *h)
 {
@@ -211,9 +217,14 @@ static void hold(const struct sg_msg *m, uint32_t next_seq)
 		sgmpi_count(&sgmpi.worker_stale);
 		return;
 	}
+	if (nstash >= STASH_MAX) {
+		sgmpi_count(&sgmpi.worker_dropped);
+		return;
+	}
 	e = malloc(sizeof *e + m->len);
 	if (!e)
 		return;	/* the coordinator asks again */
+	nstash++;
 	e->m = *m;
 	memcpy(e + 1, m->data, m->len);
 	e->m.data = e + 1;
@@ -231,6 +242,7 @@ void sgmpi_stash_clear(void)
 		stash = e->next;
 		free(e);
 	}
+	nstash = 0;
 }
 
 /* The lowest number a collective to come can have: anything below is done. */
@@ -294,6 +306,7 @@ static int take_request(struct sgmpi_job *job, struct sg_msg *out, struct held *
 		if (hdr_ok(&(*pp)->m, &h) && h.seq == job->seq) {
 			*from_stash = *pp;
 			*pp = (*pp)->next;
+			nstash--;
 			*out = (*from_stash)->m;
 			goto check;
 		}

@@ -80,6 +80,7 @@ struct sgmpi_state {
 	uint64_t why[SGMPI_WHY_COUNT];
 	uint64_t worker_stale;                /* requests of collectives already done */
 	uint64_t worker_foreign;              /* messages without our header */
+	uint64_t worker_dropped;              /* requests past the held ones' bound */
 };
 
 extern struct sgmpi_state sgmpi;

@@ -21,7 +21,7 @@ static const char *const why_names[SGMPI_WHY_COUNT] = {
 
 void sgmpi_print_stats(void)
 {
-	uint64_t v[NVALS], lo[NVALS], hi[NVALS], anomalies[2], sum[2];
+	uint64_t v[NVALS], lo[NVALS], hi[NVALS], anomalies[3], sum[3];
 	int differ = 0;
 
 	memcpy(v, sgmpi.via_sgbpf, sizeof sgmpi.via_sgbpf);
@@ -30,9 +30,10 @@ void sgmpi_print_stats(void)
 	memcpy(v + 3 * NCALLS, sgmpi.why, sizeof sgmpi.why);
 	anomalies[0] = sgmpi.worker_stale;
 	anomalies[1] = sgmpi.worker_foreign;
+	anomalies[2] = sgmpi.worker_dropped;
 	PMPI_Reduce(v, lo, NVALS, MPI_UINT64_T, MPI_MIN, 0, MPI_COMM_WORLD);
 	PMPI_Reduce(v, hi, NVALS, MPI_UINT64_T, MPI_MAX, 0, MPI_COMM_WORLD);
-	PMPI_Reduce(anomalies, sum, 2, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+	PMPI_Reduce(anomalies, sum, 3, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
 	if (sgmpi.rank != 0)
 		return;
 	for (int i = 0; i < NVALS; i++)
@@ -50,8 +51,9 @@ void sgmpi_print_stats(void)
 	if (differ)
 		fprintf(stderr, "sgbpf-mpi: WARNING: the ranks' counts differ (calls of "
 				"different datatypes or communicators across ranks)\n");
-	fprintf(stderr, "sgbpf-mpi: workers: stale=%llu foreign=%llu\n",
-		(unsigned long long)sum[0], (unsigned long long)sum[1]);
+	fprintf(stderr, "sgbpf-mpi: workers: stale=%llu foreign=%llu dropped=%llu\n",
+		(unsigned long long)sum[0], (unsigned long long)sum[1],
+		(unsigned long long)sum[2]);
 	if (sgmpi.comm) {
 		struct sg_comm_stats s;
 

@@ -77,6 +77,10 @@ if run sgbpf --pmpi -- "$check" --sgbpf; then
 		n=$(stat sgbpf "$why")
 		[ "$n" = 1 ] || failed "fallback '$why' counted $n times, not once"
 	done
+	for k in foreign dropped; do
+		n=$(stat sgbpf "$k")
+		[ "$n" = 0 ] || failed "workers counted $k=$n requests: none is sent in the lab but rank 0's"
+	done
 	n=$(stat sgbpf accepted)
 	[ -n "$n" ] && [ "$n" -gt 0 ] || failed "the kernel folded no chunk (accepted=$n)"
 fi
